@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The folder tree is the architecture: one target per pipeline stage, lower stages never import higher ones.
+// inputs ─► detect ─► wire (alert JSON) ─► runtime ─► outpost
+let package = Package(
+    name: "Outpost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "outpost", targets: ["outpost"]),
+        .library(name: "OutpostRuntime", targets: ["OutpostRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
+    ],
+    targets: [
+        .target(name: "OutpostCore"),
+        .target(name: "OutpostDetect", dependencies: ["OutpostCore"]),
+        .target(name: "OutpostInputs", dependencies: ["OutpostCore"]),
+        .target(name: "OutpostWire", dependencies: ["OutpostCore"]),
+        .target(
+            name: "OutpostRuntime",
+            dependencies: [
+                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        .executableTarget(
+            name: "outpost",
+            dependencies: [
+                "OutpostRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
+        .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
+        .testTarget(
+            name: "OutpostInputsTests",
+            dependencies: ["OutpostInputs", "OutpostCore", "OutpostTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "OutpostRuntimeTests",
+            dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostCore",
+                           "OutpostTestSupport"],
+            resources: [.copy("Fixtures")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,71 @@
+/// One problem in a config file: what is wrong, where, and what to do about it.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case syntax
+        case unknownKey = "unknown-key"
+        case missingKey = "missing-key"
+        case wrongType = "wrong-type"
+        case invalidValue = "invalid-value"
+        case undefinedVariable = "undefined-variable"
+        case unreadableFile = "unreadable-file"
+    }
+
+    public let code: Code
+    public let message: String
+    public let path: ConfigPath?
+    public let location: ConfigLocation?
+
+    public init(_ code: Code, _ message: String, path: ConfigPath?, location: ConfigLocation?) {
+        self.code = code
+        self.message = message
+        self.path = path
+        self.location = location
+    }
+
+    /// `file:line:column: error[code]: key.path: message`, the shape compilers use so editors can jump to it.
+    public var description: String {
+        var text = ""
+        if let location { text += "\(location): " }
+        text += "error[\(code.rawValue)]: "
+        if let path, !path.components.isEmpty { text += "\(path): " }
+        return text + message
+    }
+}
+
+/// All the problems found in one config, reported together so an operator fixes them in one pass.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public let errors: [ConfigError]
+
+    public init(_ errors: [ConfigError]) {
+        self.errors = errors.sorted { lhs, rhs in
+            (lhs.location?.line ?? .max, lhs.location?.column ?? .max) < (rhs.location?.line ?? .max, rhs.location?.column ?? .max)
+        }
+    }
+
+    public var description: String {
+        let count = errors.count == 1 ? "1 error" : "\(errors.count) errors"
+        return (errors.map(\.description) + ["\(count) in the config; nothing was started."]).joined(separator: "\n")
+    }
+}
+
+/// Collects errors while a config is read, so reading goes on past the first problem.
+public final class ConfigDiagnostics {
+    public private(set) var errors: [ConfigError] = []
+    public let file: String
+
+    public init(file: String) {
+        self.file = file
+    }
+
+    public func report(_ error: ConfigError) {
+        errors.append(error)
+    }
+
+    public func report(_ code: ConfigError.Code, _ message: String, at node: ConfigNode) {
+        errors.append(ConfigError(code, message, path: node.path, location: node.location))
+    }
+
+    public func throwIfAny() throws {
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+    }
+}

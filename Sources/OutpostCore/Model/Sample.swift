@@ -1,0 +1,32 @@
+/// One measured value of one series at one time.
+public struct Sample: Sendable {
+    public let series: Series
+    /// Unix time in nanoseconds (the OTLP representation).
+    public let time: Int64
+    public let value: Double
+
+    public init(series: Series, time: Int64, value: Double) {
+        self.series = series
+        self.time = time
+        self.value = value
+    }
+}
+
+/// Nanosecond arithmetic shared by every stage, so durations never round-trip through Double by accident.
+public enum UnixNanos {
+    public static let perSecond: Int64 = 1_000_000_000
+
+    public static func from(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * perSecond + attoseconds / 1_000_000_000
+    }
+
+    public static func seconds(_ nanos: Int64) -> Double {
+        Double(nanos) / Double(perSecond)
+    }
+}
+
+/// The version of this build, reported by `outpost version` and in every export's resource.
+public enum OutpostVersion {
+    public static let current = "0.1.0"
+}

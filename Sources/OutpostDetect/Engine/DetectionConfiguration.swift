@@ -1,0 +1,38 @@
+import OutpostCore
+
+/// The `[detect]` table: defaults for every series, glob overrides and threshold rules.
+public struct DetectionConfiguration: Sendable {
+    public var defaults = DetectionSettings()
+    /// `[[detect.override]]`: `series` glob plus any detection key; later overrides win.
+    public var overrides: [(series: Glob, patch: DetectionPatch)] = []
+    /// `[[detect.threshold]]`: static limits.
+    public var thresholds: [ThresholdRuleConfiguration] = []
+
+    public init() {}
+
+    public static func read(_ reader: ConfigReader?) -> DetectionConfiguration {
+        var configuration = DetectionConfiguration()
+        guard let reader else { return configuration }
+        configuration.defaults = DetectionPatch.read(reader).applied(to: configuration.defaults)
+        for overrideReader in reader.tables("override") {
+            let pattern = overrideReader.requiredString(
+                "series", hint: "name the series it applies to, e.g. series = \"system.*\"")
+            let patch = DetectionPatch.read(overrideReader)
+            overrideReader.finish()
+            if let pattern { configuration.overrides.append((Glob(pattern), patch)) }
+        }
+        configuration.thresholds = reader.tables("threshold").compactMap(ThresholdRuleConfiguration.read)
+        reader.finish()
+        return configuration
+    }
+
+    /// The settings for `series`: defaults, then matching overrides in file order, then the sensor's own table.
+    public func settings(for series: Series, sensorPatch: DetectionPatch?) -> DetectionSettings {
+        var settings = defaults
+        for (glob, patch) in overrides where glob.matches(series.name) {
+            settings = patch.applied(to: settings)
+        }
+        if let sensorPatch { settings = sensorPatch.applied(to: settings) }
+        return settings
+    }
+}

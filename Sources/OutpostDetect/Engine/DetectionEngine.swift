@@ -1,0 +1,138 @@
+import OutpostCore
+
+/// What detection knows about the input a sample came from.
+public struct SampleSource: Sendable {
+    /// The input's own `detect` table, applied over `[detect]` and overrides.
+    public let patch: DetectionPatch?
+    /// The input's polling interval, which `stale_after` counts in; nil (a replay) means no staleness.
+    public let interval: Duration?
+
+    public init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
+        self.patch = patch
+        self.interval = interval
+    }
+}
+
+/// Runs every detector and rule for every series; owned by one task, so it needs no locks.
+///
+/// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows.
+public struct DetectionEngine: Sendable {
+    public let configuration: DetectionConfiguration
+    private var states: [Series: SeriesState] = [:]
+    private var order: [Series] = []
+
+    public init(configuration: DetectionConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Feeds one sample through the series' detectors and rules.
+    public mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
+        guard sample.value.isFinite else { return [] }
+        if states[sample.series] == nil {
+            states[sample.series] = makeState(for: sample, source: source)
+            order.append(sample.series)
+        }
+        return states[sample.series]!.process(sample)
+    }
+
+    /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
+    public mutating func checkStaleness(now: Int64) -> [Event] {
+        var events: [Event] = []
+        for series in order {
+            events += states[series]!.staleness?.check(series: series, now: now) ?? []
+        }
+        return events
+    }
+
+    /// Per-series totals, in first-seen order, for replay summaries and status.
+    public var summaries: [SeriesSummary] {
+        order.map { states[$0]!.summary }
+    }
+
+    public func estimate(for series: Series) -> SigmaDetector.Estimate? {
+        states[series]?.sigma?.estimate
+    }
+
+    private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
+        let settings = configuration.settings(for: sample.series, sensorPatch: source.patch)
+        let thresholds = configuration.thresholds.filter { $0.series.matches(sample.series.name) }.map(ThresholdRule.init)
+        // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
+        let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
+        return SeriesState(
+            series: sample.series,
+            sigma: settings.sigma.enabled ? SigmaDetector(configuration: settings.sigma) : nil,
+            thresholds: thresholds,
+            staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
+        )
+    }
+}
+
+/// Totals for one series over a run.
+public struct SeriesSummary: Sendable {
+    public let series: Series
+    public var samples = 0
+    public var minimum = Double.infinity
+    public var maximum = -Double.infinity
+    public var mean = 0.0
+    public var anomalies = 0
+    public var thresholdCrossings = 0
+    public var firstTime: Int64 = 0
+    public var lastTime: Int64 = 0
+}
+
+private struct SeriesState: Sendable {
+    var sigma: SigmaDetector?
+    var thresholds: [ThresholdRule]
+    var staleness: StalenessRule?
+    var summary: SeriesSummary
+    /// For counters: the previous raw sample and the derived rate series the detectors see.
+    var previousCounter: Sample?
+    let rateSeries: Series?
+
+    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
+        self.sigma = sigma
+        self.thresholds = thresholds
+        self.staleness = staleness
+        self.summary = SeriesSummary(series: series)
+        self.rateSeries = series.kind == .counter
+            ? Series(name: series.name + ".rate", unit: series.unit + "/s", kind: .gauge, attributes: series.attributes)
+            : nil
+    }
+
+    mutating func process(_ sample: Sample) -> [Event] {
+        var events = staleness?.sampleArrived(sample) ?? []
+        record(sample)
+        guard let detected = detectable(sample) else { return events }
+        if var detector = sigma {
+            events += detector.process(detected)
+            sigma = detector
+        }
+        for index in thresholds.indices {
+            events += thresholds[index].process(detected)
+        }
+        summary.anomalies += events.count { $0.name == .anomalyRaised }
+        summary.thresholdCrossings += events.count { $0.name == .thresholdCrossed }
+        return events
+    }
+
+    private mutating func record(_ sample: Sample) {
+        if summary.samples == 0 { summary.firstTime = sample.time }
+        summary.samples += 1
+        summary.minimum = min(summary.minimum, sample.value)
+        summary.maximum = max(summary.maximum, sample.value)
+        summary.mean += (sample.value - summary.mean) / Double(summary.samples)
+        summary.lastTime = max(summary.lastTime, sample.time)
+    }
+
+    /// The sample as detectors see it: gauges as they are, counters as a per-second rate (nil for the first one,
+    /// after a reset, or when time did not advance).
+    private mutating func detectable(_ sample: Sample) -> Sample? {
+        guard let rateSeries else { return sample }
+        defer { previousCounter = sample }
+        guard let previous = previousCounter, sample.time > previous.time, sample.value >= previous.value else {
+            return nil
+        }
+        let rate = (sample.value - previous.value) / UnixNanos.seconds(sample.time - previous.time)
+        return Sample(series: rateSeries, time: sample.time, value: rate)
+    }
+}

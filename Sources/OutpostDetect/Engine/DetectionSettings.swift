@@ -1,0 +1,79 @@
+import OutpostCore
+
+/// When a silent series counts as stale.
+public enum StaleAfter: Sendable, Equatable {
+    /// After this many of its input's intervals (the input's `interval`).
+    case intervals(Int)
+    /// After a fixed duration, whatever the interval.
+    case duration(Duration)
+    case never
+
+    func limit(interval: Duration?) -> Duration? {
+        switch self {
+        case .intervals(let count): interval.map { $0 * count }
+        case .duration(let duration): duration
+        case .never: nil
+        }
+    }
+}
+
+/// Everything detection needs to know about one series, resolved from `[detect]`, overrides and the sensor.
+public struct DetectionSettings: Sendable, Equatable {
+    public var sigma = SigmaConfiguration()
+    /// `stale_after`, default `3`: intervals (a whole number) or a duration (`"5m"`) without a sample before
+    /// `outpost.device.stale`; `0` turns staleness off.
+    public var staleAfter = StaleAfter.intervals(3)
+
+    public init() {}
+
+    public static let keys = SigmaConfiguration.keys.union(["stale_after"])
+}
+
+/// A partial `DetectionSettings`: only the keys a table actually sets, applied over whatever came before.
+public struct DetectionPatch: Sendable, Equatable {
+    let values: DetectionSettings
+    let keys: Set<String>
+
+    /// Reads the detection keys present in `reader`, validating them; other keys are left for the caller.
+    public static func read(_ reader: ConfigReader) -> DetectionPatch {
+        var values = DetectionSettings()
+        values.sigma = values.sigma.overridden(by: reader)
+        values.staleAfter = readStaleAfter(reader) ?? values.staleAfter
+        return DetectionPatch(values: values, keys: Set(reader.keys).intersection(DetectionSettings.keys))
+    }
+
+    public func applied(to base: DetectionSettings) -> DetectionSettings {
+        var result = base
+        for key in keys {
+            switch key {
+            case "enabled": result.sigma.enabled = values.sigma.enabled
+            case "method": result.sigma.method = values.sigma.method
+            case "window": result.sigma.window = values.sigma.window
+            case "warmup": result.sigma.warmup = values.sigma.warmup
+            case "sigma": result.sigma.sigma = values.sigma.sigma
+            case "resolve_sigma": result.sigma.resolveSigma = values.sigma.resolveSigma
+            case "quiet_period": result.sigma.quietPeriod = values.sigma.quietPeriod
+            case "min_stddev": result.sigma.minStddev = values.sigma.minStddev
+            case "direction": result.sigma.direction = values.sigma.direction
+            case "level_shift_after": result.sigma.levelShiftAfter = values.sigma.levelShiftAfter
+            case "stale_after": result.staleAfter = values.staleAfter
+            default: break
+            }
+        }
+        return result
+    }
+
+    static func readStaleAfter(_ reader: ConfigReader) -> StaleAfter? {
+        guard let node = reader.node("stale_after") else { return nil }
+        switch node.value {
+        case .int(let count) where count == 0: return .never
+        case .int(let count) where count > 0: return .intervals(count)
+        case .int: reader.invalid("stale_after", "must not be negative")
+        default:
+            if let duration = reader.duration("stale_after") {
+                return duration > .zero ? .duration(duration) : .never
+            }
+        }
+        return nil
+    }
+}

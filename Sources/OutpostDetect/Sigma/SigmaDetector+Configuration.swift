@@ -1,0 +1,70 @@
+import OutpostCore
+
+/// Settings of the 3-sigma detector; `[detect]` in the config, overridable by glob and per sensor.
+public struct SigmaConfiguration: Sendable, Equatable {
+    public enum Direction: String, Sendable, CaseIterable {
+        case both, high, low
+    }
+
+    /// `enabled`, default `true`: run the sigma detector on matching series.
+    public var enabled = true
+    /// `method`, default `"ewma"`: `ewma` (exponentially weighted) or `window` (sliding window).
+    public var method = BaselineStatistics.Method.ewma
+    /// `window`, default `60`: baseline span in samples (window length, or EWMA span with alpha = 2/(window+1)).
+    public var window = 60
+    /// `warmup`, default `30`: samples learned before the first alert can be raised.
+    public var warmup = 30
+    /// `sigma`, default `3.0`: |z| above this raises an anomaly.
+    public var sigma = 3.0
+    /// `resolve_sigma`, default `2.0`: |z| must stay at or below this for `quiet_period` to resolve.
+    public var resolveSigma = 2.0
+    /// `quiet_period`, default `"30s"`: how long a series must stay calm before its episode resolves.
+    public var quietPeriod: Duration = .seconds(30)
+    /// `min_stddev`, default `0.0`: floor on the standard deviation, in the series' unit (its resolution), so a
+    /// flat sensor does not alert on its last digit.
+    public var minStddev = 0.0
+    /// `direction`, default `"both"`: `both`, `high` (only rises alert) or `low`.
+    public var direction = Direction.both
+    /// `level_shift_after`, default `"10m"`: an excursion lasting this long is accepted as the new normal;
+    /// `"0s"` never accepts one.
+    public var levelShiftAfter: Duration = .seconds(600)
+
+    public init() {}
+
+    /// Keys in a `[detect]`-like table that belong to the sigma detector.
+    public static let keys: Set<String> = [
+        "enabled", "method", "window", "warmup", "sigma", "resolve_sigma", "quiet_period", "min_stddev", "direction",
+        "level_shift_after",
+    ]
+
+    /// Overrides present in `reader`, applied on top of `self`; absent keys keep their current values.
+    public func overridden(by reader: ConfigReader) -> SigmaConfiguration {
+        var result = self
+        result.enabled = reader.bool("enabled", default: enabled)
+        let methodName = reader.choice("method", BaselineStatistics.Method.allCases.map(\.rawValue), default: method.rawValue)
+        result.method = BaselineStatistics.Method(rawValue: methodName) ?? method
+        result.window = reader.int("window", default: window)
+        result.warmup = reader.int("warmup", default: warmup)
+        result.sigma = reader.double("sigma", default: sigma)
+        result.resolveSigma = reader.double("resolve_sigma", default: resolveSigma)
+        result.quietPeriod = reader.duration("quiet_period", default: quietPeriod)
+        result.minStddev = reader.double("min_stddev", default: minStddev)
+        let directionName = reader.choice("direction", Direction.allCases.map(\.rawValue), default: direction.rawValue)
+        result.direction = Direction(rawValue: directionName) ?? direction
+        result.levelShiftAfter = reader.duration("level_shift_after", default: levelShiftAfter)
+        result.validate(reader)
+        return result
+    }
+
+    private func validate(_ reader: ConfigReader) {
+        if window < 2 { reader.invalid("window", "must be at least 2 samples, got \(window)") }
+        if warmup < 2 { reader.invalid("warmup", "must be at least 2 samples, got \(warmup)") }
+        if !(sigma > 0) { reader.invalid("sigma", "must be positive, got \(sigma)") }
+        if !(resolveSigma >= 0 && resolveSigma <= sigma) {
+            reader.invalid("resolve_sigma", "must be between 0 and sigma (\(sigma)), got \(resolveSigma)")
+        }
+        if minStddev < 0 { reader.invalid("min_stddev", "must not be negative, got \(minStddev)") }
+        if quietPeriod < .zero { reader.invalid("quiet_period", "must not be negative") }
+        if levelShiftAfter < .zero { reader.invalid("level_shift_after", "must not be negative") }
+    }
+}

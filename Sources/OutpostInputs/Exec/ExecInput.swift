@@ -1,0 +1,121 @@
+import OutpostCore
+
+/// Numbers from a command's output: a plain number, `key=value` lines, or JSON fields.
+public enum ExecInput: InputKind {
+    public static let kind = "exec"
+
+    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+        guard let configuration = ExecInputConfiguration.read(reader) else { return nil }
+        return PolledInput(name: configuration.identity.name, interval: configuration.interval,
+                           reader: ExecReader(configuration: configuration), clock: context.clock,
+                           wallClock: context.wallClock)
+    }
+}
+
+/// Runs the command once per poll. A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
+/// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples.
+public struct ExecReader: PollingReader {
+    public let configuration: ExecInputConfiguration
+    private var series: [String: Series] = [:]
+    private var lastFault: String?
+
+    public init(configuration: ExecInputConfiguration) {
+        self.configuration = configuration
+    }
+
+    public mutating func read(now: Int64) -> [Reading] {
+        let result = CommandRunner.run(configuration.command, timeout: configuration.timeout,
+                                       maxOutput: configuration.maxOutput)
+        if let failure = Self.failure(of: result, timeout: configuration.timeout) {
+            return fault(failure, now: now)
+        }
+        let (values, problems) = parse(result.standardOutput)
+        if values.isEmpty {
+            return fault(problems.first ?? "no numbers in the output", now: now)
+        }
+        lastFault = nil
+        return values.map { field, value in
+            .sample(Sample(series: seriesFor(field), time: now, value: value))
+        } + problems.map { .problem("\(configuration.identity.name): \($0)") }
+    }
+
+    /// Parses the output into (field, value) pairs; field is nil for the `number` format.
+    public func parse(_ output: String) -> ([(String?, Double)], [String]) {
+        let extraction = configuration.extraction
+        switch configuration.format {
+        case .number:
+            guard let value = extraction.extract(from: output) else {
+                return ([], ["no number in `\(output.trimmingSpaces().prefix(60))`"])
+            }
+            return ([(nil, value)], [])
+        case .keyValue:
+            var values: [(String?, Double)] = []
+            for line in output.split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                let key = String(line[..<equals]).trimmingSpaces()
+                guard configuration.fields.isEmpty || configuration.fields.contains(key),
+                    let number = Double(line[line.index(after: equals)...].trimmingSpacesSubstring())
+                else { continue }
+                values.append((key, number * extraction.scale + extraction.offset))
+            }
+            return (values, values.isEmpty ? ["no `key=number` lines in the output"] : [])
+        case .json:
+            return parseJSON(output)
+        }
+    }
+
+    private func parseJSON(_ output: String) -> ([(String?, Double)], [String]) {
+        let document: JSONValue
+        do {
+            document = try JSONValue.parse(output)
+        } catch {
+            return ([], [error.description])
+        }
+        var paths = configuration.fields
+        if paths.isEmpty, case .object(let members) = document {
+            paths = members.filter { $0.1.numericValue != nil }.map(\.0)
+        }
+        var values: [(String?, Double)] = []
+        var problems: [String] = []
+        for path in paths {
+            guard let number = document.value(atPath: path)?.numericValue else {
+                problems.append("field `\(path)` is missing or not a number")
+                continue
+            }
+            values.append((path, number * configuration.extraction.scale + configuration.extraction.offset))
+        }
+        return (values, problems)
+    }
+
+    private static func failure(of result: CommandResult, timeout: Duration) -> String? {
+        if let launchError = result.launchError { return launchError }
+        if result.timedOut { return "timed out after \(timeout) and was killed" }
+        if let status = result.exitStatus, status != 0 {
+            let detail = result.standardError.trimmingSpaces().prefix(200)
+            return "exited with status \(status)" + (detail.isEmpty ? "" : ": \(detail)")
+        }
+        return nil
+    }
+
+    private mutating func fault(_ reason: String, now: Int64) -> [Reading] {
+        defer { lastFault = reason }
+        guard reason != lastFault else { return [] }
+        var attributes = Attributes()
+        attributes["outpost.series"] = .string(configuration.identity.name)
+        attributes["outpost.input"] = .string("exec")
+        attributes["outpost.command"] = .string(configuration.command.joined(separator: " "))
+        attributes["outpost.fault"] = .string(reason)
+        let event = Event(name: .sensorFault, severity: .warn, time: now, series: nil,
+                          message: "\(configuration.identity.name): command failed: \(reason)", attributes: attributes)
+        return [.event(event)]
+    }
+
+    private mutating func seriesFor(_ field: String?) -> Series {
+        let key = field ?? ""
+        if let existing = series[key] { return existing }
+        let unit = field.flatMap { configuration.units[$0] } ?? configuration.identity.unit
+        let made = configuration.identity.series(suffix: field, unit: unit)
+        series[key] = made
+        return made
+    }
+}

@@ -1,0 +1,82 @@
+import OutpostCore
+
+/// A number read from a file at an interval, with optional regex, scale, offset and fault values.
+public enum FileInput: InputKind {
+    public static let kind = "file"
+
+    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+        guard let configuration = FileInputConfiguration.read(reader, context: context) else { return nil }
+        return PolledInput(name: configuration.identity.name, interval: configuration.interval,
+                           reader: FileReader(configuration: configuration), clock: context.clock,
+                           wallClock: context.wallClock)
+    }
+}
+
+/// Reads one file per poll. A failure raises one `outpost.sensor.fault` per run of identical failures (not one
+/// per poll), so a disconnected sensor is loud once and then quiet until something changes.
+public struct FileReader: PollingReader {
+    public let configuration: FileInputConfiguration
+    private let series: Series
+    private var lastFault: String?
+
+    public init(configuration: FileInputConfiguration) {
+        self.configuration = configuration
+        self.series = configuration.identity.series()
+    }
+
+    public mutating func read(now: Int64) -> [Reading] {
+        switch measure() {
+        case .value(let value):
+            lastFault = nil
+            return [.sample(Sample(series: series, time: now, value: value))]
+        case .fault(let reason):
+            defer { lastFault = reason }
+            guard reason != lastFault else { return [] }
+            return [.event(faultEvent(reason, now: now))]
+        }
+    }
+
+    private enum Measurement {
+        case value(Double)
+        case fault(String)
+    }
+
+    private func measure() -> Measurement {
+        let text: String
+        do {
+            text = try SystemFiles.read(configuration.path, limit: 64 * 1024)
+        } catch {
+            return .fault(error.description)
+        }
+        let extraction = configuration.extraction
+        let scaled: Double
+        switch configuration.preset {
+        case .ds18b20:
+            switch DS18B20.parse(text) {
+            case .celsius(let celsius): scaled = celsius * extraction.scale
+            case .fault(let reason): return .fault(reason)
+            }
+        case .none:
+            guard let value = extraction.extractScaled(from: text) else {
+                let shown = text.trimmingSpaces().prefix(40)
+                return .fault("no number in `\(shown)`\(extraction.pattern.map { " matching /\($0)/" } ?? "")")
+            }
+            scaled = value
+        }
+        // Faults are compared before the calibration offset, so a calibrated sensor still reports its faults.
+        if configuration.faultValues.contains(where: { abs($0 - scaled) < 1e-9 }) {
+            return .fault("reads \(scaled), a known fault value of this sensor")
+        }
+        return .value(scaled + extraction.offset)
+    }
+
+    private func faultEvent(_ reason: String, now: Int64) -> Event {
+        var attributes = Attributes()
+        attributes["outpost.series"] = .string(series.name)
+        attributes["outpost.input"] = .string("file")
+        attributes["outpost.path"] = .string(configuration.path)
+        attributes["outpost.fault"] = .string(reason)
+        return Event(name: .sensorFault, severity: .warn, time: now, series: series,
+                     message: "\(series.name): sensor fault: \(reason)", attributes: attributes)
+    }
+}

@@ -1,0 +1,28 @@
+import OutpostCore
+
+/// `[[input.replay]]`: recorded `timestamp,value` data fed through the pipeline.
+public struct ReplayInputConfiguration: Sendable {
+    /// `path` (required): the CSV file.
+    public var path: String
+    /// `name` (default: the file name without `.csv`), `unit`, `sensor_id`, `device`, `location`, `attributes`.
+    public var identity: SensorIdentity
+    /// `speed`, default `0`: `0` replays as fast as possible; `1` at the recorded pace; `10` ten times faster.
+    public var speed = 0.0
+
+    public static func defaultName(for path: String) -> String {
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        return file.hasSuffix(".csv") ? String(file.dropLast(4)) : file
+    }
+
+    static func read(_ reader: ConfigReader, context: InputContext) -> ReplayInputConfiguration? {
+        let path = reader.requiredString("path", hint: "point it at a CSV with header `timestamp,value`")
+        let identity = SensorIdentity.read(reader, defaultName: defaultName(for: path ?? "replay"))
+        let speed = reader.double("speed", default: 0)
+        if speed < 0 { reader.invalid("speed", "must be 0 (as fast as possible) or positive, got \(speed)") }
+        reader.finish()
+        guard let path else { return nil }
+        var configuration = ReplayInputConfiguration(path: context.resolve(path), identity: identity)
+        configuration.speed = max(0, speed)
+        return configuration
+    }
+}

@@ -1,0 +1,85 @@
+import OutpostCore
+
+/// Replays a recorded CSV through the live pipeline, keeping the recorded timestamps.
+///
+/// Replayed series are exempt from staleness (their timestamps are in the past by design). For tuning detection
+/// offline, `outpost replay` reads the same files without starting the runtime.
+public struct ReplayInput: Input, InputKind {
+    public static let kind = "replay"
+    public let configuration: ReplayInputConfiguration
+    private let clock: any Clock<Duration>
+
+    public var name: String { configuration.identity.name }
+    public var interval: Duration? { nil }
+
+    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+        guard let configuration = ReplayInputConfiguration.read(reader, context: context) else { return nil }
+        return ReplayInput(configuration: configuration, clock: context.clock)
+    }
+
+    public init(configuration: ReplayInputConfiguration, clock: any Clock<Duration>) {
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public func run(into sink: any ReadingSink) async throws {
+        let executor = BlockingExecutor(label: "replay.\(name)")
+        let series = configuration.identity.series()
+        let path = configuration.path
+        let opened: Result<ReplayFileBox, SystemFileError> = await executor.run {
+            do throws(SystemFileError) {
+                let file = try ReplayFile(path: path)
+                if let problem = file.readHeader() { return .failure(SystemFileError(path: path, reason: problem)) }
+                return .success(ReplayFileBox(file: file))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let box: ReplayFileBox
+        switch opened {
+        case .success(let opened): box = opened
+        case .failure(let error):
+            await sink.accept([.problem(error.reason.hasPrefix(path) ? error.reason : error.description)])
+            return
+        }
+        var previousTime: Int64?
+        while !Task.isCancelled {
+            let chunk = await executor.run { box.read(upTo: configuration.speed > 0 ? 1 : 1024) }
+            guard !chunk.isEmpty else { return }
+            var readings: [Reading] = []
+            readings.reserveCapacity(chunk.count)
+            for line in chunk {
+                switch line {
+                case .row(_, let time, let value):
+                    if configuration.speed > 0, let previous = previousTime, time > previous {
+                        let gap = Duration.nanoseconds(Int64(Double(time - previous) / configuration.speed))
+                        try await clock.sleep(for: gap, tolerance: nil)
+                    }
+                    previousTime = time
+                    readings.append(.sample(Sample(series: series, time: time, value: value)))
+                case .skipped(let number, let reason):
+                    readings.append(.problem("\(path):\(number): skipped: \(reason)"))
+                }
+            }
+            await sink.accept(readings)
+        }
+    }
+}
+
+/// Carries a `ReplayFile` between the replay task and its blocking thread.
+///
+/// `@unchecked Sendable` is safe because only the input's one serial `BlockingExecutor` ever touches the file:
+/// every call is made from a closure run on that queue, one at a time.
+final class ReplayFileBox: @unchecked Sendable {
+    private let file: ReplayFile
+
+    init(file: ReplayFile) {
+        self.file = file
+    }
+
+    func read(upTo count: Int) -> [ReplayLine] {
+        var lines: [ReplayLine] = []
+        while lines.count < count, let line = file.next() { lines.append(line) }
+        return lines
+    }
+}

@@ -1,0 +1,103 @@
+/// Parses the timestamps recorded data comes with, to unix nanoseconds.
+///
+/// Accepted: RFC 3339 (`2026-03-01T12:00:00Z`, `2026-03-01T12:00:00.250+01:00`), `YYYY-MM-DD HH:MM:SS` with
+/// optional fraction (taken as UTC, since it names no zone), and unix seconds (`1772366400`, `1772366400.25`).
+public enum Timestamp {
+    public static func parse(_ text: String) -> Int64? {
+        let trimmed = Array(text.trimmingSpaces().utf8)
+        guard !trimmed.isEmpty else { return nil }
+        if trimmed.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+            trimmed.dropFirst().allSatisfy({ $0 != UInt8(ascii: "-") })
+        {
+            return unixSeconds(trimmed)
+        }
+        return dateTime(trimmed)
+    }
+
+    private static func unixSeconds(_ bytes: [UInt8]) -> Int64? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let seconds = Int64(parts[0]), abs(seconds) < 9_000_000_000 else { return nil }
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            guard let fraction = fractionNanos(Array(parts[1].utf8)) else { return nil }
+            nanos = seconds < 0 || parts[0].hasPrefix("-") ? -fraction : fraction
+        }
+        return seconds * 1_000_000_000 + nanos
+    }
+
+    private static func dateTime(_ b: [UInt8]) -> Int64? {
+        // YYYY-MM-DD?HH:MM:SS
+        guard b.count >= 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+            [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
+            b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let year = number(b, 0, 4), let month = number(b, 5, 2), let day = number(b, 8, 2),
+            let hour = number(b, 11, 2), let minute = number(b, 14, 2), let second = number(b, 17, 2),
+            (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+            hour < 24, minute < 60, second < 61
+        else { return nil }
+        var index = 19
+        var nanos: Int64 = 0
+        if index < b.count, b[index] == UInt8(ascii: ".") {
+            let start = index + 1
+            index = start
+            while index < b.count, b[index] >= 48, b[index] <= 57 { index += 1 }
+            guard let fraction = fractionNanos(Array(b[start..<index])) else { return nil }
+            nanos = fraction
+        }
+        guard let offsetSeconds = zoneOffset(Array(b[index...])) else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - offsetSeconds
+        return seconds * 1_000_000_000 + nanos
+    }
+
+    /// Seconds east of UTC: `Z`, `+01:00`, `-0530`, or nothing (UTC).
+    private static func zoneOffset(_ b: [UInt8]) -> Int64? {
+        if b.isEmpty || b == [UInt8(ascii: "Z")] || b == [UInt8(ascii: "z")] { return 0 }
+        guard b.count == 6 || b.count == 5, b[0] == UInt8(ascii: "+") || b[0] == UInt8(ascii: "-"),
+            let hours = number(b, 1, 2)
+        else { return nil }
+        let minutesStart = b.count == 6 ? 4 : 3
+        guard b.count == 5 || b[3] == UInt8(ascii: ":"), let minutes = number(b, minutesStart, 2) else { return nil }
+        let offset = Int64(hours * 3600 + minutes * 60)
+        return b[0] == UInt8(ascii: "-") ? -offset : offset
+    }
+
+    private static func fractionNanos(_ digits: [UInt8]) -> Int64? {
+        guard !digits.isEmpty, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
+        var nanos: Int64 = 0
+        for position in 0..<9 {
+            nanos = nanos * 10 + (position < digits.count ? Int64(digits[position] - 48) : 0)
+        }
+        return nanos
+    }
+
+    private static func number(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+        guard start + count <= b.count else { return nil }
+        var value = 0
+        for byte in b[start..<start + count] {
+            guard byte >= 48, byte <= 57 else { return nil }
+            value = value * 10 + Int(byte - 48)
+        }
+        return value
+    }
+
+    private static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let m = Int64(month)
+        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}

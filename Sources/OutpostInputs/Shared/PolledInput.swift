@@ -1,0 +1,59 @@
+import OutpostCore
+
+/// The part of a periodic input that reads once: synchronous and allowed to block, run off the cooperative pool.
+public protocol PollingReader: Sendable {
+    /// Reads every series once at `now` (unix nanoseconds). State such as previous counters lives in `self`.
+    mutating func read(now: Int64) -> [Reading]
+}
+
+/// A periodic input: calls its reader every `interval` on the injected clock, on its own blocking thread.
+///
+/// Ticks are aligned to the start time (start, start + interval, ...); when a read overruns, missed ticks are
+/// skipped rather than bunched, so a slow sensor never floods the pipeline.
+public struct PolledInput<Reader: PollingReader>: Input {
+    public let name: String
+    public let pollInterval: Duration
+    public var interval: Duration? { pollInterval }
+    public let reader: Reader
+    private let clock: any Clock<Duration>
+    private let wallClock: any WallClock
+
+    public init(name: String, interval: Duration, reader: Reader, clock: any Clock<Duration>,
+                wallClock: any WallClock) {
+        self.name = name
+        self.pollInterval = interval
+        self.reader = reader
+        self.clock = clock
+        self.wallClock = wallClock
+    }
+
+    public func run(into sink: any ReadingSink) async throws {
+        try await Self.loop(clock: clock, every: pollInterval, reader: reader, wallClock: wallClock,
+                            executor: BlockingExecutor(label: name), sink: sink)
+    }
+
+    private static func loop<C: Clock<Duration>>(
+        clock: C, every interval: Duration, reader: Reader, wallClock: any WallClock,
+        executor: BlockingExecutor, sink: any ReadingSink
+    ) async throws {
+        var state = reader
+        var next = clock.now
+        while !Task.isCancelled {
+            let now = wallClock.nowNanos()
+            let current = state
+            let (updated, readings) = await executor.run {
+                var reader = current
+                let readings = reader.read(now: now)
+                return (reader, readings)
+            }
+            state = updated
+            if !readings.isEmpty { await sink.accept(readings) }
+            next = next.advanced(by: interval)
+            let late = next.duration(to: clock.now)
+            if late > .zero {
+                next = next.advanced(by: interval * Int((late / interval).rounded(.up)))
+            }
+            try await clock.sleep(until: next, tolerance: nil)
+        }
+    }
+}

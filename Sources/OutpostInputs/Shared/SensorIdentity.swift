@@ -1,0 +1,82 @@
+import OutpostCore
+
+/// The keys every input shares to say what it measures: `name`, `unit`, `sensor_id`, `device`, `location`,
+/// `attributes`. They become the series' name, unit and attributes.
+public struct SensorIdentity: Sendable {
+    /// `name`: the metric name, dotted lowercase (`greenhouse.air.temperature`).
+    public var name: String
+    /// `unit`: UCUM (`Cel`, `%`, `hPa`, `dBm`, `By`, `1`).
+    public var unit: String
+    public var attributes: Attributes
+
+    public init(name: String, unit: String, attributes: Attributes = Attributes()) {
+        self.name = name
+        self.unit = unit
+        self.attributes = attributes
+    }
+
+    /// Reads the shared keys; `name` is required unless a default is given.
+    public static func read(_ reader: ConfigReader, defaultName: String? = nil, defaultUnit: String = "")
+        -> SensorIdentity
+    {
+        let name = defaultName.map { reader.string("name", default: $0) }
+            ?? reader.requiredString("name", hint: "give the series a name, e.g. name = \"greenhouse.temperature\"")
+            ?? ""
+        if !name.isEmpty, !isValidName(name) {
+            reader.invalid("name", "`\(name)` is not a valid series name; use letters, digits, `_`, `-` and `.`")
+        }
+        var identity = SensorIdentity(name: name, unit: reader.string("unit", default: defaultUnit))
+        identity.attributes.set("sensor.id", ifPresent: reader.string("sensor_id"))
+        identity.attributes.set("device", ifPresent: reader.string("device"))
+        identity.attributes.set("location", ifPresent: reader.string("location"))
+        for (key, value) in reader.stringMap("attributes") {
+            identity.attributes[key] = .string(value)
+        }
+        return identity
+    }
+
+    public func series(kind: SeriesKind = .gauge, suffix: String? = nil, unit: String? = nil,
+                       extra: Attributes = Attributes()) -> Series {
+        var attributes = self.attributes
+        for (key, value) in extra.entries { attributes[key] = value }
+        let fullName = suffix.map { name.isEmpty ? $0 : name + "." + $0 } ?? name
+        return Series(name: fullName, unit: unit ?? self.unit, kind: kind, attributes: attributes)
+    }
+
+    static func isValidName(_ name: String) -> Bool {
+        name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." || $0 == "/" }
+    }
+}
+
+/// What inputs get from the runtime when they are made.
+public struct InputContext: Sendable {
+    /// Drives polling; tests pass a manual clock.
+    public let clock: any Clock<Duration>
+    public let wallClock: any WallClock
+    /// The state directory, whose filesystem the host input reports on.
+    public let stateDirectory: String
+    /// The folder of the config file, against which relative paths in it resolve.
+    public let configDirectory: String
+
+    public init(clock: any Clock<Duration> = ContinuousClock(), wallClock: any WallClock = SystemWallClock(),
+                stateDirectory: String, configDirectory: String) {
+        self.clock = clock
+        self.wallClock = wallClock
+        self.stateDirectory = stateDirectory
+        self.configDirectory = configDirectory
+    }
+
+    /// `path` as written in the config, made absolute against the config's folder.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
+    }
+}
+
+/// One input kind: its config table name (`[[input.<kind>]]`) and how to make an input from that table.
+///
+/// The runtime keeps one list of these; adding an input kind adds one line there.
+public protocol InputKind {
+    static var kind: String { get }
+    /// Reads and validates the table, reporting problems to the reader's diagnostics; nil when unusable.
+    static func make(from reader: ConfigReader, context: InputContext) -> (any Input)?
+}

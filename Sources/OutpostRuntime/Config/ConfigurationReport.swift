@@ -1,0 +1,52 @@
+import OutpostCore
+import OutpostDetect
+
+/// What `outpost check` prints: the resolved inputs with their effective detection settings, and the rules.
+public enum ConfigurationReport {
+    public static func render(_ configuration: OutpostConfiguration) -> String {
+        var lines = ["config: \(configuration.origin) is valid",
+                     "gateway: id=\(configuration.gateway.id) state_dir=\(configuration.gateway.stateDirectory)",
+                     "alerts: min_severity=\(configuration.alerts.minSeverity.text.lowercased()) "
+                         + "send_resolved=\(configuration.alerts.sendResolved) stdout=\(configuration.alerts.stdout)",
+                     "", "inputs (\(configuration.inputs.count)):"]
+        for configured in configuration.inputs {
+            let interval = configured.input.interval.map { "every \(ConfigQuantities.format($0))" } ?? "once"
+            let place = configured.location.map { " (line \($0.line))" } ?? ""
+            lines.append("  [\(configured.kind)] \(configured.input.name), \(interval)\(place)")
+            let probe = Series(name: configured.input.name, unit: "")
+            let settings = configuration.detection.settings(for: probe, sensorPatch: configured.source.patch)
+            lines.append("      detect: \(describe(settings, interval: configured.input.interval))")
+        }
+        lines.append("")
+        lines.append("detect defaults: \(describe(configuration.detection.defaults, interval: nil))")
+        for (glob, patch) in configuration.detection.overrides {
+            let settings = patch.applied(to: configuration.detection.defaults)
+            lines.append("override \(glob): \(describe(settings, interval: nil))")
+        }
+        for rule in configuration.detection.thresholds {
+            var limits: [String] = []
+            if let below = rule.below { limits.append("below \(below)") }
+            if let above = rule.above { limits.append("above \(above)") }
+            let label = rule.name.isEmpty ? "" : " \"\(rule.name)\""
+            lines.append("threshold\(label) on \(rule.series): \(limits.joined(separator: " or ")), "
+                + "hysteresis \(rule.hysteresis), severity \(rule.severity.text.lowercased())")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ settings: DetectionSettings, interval: Duration?) -> String {
+        let sigma = settings.sigma
+        let stale: String
+        switch settings.staleAfter {
+        case .never: stale = "never"
+        case .duration(let duration): stale = ConfigQuantities.format(duration)
+        case .intervals(let count):
+            stale = interval.map { "\(count) intervals (\(ConfigQuantities.format($0 * count)))" } ?? "\(count) intervals"
+        }
+        guard sigma.enabled else { return "sigma off, stale after \(stale)" }
+        return "\(sigma.method.rawValue) window=\(sigma.window) warmup=\(sigma.warmup) sigma=\(sigma.sigma) "
+            + "resolve=\(sigma.resolveSigma) quiet=\(ConfigQuantities.format(sigma.quietPeriod)) "
+            + "min_stddev=\(sigma.minStddev) direction=\(sigma.direction.rawValue) "
+            + "level_shift_after=\(ConfigQuantities.format(sigma.levelShiftAfter)), stale after \(stale)"
+    }
+}

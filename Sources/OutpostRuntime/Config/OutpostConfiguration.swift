@@ -1,0 +1,179 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import OutpostCore
+import OutpostDetect
+import OutpostInputs
+
+/// `[gateway]`: who this gateway is and where it keeps its state.
+public struct GatewayConfiguration: Sendable {
+    /// `id`, default: the host name. Names the gateway in alerts and exports.
+    public var id: String
+    /// `state_dir`, default `"${STATE_DIRECTORY:-/var/lib/outpost}"` (systemd's StateDirectory when set).
+    public var stateDirectory: String
+}
+
+/// `[log]`: what Outpost writes to standard error.
+public struct LogConfiguration: Sendable {
+    /// `level`, default `"info"`: `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
+    public var level = "info"
+    /// `readings_interval`, default `"1m"`: how often to log the latest value of each series; `"0s"` turns it off.
+    public var readingsInterval: Duration = .seconds(60)
+    /// `problem_interval`, default `"1m"`: at most one log line per input per interval about skipped bad data
+    /// (the rest are counted in the next line).
+    public var problemInterval: Duration = .seconds(60)
+}
+
+/// `[alerts]`: which events are alerts and where they go.
+public struct AlertsConfiguration: Sendable {
+    /// `min_severity`, default `"warn"`: events at or above it are alerts (`info`, `warn`, `error`).
+    public var minSeverity = Severity.warn
+    /// `send_resolved`, default `true`: also publish the event that ends an alert (anomaly resolved, threshold
+    /// cleared, device recovered), as Alertmanager's `send_resolved` does.
+    public var sendResolved = true
+    /// `stdout`, default `true`: write each alert as one JSON line to standard output.
+    public var stdout = true
+}
+
+/// One configured input, ready to run.
+public struct ConfiguredInput: Sendable {
+    public let kind: String
+    public let input: any Input
+    public let source: SampleSource
+    /// Where its table starts, for `outpost check`.
+    public let location: ConfigLocation?
+}
+
+/// The whole validated configuration. Built once before anything runs; any error stops the start.
+public struct OutpostConfiguration: Sendable {
+    /// The file it came from, or `built-in default`.
+    public var origin: String
+    public var gateway: GatewayConfiguration
+    public var log = LogConfiguration()
+    public var alerts = AlertsConfiguration()
+    public var detection = DetectionConfiguration()
+    public var inputs: [ConfiguredInput] = []
+
+    static let topLevelKeys = ["gateway", "log", "alerts", "detect", "input"]
+
+    /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
+    public static func parse(
+        _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
+        wallClock: any WallClock
+    ) throws -> OutpostConfiguration {
+        let diagnostics = ConfigDiagnostics(file: file)
+        guard let root = TOMLDocument.parse(source, file: file, environment: environment, diagnostics: diagnostics)
+        else { throw ConfigErrors(diagnostics.errors) }
+        let reader = ConfigReader(node: root, diagnostics: diagnostics)
+        let gateway = readGateway(reader.table("gateway"), environment: environment)
+        var configuration = OutpostConfiguration(origin: file, gateway: gateway)
+        configuration.log = readLog(reader.table("log"))
+        configuration.alerts = readAlerts(reader.table("alerts"))
+        configuration.detection = DetectionConfiguration.read(reader.table("detect"))
+        let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
+                                   configDirectory: directory(of: file))
+        configuration.inputs = readInputs(reader.table("input"), context: context)
+        reader.finish()
+        if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
+            diagnostics.report(ConfigError(
+                .missingKey, "no inputs are configured; add at least one [[input.<kind>]] table (kinds: "
+                    + InputRegistry.kinds.map { $0.kind }.joined(separator: ", ") + ")",
+                path: ConfigPath([.key("input")]), location: root.location))
+        }
+        try diagnostics.throwIfAny()
+        return configuration
+    }
+
+    /// Reads and parses the config file at `path`.
+    public static func load(path: String, environment: [String: String], clock: any Clock<Duration>,
+                            wallClock: any WallClock) throws -> OutpostConfiguration {
+        let text: String
+        do {
+            text = try SystemFiles.read(path, limit: 4 << 20)
+        } catch {
+            throw ConfigErrors([ConfigError(.unreadableFile, "\(error); pass an existing file with --config",
+                                            path: nil, location: nil)])
+        }
+        return try parse(text, file: path, environment: environment, clock: clock, wallClock: wallClock)
+    }
+
+    /// `parse` with the real clocks.
+    public static func parse(_ source: String, file: String, environment: [String: String]) throws
+        -> OutpostConfiguration
+    {
+        try parse(source, file: file, environment: environment, clock: ContinuousClock(), wallClock: SystemWallClock())
+    }
+
+    /// `load` with the real clocks.
+    public static func load(path: String, environment: [String: String]) throws -> OutpostConfiguration {
+        try load(path: path, environment: environment, clock: ContinuousClock(), wallClock: SystemWallClock())
+    }
+
+    private static func readGateway(_ reader: ConfigReader?, environment: [String: String]) -> GatewayConfiguration {
+        let defaultState = environment["STATE_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/outpost"
+        let gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
+                                           stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
+        if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
+        reader?.finish()
+        return gateway
+    }
+
+    private static func readLog(_ reader: ConfigReader?) -> LogConfiguration {
+        var log = LogConfiguration()
+        guard let reader else { return log }
+        log.level = reader.choice("level", ["trace", "debug", "info", "notice", "warning", "error", "critical"],
+                                  default: log.level)
+        log.readingsInterval = reader.duration("readings_interval", default: log.readingsInterval)
+        log.problemInterval = reader.duration("problem_interval", default: log.problemInterval)
+        reader.finish()
+        return log
+    }
+
+    private static func readAlerts(_ reader: ConfigReader?) -> AlertsConfiguration {
+        var alerts = AlertsConfiguration()
+        guard let reader else { return alerts }
+        let severity = reader.choice("min_severity", ["info", "warn", "error"], default: "warn")
+        alerts.minSeverity = Severity(name: severity) ?? .warn
+        alerts.sendResolved = reader.bool("send_resolved", default: alerts.sendResolved)
+        alerts.stdout = reader.bool("stdout", default: alerts.stdout)
+        reader.finish()
+        return alerts
+    }
+
+    /// `[input]` holds one key per kind; each kind is a table or an array of tables. Keys every input takes
+    /// (`enabled`, `detect`) are read here, the rest by the kind itself.
+    private static func readInputs(_ reader: ConfigReader?, context: InputContext) -> [ConfiguredInput] {
+        guard let reader else { return [] }
+        var inputs: [ConfiguredInput] = []
+        for kindName in reader.keys {
+            guard let kind = InputRegistry.kind(named: kindName) else { continue }
+            for table in reader.tables(kindName) {
+                let enabled = table.bool("enabled", default: true)
+                let patch = table.table("detect").map { detect in
+                    let patch = DetectionPatch.read(detect)
+                    detect.finish()
+                    return patch
+                }
+                guard let input = kind.make(from: table, context: context), enabled else { continue }
+                inputs.append(ConfiguredInput(kind: kindName, input: input,
+                                              source: SampleSource(patch: patch, interval: input.interval),
+                                              location: table.node.location))
+            }
+        }
+        reader.finish()
+        return inputs
+    }
+
+    private static func directory(of file: String) -> String {
+        guard let slash = file.lastIndex(of: "/") else { return "." }
+        return String(file[..<slash])
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "outpost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,151 @@
+import AsyncAlgorithms
+import Logging
+import OutpostCore
+import OutpostDetect
+import ServiceLifecycle
+
+/// The one task that owns detection: consumes readings from every input, runs the detectors, and hands events to
+/// the outputs. Owning the engine alone means no locks on the hot path.
+///
+/// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
+final class DetectionService: Service {
+    private let channel: AsyncChannel<PipelineMessage>
+    private let sources: [SampleSource]
+    private let inputNames: [String]
+    private let outputs: [any EventOutput]
+    private let logger: Logger
+    private let configuration: OutpostConfiguration
+    private let clock: any Clock<Duration>
+    private let wallClock: any WallClock
+
+    init(configuration: OutpostConfiguration, channel: AsyncChannel<PipelineMessage>, outputs: [any EventOutput],
+         clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+        self.configuration = configuration
+        self.channel = channel
+        self.sources = configuration.inputs.map(\.source)
+        self.inputNames = configuration.inputs.map { "\($0.kind) \($0.input.name)" }
+        self.outputs = outputs
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var state = DetectionState(configuration: configuration, inputCount: sources.count)
+        let channel = self.channel
+        try await withThrowingDiscardingTaskGroup { group in
+            let clock = self.clock, wallClock = self.wallClock
+            group.addTask {
+                try await Self.tick(clock: clock, wallClock: wallClock, into: channel)
+            }
+            await withGracefulShutdownHandler {
+                for await message in channel {
+                    await handle(message, state: &state)
+                }
+            } onGracefulShutdown: {
+                channel.finish()
+            }
+            group.cancelAll()
+        }
+        logger.info("detection stopped", metadata: ["samples": "\(state.samplesSeen)", "events": "\(state.eventsSeen)"])
+    }
+
+    private static func tick<C: Clock<Duration>>(clock: C, wallClock: any WallClock,
+                                                 into channel: AsyncChannel<PipelineMessage>) async throws {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(for: .seconds(1), tolerance: nil)
+            } catch {
+                return
+            }
+            await channel.send(.tick(now: wallClock.nowNanos()))
+        }
+    }
+
+    private func handle(_ message: PipelineMessage, state: inout DetectionState) async {
+        switch message {
+        case .readings(let input, let readings):
+            for reading in readings {
+                switch reading {
+                case .sample(let sample):
+                    state.latest[sample.series] = sample.value
+                    state.samplesSeen += 1
+                    await publish(state.engine.process(sample, from: sources[input]), state: &state)
+                case .event(let event):
+                    await publish([event], state: &state)
+                case .problem(let text):
+                    state.problems[input].record(text, now: wallClock.nowNanos(),
+                                                 interval: configuration.log.problemInterval) { line in
+                        logger.warning("\(inputNames[input]): \(line)")
+                    }
+                }
+            }
+        case .tick(let now):
+            await publish(state.engine.checkStaleness(now: now), state: &state)
+            logReadingsIfDue(now: now, state: &state)
+        }
+    }
+
+    private func publish(_ events: [Event], state: inout DetectionState) async {
+        for event in events {
+            state.eventsSeen += 1
+            let isAlert = state.alertFilter.admit(event)
+            for output in outputs where isAlert || !(output is StdoutAlertOutput) {
+                await output.publish(event)
+            }
+        }
+    }
+
+    private func logReadingsIfDue(now: Int64, state: inout DetectionState) {
+        let interval = UnixNanos.from(configuration.log.readingsInterval)
+        guard interval > 0, now - state.lastReadingsLog >= interval, !state.latest.isEmpty else { return }
+        state.lastReadingsLog = now
+        let shown = state.latest.sorted { $0.key.key < $1.key.key }
+        let parts = shown.prefix(16).map { series, value in "\(series.key)=\(Self.short(value))\(Self.unit(series))" }
+        let more = shown.count > 16 ? " (+\(shown.count - 16) more)" : ""
+        logger.info("readings: \(parts.joined(separator: "  "))\(more)")
+    }
+
+    private static func short(_ value: Double) -> String {
+        let rounded = (value * 100).rounded() / 100
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
+    }
+
+    private static func unit(_ series: Series) -> String {
+        ["", "1"].contains(series.unit) ? "" : " " + series.unit
+    }
+}
+
+/// Everything the detection task mutates, kept together and owned by that task alone.
+private struct DetectionState {
+    var engine: DetectionEngine
+    var alertFilter: AlertFilter
+    var latest: [Series: Double] = [:]
+    var problems: [ProblemThrottle]
+    var lastReadingsLog: Int64 = 0
+    var samplesSeen = 0
+    var eventsSeen = 0
+
+    init(configuration: OutpostConfiguration, inputCount: Int) {
+        engine = DetectionEngine(configuration: configuration.detection)
+        alertFilter = AlertFilter(minSeverity: configuration.alerts.minSeverity,
+                                  sendResolved: configuration.alerts.sendResolved)
+        problems = Array(repeating: ProblemThrottle(), count: inputCount)
+    }
+}
+
+/// At most one log line per interval per input about bad data; the lines in between are counted, not lost.
+struct ProblemThrottle: Sendable {
+    private var lastLogged: Int64?
+    private var suppressed = 0
+
+    mutating func record(_ text: String, now: Int64, interval: Duration, log: (String) -> Void) {
+        if let lastLogged, now - lastLogged < UnixNanos.from(interval) {
+            suppressed += 1
+            return
+        }
+        log(suppressed > 0 ? "\(text) (and \(suppressed) more problems since the last report)" : text)
+        lastLogged = now
+        suppressed = 0
+    }
+}

@@ -1,0 +1,111 @@
+import OutpostCore
+import OutpostDetect
+import OutpostInputs
+import OutpostWire
+
+/// Runs detection over recorded CSV files as fast as it can, for tuning `[detect]` without a gateway.
+///
+/// Each file is one series (named by its `[[input.replay]]` entry with the same path, or after the file), with a
+/// detection engine of its own, so files with different time ranges never disturb each other.
+public struct ReplayRunner {
+    public let configuration: OutpostConfiguration?
+    public let detection: DetectionConfiguration
+
+    public init(configuration: OutpostConfiguration?) {
+        self.configuration = configuration
+        self.detection = configuration?.detection ?? DetectionConfiguration()
+    }
+
+    /// Totals for one replayed file.
+    public struct FileSummary: Sendable {
+        public let path: String
+        public var series: SeriesSummary?
+        public var estimate: SigmaDetector.Estimate?
+        public var rows = 0
+        public var skipped = 0
+        public var events = 0
+        /// Set when the file could not be replayed at all.
+        public var failure: String?
+    }
+
+    /// Replays `path`; each event goes to `emit` as alert JSON, each skipped row to `problem`.
+    public func replay(path: String, emit: (String) -> Void, problem: (String) -> Void) -> FileSummary {
+        var summary = FileSummary(path: path)
+        let file: ReplayFile
+        do {
+            file = try ReplayFile(path: path)
+        } catch {
+            summary.failure = error.description
+            return summary
+        }
+        if let headerProblem = file.readHeader() {
+            summary.failure = headerProblem
+            return summary
+        }
+        let (series, source) = seriesAndSource(for: path)
+        var engine = DetectionEngine(configuration: detection)
+        let gateway = configuration?.gateway.id ?? "replay"
+        while let line = file.next() {
+            switch line {
+            case .row(_, let time, let value):
+                summary.rows += 1
+                for event in engine.process(Sample(series: series, time: time, value: value), from: source) {
+                    summary.events += 1
+                    emit(AlertJSON.encode(event, gateway: gateway))
+                }
+            case .skipped(let number, let reason):
+                summary.skipped += 1
+                problem("\(path):\(number): skipped: \(reason)")
+            }
+        }
+        summary.series = engine.summaries.first
+        summary.estimate = engine.estimate(for: series)
+        return summary
+    }
+
+    private func seriesAndSource(for path: String) -> (Series, SampleSource) {
+        let matching = configuration?.inputs.first { configured in
+            guard let replay = configured.input as? ReplayInput else { return false }
+            return replay.configuration.path == path || replay.configuration.path.hasSuffix("/" + path)
+        }
+        if let matching, let replay = matching.input as? ReplayInput {
+            return (replay.configuration.identity.series(), SampleSource(patch: matching.source.patch, interval: nil))
+        }
+        let identity = SensorIdentity(name: ReplayInputConfiguration.defaultName(for: path), unit: "")
+        return (identity.series(), SampleSource())
+    }
+
+    /// A fixed-width table of the summaries, one line per file.
+    public static func table(_ summaries: [FileSummary]) -> String {
+        var lines = ["series                              rows  skipped  anomalies  thresholds       min      mean"
+            + "       max   stddev"]
+        for summary in summaries {
+            if let failure = summary.failure {
+                lines.append("\(summary.path): not replayed: \(failure)")
+                continue
+            }
+            let stats = summary.series
+            let name = stats?.series.name ?? ReplayInputConfiguration.defaultName(for: summary.path)
+            let columns: [String] = [
+                pad(name, 32, left: true), pad(String(summary.rows), 8), pad(String(summary.skipped), 9),
+                pad(String(stats?.anomalies ?? 0), 11), pad(String(stats?.thresholdCrossings ?? 0), 12),
+                pad(number(stats?.minimum), 10), pad(number(stats?.mean), 10), pad(number(stats?.maximum), 10),
+                pad(number(summary.estimate?.standardDeviation), 9),
+            ]
+            lines.append(columns.joined())
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func number(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "-" }
+        let rounded = (value * 1000).rounded() / 1000
+        return String(rounded)
+    }
+
+    private static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+        guard text.count < width else { return left ? text + " " : " " + text }
+        let padding = String(repeating: " ", count: width - text.count)
+        return left ? text + padding : padding + text
+    }
+}

@@ -1,0 +1,85 @@
+import OutpostCore
+
+/// The alert JSON document: one object per event, the schema documented in the README ("Alert JSON").
+///
+/// Top-level fields are fixed; `attributes` holds the series' identifying attributes and `details` everything the
+/// detector or rule recorded to explain the event (the `outpost.` prefix dropped).
+public enum AlertJSON {
+    public static let schema = "outpost.alert.v1"
+
+    public static func encode(_ event: Event, gateway: String) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("schema", schema)
+        json.string("event", event.name.rawValue)
+        json.string("severity", event.severity.text)
+        json.integer("severity_number", Int64(event.severity.rawValue))
+        json.string("time", RFC3339.format(event.time))
+        json.integer("time_unix_nano", event.time)
+        json.string("gateway", gateway)
+        if let series = event.series {
+            json.string("series", series.name)
+            json.string("unit", series.unit)
+        } else {
+            json.null("series")
+            json.null("unit")
+        }
+        if let value = event.attributes["outpost.value"], case .double(let number) = value {
+            json.number("value", number)
+        } else {
+            json.null("value")
+        }
+        json.string("message", event.message)
+        json.beginObject("attributes")
+        for (key, value) in event.series?.attributes.entries ?? [] { write(value, key: key, into: &json) }
+        json.endObject()
+        json.beginObject("details")
+        for (key, value) in event.attributes.entries where !["outpost.value", "outpost.series", "outpost.unit"].contains(key) {
+            write(value, key: key.hasPrefix("outpost.") ? String(key.dropFirst(8)) : key, into: &json)
+        }
+        json.endObject()
+        json.endObject()
+        return json.text
+    }
+
+    private static func write(_ value: AttributeValue, key: String, into json: inout JSONWriter) {
+        switch value {
+        case .string(let text): json.string(key, text)
+        case .int(let number): json.integer(key, number)
+        case .double(let number): json.number(key, number)
+        case .bool(let flag): json.bool(key, flag)
+        }
+    }
+}
+
+/// RFC 3339 UTC timestamps with millisecond precision, without Foundation's formatters.
+public enum RFC3339 {
+    public static func format(_ unixNanos: Int64) -> String {
+        let millis = unixNanos >= 0 ? unixNanos / 1_000_000 : (unixNanos - 999_999) / 1_000_000
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let milliPart = millis - seconds * 1000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = civil(fromDays: days)
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
+            + "\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(milliPart, 3))Z"
+    }
+
+    /// Howard Hinnant's `civil_from_days`.
+    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    private static func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+    }
+}

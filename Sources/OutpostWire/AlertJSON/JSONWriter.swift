@@ -1,0 +1,77 @@
+/// Builds compact JSON text with keys in the order written: stable output that diffs and greps well.
+public struct JSONWriter {
+    public private(set) var text = ""
+    private var needsComma = [false]
+
+    public init() {}
+
+    public mutating func beginObject(_ key: String? = nil) {
+        prefix(key)
+        text += "{"
+        needsComma.append(false)
+    }
+
+    public mutating func endObject() {
+        text += "}"
+        needsComma.removeLast()
+    }
+
+    public mutating func string(_ key: String?, _ value: String) {
+        prefix(key)
+        Self.appendQuoted(value, to: &text)
+    }
+
+    public mutating func number(_ key: String?, _ value: Double) {
+        prefix(key)
+        text += Self.format(value)
+    }
+
+    public mutating func integer(_ key: String?, _ value: Int64) {
+        prefix(key)
+        text += String(value)
+    }
+
+    public mutating func bool(_ key: String?, _ value: Bool) {
+        prefix(key)
+        text += value ? "true" : "false"
+    }
+
+    public mutating func null(_ key: String?) {
+        prefix(key)
+        text += "null"
+    }
+
+    private mutating func prefix(_ key: String?) {
+        if needsComma[needsComma.count - 1] { text += "," }
+        needsComma[needsComma.count - 1] = true
+        if let key {
+            Self.appendQuoted(key, to: &text)
+            text += ":"
+        }
+    }
+
+    /// JSON has no NaN or infinity: they become `null`. Integral values print without a fraction.
+    static func format(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    static func appendQuoted(_ value: String, to text: inout String) {
+        text += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}

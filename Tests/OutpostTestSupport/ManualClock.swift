@@ -1,0 +1,112 @@
+import OutpostCore
+import Synchronization
+
+/// A clock that only moves when a test says so; sleepers wake when `advance` passes their deadline.
+public final class ManualClock: Clock, Sendable {
+    public struct Instant: InstantProtocol, Hashable {
+        public var offset: Duration
+
+        public func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
+        public func duration(to other: Instant) -> Duration { other.offset - offset }
+        public static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
+    }
+
+    private struct Sleeper {
+        let id: Int
+        let deadline: Instant
+        let continuation: CheckedContinuation<Void, any Error>
+    }
+
+    private struct State {
+        var now = Instant(offset: .zero)
+        var sleepers: [Sleeper] = []
+        var nextID = 0
+        var sleepCalls = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var now: Instant { state.withLock { $0.now } }
+    public var minimumResolution: Duration { .zero }
+
+    /// How many tasks are asleep on this clock right now.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    public func sleep(until deadline: Instant, tolerance: Duration?) async throws {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    state.sleepCalls += 1
+                    if deadline <= state.now { return true }
+                    state.sleepers.append(Sleeper(id: id, deadline: deadline, continuation: continuation))
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { state -> Sleeper? in
+                guard let index = state.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.sleepers.remove(at: index)
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves time forward and wakes every sleeper whose deadline has come.
+    public func advance(by duration: Duration) {
+        let due = state.withLock { state -> [Sleeper] in
+            state.now = state.now.advanced(by: duration)
+            let now = state.now
+            let due = state.sleepers.filter { $0.deadline <= now }
+            state.sleepers.removeAll { $0.deadline <= now }
+            return due
+        }
+        for sleeper in due { sleeper.continuation.resume() }
+    }
+
+    /// Waits (yielding, never sleeping) until at least `count` tasks are asleep on this clock.
+    public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+        let start = ContinuousClock.now
+        while sleeperCount < count {
+            guard ContinuousClock.now - start < timeout else {
+                throw TimeoutError(what: "\(count) sleepers (have \(sleeperCount))")
+            }
+            await Task.yield()
+        }
+    }
+}
+
+/// A wall clock a test sets by hand.
+public final class ManualWallClock: WallClock {
+    private let nanos: Mutex<Int64>
+
+    public init(start: Int64 = 1_767_225_600 * 1_000_000_000) {
+        nanos = Mutex(start)
+    }
+
+    public func nowNanos() -> Int64 { nanos.withLock { $0 } }
+
+    public func advance(by duration: Duration) {
+        nanos.withLock { $0 += UnixNanos.from(duration) }
+    }
+}
+
+public struct TimeoutError: Error, CustomStringConvertible {
+    public let what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+/// Waits (yielding) until `condition` holds, failing after a generous timeout instead of hanging a run.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+    let start = ContinuousClock.now
+    while !condition() {
+        guard ContinuousClock.now - start < timeout else { throw TimeoutError(what: what) }
+        await Task.yield()
+    }
+}
