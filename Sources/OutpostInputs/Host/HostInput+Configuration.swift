@@ -12,7 +12,8 @@ public struct HostInputConfiguration: Sendable {
     public var procPath = "/proc"
     /// `sys_path`, default `"/sys"`.
     public var sysPath = "/sys"
-    /// `disk_path`, default: the state directory. Disk usage is reported for the filesystem holding it.
+    /// `disk_path`, default: the state directory. Disk usage is reported for the filesystem holding it (or, before
+    /// it exists, its nearest existing parent).
     public var diskPath = ""
     /// `collect`, default all: any of cpu, load, memory, disk, temperature, uptime, network, wifi, throttling.
     public var collect = Set(Group.allCases)

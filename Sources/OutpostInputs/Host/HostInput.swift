@@ -90,7 +90,7 @@ public struct HostReader: PollingReader {
     }
 
     private mutating func readDisk(_ now: Int64, into readings: inout [Reading]) {
-        let path = configuration.diskPath
+        let path = Self.nearestExisting(configuration.diskPath)
         do {
             let space = try SystemFiles.filesystemSpace(path)
             let mount: Attributes = ["system.filesystem.mountpoint": .string(path)]
@@ -181,6 +181,16 @@ public struct HostReader: PollingReader {
     }
 
     // MARK: helpers
+
+    /// The path itself or its nearest existing ancestor: before the first start creates the state directory, the
+    /// filesystem it will live on is still the one to watch.
+    static func nearestExisting(_ path: String) -> String {
+        var candidate = path
+        while !SystemFiles.exists(candidate), let slash = candidate.lastIndex(of: "/") {
+            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+        }
+        return candidate.isEmpty ? "/" : candidate
+    }
 
     /// The file's text, or nil when it does not exist (skipped silently) or cannot be read (reported).
     private func optionalFile(_ path: String, _ readings: inout [Reading]) -> String? {

@@ -70,10 +70,9 @@ public struct NumberExtraction: Sendable {
                     end = characters.index(after: end)
                 }
                 var candidate = characters[index..<end]
-                while let last = candidate.last, !last.isASCIIDigit, Double(candidate) == nil {
-                    candidate = candidate.dropLast()
-                }
-                if Double(candidate) != nil { return candidate }
+                // The longest prefix that is a number: `1.2.3` gives 1.2, `5e` gives 5.
+                while !candidate.isEmpty, Double(candidate) == nil { candidate = candidate.dropLast() }
+                if !candidate.isEmpty { return candidate }
             }
             index = next
         }
@@ -87,7 +86,7 @@ extension Character {
 
 extension Substring {
     func trimmingSpacesSubstring() -> Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
         guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
             return ""
         }

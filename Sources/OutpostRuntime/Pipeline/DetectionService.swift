@@ -100,10 +100,25 @@ final class DetectionService: Service {
         let interval = UnixNanos.from(configuration.log.readingsInterval)
         guard interval > 0, now - state.lastReadingsLog >= interval, !state.latest.isEmpty else { return }
         state.lastReadingsLog = now
-        let shown = state.latest.sorted { $0.key.key < $1.key.key }
-        let parts = shown.prefix(16).map { series, value in "\(series.key)=\(Self.short(value))\(Self.unit(series))" }
-        let more = shown.count > 16 ? " (+\(shown.count - 16) more)" : ""
+        // Sensors first (what the operator configured), then host health; identity attributes are left out.
+        let shown = state.latest.sorted { lhs, rhs in
+            let lhsHost = Self.isHostSeries(lhs.key), rhsHost = Self.isHostSeries(rhs.key)
+            return lhsHost == rhsHost ? lhs.key.key < rhs.key.key : !lhsHost
+        }
+        let parts = shown.prefix(12).map { series, value in "\(Self.label(series))=\(Self.short(value))\(Self.unit(series))" }
+        let more = shown.count > 12 ? " (+\(shown.count - 12) more)" : ""
         logger.info("readings: \(parts.joined(separator: "  "))\(more)")
+    }
+
+    private static func isHostSeries(_ series: Series) -> Bool {
+        series.name.hasPrefix("system.") || series.name.hasPrefix("hw.") || series.name.hasPrefix("outpost.")
+    }
+
+    /// `name[eth0,receive]`: the name plus the attribute values that tell series of one name apart.
+    private static func label(_ series: Series) -> String {
+        let identity: Set<String> = ["sensor.id", "device", "location"]
+        let distinguishing = series.attributes.entries.filter { !identity.contains($0.key) }.map { "\($0.value)" }
+        return distinguishing.isEmpty ? series.name : "\(series.name)[\(distinguishing.joined(separator: ","))]"
     }
 
     private static func short(_ value: Double) -> String {
