@@ -9,12 +9,19 @@ public struct Runtime: Sendable {
     public let configuration: OutpostConfiguration
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
+    private let extraOutputs: [any EventOutput]
 
     public init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
                 wallClock: any WallClock = SystemWallClock()) {
+        self.init(configuration: configuration, clock: clock, wallClock: wallClock, extraOutputs: [])
+    }
+
+    init(configuration: OutpostConfiguration, clock: any Clock<Duration>, wallClock: any WallClock,
+         extraOutputs: [any EventOutput]) {
         self.configuration = configuration
         self.clock = clock
         self.wallClock = wallClock
+        self.extraOutputs = extraOutputs
     }
 
     /// Runs until a shutdown signal. Services are listed sinks first: ServiceGroup shuts down in reverse order,
@@ -26,7 +33,7 @@ public struct Runtime: Sendable {
 
     func groupConfiguration(logger: Logger) -> ServiceGroupConfiguration {
         let channel = AsyncChannel<PipelineMessage>()
-        var outputs: [any EventOutput] = [LogEventOutput(logger: logger)]
+        var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
         if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
         let detection = DetectionService(configuration: configuration, channel: channel, outputs: outputs,
                                          clock: clock, wallClock: wallClock, logger: logger)

@@ -60,7 +60,7 @@ public struct SigmaConfiguration: Sendable, Equatable {
         if window < 2 { reader.invalid("window", "must be at least 2 samples, got \(window)") }
         if warmup < 2 { reader.invalid("warmup", "must be at least 2 samples, got \(warmup)") }
         if !(sigma > 0) { reader.invalid("sigma", "must be positive, got \(sigma)") }
-        if !(resolveSigma >= 0 && resolveSigma <= sigma) {
+        if sigma > 0, !(resolveSigma >= 0 && resolveSigma <= sigma) {
             reader.invalid("resolve_sigma", "must be between 0 and sigma (\(sigma)), got \(resolveSigma)")
         }
         if minStddev < 0 { reader.invalid("min_stddev", "must not be negative, got \(minStddev)") }

@@ -1,0 +1,177 @@
+import Foundation
+import OutpostTestSupport
+import Testing
+
+/// Runs the real `outpost` binary the way an operator does.
+struct OutpostProcess {
+    static var binary: URL {
+        Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("outpost")
+    }
+
+    /// Runs to completion and returns (status, stdout, stderr).
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self),
+                String(decoding: errData, as: UTF8.self))
+    }
+}
+
+func writeTemporary(_ name: String, _ text: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let url = directory.appendingPathComponent(name)
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url
+}
+
+/// A recording: 300 s of a calm series around 20 with a 4-sample excursion to 30 at 200 s.
+func spikeCSV() -> String {
+    var generator = SplitMix(seed: 3)
+    var lines = ["timestamp,value"]
+    for second in 0..<300 {
+        let value = (200..<204).contains(second) ? 30.0 : 20 + 0.3 * generator.gaussian()
+        lines.append("\(1_772_366_400 + second),\(value)")
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func gaussian() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * .pi * u2)
+    }
+}
+
+@Suite("The outpost command")
+struct CommandLineTests {
+    @Test("`outpost check` on a config with a typo prints file:line:column and exits non-zero")
+    func checkTypo() throws {
+        let config = try writeTemporary("typo.toml", """
+            [[input.simulated]]
+            name = "a"
+            intervall = "5s"
+            """)
+        let (status, out, err) = try OutpostProcess.run(["check", "--config", config.path])
+        #expect(status != 0)
+        #expect(out.isEmpty)
+        #expect(err.contains("\(config.path):3:1: error[unknown-key]: input.simulated[#1].intervall: "
+            + "unknown key `intervall`; did you mean `interval`?"), "\(err)")
+    }
+
+    @Test("`outpost check` on a valid config prints the resolved inputs and rules")
+    func checkValid() throws {
+        let (status, out, _) = try OutpostProcess.run(["check"])
+        #expect(status == 0)
+        #expect(out.contains("config: built-in default is valid"))
+        #expect(out.contains("[simulated] demo.greenhouse.temperature, every 1s"))
+        #expect(out.contains("threshold \"battery low\" on demo.*.battery: below 20.0"))
+    }
+
+    @Test("`outpost check` on a missing file says so")
+    func checkMissing() throws {
+        let (status, _, err) = try OutpostProcess.run(["check", "--config", "/nonexistent/outpost.toml"])
+        #expect(status != 0)
+        #expect(err.contains("cannot read /nonexistent/outpost.toml"))
+    }
+
+    @Test("`outpost replay` writes one JSON line per event and a per-series summary")
+    func replay() throws {
+        let csv = try writeTemporary("boiler.csv", spikeCSV())
+        let output = csv.deletingLastPathComponent().appendingPathComponent("alerts.jsonl")
+        let config = try writeTemporary("replay.toml", """
+            [detect]
+            warmup = 60
+            sigma = 4
+            quiet_period = "5s"
+
+            [[input.replay]]
+            path = "\(csv.path)"
+            name = "boiler.temperature"
+            unit = "Cel"
+            """)
+        let (status, out, err) = try OutpostProcess.run(["replay", "--config", config.path, "--input", csv.path,
+                                                         "--output", output.path])
+        #expect(status == 0, "\(err)")
+        let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+        let events = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(events.map { $0["event"] as? String } == ["outpost.anomaly.raised", "outpost.anomaly.resolved"])
+        #expect(events.first?["series"] as? String == "boiler.temperature")
+        #expect(events.first?["time"] as? String == "2026-03-01T12:03:20.000Z")
+        #expect(events.first?["value"] as? Double == 30)
+        #expect(out.contains("boiler.temperature"))
+        #expect(out.contains(" 300 "), "300 rows in the summary: \(out)")
+    }
+
+    @Test("`outpost run` prints alerts as JSON lines on stdout and stops cleanly on SIGTERM")
+    func runAndStop() throws {
+        let csv = try writeTemporary("tank.csv", spikeCSV())
+        let config = try writeTemporary("run.toml", """
+            [detect]
+            warmup = 60
+            sigma = 4
+
+            [[input.replay]]
+            path = "\(csv.path)"
+            name = "tank.level"
+            """)
+        let process = Process()
+        process.executableURL = OutpostProcess.binary
+        process.arguments = ["run", "--config", config.path]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Wait for the first alert line: the replay's spike.
+        var received = Data()
+        while !received.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            received.append(chunk)
+        }
+        let line = String(decoding: received.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        let alert = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(alert?["event"] as? String == "outpost.anomaly.raised")
+        #expect(alert?["schema"] as? String == "outpost.alert.v1")
+        process.terminate()
+        process.waitUntilExit()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0, "\(log)")
+        #expect(log.contains("outpost stopped"))
+    }
+
+    @Test("`outpost run` with an invalid config exits with status 78 (EX_CONFIG) and starts nothing")
+    func runInvalid() throws {
+        let config = try writeTemporary("bad.toml", "[detect]\nsigma = \"x\"\n")
+        let (status, out, err) = try OutpostProcess.run(["run", "--config", config.path])
+        #expect(status == 78)
+        #expect(out.isEmpty)
+        #expect(err.contains("bad.toml:2:1: error[wrong-type]"))
+    }
+
+    @Test("`outpost version` prints the version")
+    func version() throws {
+        let (status, out, _) = try OutpostProcess.run(["version"])
+        #expect(status == 0)
+        #expect(out.hasPrefix("outpost 0."))
+    }
+}

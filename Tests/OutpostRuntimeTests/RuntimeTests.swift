@@ -1,0 +1,120 @@
+import Logging
+import OutpostCore
+import OutpostTestSupport
+import ServiceLifecycle
+import Synchronization
+import Testing
+@testable import OutpostRuntime
+
+/// Records every event the pipeline publishes.
+final class RecordingOutput: EventOutput {
+    private let events = Mutex<[Event]>([])
+
+    var all: [Event] { events.withLock { $0 } }
+
+    func publish(_ event: Event) async {
+        events.withLock { $0.append(event) }
+    }
+}
+
+@Suite("Runtime pipeline on an injected clock")
+struct RuntimeTests {
+    let config = """
+        [log]
+        readings_interval = "0s"
+
+        [detect]
+        warmup = 10
+        sigma = 4
+        quiet_period = "3s"
+
+        [[input.simulated]]
+        name = "tank.level"
+        unit = "%"
+        signal = "noise"
+        base = 50.0
+        noise = 0.2
+        interval = "1s"
+
+        [[input.simulated.inject]]
+        kind = "spike"
+        at = "15s"
+        size = 10.0
+
+        [[input.simulated.inject]]
+        kind = "dropout"
+        at = "25s"
+        duration = "6s"
+        """
+
+    @Test("samples flow from an input through detection to the outputs; shutdown drains and returns")
+    func endToEnd() async throws {
+        let clock = ManualClock()
+        let wall = ManualWallClock()
+        let configuration = try OutpostConfiguration.parse(config, file: "test.toml", environment: [:], clock: clock,
+                                                           wallClock: wall)
+        let recorder = RecordingOutput()
+        let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [recorder])
+        let group = ServiceGroup(configuration: runtime.groupConfiguration(logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+
+        // One simulated input and the detection ticker sleep on the clock between seconds.
+        for _ in 0..<40 {
+            try await clock.waitForSleepers(2)
+            wall.advance(by: .seconds(1))
+            clock.advance(by: .seconds(1))
+        }
+        try await waitUntil("the stale event") { recorder.all.contains { $0.name == .deviceStale } }
+        try await waitUntil("recovery") { recorder.all.contains { $0.name == .deviceRecovered } }
+        let names = recorder.all.map(\.name)
+        #expect(names.filter { $0 == .anomalyRaised }.count == 1)
+        #expect(names.contains(.anomalyResolved))
+        let raised = try #require(recorder.all.first { $0.name == .anomalyRaised })
+        #expect(raised.series?.name == "tank.level")
+
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+}
+
+@Suite("Alert filter")
+struct AlertFilterTests {
+    func event(_ name: EventName, _ severity: Severity, series: Series) -> Event {
+        Event(name: name, severity: severity, time: 0, series: series, message: "")
+    }
+
+    @Test("events below min_severity are not alerts, but the resolution of an alert is")
+    func resolutionsFollowAlerts() {
+        var filter = AlertFilter(minSeverity: .warn, sendResolved: true)
+        var admitted: Bool
+        let a = Series(name: "a", unit: ""), b = Series(name: "b", unit: "")
+        admitted = filter.admit(event(.anomalyRaised, .warn, series: a))
+        #expect(admitted)
+        admitted = filter.admit(event(.anomalyResolved, .info, series: b))
+        #expect(!admitted, "b never alerted")
+        admitted = filter.admit(event(.anomalyResolved, .info, series: a))
+        #expect(admitted)
+        admitted = filter.admit(event(.anomalyResolved, .info, series: a))
+        #expect(!admitted, "only once")
+        var quiet = AlertFilter(minSeverity: .warn, sendResolved: false)
+        admitted = quiet.admit(event(.thresholdCrossed, .warn, series: a))
+        #expect(admitted)
+        admitted = quiet.admit(event(.thresholdCleared, .info, series: a))
+        #expect(!admitted)
+    }
+
+    @Test("an error-only policy ignores warnings and their resolutions")
+    func errorOnly() {
+        var filter = AlertFilter(minSeverity: .error, sendResolved: true)
+        var admitted: Bool
+        let a = Series(name: "a", unit: "")
+        admitted = filter.admit(event(.thresholdCrossed, .warn, series: a))
+        #expect(!admitted)
+        admitted = filter.admit(event(.thresholdCleared, .info, series: a))
+        #expect(!admitted)
+        admitted = filter.admit(event(.thresholdCrossed, .error, series: a))
+        #expect(admitted)
+        admitted = filter.admit(event(.thresholdCleared, .info, series: a))
+        #expect(admitted)
+    }
+}
