@@ -52,6 +52,9 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 public final class ConfigDiagnostics {
     public private(set) var errors: [ConfigError] = []
     public let file: String
+    /// Every key path any reader asked for, present or not, with array positions left out (`input.file.path`):
+    /// lets a test prove the reference config documents every key the code reads.
+    public private(set) var askedKeys: Set<String> = []
 
     public init(file: String) {
         self.file = file
@@ -63,6 +66,11 @@ public final class ConfigDiagnostics {
 
     public func report(_ code: ConfigError.Code, _ message: String, at node: ConfigNode) {
         errors.append(ConfigError(code, message, path: node.path, location: node.location))
+    }
+
+    func asked(_ path: ConfigPath) {
+        askedKeys.insert(path.components.compactMap { if case .key(let key) = $0 { key } else { nil } }
+            .joined(separator: "."))
     }
 
     public func throwIfAny() throws {

@@ -28,6 +28,7 @@ public final class ConfigReader {
     /// The raw node under `key`, marked as read.
     public func node(_ key: String) -> ConfigNode? {
         consumed.insert(key)
+        diagnostics.asked(path.appending(key))
         return table[key]
     }
 
@@ -176,10 +177,10 @@ public final class ConfigReader {
 
     /// A string-to-string table such as `attributes = { room = "north" }`.
     public func stringMap(_ key: String) -> [(key: String, value: String)] {
-        guard let child = table(key) else { return [] }
+        guard let child = node(key) else { return [] }
+        guard case .table(let entries) = child.value else { return wrongType(child, expected: "a table") ?? [] }
         var result: [(key: String, value: String)] = []
-        for key in child.keys {
-            guard let childNode = child.node(key) else { continue }
+        for (key, childNode) in entries.entries {
             switch childNode.value {
             case .string(let text): result.append((key, text))
             case .int(let number): result.append((key, String(number)))

@@ -63,7 +63,14 @@ public struct OutpostConfiguration: Sendable {
         _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
         wallClock: any WallClock
     ) throws -> OutpostConfiguration {
-        let diagnostics = ConfigDiagnostics(file: file)
+        try parse(source, file: file, environment: environment, clock: clock, wallClock: wallClock,
+                  diagnostics: ConfigDiagnostics(file: file))
+    }
+
+    static func parse(
+        _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
+        wallClock: any WallClock, diagnostics: ConfigDiagnostics
+    ) throws -> OutpostConfiguration {
         guard let root = TOMLDocument.parse(source, file: file, environment: environment, diagnostics: diagnostics)
         else { throw ConfigErrors(diagnostics.errors) }
         let reader = ConfigReader(node: root, diagnostics: diagnostics)
@@ -163,7 +170,8 @@ public struct OutpostConfiguration: Sendable {
             }
         }
         reader.finish()
-        return inputs
+        // toml++ keeps tables sorted by key; operators expect their inputs in file order.
+        return inputs.sorted { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
     }
 
     private static func directory(of file: String) -> String {
