@@ -9,12 +9,13 @@ let package = Package(
     products: [
         .executable(name: "outpost", targets: ["outpost"]),
         .library(name: "OutpostRuntime", targets: ["OutpostRuntime"]),
+        .library(name: "OutpostDetect", targets: ["OutpostDetect"]),
+        .library(name: "OutpostInputs", targets: ["OutpostInputs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
     ],
     targets: [
@@ -28,7 +29,6 @@ let package = Package(
                 "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ]
         ),

@@ -29,6 +29,14 @@ public struct SimulatedInputConfiguration: Sendable {
         public var duration: Duration?
         /// `size`, default `0.0`: the offset for `spike` and `level_shift`, in the series' unit.
         public var size: Double
+
+        public init(kind: Kind, at: Duration, every: Duration? = nil, duration: Duration? = nil, size: Double = 0) {
+            self.kind = kind
+            self.at = at
+            self.every = every
+            self.duration = duration
+            self.size = size
+        }
     }
 
     /// `name`, `unit`, `sensor_id`, `device`, `location`, `attributes`: see `SensorIdentity`.

@@ -1,56 +1,67 @@
 import OutpostCore
-import TOMLKit
 
-/// A TOML config file parsed into located `ConfigNode`s, with `${VAR}` expanded in strings.
-///
-/// TOMLKit (toml++) does the parsing and reports syntax errors with line and column; every other position comes
-/// from `TOMLKeyLocator`, so wrong types, unknown keys and bad values are reported at file:line:column too.
+/// A TOML config file as located `ConfigNode`s, with `${VAR}` expanded in strings.
 enum TOMLDocument {
     /// Parses `source`; syntax errors and undefined variables are reported to `diagnostics`. Nil on a syntax error.
     static func parse(_ source: String, file: String, environment: [String: String],
                       diagnostics: ConfigDiagnostics) -> ConfigNode? {
-        let table: TOMLTable
+        let root: TOMLTableBuilder
         do {
-            table = try TOMLTable(string: source)
-        } catch let error as TOMLParseError {
-            let location = ConfigLocation(file: file, line: error.source.begin.line, column: error.source.begin.column)
-            diagnostics.report(ConfigError(.syntax, "TOML syntax: \(error.description)", path: nil, location: location))
-            return nil
+            root = try TOMLParser.parse(source)
         } catch {
-            diagnostics.report(ConfigError(.syntax, "TOML syntax: \(error)", path: nil, location: nil))
+            let location = ConfigLocation(file: file, line: error.line, column: error.column)
+            diagnostics.report(ConfigError(.syntax, "TOML syntax: \(error.message)", path: nil, location: location))
             return nil
         }
-        var converter = Converter(file: file, locator: TOMLKeyLocator(source: source), environment: environment,
-                                  diagnostics: diagnostics)
-        return converter.node(table, path: ConfigPath())
+        let converter = Converter(file: file, environment: environment, diagnostics: diagnostics)
+        return converter.node(root, path: ConfigPath(), line: 1, column: 1)
     }
 
     private struct Converter {
         let file: String
-        let locator: TOMLKeyLocator
         let environment: [String: String]
         let diagnostics: ConfigDiagnostics
 
-        mutating func node(_ value: any TOMLValueConvertible, path: ConfigPath) -> ConfigNode {
-            let location = locator.location(of: path).map { ConfigLocation(file: file, line: $0.line, column: $0.column) }
-            let converted: ConfigValue
-            switch value.type {
-            case .table:
-                let table = value.table ?? TOMLTable()
-                converted = .table(ConfigTable(entries: table.map { key, child in
-                    (key: key, node: node(child, path: path.appending(key)))
-                }))
-            case .array:
-                let array = value.array ?? TOMLArray()
-                converted = .array(array.enumerated().map { index, child in node(child, path: path.appending(index: index)) })
-            case .string:
-                converted = .string(expand(value.string ?? "", path: path, location: location))
-            case .int: converted = .int(value.int ?? 0)
-            case .double: converted = .double(value.double ?? 0)
-            case .bool: converted = .bool(value.bool ?? false)
-            case .date, .time, .dateTime: converted = .dateTime(value.debugDescription)
+        func node(_ table: TOMLTableBuilder, path: ConfigPath, line: Int, column: Int) -> ConfigNode {
+            let entries = table.entries.map { entry -> (key: String, node: ConfigNode) in
+                let childPath = path.appending(entry.key)
+                switch entry.entry {
+                case .value(let value):
+                    return (entry.key, node(value, path: childPath, line: entry.line, column: entry.column))
+                case .table(let child):
+                    return (entry.key, node(child, path: childPath, line: entry.line, column: entry.column))
+                case .arrayOfTables(let tables):
+                    let items = tables.enumerated().map { index, child in
+                        node(child, path: childPath.appending(index: index), line: child.line, column: child.column)
+                    }
+                    return (entry.key, ConfigNode(value: .array(items), path: childPath,
+                                                  location: location(entry.line, entry.column)))
+                }
             }
-            return ConfigNode(value: converted, path: path, location: location)
+            return ConfigNode(value: .table(ConfigTable(entries: entries)), path: path, location: location(line, column))
+        }
+
+        /// `line`/`column` say where the key is; array items carry their own position.
+        func node(_ value: TOMLValue, path: ConfigPath, line: Int, column: Int) -> ConfigNode {
+            let here = location(line, column)
+            let converted: ConfigValue
+            switch value.kind {
+            case .string(let text): converted = .string(expand(text, path: path, location: here))
+            case .int(let number): converted = .int(number)
+            case .double(let number): converted = .double(number)
+            case .bool(let flag): converted = .bool(flag)
+            case .dateTime(let text): converted = .dateTime(text)
+            case .table(let table): return node(table, path: path, line: line, column: column)
+            case .array(let items):
+                converted = .array(items.enumerated().map { index, item in
+                    node(item, path: path.appending(index: index), line: item.line, column: item.column)
+                })
+            }
+            return ConfigNode(value: converted, path: path, location: here)
+        }
+
+        func location(_ line: Int, _ column: Int) -> ConfigLocation {
+            ConfigLocation(file: file, line: line, column: column)
         }
 
         /// `${NAME}` becomes the variable's value; `${NAME:-fallback}` uses the fallback when it is unset or empty;
@@ -71,8 +82,8 @@ enum TOMLDocument {
                                                    location: location))
                     return result + rest
                 }
-                let expression = rest[start.upperBound..<end]
-                let parts = expression.split(separator: ":-", maxSplits: 1, omittingEmptySubsequences: false)
+                let parts = rest[start.upperBound..<end].split(separator: ":-", maxSplits: 1,
+                                                               omittingEmptySubsequences: false)
                 let name = String(parts[0])
                 if let value = environment[name], !(parts.count == 2 && value.isEmpty) {
                     result += value
@@ -80,8 +91,7 @@ enum TOMLDocument {
                     result += parts[1]
                 } else {
                     diagnostics.report(ConfigError(
-                        .undefinedVariable,
-                        "environment variable `\(name)` is not set; set it, or write ${\(name):-default}",
+                        .undefinedVariable, "environment variable `\(name)` is not set; set it, or write ${\(name):-default}",
                         path: path, location: location))
                 }
                 rest = rest[rest.index(after: end)...]
