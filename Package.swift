@@ -50,8 +50,7 @@ let package = Package(
         .testTarget(
             name: "OutpostRuntimeTests",
             dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostCore",
-                           "OutpostTestSupport"],
-            resources: [.copy("Fixtures")]
+                           "OutpostTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
