@@ -4,8 +4,12 @@ import Testing
 
 /// Runs the real `outpost` binary the way an operator does.
 struct OutpostProcess {
+    /// The `outpost` built beside this test binary (both live in the build folder's product directory).
     static var binary: URL {
-        Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("outpost")
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("outpost")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return repositoryRoot.appendingPathComponent(".build/debug/outpost")
     }
 
     /// Runs to completion and returns (status, stdout, stderr).
