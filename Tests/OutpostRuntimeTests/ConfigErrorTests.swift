@@ -177,3 +177,26 @@ struct ConfigQuantitiesTests {
         #expect(ConfigQuantities.duration(text) == nil)
     }
 }
+
+@Suite("Every config error kind has a line and a column")
+struct ConfigErrorLocationTests {
+    @Test("error kind at its exact position", arguments: [
+        ("[detect]\nsigma = = 3\n", ConfigError.Code.syntax, 2, 9),
+        ("[[input.simulated]]\nname = \"a\"\n  noize = 1\n", .unknownKey, 3, 3),
+        ("[[input.simulated]]\nname = \"a\"\n  base = \"warm\"\n", .wrongType, 3, 3),
+        ("[[input.simulated]]\nname = \"a\"\n\n[[input.file]]\nname = \"x\"\n", .missingKey, 4, 1),
+        ("[[input.simulated]]\nname = \"a\"\n    interval = \"soon\"\n", .invalidValue, 3, 5),
+        ("[gateway]\n  id = \"${NOPE}\"\n[[input.simulated]]\nname = \"a\"\n", .undefinedVariable, 2, 3),
+    ])
+    func located(toml: String, code: ConfigError.Code, line: Int, column: Int) throws {
+        do {
+            _ = try OutpostConfiguration.parse(toml, file: "site.toml", environment: [:])
+            Issue.record("expected \(code)")
+        } catch let errors as ConfigErrors {
+            let error = try #require(errors.errors.first)
+            #expect(error.code == code)
+            #expect(error.location == ConfigLocation(file: "site.toml", line: line, column: column), "\(error)")
+            #expect(error.description.hasPrefix("site.toml:\(line):\(column): error[\(code.rawValue)]"))
+        }
+    }
+}
