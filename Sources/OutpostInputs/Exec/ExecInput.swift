@@ -17,7 +17,7 @@ public enum ExecInput: InputKind {
 public struct ExecReader: PollingReader {
     public let configuration: ExecInputConfiguration
     private var series: [String: Series] = [:]
-    private var lastFault: String?
+    private var faults = FaultLatch()
 
     public init(configuration: ExecInputConfiguration) {
         self.configuration = configuration
@@ -33,7 +33,7 @@ public struct ExecReader: PollingReader {
         if values.isEmpty {
             return fault(problems.first ?? "no numbers in the output", now: now)
         }
-        lastFault = nil
+        faults.clear()
         return values.map { field, value in
             .sample(Sample(series: seriesFor(field), time: now, value: value))
         } + problems.map { .problem("\(configuration.identity.name): \($0)") }
@@ -98,8 +98,7 @@ public struct ExecReader: PollingReader {
     }
 
     private mutating func fault(_ reason: String, now: Int64) -> [Reading] {
-        defer { lastFault = reason }
-        guard reason != lastFault else { return [] }
+        guard faults.shouldReport(reason) else { return [] }
         var attributes = Attributes()
         attributes["outpost.series"] = .string(configuration.identity.name)
         attributes["outpost.input"] = .string("exec")

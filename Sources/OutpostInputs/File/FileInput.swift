@@ -17,7 +17,7 @@ public enum FileInput: InputKind {
 public struct FileReader: PollingReader {
     public let configuration: FileInputConfiguration
     private let series: Series
-    private var lastFault: String?
+    private var faults = FaultLatch()
 
     public init(configuration: FileInputConfiguration) {
         self.configuration = configuration
@@ -27,12 +27,10 @@ public struct FileReader: PollingReader {
     public mutating func read(now: Int64) -> [Reading] {
         switch measure() {
         case .value(let value):
-            lastFault = nil
+            faults.clear()
             return [.sample(Sample(series: series, time: now, value: value))]
         case .fault(let reason):
-            defer { lastFault = reason }
-            guard reason != lastFault else { return [] }
-            return [.event(faultEvent(reason, now: now))]
+            return faults.shouldReport(reason) ? [.event(faultEvent(reason, now: now))] : []
         }
     }
 
