@@ -17,16 +17,23 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         .target(name: "OutpostCore"),
         .target(name: "OutpostDetect", dependencies: ["OutpostCore"]),
         .target(name: "OutpostInputs", dependencies: ["OutpostCore"]),
-        .target(name: "OutpostWire", dependencies: ["OutpostCore"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(
+            name: "OutpostWire",
+            dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite"]),
         .target(
             name: "OutpostRuntime",
             dependencies: [
-                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire",
+                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),

@@ -5,6 +5,9 @@ import OutpostInputs
 import ServiceLifecycle
 
 /// Wires a validated configuration into services and runs them until SIGINT or SIGTERM.
+///
+/// inputs ─► detection ─► outputs (stdout alerts, log)
+///                 └────► batcher ─► spool (SQLite)        status file ◄─ counters, spool statistics
 public struct Runtime: Sendable {
     public let configuration: OutpostConfiguration
     private let clock: any Clock<Duration>
@@ -24,20 +27,33 @@ public struct Runtime: Sendable {
         self.extraOutputs = extraOutputs
     }
 
-    /// Runs until a shutdown signal. Services are listed sinks first: ServiceGroup shuts down in reverse order,
-    /// so the inputs stop first and detection drains what they sent before it returns.
+    /// Runs until a shutdown signal.
     public func run(logger: Logger) async throws {
-        let group = ServiceGroup(configuration: groupConfiguration(logger: logger))
+        let group = ServiceGroup(configuration: try await groupConfiguration(logger: logger))
         try await group.run()
     }
 
-    func groupConfiguration(logger: Logger) -> ServiceGroupConfiguration {
+    /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
+    /// detection drains what they sent, the batcher flushes into the spool, and the spool closes last.
+    func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
+        let counters = RuntimeCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
+        let (internalEvents, internalContinuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        let spool = try await SpoolService.open(configuration.spool, uplinks: [], events: internalContinuation,
+                                                counters: counters, clock: clock, wallClock: wallClock, logger: logger)
+        let batcherChannel = AsyncChannel<BatcherMessage>()
+        let batcher = BatcherService(configuration: configuration, channel: batcherChannel, spool: spool,
+                                     counters: counters, clock: clock, wallClock: wallClock, logger: logger)
+        let status = StatusService(configuration: configuration, counters: counters, spool: spool, clock: clock,
+                                   wallClock: wallClock, logger: logger)
         let channel = AsyncChannel<PipelineMessage>()
         var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
         if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
         let detection = DetectionService(configuration: configuration, channel: channel, outputs: outputs,
+                                         batcher: batcherChannel, internalEvents: internalEvents, counters: counters,
                                          clock: clock, wallClock: wallClock, logger: logger)
-        var services = [ServiceGroupConfiguration.ServiceConfiguration(service: detection)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: status), .init(service: spool), .init(service: batcher), .init(service: detection),
+        ]
         for (index, configured) in configuration.inputs.enumerated() {
             let service = InputService(configured: configured, sink: InputSink(index: index, channel: channel),
                                        logger: logger)
@@ -46,7 +62,7 @@ public struct Runtime: Sendable {
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                               cancellationSignals: [], logger: logger)
-        group.maximumGracefulShutdownDuration = .seconds(10)
+        group.maximumGracefulShutdownDuration = .seconds(20)
         return group
     }
 }

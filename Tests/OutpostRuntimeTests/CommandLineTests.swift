@@ -128,7 +128,11 @@ struct CommandLineTests {
     @Test("`outpost run` prints alerts as JSON lines on stdout and stops cleanly on SIGTERM")
     func runAndStop() throws {
         let csv = try writeTemporary("tank.csv", spikeCSV())
+        let state = csv.deletingLastPathComponent().appendingPathComponent("state").path
         let config = try writeTemporary("run.toml", """
+            [gateway]
+            state_dir = "\(state)"
+
             [detect]
             warmup = 60
             sigma = 4

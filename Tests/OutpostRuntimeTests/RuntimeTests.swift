@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import OutpostCore
 import OutpostTestSupport
@@ -5,6 +6,12 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import OutpostRuntime
+
+func temporaryStateDirectory() throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-state-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
 
 /// Records every event the pipeline publishes.
 final class RecordingOutput: EventOutput {
@@ -19,7 +26,11 @@ final class RecordingOutput: EventOutput {
 
 @Suite("Runtime pipeline on an injected clock")
 struct RuntimeTests {
-    let config = """
+    func config(stateDirectory: String) -> String {
+        """
+        [gateway]
+        state_dir = "\(stateDirectory)"
+
         [log]
         readings_interval = "0s"
 
@@ -46,21 +57,24 @@ struct RuntimeTests {
         at = "25s"
         duration = "6s"
         """
+    }
 
     @Test("samples flow from an input through detection to the outputs; shutdown drains and returns")
     func endToEnd() async throws {
         let clock = ManualClock()
         let wall = ManualWallClock()
-        let configuration = try OutpostConfiguration.parse(config, file: "test.toml", environment: [:], clock: clock,
-                                                           wallClock: wall)
+        let state = try temporaryStateDirectory()
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let configuration = try OutpostConfiguration.parse(config(stateDirectory: state), file: "test.toml",
+                                                           environment: [:], clock: clock, wallClock: wall)
         let recorder = RecordingOutput()
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [recorder])
-        let group = ServiceGroup(configuration: runtime.groupConfiguration(logger: Logger(label: "test")))
+        let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: Logger(label: "test")))
         let running = Task { try await group.run() }
 
-        // One simulated input and the detection ticker sleep on the clock between seconds.
+        // One simulated input and the tickers of detection, batcher, spool and status sleep on the clock.
         for _ in 0..<40 {
-            try await clock.waitForSleepers(2)
+            try await clock.waitForSleepers(5)
             wall.advance(by: .seconds(1))
             clock.advance(by: .seconds(1))
         }

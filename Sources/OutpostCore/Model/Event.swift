@@ -36,6 +36,8 @@ public enum EventName: String, Sendable, CaseIterable {
     case sensorFault = "outpost.sensor.fault"
     case uplinkState = "outpost.uplink.state"
     case spoolDropped = "outpost.spool.dropped"
+    case spoolWriteFailed = "outpost.spool.write_failed"
+    case spoolReset = "outpost.spool.reset"
 }
 
 /// Something that happened, modelled as an OTLP log record with `event_name`.

@@ -11,7 +11,8 @@ import OutpostInputs
 public struct GatewayConfiguration: Sendable {
     /// `id`, default: the host name. Names the gateway in alerts and exports.
     public var id: String
-    /// `state_dir`, default `"${STATE_DIRECTORY:-/var/lib/outpost}"` (systemd's StateDirectory when set).
+    /// `state_dir`, default `$STATE_DIRECTORY` (systemd's StateDirectory=), else `/var/lib/outpost` when writable,
+    /// else `~/.local/state/outpost`. Holds the spool.
     public var stateDirectory: String
 }
 
@@ -55,8 +56,12 @@ public struct OutpostConfiguration: Sendable {
     public var alerts = AlertsConfiguration()
     public var detection = DetectionConfiguration()
     public var inputs: [ConfiguredInput] = []
+    public var batch = BatchConfiguration()
+    public var spool: SpoolConfiguration
+    public var status: StatusConfiguration
+    /// The OTLP resource attributes (see `ResourceAttributes`).
+    public var resource = Attributes()
 
-    static let topLevelKeys = ["gateway", "log", "alerts", "detect", "input"]
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
     public static func parse(
@@ -75,8 +80,15 @@ public struct OutpostConfiguration: Sendable {
         else { throw ConfigErrors(diagnostics.errors) }
         let reader = ConfigReader(node: root, diagnostics: diagnostics)
         let gateway = readGateway(reader.table("gateway"), environment: environment)
-        var configuration = OutpostConfiguration(origin: file, gateway: gateway)
+        var configuration = OutpostConfiguration(
+            origin: file, gateway: gateway,
+            spool: SpoolConfiguration.read(reader.table("spool"), stateDirectory: gateway.stateDirectory),
+            status: StatusConfiguration.read(reader.table("status"), stateDirectory: gateway.stateDirectory,
+                                             environment: environment))
         configuration.log = readLog(reader.table("log"))
+        configuration.batch = BatchConfiguration.read(reader.table("batch"))
+        configuration.resource = ResourceAttributes.build(gatewayID: gateway.id, configured: reader.stringMap("resource"),
+                                                          environment: environment)
         configuration.alerts = readAlerts(reader.table("alerts"))
         configuration.detection = DetectionConfiguration.read(reader.table("detect"))
         let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
@@ -119,12 +131,23 @@ public struct OutpostConfiguration: Sendable {
     }
 
     private static func readGateway(_ reader: ConfigReader?, environment: [String: String]) -> GatewayConfiguration {
-        let defaultState = environment["STATE_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 } ?? "/var/lib/outpost"
+        let defaultState = defaultStateDirectory(environment: environment)
         let gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
                                            stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
         if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
         reader?.finish()
         return gateway
+    }
+
+    /// `$STATE_DIRECTORY` (systemd's StateDirectory=), else `/var/lib/outpost` when this user may create or write
+    /// it, else `$HOME/.local/state/outpost`, so the demo runs as an ordinary user too.
+    static func defaultStateDirectory(environment: [String: String]) -> String {
+        if let directory = environment["STATE_DIRECTORY"], !directory.isEmpty {
+            return String(directory.split(separator: ":").first ?? Substring(directory))
+        }
+        let system = "/var/lib/outpost"
+        if access(system, W_OK) == 0 || (access(system, F_OK) != 0 && access("/var/lib", W_OK) == 0) { return system }
+        return (environment["HOME"] ?? "/tmp") + "/.local/state/outpost"
     }
 
     private static func readLog(_ reader: ConfigReader?) -> LogConfiguration {

@@ -4,8 +4,8 @@ import OutpostCore
 import OutpostDetect
 import ServiceLifecycle
 
-/// The one task that owns detection: consumes readings from every input, runs the detectors, and hands events to
-/// the outputs. Owning the engine alone means no locks on the hot path.
+/// The one task that owns detection: consumes readings from every input, runs the detectors, hands events to the
+/// outputs, and passes samples and events on to the batcher. Owning the engine alone means no locks on the hot path.
 ///
 /// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
 final class DetectionService: Service {
@@ -17,11 +17,18 @@ final class DetectionService: Service {
     private let configuration: OutpostConfiguration
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
+    private let batcher: AsyncChannel<BatcherMessage>?
+    private let internalEvents: AsyncStream<Event>?
+    private let counters: RuntimeCounters?
 
     init(configuration: OutpostConfiguration, channel: AsyncChannel<PipelineMessage>, outputs: [any EventOutput],
+         batcher: AsyncChannel<BatcherMessage>?, internalEvents: AsyncStream<Event>?, counters: RuntimeCounters?,
          clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
         self.configuration = configuration
         self.channel = channel
+        self.batcher = batcher
+        self.internalEvents = internalEvents
+        self.counters = counters
         self.sources = configuration.inputs.map(\.source)
         self.inputNames = configuration.inputs.map { "\($0.kind) \($0.input.name)" }
         self.outputs = outputs
@@ -37,6 +44,11 @@ final class DetectionService: Service {
             let clock = self.clock, wallClock = self.wallClock
             group.addTask {
                 try await Self.tick(clock: clock, wallClock: wallClock, into: channel)
+            }
+            if let internalEvents {
+                group.addTask {
+                    for await event in internalEvents { await channel.send(.events([event])) }
+                }
             }
             await withGracefulShutdownHandler {
                 for await message in channel {
@@ -65,35 +77,65 @@ final class DetectionService: Service {
     private func handle(_ message: PipelineMessage, state: inout DetectionState) async {
         switch message {
         case .readings(let input, let readings):
+            var samples: [Sample] = []
+            samples.reserveCapacity(readings.count)
+            var events: [Event] = []
+            var problems = 0
             for reading in readings {
                 switch reading {
                 case .sample(let sample):
                     state.latest[sample.series] = sample.value
-                    state.samplesSeen += 1
-                    await publish(state.engine.process(sample, from: sources[input]), state: &state)
+                    samples.append(sample)
+                    events += state.engine.process(sample, from: sources[input])
                 case .event(let event):
-                    await publish([event], state: &state)
+                    events.append(event)
                 case .problem(let text):
+                    problems += 1
                     state.problems[input].record(text, now: wallClock.nowNanos(),
                                                  interval: configuration.log.problemInterval) { line in
                         logger.warning("\(inputNames[input]): \(line)")
                     }
                 }
             }
+            state.samplesSeen += samples.count
+            count(input: input, samples: samples, problems: problems)
+            if !samples.isEmpty { await batcher?.send(.samples(samples)) }
+            await publish(events, state: &state)
+        case .events(let events):
+            await publish(events, state: &state)
         case .tick(let now):
             await publish(state.engine.checkStaleness(now: now), state: &state)
             logReadingsIfDue(now: now, state: &state)
         }
     }
 
+    private func count(input: Int, samples: [Sample], problems: Int) {
+        guard let counters, !samples.isEmpty || problems > 0 else { return }
+        counters.update { totals in
+            totals.samplesIngested += samples.count
+            totals.inputs[input].samples += samples.count
+            totals.inputs[input].problems += problems
+            if let last = samples.last?.time { totals.inputs[input].lastSample = last }
+        }
+    }
+
     private func publish(_ events: [Event], state: inout DetectionState) async {
+        guard !events.isEmpty else { return }
+        var forBatcher: [(event: Event, isAlert: Bool)] = []
         for event in events {
             state.eventsSeen += 1
             let isAlert = state.alertFilter.admit(event)
+            forBatcher.append((event, isAlert))
             for output in outputs where isAlert || !(output is StdoutAlertOutput) {
                 await output.publish(event)
             }
         }
+        let alerts = forBatcher.count { $0.isAlert }
+        counters?.update { totals in
+            totals.events += events.count
+            totals.alerts += alerts
+        }
+        await batcher?.send(.events(forBatcher))
     }
 
     private func logReadingsIfDue(now: Int64, state: inout DetectionState) {

@@ -4,6 +4,8 @@ import OutpostCore
 /// What flows from the inputs to detection: readings tagged with the input they came from, or a clock tick.
 enum PipelineMessage: Sendable {
     case readings(input: Int, [Reading])
+    /// Events from the runtime itself (the spool's drops and failures).
+    case events([Event])
     /// Once a second: staleness checks and periodic logging run on it.
     case tick(now: Int64)
 }

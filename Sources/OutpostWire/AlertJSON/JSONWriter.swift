@@ -16,6 +16,17 @@ public struct JSONWriter {
         needsComma.removeLast()
     }
 
+    public mutating func beginArray(_ key: String?) {
+        prefix(key)
+        text += "["
+        needsComma.append(false)
+    }
+
+    public mutating func endArray() {
+        text += "]"
+        needsComma.removeLast()
+    }
+
     public mutating func string(_ key: String?, _ value: String) {
         prefix(key)
         Self.appendQuoted(value, to: &text)

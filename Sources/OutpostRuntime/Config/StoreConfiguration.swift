@@ -1,0 +1,80 @@
+import OutpostCore
+import OutpostWire
+
+/// `[batch]`: how samples and events become OTLP batches.
+public struct BatchConfiguration: Sendable {
+    /// `max_points`, default `1000`: data points (or log records) per batch.
+    public var maxPoints = 1000
+    /// `max_bytes`, default `"1MiB"`: the largest encoded request before compression; bigger batches are split.
+    public var maxBytes = 1 << 20
+    /// `max_age`, default `"30s"`: a metrics or events batch closes this long after its first item. Alerts close at
+    /// once. This is also the most a crash can lose: what is still in memory, not yet spooled.
+    public var maxAge: Duration = .seconds(30)
+    /// `encoding`, default `"protobuf"`: `protobuf` (application/x-protobuf) or `json` (OTLP/JSON).
+    public var encoding = OTLPEncoding.protobuf
+    /// `gzip_level`, default `6`: 1 (fastest) … 9 (smallest); 0 stores batches uncompressed.
+    public var gzipLevel: Int32 = 6
+
+    var format: BatchFormat { BatchFormat(encoding: encoding, gzipLevel: gzipLevel, maxBytes: maxBytes) }
+
+    static func read(_ reader: ConfigReader?) -> BatchConfiguration {
+        var batch = BatchConfiguration()
+        guard let reader else { return batch }
+        batch.maxPoints = reader.int("max_points", default: batch.maxPoints)
+        batch.maxBytes = Int(reader.size("max_bytes", default: Int64(batch.maxBytes)))
+        batch.maxAge = reader.positiveDuration("max_age", default: batch.maxAge)
+        let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue), default: "protobuf")
+        batch.encoding = OTLPEncoding(rawValue: encoding) ?? .protobuf
+        batch.gzipLevel = Int32(reader.int("gzip_level", default: Int(batch.gzipLevel)))
+        if batch.maxPoints < 1 { reader.invalid("max_points", "must be at least 1, got \(batch.maxPoints)") }
+        if batch.maxBytes < 1024 { reader.invalid("max_bytes", "must be at least 1KiB, got \(batch.maxBytes) bytes") }
+        if !(0...9).contains(batch.gzipLevel) { reader.invalid("gzip_level", "must be 0 to 9, got \(batch.gzipLevel)") }
+        reader.finish()
+        return batch
+    }
+}
+
+/// `[spool]`: the durable queue on the gateway.
+public struct SpoolConfiguration: Sendable {
+    /// `path`, default `"<state_dir>/spool.db"`: the SQLite file (WAL mode, so also `-wal` and `-shm` beside it).
+    public var path: String
+    /// `max_size`, default `"64MiB"`: the bound on stored batches; the oldest metrics go first when it is reached,
+    /// alerts last. Mind the SD card: the file grows to about this size and stays there.
+    public var maxSize: Int64 = 64 << 20
+
+    static func read(_ reader: ConfigReader?, stateDirectory: String) -> SpoolConfiguration {
+        var spool = SpoolConfiguration(path: stateDirectory + "/spool.db")
+        guard let reader else { return spool }
+        spool.path = reader.string("path", default: spool.path)
+        spool.maxSize = reader.size("max_size", default: spool.maxSize)
+        if spool.maxSize < 64 * 1024 { reader.invalid("max_size", "must be at least 64KiB") }
+        reader.finish()
+        return spool
+    }
+}
+
+/// `[status]`: the status file and Outpost's own metrics.
+public struct StatusConfiguration: Sendable {
+    /// `path`, default `"$RUNTIME_DIRECTORY/status.json"` (systemd's RuntimeDirectory, a tmpfs, so the SD card is
+    /// not written every few seconds), else `"<state_dir>/status.json"`. Rewritten atomically every `interval`;
+    /// `outpost status` reads it.
+    public var path: String
+    /// `interval`, default `"5s"`.
+    public var interval: Duration = .seconds(5)
+    /// `self_metrics_interval`, default `"30s"`: how often Outpost samples its own metrics (`outpost.*`) into the
+    /// metrics lane; `"0s"` turns them off.
+    public var selfMetricsInterval: Duration = .seconds(30)
+
+    static func read(_ reader: ConfigReader?, stateDirectory: String, environment: [String: String])
+        -> StatusConfiguration
+    {
+        let directory = environment["RUNTIME_DIRECTORY"].flatMap { $0.isEmpty ? nil : $0 } ?? stateDirectory
+        var status = StatusConfiguration(path: directory + "/status.json")
+        guard let reader else { return status }
+        status.path = reader.string("path", default: status.path)
+        status.interval = reader.positiveDuration("interval", default: status.interval)
+        status.selfMetricsInterval = reader.duration("self_metrics_interval", default: status.selfMetricsInterval)
+        reader.finish()
+        return status
+    }
+}

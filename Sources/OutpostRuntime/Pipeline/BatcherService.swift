@@ -1,0 +1,172 @@
+import AsyncAlgorithms
+import Logging
+import OutpostCore
+import OutpostSpool
+import OutpostWire
+import ServiceLifecycle
+
+/// What detection hands the batcher.
+enum BatcherMessage: Sendable {
+    case samples([Sample])
+    /// Events, with whether each is an alert (alerts get a lane of their own and leave at once).
+    case events([(event: Event, isAlert: Bool)])
+    case tick(now: Int64)
+}
+
+/// Collects samples and events into OTLP batches and hands them to the spool.
+///
+/// Metrics and events close after `max_age` or `max_points`, alerts at once. On graceful shutdown (after
+/// detection has drained) everything pending is flushed into the spool, so a clean stop loses nothing; a crash
+/// loses at most what arrived in the last `max_age`.
+final class BatcherService: Service {
+    private let channel: AsyncChannel<BatcherMessage>
+    private let builder: BatchBuilder
+    private let configuration: BatchConfiguration
+    private let statusConfiguration: StatusConfiguration
+    private let spool: SpoolService
+    private let counters: RuntimeCounters
+    private let clock: any Clock<Duration>
+    private let wallClock: any WallClock
+    private let logger: Logger
+
+    init(configuration: OutpostConfiguration, channel: AsyncChannel<BatcherMessage>, spool: SpoolService,
+         counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+        self.channel = channel
+        self.builder = BatchBuilder(encoder: OTLPEncoder(resource: configuration.resource),
+                                    format: configuration.batch.format)
+        self.configuration = configuration.batch
+        self.statusConfiguration = configuration.status
+        self.spool = spool
+        self.counters = counters
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var state = PendingBatches()
+        let channel = self.channel, clock = self.clock, wallClock = self.wallClock
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await Self.tick(clock: clock, wallClock: wallClock, into: channel) }
+            await withGracefulShutdownHandler {
+                for await message in channel {
+                    await handle(message, state: &state)
+                }
+            } onGracefulShutdown: {
+                channel.finish()
+            }
+            group.cancelAll()
+        }
+        await flush(&state, lanes: [.alerts, .events, .metrics], now: wallClock.nowNanos())
+        logger.info("batcher stopped; everything pending is in the spool")
+    }
+
+    private static func tick<C: Clock<Duration>>(clock: C, wallClock: any WallClock,
+                                                 into channel: AsyncChannel<BatcherMessage>) async {
+        while !Task.isCancelled {
+            do { try await clock.sleep(for: .seconds(1), tolerance: nil) } catch { return }
+            await channel.send(.tick(now: wallClock.nowNanos()))
+        }
+    }
+
+    private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {
+        switch message {
+        case .samples(let samples):
+            state.add(samples)
+            if state.metrics.count >= configuration.maxPoints { await flush(&state, lanes: [.metrics], now: samples[0].time) }
+        case .events(let events):
+            state.add(events)
+            if !state.alerts.isEmpty { await flush(&state, lanes: [.alerts], now: wallClock.nowNanos()) }
+            if state.events.count >= configuration.maxPoints { await flush(&state, lanes: [.events], now: wallClock.nowNanos()) }
+        case .tick(let now):
+            addSelfMetricsIfDue(&state, now: now)
+            let due = state.lanesOlderThan(UnixNanos.from(configuration.maxAge), now: now)
+            if !due.isEmpty { await flush(&state, lanes: due, now: now) }
+        }
+    }
+
+    private func flush(_ state: inout PendingBatches, lanes: [Lane], now: Int64) async {
+        var batches: [Batch] = []
+        for lane in lanes {
+            do {
+                switch lane {
+                case .metrics:
+                    let samples = state.takeMetrics()
+                    let starts = state.counterStarts
+                    batches += try builder.metricsBatches(samples, now: now) { starts[$0] ?? now }
+                case .events, .alerts:
+                    batches += try builder.logsBatches(state.takeEvents(lane), lane: lane, now: now)
+                }
+            } catch {
+                logger.error("cannot encode a \(lane) batch: \(error)")
+            }
+        }
+        if !batches.isEmpty { await spool.write(batches) }
+    }
+
+    private func addSelfMetricsIfDue(_ state: inout PendingBatches, now: Int64) {
+        let interval = UnixNanos.from(statusConfiguration.selfMetricsInterval)
+        guard interval > 0, now - state.lastSelfMetrics >= interval else { return }
+        state.lastSelfMetrics = now
+        state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now))
+    }
+}
+
+/// What the batcher holds in memory between flushes.
+private struct PendingBatches {
+    var metrics: [Sample] = []
+    var events: [Event] = []
+    var alerts: [Event] = []
+    var firstMetric: Int64?
+    var firstEvent: Int64?
+    var lastSelfMetrics: Int64 = 0
+    /// When each counter series was first seen: the start of its cumulative sum.
+    var counterStarts: [Series: Int64] = [:]
+
+    mutating func add(_ samples: [Sample]) {
+        guard let first = samples.first else { return }
+        if firstMetric == nil { firstMetric = first.time }
+        for sample in samples where sample.series.kind == .counter && counterStarts[sample.series] == nil {
+            counterStarts[sample.series] = sample.time
+        }
+        metrics += samples
+    }
+
+    mutating func add(_ incoming: [(event: Event, isAlert: Bool)]) {
+        for (event, isAlert) in incoming {
+            if isAlert {
+                alerts.append(event)
+            } else {
+                if firstEvent == nil { firstEvent = event.time }
+                events.append(event)
+            }
+        }
+    }
+
+    func lanesOlderThan(_ age: Int64, now: Int64) -> [Lane] {
+        var lanes: [Lane] = []
+        if let firstEvent, now - firstEvent >= age { lanes.append(.events) }
+        if let firstMetric, now - firstMetric >= age { lanes.append(.metrics) }
+        return lanes
+    }
+
+    mutating func takeMetrics() -> [Sample] {
+        defer {
+            metrics = []
+            firstMetric = nil
+        }
+        return metrics
+    }
+
+    mutating func takeEvents(_ lane: Lane) -> [Event] {
+        if lane == .alerts {
+            defer { alerts = [] }
+            return alerts
+        }
+        defer {
+            events = []
+            firstEvent = nil
+        }
+        return events
+    }
+}

@@ -1,0 +1,39 @@
+import OutpostCore
+import Synchronization
+
+/// Counts what flows through the runtime, for the status file and the self-metrics. Written by the pipeline
+/// stages, read by the status writer; a mutex keeps the snapshot consistent.
+final class RuntimeCounters: Sendable {
+    struct InputTotals: Sendable {
+        var samples = 0
+        var problems = 0
+        var lastSample: Int64?
+    }
+
+    struct Snapshot: Sendable {
+        var startedAt: Int64 = 0
+        var samplesIngested = 0
+        var events = 0
+        var alerts = 0
+        var batchesSpooled = 0
+        var bytesSpooled = 0
+        var itemsSpooled = 0
+        var spoolWriteErrors = 0
+        var lastSpoolError: String?
+        /// Batches waiting in memory because the spool could not take them (disk full).
+        var batchesWaitingInMemory = 0
+        var inputs: [InputTotals] = []
+    }
+
+    private let state: Mutex<Snapshot>
+
+    init(inputCount: Int, startedAt: Int64) {
+        state = Mutex(Snapshot(startedAt: startedAt, inputs: Array(repeating: InputTotals(), count: inputCount)))
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ change: (inout Snapshot) -> Void) {
+        state.withLock { change(&$0) }
+    }
+}

@@ -1,0 +1,40 @@
+import OutpostCore
+import OutpostSpool
+
+/// Outpost's own metrics, exported like any others so a fleet dashboard sees every gateway's pipeline.
+enum SelfMetrics {
+    static func samples(counters: RuntimeCounters.Snapshot, spool: SpoolStatistics, now: Int64) -> [Sample] {
+        var samples: [Sample] = [
+            counter("outpost.samples.ingested", "{sample}", counters.samplesIngested, now),
+            counter("outpost.events.emitted", "{event}", counters.events, now),
+            counter("outpost.batches.spooled", "{batch}", counters.batchesSpooled, now),
+            counter("outpost.bytes.spooled", "By", counters.bytesSpooled, now),
+            counter("outpost.spool.write_errors", "{error}", counters.spoolWriteErrors, now),
+        ]
+        for lane in Lane.allCases {
+            let totals = spool[lane]
+            let attributes: Attributes = ["outpost.spool.lane": .string(lane.description)]
+            samples.append(gauge("outpost.spool.batches", "{batch}", Double(totals.batches), attributes, now))
+            samples.append(gauge("outpost.spool.size", "By", Double(totals.bytes), attributes, now))
+            let age = totals.oldest.map { UnixNanos.seconds(max(0, now - $0)) } ?? 0
+            samples.append(gauge("outpost.spool.oldest_age", "s", age, attributes, now))
+            samples.append(Sample(series: series("outpost.spool.dropped", "{batch}", .counter, attributes), time: now,
+                                  value: Double(totals.droppedBatches)))
+        }
+        return samples
+    }
+
+    private static func counter(_ name: String, _ unit: String, _ value: Int, _ now: Int64) -> Sample {
+        Sample(series: series(name, unit, .counter, Attributes()), time: now, value: Double(value))
+    }
+
+    private static func gauge(_ name: String, _ unit: String, _ value: Double, _ attributes: Attributes,
+                              _ now: Int64) -> Sample {
+        Sample(series: series(name, unit, .gauge, attributes), time: now, value: value)
+    }
+
+    /// Series are interned by key so each self-metric keeps one identity (and one counter start) across ticks.
+    private static func series(_ name: String, _ unit: String, _ kind: SeriesKind, _ attributes: Attributes) -> Series {
+        Series(name: name, unit: unit, kind: kind, attributes: attributes)
+    }
+}

@@ -1,0 +1,119 @@
+import Logging
+import OutpostCore
+import OutpostSpool
+import OutpostWire
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Rewrites the status file every `[status] interval`, atomically (write a temporary file, then rename), so
+/// `outpost status` and monitoring scripts never read half a file.
+struct StatusService: Service {
+    let configuration: OutpostConfiguration
+    let counters: RuntimeCounters
+    let spool: SpoolService
+    let clock: any Clock<Duration>
+    let wallClock: any WallClock
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                write()
+                try await clock.sleep(for: configuration.status.interval, tolerance: nil)
+            }
+        }
+        write(stopping: true)
+    }
+
+    func write(stopping: Bool = false) {
+        let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,
+                                             spool: spool.statistics.withLock { $0 }, now: wallClock.nowNanos(),
+                                             state: stopping ? "stopped" : "running")
+        if let error = AtomicFile.write(document, to: configuration.status.path) {
+            logger.debug("cannot write the status file: \(error)")
+        }
+    }
+}
+
+/// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
+enum StatusDocument {
+    static func render(configuration: OutpostConfiguration, counters: RuntimeCounters.Snapshot,
+                       spool: SpoolStatistics, now: Int64, state: String) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("schema", "outpost.status.v1")
+        json.string("state", state)
+        json.string("version", OutpostVersion.current)
+        json.string("gateway", configuration.gateway.id)
+        json.string("config", configuration.origin)
+        json.integer("pid", Int64(getpid()))
+        json.string("updated", RFC3339.format(now))
+        json.integer("updated_unix_nano", now)
+        json.string("started", RFC3339.format(counters.startedAt))
+        json.integer("samples_ingested", Int64(counters.samplesIngested))
+        json.integer("events", Int64(counters.events))
+        json.integer("alerts", Int64(counters.alerts))
+        json.beginArray("inputs")
+        for (index, input) in configuration.inputs.enumerated() {
+            let totals = index < counters.inputs.count ? counters.inputs[index] : RuntimeCounters.InputTotals()
+            json.beginObject(nil)
+            json.string("kind", input.kind)
+            json.string("name", input.input.name)
+            json.integer("samples", Int64(totals.samples))
+            json.integer("problems", Int64(totals.problems))
+            if let last = totals.lastSample { json.string("last_sample", RFC3339.format(last)) } else { json.null("last_sample") }
+            json.endObject()
+        }
+        json.endArray()
+        json.beginObject("spool")
+        json.string("path", configuration.spool.path)
+        json.integer("size_bytes", Int64(spool.accountedBytes))
+        json.integer("max_bytes", Int64(configuration.spool.maxSize))
+        json.integer("batches_spooled", Int64(counters.batchesSpooled))
+        json.integer("bytes_spooled", Int64(counters.bytesSpooled))
+        json.integer("write_errors", Int64(counters.spoolWriteErrors))
+        json.integer("batches_waiting_in_memory", Int64(counters.batchesWaitingInMemory))
+        if let error = counters.lastSpoolError { json.string("last_error", error) } else { json.null("last_error") }
+        json.beginObject("lanes")
+        for lane in Lane.allCases {
+            let totals = spool[lane]
+            json.beginObject(lane.description)
+            json.integer("batches", Int64(totals.batches))
+            json.integer("items", Int64(totals.items))
+            json.integer("bytes", Int64(totals.bytes))
+            if let oldest = totals.oldest {
+                json.number("oldest_age_s", UnixNanos.seconds(max(0, now - oldest)))
+            } else {
+                json.null("oldest_age_s")
+            }
+            json.integer("dropped_batches", Int64(totals.droppedBatches))
+            json.integer("dropped_items", Int64(totals.droppedItems))
+            json.endObject()
+        }
+        json.endObject()
+        json.endObject()
+        json.beginArray("uplinks")
+        json.endArray()
+        json.endObject()
+        return json.text + "\n"
+    }
+}
+
+/// Writes a file so readers see the old or the new content, never a mix: a temporary file, then a rename. No fsync:
+/// the status is rewritten every few seconds, and syncing would only wear the SD card.
+enum AtomicFile {
+    static func write(_ text: String, to path: String) -> String? {
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return "\(temporary): \(String(cString: strerror(errno)))" }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+        guard written == bytes.count else { return "\(temporary): short write" }
+        guard rename(temporary, path) == 0 else { return "\(path): \(String(cString: strerror(errno)))" }
+        return nil
+    }
+}

@@ -1,0 +1,158 @@
+import CSQLite
+
+/// An SQLite result code with SQLite's message and the statement that failed.
+public struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    public let code: Int32
+    public let message: String
+    public let sql: String?
+
+    /// The primary result code (SQLITE_FULL, SQLITE_CORRUPT, ...), without the extended bits.
+    public var primaryCode: Int32 { code & 0xFF }
+    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    /// The file is not a usable database: move it aside and start a new one.
+    public var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(primaryCode) }
+
+    public var description: String {
+        "sqlite error \(code): \(message)" + (sql.map { " (in `\($0.prefix(80))`)" } ?? "")
+    }
+}
+
+/// One SQLite connection. Not thread-safe by itself: the spool confines it to one serial executor.
+final class SQLiteDatabase {
+    private let handle: OpaquePointer
+    let path: String
+
+    init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        var pointer: OpaquePointer?
+        let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+        let status = sqlite3_open_v2(path, &pointer, flags | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let pointer else {
+            let message = pointer.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let pointer { sqlite3_close_v2(pointer) }
+            throw SQLiteError(code: status, message: message, sql: nil)
+        }
+        self.handle = pointer
+        self.path = path
+        sqlite3_extended_result_codes(handle, 1)
+        sqlite3_busy_timeout(handle, 5000)
+    }
+
+    deinit {
+        sqlite3_close_v2(handle)
+    }
+
+    func execute(_ sql: String) throws(SQLiteError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &message)
+        guard status == SQLITE_OK else {
+            let text = message.map { String(cString: $0) } ?? lastMessage
+            sqlite3_free(message)
+            throw SQLiteError(code: status, message: text, sql: sql)
+        }
+    }
+
+    func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        var statement: OpaquePointer?
+        let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard status == SQLITE_OK, let statement else {
+            throw SQLiteError(code: status, message: lastMessage, sql: sql)
+        }
+        return SQLiteStatement(handle: statement, sql: sql, database: self)
+    }
+
+    /// Runs `body` in a transaction that is rolled back if it throws.
+    func transaction<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }
+    var changes: Int { Int(sqlite3_changes(handle)) }
+    var lastMessage: String { String(cString: sqlite3_errmsg(handle)) }
+}
+
+/// A prepared statement; bind with `bind`, read rows with `step` and the column getters.
+final class SQLiteStatement {
+    private let handle: OpaquePointer
+    private let sql: String
+    private let database: SQLiteDatabase
+
+    fileprivate init(handle: OpaquePointer, sql: String, database: SQLiteDatabase) {
+        self.handle = handle
+        self.sql = sql
+        self.database = database
+    }
+
+    deinit {
+        sqlite3_finalize(handle)
+    }
+
+    enum Value {
+        case int(Int64)
+        case double(Double)
+        case text(String)
+        case blob([UInt8])
+        case null
+    }
+
+    @discardableResult
+    func bind(_ values: Value...) throws(SQLiteError) -> SQLiteStatement {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case .int(let number): status = sqlite3_bind_int64(handle, index, number)
+            case .double(let number): status = sqlite3_bind_double(handle, index, number)
+            case .text(let text): status = outpost_sqlite3_bind_text_copy(handle, index, text)
+            case .blob(let bytes):
+                status = bytes.withUnsafeBytes { outpost_sqlite3_bind_blob_copy(handle, index, $0.baseAddress, Int32($0.count)) }
+            case .null: status = sqlite3_bind_null(handle, index)
+            }
+            guard status == SQLITE_OK else { throw SQLiteError(code: status, message: database.lastMessage, sql: sql) }
+        }
+        return self
+    }
+
+    /// Advances to the next row; false when there are no more.
+    func step() throws(SQLiteError) -> Bool {
+        let status = sqlite3_step(handle)
+        switch status {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE:
+            sqlite3_reset(handle)
+            return false
+        default:
+            let message = database.lastMessage
+            sqlite3_reset(handle)
+            throw SQLiteError(code: status, message: message, sql: sql)
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func run() throws(SQLiteError) {
+        while try step() {}
+    }
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+    func double(_ column: Int32) -> Double { sqlite3_column_double(handle, column) }
+
+    func text(_ column: Int32) -> String {
+        guard let pointer = sqlite3_column_text(handle, column) else { return "" }
+        return String(cString: pointer)
+    }
+
+    func blob(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, column))
+        guard count > 0, let pointer = sqlite3_column_blob(handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+}

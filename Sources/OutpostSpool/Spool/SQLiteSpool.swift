@@ -1,0 +1,306 @@
+import CSQLite
+import OutpostCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durable queue between encoding and the uplinks: SQLite in WAL mode, three lanes, bounded in bytes.
+///
+/// - Durability: each batch is one transaction with `synchronous = FULL`, so a batch the spool has accepted survives
+///   a crash (kill -9) and a power cut. A batch is written once, whole: the SD card sees batches, not samples.
+/// - Order: alerts, then events, then metrics; first in, first out within a lane.
+/// - Bound: when `max_size` would be exceeded, the oldest metrics go first, then the oldest events, and alerts only
+///   when nothing else is left. Every drop is counted (persistently) and returned to the caller to report.
+/// - Delivery: a batch carries one delivery row per uplink it is meant for, and leaves the spool when the last of
+///   them has delivered (or permanently rejected) it.
+///
+/// Not thread-safe: `SpoolHandle` confines it to one serial executor.
+public final class SQLiteSpool {
+    /// A per-batch allowance for row and index overhead in the size bound.
+    static let overheadPerBatch = 128
+
+    public let path: String
+    public let maxBytes: Int
+    public let uplinks: [String]
+    private let database: SQLiteDatabase
+    private var accountedBytes = 0
+
+    /// Opens (or creates) the spool at `path` for `uplinks`.
+    public init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
+        self.path = path
+        self.maxBytes = maxBytes
+        self.uplinks = uplinks
+        database = try SQLiteDatabase(path: path)
+        try database.execute("""
+            PRAGMA journal_mode = WAL;
+            PRAGMA synchronous = FULL;
+            PRAGMA foreign_keys = ON;
+            CREATE TABLE IF NOT EXISTS batches (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                id TEXT NOT NULL UNIQUE,
+                lane INTEGER NOT NULL,
+                signal TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                content_encoding TEXT NOT NULL,
+                created INTEGER NOT NULL,
+                items INTEGER NOT NULL,
+                raw_bytes INTEGER NOT NULL,
+                payload BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS batches_by_lane ON batches (lane, seq);
+            CREATE TABLE IF NOT EXISTS deliveries (
+                seq INTEGER NOT NULL REFERENCES batches (seq) ON DELETE CASCADE,
+                uplink TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt INTEGER NOT NULL DEFAULT 0,
+                last_error TEXT,
+                PRIMARY KEY (seq, uplink)
+            ) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS deliveries_by_uplink ON deliveries (uplink, seq);
+            CREATE TABLE IF NOT EXISTS drops (
+                lane INTEGER PRIMARY KEY,
+                batches INTEGER NOT NULL DEFAULT 0,
+                items INTEGER NOT NULL DEFAULT 0,
+                bytes INTEGER NOT NULL DEFAULT 0
+            );
+            """)
+        try forgetRemovedUplinks()
+        accountedBytes = try totalAccountedBytes()
+    }
+
+    /// Opens an existing spool read-only, for `outpost spool stats` and `inspect` beside a running runtime.
+    public init(readOnlyPath path: String) throws(SQLiteError) {
+        self.path = path
+        self.maxBytes = 0
+        self.uplinks = []
+        database = try SQLiteDatabase(path: path, readOnly: true)
+        accountedBytes = try totalAccountedBytes()
+    }
+
+    // MARK: writing
+
+    /// Stores `batch` durably for every uplink, evicting older batches if the bound requires it. Returns what was
+    /// evicted (possibly `batch` itself, when it can never fit).
+    @discardableResult
+    public func enqueue(_ batch: Batch) throws(SQLiteError) -> [SpoolEviction] {
+        let size = batch.payload.count + Self.overheadPerBatch
+        if maxBytes > 0, size > maxBytes {
+            let eviction = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
+            try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
+            return [eviction]
+        }
+        return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
+            let evictions = try makeRoom(for: size, lane: batch.lane)
+            try insert(batch)
+            accountedBytes += size
+            return evictions
+        }
+    }
+
+    private func insert(_ batch: Batch) throws(SQLiteError) {
+        try database.prepare("""
+            INSERT INTO batches (id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).bind(.text(batch.id), .int(Int64(batch.lane.rawValue)), .text(batch.signal), .text(batch.contentType),
+                      .text(batch.contentEncoding), .int(batch.created), .int(Int64(batch.items)),
+                      .int(Int64(batch.uncompressedBytes)), .blob(batch.payload)).run()
+        let sequence = database.lastInsertID
+        let delivery = try database.prepare("INSERT INTO deliveries (seq, uplink) VALUES (?, ?)")
+        for uplink in uplinks {
+            try delivery.bind(.int(sequence), .text(uplink)).run()
+        }
+    }
+
+    /// Evicts oldest-first, metrics before events before alerts, until `size` more bytes fit.
+    private func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction] {
+        guard maxBytes > 0, accountedBytes + size > maxBytes else { return [] }
+        var evictions: [Lane: SpoolEviction] = [:]
+        let oldest = try database.prepare(
+            "SELECT seq, items, length(payload) FROM batches WHERE lane = ? ORDER BY seq LIMIT 1")
+        let delete = try database.prepare("DELETE FROM batches WHERE seq = ?")
+        for victimLane in Lane.allCases.reversed() {
+            while accountedBytes + size > maxBytes, try oldest.bind(.int(Int64(victimLane.rawValue))).step() {
+                let sequence = oldest.int(0), items = Int(oldest.int(1)), bytes = Int(oldest.int(2))
+                try oldest.bind(.int(-1)).run()
+                try delete.bind(.int(sequence)).run()
+                accountedBytes -= bytes + Self.overheadPerBatch
+                let previous = evictions[victimLane]
+                evictions[victimLane] = SpoolEviction(lane: victimLane, batches: (previous?.batches ?? 0) + 1,
+                                                      items: (previous?.items ?? 0) + items,
+                                                      bytes: (previous?.bytes ?? 0) + bytes)
+            }
+        }
+        for eviction in evictions.values { try recordDrop(eviction) }
+        return evictions.values.sorted { $0.lane > $1.lane }
+    }
+
+    private func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
+        try database.prepare("""
+            INSERT INTO drops (lane, batches, items, bytes) VALUES (?, ?, ?, ?)
+            ON CONFLICT (lane) DO UPDATE SET batches = batches + excluded.batches, items = items + excluded.items,
+                bytes = bytes + excluded.bytes
+            """).bind(.int(Int64(eviction.lane.rawValue)), .int(Int64(eviction.batches)), .int(Int64(eviction.items)),
+                      .int(Int64(eviction.bytes))).run()
+    }
+
+    // MARK: delivery
+
+    /// The next batch `uplink` should send at `now`: alerts first, oldest first, skipping batches in backoff.
+    public func next(for uplink: String, now: Int64, lanes: [Lane] = Lane.allCases)
+        throws(SQLiteError) -> SpooledBatch?
+    {
+        let lanesList = lanes.map { String($0.rawValue) }.joined(separator: ",")
+        let statement = try database.prepare("""
+            SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
+                   b.payload, d.attempts
+            FROM deliveries d JOIN batches b ON b.seq = d.seq
+            WHERE d.uplink = ? AND d.next_attempt <= ? AND b.lane IN (\(lanesList))
+            ORDER BY b.lane, b.seq LIMIT 1
+            """)
+        guard try statement.bind(.text(uplink), .int(now)).step() else { return nil }
+        return Self.spooled(statement, attemptsColumn: 10)
+    }
+
+    /// `uplink` delivered the batch: it leaves the spool once no uplink still needs it.
+    public func delivered(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            try database.prepare("DELETE FROM deliveries WHERE seq = ? AND uplink = ?")
+                .bind(.int(sequence), .text(uplink)).run()
+            try deleteIfDone(sequence)
+        }
+    }
+
+    /// `uplink` could not deliver now: try again at `nextAttempt`.
+    public func deferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String)
+        throws(SQLiteError)
+    {
+        try database.prepare("""
+            UPDATE deliveries SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE seq = ? AND uplink = ?
+            """).bind(.int(nextAttempt), .text(error), .int(sequence), .text(uplink)).run()
+    }
+
+    /// `uplink` rejected the batch for good (a permanent error): it is dropped for that uplink and counted.
+    public func rejected(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            let batch = try database.prepare("SELECT lane, items, length(payload) FROM batches WHERE seq = ?")
+            guard try batch.bind(.int(sequence)).step() else { return }
+            let eviction = SpoolEviction(lane: Lane(rawValue: Int(batch.int(0))) ?? .metrics, batches: 1,
+                                         items: Int(batch.int(1)), bytes: Int(batch.int(2)))
+            try batch.bind(.int(-1)).run()
+            try database.prepare("DELETE FROM deliveries WHERE seq = ? AND uplink = ?")
+                .bind(.int(sequence), .text(uplink)).run()
+            try recordDrop(eviction)
+            try deleteIfDone(sequence)
+        }
+    }
+
+    private func deleteIfDone(_ sequence: Int64) throws(SQLiteError) {
+        let remaining = try database.prepare("SELECT count(*) FROM deliveries WHERE seq = ?")
+        _ = try remaining.bind(.int(sequence)).step()
+        let count = remaining.int(0)
+        try remaining.bind(.int(-1)).run()
+        guard count == 0, !uplinks.isEmpty else { return }
+        let size = try database.prepare("SELECT length(payload) FROM batches WHERE seq = ?")
+        guard try size.bind(.int(sequence)).step() else { return }
+        let bytes = Int(size.int(0))
+        try size.bind(.int(-1)).run()
+        try database.prepare("DELETE FROM batches WHERE seq = ?").bind(.int(sequence)).run()
+        accountedBytes -= bytes + Self.overheadPerBatch
+    }
+
+    // MARK: reading
+
+    public func statistics() throws(SQLiteError) -> SpoolStatistics {
+        var statistics = SpoolStatistics(accountedBytes: accountedBytes, maxBytes: maxBytes)
+        let held = try database.prepare(
+            "SELECT lane, count(*), sum(items), sum(length(payload)), min(created) FROM batches GROUP BY lane")
+        while try held.step() {
+            guard let lane = Lane(rawValue: Int(held.int(0))) else { continue }
+            var entry = statistics[lane]
+            entry.batches = Int(held.int(1))
+            entry.items = Int(held.int(2))
+            entry.bytes = Int(held.int(3))
+            entry.oldest = held.int(4)
+            statistics.lanes[lane] = entry
+        }
+        let dropped = try database.prepare("SELECT lane, batches, items, bytes FROM drops")
+        while try dropped.step() {
+            guard let lane = Lane(rawValue: Int(dropped.int(0))) else { continue }
+            var entry = statistics[lane]
+            entry.droppedBatches = Int(dropped.int(1))
+            entry.droppedItems = Int(dropped.int(2))
+            entry.droppedBytes = Int(dropped.int(3))
+            statistics.lanes[lane] = entry
+        }
+        return statistics
+    }
+
+    /// Batches in sending order (alerts first), for `outpost spool inspect` and `export`.
+    public func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
+        let statement = try database.prepare("""
+            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload
+            FROM batches ORDER BY lane, seq LIMIT ?
+            """)
+        try statement.bind(.int(Int64(limit)))
+        var result: [SpooledBatch] = []
+        while try statement.step() { result.append(Self.spooled(statement, attemptsColumn: nil)) }
+        return result
+    }
+
+    /// Removes every batch (drop counters stay). Returns how many were removed.
+    @discardableResult
+    public func purge() throws(SQLiteError) -> Int {
+        try database.transaction { () throws(SQLiteError) -> Int in
+            try database.execute("DELETE FROM batches")
+            accountedBytes = 0
+            return database.changes
+        }
+    }
+
+    private func totalAccountedBytes() throws(SQLiteError) -> Int {
+        let statement = try database.prepare("SELECT count(*), coalesce(sum(length(payload)), 0) FROM batches")
+        _ = try statement.step()
+        let total = Int(statement.int(1)) + Int(statement.int(0)) * Self.overheadPerBatch
+        try statement.bind().run()
+        return total
+    }
+
+    /// Deliveries for uplinks no longer configured would pin their batches forever; batches no uplink wants any
+    /// more (stored while none was configured, or meant for a removed one) are adopted by the current uplinks
+    /// rather than deleted: the spool never throws data away except to stay within its bound.
+    private func forgetRemovedUplinks() throws(SQLiteError) {
+        let known = uplinks.map { "'\($0.replacingQuotes())'" }.joined(separator: ",")
+        try database.transaction { () throws(SQLiteError) in
+            try database.execute("DELETE FROM deliveries WHERE uplink NOT IN (\(known))")
+            let adopt = try database.prepare("""
+                INSERT INTO deliveries (seq, uplink)
+                SELECT seq, ? FROM batches WHERE seq NOT IN (SELECT seq FROM deliveries)
+                """)
+            for uplink in uplinks { try adopt.bind(.text(uplink)).run() }
+        }
+    }
+
+    private static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) -> SpooledBatch {
+        let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics,
+                               signal: row.text(3), contentType: row.text(4), contentEncoding: row.text(5),
+                               created: row.int(6), items: Int(row.int(7)), uncompressedBytes: Int(row.int(8)),
+                               payload: row.blob(9))
+        return SpooledBatch(sequence: row.int(0), batch: batch, attempts: attemptsColumn.map { Int(row.int($0)) } ?? 0)
+    }
+
+    /// Moves an unusable database file (and its WAL and shared-memory files) aside, returning the new name.
+    public static func moveAside(_ path: String, now: Int64) -> String {
+        let target = "\(path).unusable-\(now / 1_000_000_000)"
+        for suffix in ["", "-wal", "-shm"] {
+            _ = rename(path + suffix, target + suffix)
+        }
+        return target
+    }
+}
+
+extension String {
+    fileprivate func replacingQuotes() -> String {
+        split(separator: "'", omittingEmptySubsequences: false).joined(separator: "''")
+    }
+}

@@ -1,0 +1,75 @@
+import OutpostCore
+
+/// How batches are encoded: OTLP encoding, gzip level, and the uncompressed size no batch may exceed.
+public struct BatchFormat: Sendable, Equatable {
+    public var encoding: OTLPEncoding
+    /// 1 (fastest) … 9 (smallest); 0 stores the payload uncompressed (`Content-Encoding: identity`).
+    public var gzipLevel: Int32
+    /// The largest encoded (uncompressed) request: an uplink or broker maximum that must never be exceeded.
+    public var maxBytes: Int
+
+    public init(encoding: OTLPEncoding = .protobuf, gzipLevel: Int32 = 6, maxBytes: Int = 1 << 20) {
+        self.encoding = encoding
+        self.gzipLevel = gzipLevel
+        self.maxBytes = maxBytes
+    }
+}
+
+/// Turns pending samples and events into encoded, compressed `Batch`es, splitting any that would exceed
+/// `maxBytes` (never truncating).
+public struct BatchBuilder: Sendable {
+    public let encoder: OTLPEncoder
+    public let format: BatchFormat
+
+    public init(encoder: OTLPEncoder, format: BatchFormat) {
+        self.encoder = encoder
+        self.format = format
+    }
+
+    public func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64,
+                               counterStart: @escaping (Series) -> Int64) throws -> [Batch] {
+        try split(samples) { part, id in
+            try OTLPEncoder.serialize(encoder.metricsRequest(part, batchID: id, counterStart: counterStart),
+                                      as: format.encoding)
+        }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "metrics", items: part.count, bytes: bytes, now: now) }
+    }
+
+    public func logsBatches(_ events: [Event], lane: Lane, now: Int64) throws -> [Batch] {
+        try split(events) { part, id in
+            try OTLPEncoder.serialize(encoder.logsRequest(part, batchID: id), as: format.encoding)
+        }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "logs", items: part.count, bytes: bytes, now: now) }
+    }
+
+    /// Encodes `items` whole, or in halves (recursively) while the encoding is over `maxBytes`. A single item
+    /// over the limit is kept whole: it cannot be split, and dropping it would lose data silently.
+    private func split<Item>(_ items: [Item], encode: ([Item], String) throws -> [UInt8]) throws
+        -> [([Item], String, [UInt8])]
+    {
+        guard !items.isEmpty else { return [] }
+        let id = Self.newBatchID()
+        let bytes = try encode(items, id)
+        guard bytes.count > format.maxBytes, items.count > 1 else { return [(items, id, bytes)] }
+        let middle = items.count / 2
+        return try split(Array(items[..<middle]), encode: encode) + split(Array(items[middle...]), encode: encode)
+    }
+
+    private func batch(id: String, lane: Lane, signal: String, items: Int, bytes: [UInt8], now: Int64) throws -> Batch {
+        let compressed = format.gzipLevel > 0
+        let payload = compressed ? try Gzip.compress(bytes, level: format.gzipLevel) : bytes
+        return Batch(id: id, lane: lane, signal: signal, contentType: format.encoding.contentType,
+                     contentEncoding: compressed ? "gzip" : "identity", created: now, items: items,
+                     uncompressedBytes: bytes.count, payload: payload)
+    }
+
+    /// 128 random bits as 32 hex digits.
+    public static func newBatchID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = generator.next() as UInt64, low = generator.next() as UInt64
+        return hex(high) + hex(low)
+    }
+
+    private static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
