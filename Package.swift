@@ -49,6 +49,8 @@ let package = Package(
         ),
         .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
+        .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore"], exclude: ["otlp_decode.py"]),
+        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),
         .testTarget(
             name: "OutpostInputsTests",
             dependencies: ["OutpostInputs", "OutpostCore", "OutpostTestSupport"],
@@ -56,8 +58,8 @@ let package = Package(
         ),
         .testTarget(
             name: "OutpostRuntimeTests",
-            dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostCore",
-                           "OutpostTestSupport"]
+            dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostSpool",
+                           "OutpostCore", "OutpostTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

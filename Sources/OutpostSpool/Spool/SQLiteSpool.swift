@@ -281,6 +281,17 @@ public final class SQLiteSpool {
         }
     }
 
+    /// Caps the database at `pages` pages, so tests can make the disk "full" (SQLITE_FULL) on demand.
+    func limitPagesForTesting(_ pages: Int) throws(SQLiteError) {
+        try database.execute("PRAGMA max_page_count = \(pages)")
+    }
+
+    func pageCountForTesting() throws(SQLiteError) -> Int {
+        let statement = try database.prepare("PRAGMA page_count")
+        _ = try statement.step()
+        return Int(statement.int(0))
+    }
+
     private static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) -> SpooledBatch {
         let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics,
                                signal: row.text(3), contentType: row.text(4), contentEncoding: row.text(5),

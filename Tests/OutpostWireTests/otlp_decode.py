@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Decodes an Outpost batch with the official OTLP schema (opentelemetry-proto from PyPI) and prints it as JSON.
+
+usage: otlp_decode.py SIGNAL ENCODING COMPRESSION FILE
+  SIGNAL metrics|logs, ENCODING protobuf|json, COMPRESSION gzip|identity
+The printed JSON uses proto field names (snake_case) and integer enums, so the test compares field by field.
+"""
+import gzip
+import json
+import sys
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+signal, encoding, compression, path = sys.argv[1:5]
+data = open(path, "rb").read()
+if compression == "gzip":
+    data = gzip.decompress(data)
+message = ExportMetricsServiceRequest() if signal == "metrics" else ExportLogsServiceRequest()
+if encoding == "protobuf":
+    message.ParseFromString(data)
+else:
+    # Parse rejects unknown fields and wrong types: the OTLP/JSON must match the schema exactly.
+    json_format.Parse(data.decode("utf-8"), message)
+print(json.dumps(json_format.MessageToDict(message, preserving_proto_field_name=True, use_integers_for_enums=True)))
