@@ -99,6 +99,11 @@ public final class ManualWallClock: WallClock {
 
 public struct TimeoutError: Error, CustomStringConvertible {
     public let what: String
+
+    public init(what: String) {
+        self.what = what
+    }
+
     public var description: String { "timed out waiting for \(what)" }
 }
 

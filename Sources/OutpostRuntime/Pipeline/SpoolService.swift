@@ -17,9 +17,9 @@ import Glibc
 ///   oldest metrics go first, counted and reported as `outpost.spool.dropped`.
 final class SpoolService: Service, Sendable {
     private let executor = BlockingExecutor(label: "spool")
-    private let connection: SpoolConnection
+    let connection: SpoolConnection
     private let events: AsyncStream<Event>.Continuation
-    private let counters: RuntimeCounters
+    let counters: RuntimeCounters
     private let logger: Logger
     private let wallClock: any WallClock
     private let clock: any Clock<Duration>
