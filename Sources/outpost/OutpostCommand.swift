@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import OutpostCore
+import OutpostInputs
 import OutpostRuntime
 
 #if canImport(Glibc)
@@ -15,7 +16,7 @@ struct OutpostCommand: AsyncParsableCommand {
         commandName: "outpost",
         abstract: "Telemetry for gateways: read sensors, detect anomalies, alert, store and forward.",
         version: OutpostVersion.current,
-        subcommands: [Run.self, Check.self, Replay.self, Version.self],
+        subcommands: [Run.self, Check.self, Replay.self, Status.self, Spool.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -159,12 +160,133 @@ extension OutpostCommand {
         }
     }
 
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what a running Outpost is doing: inputs, spool lanes, drops (from its status file).")
+
+        @Option(name: .shortAndLong, help: "The config Outpost runs with (default: the built-in default).")
+        var config: String?
+
+        @Flag(help: "Print the status file's JSON as it is.")
+        var json = false
+
+        func run() async throws {
+            let configuration = try loadConfiguration(config)
+            do {
+                let text = try StatusReport.read(path: configuration.status.path)
+                print(json ? text.trimmingSpaces() : try StatusReport.render(text, now: SystemWallClock().nowNanos()))
+            } catch {
+                printToStandardError("\(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Spool: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Look into the spool: what waits to be sent, and what was dropped.",
+            subcommands: [Stats.self, Inspect.self, Export.self, Purge.self])
+
+        struct Location: ParsableArguments {
+            @Option(name: .shortAndLong, help: "The config whose spool to open (default: the built-in default).")
+            var config: String?
+
+            @Option(help: "The spool file itself, instead of the config's [spool] path.")
+            var spool: String?
+
+            func resolve() throws -> (path: String, maxBytes: Int) {
+                let configuration = try loadConfiguration(config)
+                return (spool ?? configuration.spool.path, Int(configuration.spool.maxSize))
+            }
+        }
+
+        struct Stats: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Batches, items, bytes and drops per lane.")
+            @OptionGroup var location: Location
+
+            func run() async throws {
+                try runTool { print(try SpoolTools.stats(path: try location.resolve().path, now: SystemWallClock().nowNanos())) }
+            }
+        }
+
+        struct Inspect: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Decode waiting batches to OTLP/JSON, one JSON object per line (pipe to jq).")
+            @OptionGroup var location: Location
+
+            @Option(help: "At most this many batches, in sending order.")
+            var limit = 10
+
+            func run() async throws {
+                try runTool {
+                    for line in try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print(line) }
+                }
+            }
+        }
+
+        struct Export: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write every waiting batch's payload to a folder, one file per batch.")
+            @OptionGroup var location: Location
+
+            @Argument(help: "The folder to write to (created if missing).")
+            var directory: String
+
+            func run() async throws {
+                try runTool {
+                    let count = try SpoolTools.export(path: try location.resolve().path, to: directory)
+                    print("exported \(count) batch(es) to \(directory)")
+                }
+            }
+        }
+
+        struct Purge: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Delete every waiting batch. Refuses while Outpost runs on this spool, unless --force.")
+            @OptionGroup var location: Location
+
+            @Flag(help: "Purge even though Outpost seems to be running.")
+            var force = false
+
+            func run() async throws {
+                try runTool {
+                    let configuration = try loadConfiguration(location.config)
+                    if !force, let status = try? StatusReport.read(path: configuration.status.path),
+                        status.contains("\"state\":\"running\""), let pid = runningPID(status), StatusReport.isAlive(pid: pid)
+                    {
+                        throw ToolError(message: "Outpost (pid \(pid)) is running on this spool; stop it first, "
+                            + "or pass --force")
+                    }
+                    let (path, maxBytes) = try location.resolve()
+                    print("purged \(try SpoolTools.purge(path: path, maxBytes: maxBytes)) batch(es) from \(path)")
+                }
+            }
+
+            private func runningPID(_ status: String) -> Int32? {
+                guard let range = status.firstRange(of: "\"pid\":") else { return nil }
+                return Int32(status[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+    }
+
     struct Version: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the version.")
 
         func run() {
             print("outpost \(OutpostVersion.current)")
         }
+    }
+}
+
+/// Runs a tool, printing its error for the operator and exiting non-zero instead of a stack of Swift types.
+func runTool(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printToStandardError("\(error)")
+        throw ExitCode.failure
     }
 }
 

@@ -106,10 +106,13 @@ enum StatusDocument {
 /// the status is rewritten every few seconds, and syncing would only wear the SD card.
 enum AtomicFile {
     static func write(_ text: String, to path: String) -> String? {
+        write(bytes: Array(text.utf8), to: path)
+    }
+
+    static func write(bytes: [UInt8], to path: String) -> String? {
         let temporary = path + ".tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { return "\(temporary): \(String(cString: strerror(errno)))" }
-        let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
         guard written == bytes.count else { return "\(temporary): short write" }

@@ -1,0 +1,101 @@
+import FoundationEssentials
+import OutpostCore
+import OutpostInputs
+import OutpostSpool
+import OutpostWire
+import SwiftProtobuf
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `outpost spool stats | inspect | export | purge` do, on the spool file of a config.
+public enum SpoolTools {
+    /// A table of what each lane holds and has dropped.
+    public static func stats(path: String, now: Int64) throws -> String {
+        let statistics = try SQLiteSpool(readOnlyPath: path).statistics()
+        var lines = ["spool: \(path)",
+                     "lane       batches     items       bytes   oldest age   dropped batches   dropped items"]
+        for lane in Lane.allCases {
+            let totals = statistics[lane]
+            let age = totals.oldest.map { "\(Int(UnixNanos.seconds(now - $0)))s" } ?? "-"
+            lines.append([pad(lane.description, 8, left: true), pad("\(totals.batches)", 10), pad("\(totals.items)", 10),
+                          pad("\(totals.bytes)", 12), pad(age, 13), pad("\(totals.droppedBatches)", 18),
+                          pad("\(totals.droppedItems)", 16)].joined())
+        }
+        lines.append("total: \(statistics.accountedBytes) bytes counted against max_size")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Up to `limit` batches in sending order, one JSON object per line, the payload decoded to OTLP/JSON.
+    public static func inspect(path: String, limit: Int) throws -> [String] {
+        try SQLiteSpool(readOnlyPath: path).batches(limit: limit).map { spooled in
+            let batch = spooled.batch
+            var json = JSONWriter()
+            json.beginObject()
+            json.integer("sequence", spooled.sequence)
+            json.string("id", batch.id)
+            json.string("lane", batch.lane.description)
+            json.string("signal", batch.signal)
+            json.string("created", RFC3339.format(batch.created))
+            json.integer("items", Int64(batch.items))
+            json.integer("bytes", Int64(batch.payload.count))
+            json.integer("uncompressed_bytes", Int64(batch.uncompressedBytes))
+            json.string("content_type", batch.contentType)
+            json.string("content_encoding", batch.contentEncoding)
+            json.endObject()
+            let decoded = (try? decode(batch)) ?? "{\"error\":\"cannot decode this payload\"}"
+            return String(json.text.dropLast()) + ",\"payload\":" + decoded + "}"
+        }
+    }
+
+    /// Writes every batch's payload to `directory` as `<sequence>-<lane>-<signal>-<id>.<pb|json>[.gz]`.
+    public static func export(path: String, to directory: String) throws -> Int {
+        mkdir(directory, 0o755)
+        let batches = try SQLiteSpool(readOnlyPath: path).batches(limit: Int.max)
+        for spooled in batches {
+            let batch = spooled.batch
+            let ending = (batch.contentType == OTLPEncoding.json.contentType ? "json" : "pb")
+                + (batch.contentEncoding == "gzip" ? ".gz" : "")
+            let file = "\(directory)/\(spooled.sequence)-\(batch.lane)-\(batch.signal)-\(batch.id).\(ending)"
+            guard AtomicFile.write(bytes: batch.payload, to: file) == nil else {
+                throw ToolError(message: "cannot write \(file): \(String(cString: strerror(errno)))")
+            }
+        }
+        return batches.count
+    }
+
+    /// Deletes every batch (drop counters stay). Returns how many went.
+    public static func purge(path: String, maxBytes: Int) throws -> Int {
+        try SQLiteSpool(path: path, maxBytes: maxBytes, uplinks: []).purge()
+    }
+
+    /// A batch's payload as OTLP/JSON text.
+    static func decode(_ batch: Batch) throws -> String {
+        let bytes = batch.contentEncoding == "gzip" ? try Gzip.decompress(batch.payload) : batch.payload
+        if batch.contentType == OTLPEncoding.json.contentType { return String(decoding: bytes, as: UTF8.self) }
+        var options = JSONEncodingOptions()
+        options.alwaysPrintEnumsAsInts = true
+        if batch.signal == "metrics" {
+            return try Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(serializedBytes: bytes)
+                .jsonString(options: options)
+        }
+        return try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(serializedBytes: bytes)
+            .jsonString(options: options)
+    }
+
+    private static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(1, width - text.count))
+        return left ? text + padding : padding + text
+    }
+}
+
+/// A tool failure with a message for the operator.
+public struct ToolError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
+}

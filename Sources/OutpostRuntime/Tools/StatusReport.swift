@@ -1,0 +1,65 @@
+import OutpostCore
+import OutpostInputs
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `outpost status` prints: the status file, for humans or as it is.
+public enum StatusReport {
+    public static func read(path: String) throws -> String {
+        do {
+            return try SystemFiles.read(path)
+        } catch {
+            throw ToolError(message: "\(error). Is Outpost running with this config? (the status file is rewritten "
+                + "every [status] interval while it runs)")
+        }
+    }
+
+    /// A readable summary of the status JSON.
+    public static func render(_ text: String, now: Int64) throws -> String {
+        let status = try JSONValue.parse(text)
+        func string(_ path: String) -> String {
+            if case .string(let value)? = status.value(atPath: path) { return value }
+            return status.value(atPath: path)?.numericValue.map { formatNumber($0) } ?? "-"
+        }
+        var lines: [String] = []
+        let updated = status.value(atPath: "updated_unix_nano")?.numericValue.map { Int64($0) } ?? 0
+        let age = Int(UnixNanos.seconds(now - updated))
+        let running = string("state") == "running" && isAlive(pid: Int32(status.value(atPath: "pid")?.numericValue ?? 0))
+        lines.append("outpost \(string("version")) on \(string("gateway")): \(running ? "running" : "not running") "
+            + "(status written \(age)s ago, pid \(string("pid")), config \(string("config")))")
+        lines.append("samples ingested \(string("samples_ingested")), events \(string("events")), "
+            + "alerts \(string("alerts"))")
+        lines.append("inputs:")
+        if case .array(let inputs)? = status.value(atPath: "inputs") {
+            for input in inputs {
+                let name = input.value(atPath: "name").flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "?"
+                let kind = input.value(atPath: "kind").flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "?"
+                let samples = formatNumber(input.value(atPath: "samples")?.numericValue ?? 0)
+                let problems = formatNumber(input.value(atPath: "problems")?.numericValue ?? 0)
+                let last = input.value(atPath: "last_sample").flatMap { if case .string(let s) = $0 { s } else { nil } }
+                lines.append("  [\(kind)] \(name): \(samples) samples, \(problems) problems, last \(last ?? "never")")
+            }
+        }
+        lines.append("spool \(string("spool.path")): \(string("spool.size_bytes")) of \(string("spool.max_bytes")) "
+            + "bytes, \(string("spool.write_errors")) write errors, \(string("spool.batches_waiting_in_memory")) "
+            + "batches waiting in memory")
+        for lane in Lane.allCases {
+            let prefix = "spool.lanes.\(lane)."
+            lines.append("  \(lane): \(string(prefix + "batches")) batches, \(string(prefix + "items")) items, "
+                + "\(string(prefix + "bytes")) bytes, oldest \(string(prefix + "oldest_age_s"))s, "
+                + "dropped \(string(prefix + "dropped_batches")) batches")
+        }
+        if string("spool.last_error") != "-" { lines.append("  last error: \(string("spool.last_error"))") }
+        return lines.joined(separator: "\n")
+    }
+
+    public static func isAlive(pid: Int32) -> Bool {
+        pid > 0 && kill(pid, 0) == 0
+    }
+
+    private static func formatNumber(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String((value * 10).rounded() / 10)
+    }
+}
