@@ -34,6 +34,9 @@ struct RuntimeTests {
         [log]
         readings_interval = "0s"
 
+        [alerts]
+        stdout = false
+
         [detect]
         warmup = 10
         sigma = 4
@@ -69,7 +72,7 @@ struct RuntimeTests {
                                                            environment: [:], clock: clock, wallClock: wall)
         let recorder = RecordingOutput()
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [recorder])
-        let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: Logger(label: "test")))
+        let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: quietLogger))
         let running = Task { try await group.run() }
 
         // One simulated input and the tickers of detection, batcher, spool and status sleep on the clock.
@@ -132,3 +135,6 @@ struct AlertFilterTests {
         #expect(admitted)
     }
 }
+
+/// A logger that drops everything, so in-process runtime tests keep the test output readable.
+let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })

@@ -46,7 +46,7 @@ struct SpoolServiceTests {
         return try await SpoolService.open(configuration, uplinks: ["otlp"], events: events.continuation,
                                            counters: RuntimeCounters(inputCount: 0, startedAt: 0),
                                            clock: ManualClock(), wallClock: ManualWallClock(),
-                                           logger: Logger(label: "test"))
+                                           logger: quietLogger)
     }
 
     @Test("a full disk: one write_failed event, batches wait in memory, and are stored once space returns")
@@ -111,6 +111,8 @@ struct BatchingRuntimeTests {
             state_dir = "\(state)"
             [log]
             readings_interval = "0s"
+            [alerts]
+            stdout = false
             [batch]
             max_age = "10s"
             [status]
@@ -129,7 +131,7 @@ struct BatchingRuntimeTests {
             size = 20.0
             """, file: "t.toml", environment: [:], clock: clock, wallClock: wall)
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [])
-        let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: Logger(label: "test")))
+        let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: quietLogger))
         let running = Task { try await group.run() }
         for _ in 0..<9 {
             try await clock.waitForSleepers(5)

@@ -115,3 +115,14 @@ public func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condit
         await Task.yield()
     }
 }
+
+/// Checks `condition` every 20 ms of real time until it holds, failing after a generous timeout: for waiting on
+/// another process (a child `outpost`, a broker), where no in-process event exists to await.
+public func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while try !condition() {
+        guard clock.now < deadline else { throw TimeoutError(what: what) }
+        try await clock.sleep(for: .milliseconds(20))
+    }
+}

@@ -46,8 +46,10 @@ final class BatcherService: Service {
     func run() async throws {
         var state = PendingBatches()
         let channel = self.channel, clock = self.clock, wallClock = self.wallClock
+        // Ticks check batch ages: once a second, or more often when max_age is shorter.
+        let tickInterval = min(.seconds(1), configuration.maxAge)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await Self.tick(clock: clock, wallClock: wallClock, into: channel) }
+            group.addTask { await Self.tick(every: tickInterval, clock: clock, wallClock: wallClock, into: channel) }
             await withGracefulShutdownHandler {
                 for await message in channel {
                     await handle(message, state: &state)
@@ -61,10 +63,10 @@ final class BatcherService: Service {
         logger.info("batcher stopped; everything pending is in the spool")
     }
 
-    private static func tick<C: Clock<Duration>>(clock: C, wallClock: any WallClock,
+    private static func tick<C: Clock<Duration>>(every interval: Duration, clock: C, wallClock: any WallClock,
                                                  into channel: AsyncChannel<BatcherMessage>) async {
         while !Task.isCancelled {
-            do { try await clock.sleep(for: .seconds(1), tolerance: nil) } catch { return }
+            do { try await clock.sleep(for: interval, tolerance: nil) } catch { return }
             await channel.send(.tick(now: wallClock.nowNanos()))
         }
     }
