@@ -11,13 +11,16 @@ let package = Package(
         .library(name: "OutpostRuntime", targets: ["OutpostRuntime"]),
         .library(name: "OutpostDetect", targets: ["OutpostDetect"]),
         .library(name: "OutpostInputs", targets: ["OutpostInputs"]),
+        .library(name: "OutpostWire", targets: ["OutpostWire"]),
+        .library(name: "OutpostSpool", targets: ["OutpostSpool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
-        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        // No default traits: BinaryDelimitedStreams imports Foundation, which would link ICU (+45 MB static).
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0", traits: []),
     ],
     targets: [
         .target(name: "OutpostCore"),

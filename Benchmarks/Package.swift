@@ -14,6 +14,8 @@ let package = Package(
                 .product(name: "OutpostDetect", package: "Outpost"),
                 .product(name: "OutpostInputs", package: "Outpost"),
                 .product(name: "OutpostRuntime", package: "Outpost"),
+                .product(name: "OutpostWire", package: "Outpost"),
+                .product(name: "OutpostSpool", package: "Outpost"),
             ]
         ),
     ],

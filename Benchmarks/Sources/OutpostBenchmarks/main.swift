@@ -6,6 +6,8 @@ import OutpostCore
 import OutpostDetect
 import OutpostInputs
 import OutpostRuntime
+import OutpostSpool
+import OutpostWire
 
 struct Measurement {
     let name: String
@@ -113,12 +115,94 @@ func hostPoll() -> Measurement {
                        value: result.seconds / Double(polls) * 1e6, unit: "µs/poll")
 }
 
+/// 100 simulated series at 1 Hz for `seconds`, as the runtime would batch them every 30 s.
+func hundredSeries(seconds: Int) -> [[Sample]] {
+    var readers = (0..<100).map { index in
+        var configuration = SimulatedInputConfiguration(
+            identity: SensorIdentity(name: "site.sensor\(index % 10).value\(index / 10)", unit: "Cel",
+                                     attributes: ["sensor.id": .string("s-\(index)"), "location": .string("bed-\(index % 4)")]))
+        configuration.seed = UInt64(index + 1)
+        configuration.resolution = 0.01
+        return SimulatedReader(configuration: configuration)
+    }
+    let start: Int64 = 1_772_366_400_000_000_000
+    return (0..<seconds).map { second in
+        readers.indices.flatMap { index in
+            readers[index].read(now: start + Int64(second) * 1_000_000_000).compactMap { reading -> Sample? in
+                if case .sample(let sample) = reading { sample } else { nil }
+            }
+        }
+    }
+}
+
+let resource: Attributes = ["service.name": .string("outpost"), "service.version": .string("0.1.0"),
+                            "host.name": .string("greenhouse-01"), "host.arch": .string("arm64"),
+                            "os.type": .string("linux"), "outpost.gateway.id": .string("greenhouse-01")]
+
+/// Bytes per sample on the wire: 100 series at 1 Hz, one batch per 30 s.
+func wireBytesPerSample() -> [Measurement] {
+    let samples = hundredSeries(seconds: 30).flatMap { $0 }
+    var results: [Measurement] = []
+    for encoding in OTLPEncoding.allCases {
+        for level: Int32 in [0, 6] {
+            let builder = BatchBuilder(encoder: OTLPEncoder(resource: resource),
+                                       format: BatchFormat(encoding: encoding, gzipLevel: level, maxBytes: 4 << 20))
+            let batches = try! builder.metricsBatches(samples, now: 0) { _ in 0 }
+            let bytes = batches.reduce(0) { $0 + $1.payload.count }
+            results.append(Measurement(
+                name: "wire bytes per sample, 100 series at 1 Hz, 30 s batches, \(encoding.rawValue)"
+                    + (level == 0 ? " uncompressed" : " gzip \(level)"),
+                value: Double(bytes) / Double(samples.count), unit: "B"))
+        }
+    }
+    return results
+}
+
+/// Detection → batch → OTLP protobuf → gzip → SQLite spool, on a real file; plus the bytes the process wrote.
+func storePipeline() -> [Measurement] {
+    let path = "/tmp/outpost-bench-spool-\(getpid()).db"
+    defer { for suffix in ["", "-wal", "-shm"] { unlink(path + suffix) } }
+    let seconds = 300
+    let ticks = hundredSeries(seconds: seconds)
+    let builder = BatchBuilder(encoder: OTLPEncoder(resource: resource), format: BatchFormat())
+    let spool = try! SQLiteSpool(path: path, maxBytes: 256 << 20, uplinks: ["otlp"])
+    var engine = DetectionEngine(configuration: DetectionConfiguration())
+    let writtenBefore = bytesWritten()
+    let start = ContinuousClock.now
+    var pending: [Sample] = []
+    var total = 0
+    for (second, samples) in ticks.enumerated() {
+        for sample in samples { _ = engine.process(sample) }
+        pending += samples
+        total += samples.count
+        if second % 30 == 29 {
+            for batch in try! builder.metricsBatches(pending, now: 0, counterStart: { _ in 0 }) { try! spool.enqueue(batch) }
+            pending = []
+        }
+    }
+    let elapsed = ContinuousClock.now - start
+    let seconds_ = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let written = bytesWritten() - writtenBefore
+    return [
+        Measurement(name: "detect → batch → protobuf → gzip → SQLite spool (100 series, 30 s batches)",
+                    value: Double(total) / seconds_, unit: "samples/s"),
+        Measurement(name: "bytes written to disk per sample by that pipeline (/proc/self/io)",
+                    value: Double(written) / Double(total), unit: "B"),
+    ]
+}
+
+func bytesWritten() -> Int {
+    let io = (try? SystemFiles.read("/proc/self/io")) ?? ""
+    let line = io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") } ?? ""
+    return Int(line.split(separator: " ").last ?? "0") ?? 0
+}
+
 let measurements = [
     detectionOnly(samples: 2_000_000),
     simulatedThroughDetection(series: 100, ticks: 10_000),
     replayFile(rows: 1_000_000),
     hostPoll(),
-]
+] + wireBytesPerSample() + storePipeline()
 print("| benchmark | result |")
 print("| --- | ---: |")
 for measurement in measurements {
