@@ -1,0 +1,103 @@
+import Foundation
+import OutpostCore
+import OutpostTestSupport
+import Testing
+@testable import OutpostRuntime
+
+@Suite("OTLP resource attributes")
+struct ResourceAttributeTests {
+    @Test("defaults < [resource] < OTEL_RESOURCE_ATTRIBUTES < OTEL_SERVICE_NAME")
+    func precedence() throws {
+        let configuration = try OutpostConfiguration.parse("""
+            [gateway]
+            id = "gw-1"
+            [resource]
+            site = "north"
+            "deployment.environment.name" = "staging"
+            [[input.simulated]]
+            name = "a"
+            """, file: "t.toml", environment: [
+                "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=prod, team=ops%20east,broken",
+                "OTEL_SERVICE_NAME": "greenhouse-agent",
+            ])
+        let resource = configuration.resource
+        #expect(resource["service.name"] == .string("greenhouse-agent"))
+        #expect(resource["service.version"] == .string(OutpostVersion.current))
+        #expect(resource["outpost.gateway.id"] == .string("gw-1"))
+        #expect(resource["os.type"] == .string("linux"))
+        #expect(resource["host.arch"] != nil)
+        #expect(resource["site"] == .string("north"))
+        #expect(resource["deployment.environment.name"] == .string("prod"))
+        #expect(resource["team"] == .string("ops east"))
+        #expect(resource["broken"] == nil)
+    }
+}
+
+@Suite("outpost status and outpost spool, on a running Outpost")
+struct StatusAndSpoolCommandTests {
+    @Test("status, spool stats, inspect and export show what waits; purge refuses while running, works after")
+    func tools() async throws {
+        let state = try temporaryStateDirectory()
+        let config = try writeTemporary("tools.toml", """
+            [gateway]
+            state_dir = "\(state)"
+            id = "tools-gw"
+            [batch]
+            max_age = "200ms"
+            [status]
+            interval = "200ms"
+            [[input.simulated]]
+            name = "tank.level"
+            unit = "%"
+            interval = "20ms"
+            """)
+        let process = Process()
+        process.executableURL = OutpostProcess.binary
+        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        try await poll("three spooled batches") {
+            let (_, out, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
+            return out.split(separator: "\n").first { $0.hasPrefix("metrics") }
+                .map { Int($0.split(separator: " ")[1]) ?? 0 } ?? 0 >= 3
+        }
+        let (statusCode, status, _) = try OutpostProcess.run(["status", "--config", config.path])
+        #expect(statusCode == 0)
+        #expect(status.contains("on tools-gw: running"))
+        #expect(status.contains("[simulated] tank.level:"))
+        let (_, json, _) = try OutpostProcess.run(["status", "--config", config.path, "--json"])
+        let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect(document?["schema"] as? String == "outpost.status.v1")
+        #expect(((document?["spool"] as? [String: Any])?["lanes"] as? [String: Any])?["metrics"] != nil)
+
+        let (_, inspected, _) = try OutpostProcess.run(["spool", "inspect", "--config", config.path, "--limit", "1"])
+        let line = try #require(inspected.split(separator: "\n").first)
+        let batch = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(batch?["lane"] as? String == "metrics")
+        let payload = batch?["payload"] as? [String: Any]
+        let metricName = ((((payload?["resourceMetrics"] as? [[String: Any]])?.first?["scopeMetrics"]
+            as? [[String: Any]])?.first?["metrics"] as? [[String: Any]])?.first?["name"]) as? String
+        #expect(metricName == "tank.level")
+
+        let exportDirectory = state + "/export"
+        let (exportCode, exported, _) = try OutpostProcess.run(["spool", "export", "--config", config.path,
+                                                                exportDirectory])
+        #expect(exportCode == 0, "\(exported)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: exportDirectory)
+        #expect(files.count >= 3)
+        #expect(files.allSatisfy { $0.hasSuffix(".pb.gz") })
+
+        let (refused, _, why) = try OutpostProcess.run(["spool", "purge", "--config", config.path])
+        #expect(refused != 0)
+        #expect(why.contains("is running on this spool"))
+        process.terminate()
+        process.waitUntilExit()
+        let (purgeCode, purged, _) = try OutpostProcess.run(["spool", "purge", "--config", config.path])
+        #expect(purgeCode == 0)
+        #expect(purged.hasPrefix("purged "))
+        let (_, after, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
+        #expect(after.contains("metrics          0"))
+    }
+}
