@@ -33,10 +33,16 @@ let package = Package(
             dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite"]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(
+            name: "OutpostUplinks",
+            dependencies: ["OutpostCore", "OutpostWire", "OutpostSpool", "CCurl",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "OutpostRuntime",
             dependencies: [
-                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool",
+                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool", "OutpostUplinks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
@@ -55,6 +61,11 @@ let package = Package(
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore"], exclude: ["otlp_decode.py"]),
         .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),
+        .testTarget(
+            name: "OutpostUplinksTests",
+            dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostTestSupport"],
+            exclude: ["otlp_server.py"]
+        ),
         .testTarget(
             name: "OutpostInputsTests",
             dependencies: ["OutpostInputs", "OutpostCore", "OutpostTestSupport"],

@@ -2,12 +2,14 @@ import AsyncAlgorithms
 import Logging
 import OutpostCore
 import OutpostInputs
+import OutpostUplinks
 import ServiceLifecycle
 
 /// Wires a validated configuration into services and runs them until SIGINT or SIGTERM.
 ///
 /// inputs ─► detection ─► outputs (stdout alerts, log)
-///                 └────► batcher ─► spool (SQLite)        status file ◄─ counters, spool statistics
+///                 └────► batcher ─► spool (SQLite) ─► delivery loops ─► uplinks (OTLP/HTTP)
+/// status file ◄─ counters, spool statistics, uplink states
 public struct Runtime: Sendable {
     public let configuration: OutpostConfiguration
     private let clock: any Clock<Duration>
@@ -34,26 +36,45 @@ public struct Runtime: Sendable {
     }
 
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
-    /// detection drains what they sent, the batcher flushes into the spool, and the spool closes last.
+    /// detection drains what they sent, the batcher flushes into the spool, then the uplinks stop (whatever they
+    /// did not deliver stays in the spool for the next start) and the status file is written a last time.
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
         let counters = RuntimeCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         let (internalEvents, internalContinuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1000))
-        let spool = try await SpoolService.open(configuration.spool, uplinks: [], events: internalContinuation,
-                                                counters: counters, clock: clock, wallClock: wallClock, logger: logger)
+        let spool = try await SpoolService.open(configuration.spool, uplinks: configuration.uplinks.map(\.uplink.name),
+                                                events: internalContinuation, counters: counters, clock: clock,
+                                                wallClock: wallClock, logger: logger)
+        configuration.uplinkWarnings.connect { logger.warning("\($0)") }
+        let uplinks = configuration.uplinks.map { configured in
+            let name = configured.uplink.name, endpoint = configured.endpoint
+            let loop = DeliveryLoop(
+                uplink: configured.uplink, endpoint: endpoint, kind: configured.kind, queue: spool,
+                signal: spool.wakeSignals[name] ?? WakeSignal(), settings: configured.delivery, clock: clock,
+                wallClock: wallClock
+            ) { report in
+                switch report {
+                case .transition(let transition):
+                    spool.reportTransition(transition, uplink: name, endpoint: endpoint)
+                case .rejected(let batch, let reason):
+                    spool.reportRejection(batch, uplink: name, reason: reason)
+                }
+            }
+            return UplinkService(loop: loop, configured: configured, logger: logger)
+        }
         let batcherChannel = AsyncChannel<BatcherMessage>()
         let batcher = BatcherService(configuration: configuration, channel: batcherChannel, spool: spool,
                                      counters: counters, clock: clock, wallClock: wallClock, logger: logger)
-        let status = StatusService(configuration: configuration, counters: counters, spool: spool, clock: clock,
-                                   wallClock: wallClock, logger: logger)
+        let status = StatusService(configuration: configuration, counters: counters, spool: spool,
+                                   uplinks: uplinks.map(\.loop), clock: clock, wallClock: wallClock, logger: logger)
         let channel = AsyncChannel<PipelineMessage>()
         var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
         if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
         let detection = DetectionService(configuration: configuration, channel: channel, outputs: outputs,
                                          batcher: batcherChannel, internalEvents: internalEvents, counters: counters,
                                          clock: clock, wallClock: wallClock, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: status), .init(service: spool), .init(service: batcher), .init(service: detection),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
+        services += uplinks.map { .init(service: $0) }
+        services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
         for (index, configured) in configuration.inputs.enumerated() {
             let service = InputService(configured: configured, sink: InputSink(index: index, channel: channel),
                                        logger: logger)

@@ -1,3 +1,5 @@
+import OutpostCore
+
 /// Parses the timestamps recorded data comes with, to unix nanoseconds.
 ///
 /// Accepted: RFC 3339 (`2026-03-01T12:00:00Z`, `2026-03-01T12:00:00.250+01:00`), `YYYY-MM-DD HH:MM:SS` with
@@ -46,7 +48,7 @@ public enum Timestamp {
             nanos = fraction
         }
         guard let offsetSeconds = zoneOffset(Array(b[index...])) else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - offsetSeconds
         return seconds * 1_000_000_000 + nanos
     }
@@ -88,16 +90,5 @@ public enum Timestamp {
         case 4, 6, 9, 11: 30
         default: 31
         }
-    }
-
-    /// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let m = Int64(month)
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
     }
 }

@@ -6,6 +6,7 @@ import Musl
 import OutpostCore
 import OutpostDetect
 import OutpostInputs
+import OutpostUplinks
 
 /// `[gateway]`: who this gateway is and where it keeps its state.
 public struct GatewayConfiguration: Sendable {
@@ -61,6 +62,10 @@ public struct OutpostConfiguration: Sendable {
     public var status: StatusConfiguration
     /// The OTLP resource attributes (see `ResourceAttributes`).
     public var resource = Attributes()
+    /// `[[uplink.<kind>]]`: where spooled batches go. None: the spool keeps everything (bounded by its size).
+    public var uplinks: [ConfiguredUplink] = []
+    /// Uplink warnings (a partial success) reach the runtime's log through this.
+    public let uplinkWarnings = WarningRelay()
 
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
@@ -94,6 +99,10 @@ public struct OutpostConfiguration: Sendable {
         let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
                                    configDirectory: directory(of: file))
         configuration.inputs = readInputs(reader.table("input"), context: context)
+        let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
+                                          configDirectory: directory(of: file), wallClock: wallClock,
+                                          warn: { [relay = configuration.uplinkWarnings] in relay($0) })
+        configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
         reader.finish()
         if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
             diagnostics.report(ConfigError(
@@ -195,6 +204,25 @@ public struct OutpostConfiguration: Sendable {
         reader.finish()
         // toml++ keeps tables sorted by key; operators expect their inputs in file order.
         return inputs.sorted { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
+    }
+
+    /// `[uplink]` holds one key per kind; each kind is a table or an array of tables. Names must be unique: they
+    /// key the spool's delivery rows.
+    private static func readUplinks(_ reader: ConfigReader?, context: UplinkContext) -> [ConfiguredUplink] {
+        guard let reader else { return [] }
+        var uplinks: [ConfiguredUplink] = []
+        for kindName in reader.keys {
+            guard let kind = UplinkRegistry.kind(named: kindName) else { continue }
+            for table in reader.tables(kindName) {
+                guard let uplink = kind.make(from: table, context: context) else { continue }
+                if uplinks.contains(where: { $0.uplink.name == uplink.uplink.name }) {
+                    table.invalid("name", "`\(uplink.uplink.name)` names another uplink already; give each a unique name")
+                }
+                uplinks.append(uplink)
+            }
+        }
+        reader.finish()
+        return uplinks
     }
 
     private static func directory(of file: String) -> String {

@@ -1,6 +1,7 @@
 import Logging
 import OutpostCore
 import OutpostSpool
+import OutpostUplinks
 import ServiceLifecycle
 import Synchronization
 
@@ -26,15 +27,18 @@ final class SpoolService: Service, Sendable {
     private let maxBytes: Int
     private let waiting = Mutex(WaitingBatches())
     let statistics = Mutex(SpoolStatistics())
+    /// One per uplink: rung whenever new batches are stored.
+    let wakeSignals: [String: WakeSignal]
 
     private struct WaitingBatches {
         var batches: [Batch] = []
         var failing = false
     }
 
-    private init(connection: SpoolConnection, maxBytes: Int, events: AsyncStream<Event>.Continuation,
+    private init(connection: SpoolConnection, maxBytes: Int, uplinks: [String], events: AsyncStream<Event>.Continuation,
                  counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
         self.connection = connection
+        self.wakeSignals = Dictionary(uniqueKeysWithValues: uplinks.map { ($0, WakeSignal()) })
         self.maxBytes = maxBytes
         self.events = events
         self.counters = counters
@@ -69,7 +73,7 @@ final class SpoolService: Service, Sendable {
             }
         }
         let (connection, resetReason) = try opened.get()
-        let service = SpoolService(connection: connection, maxBytes: Int(configuration.maxSize),
+        let service = SpoolService(connection: connection, maxBytes: Int(configuration.maxSize), uplinks: uplinks,
                                    events: events, counters: counters, clock: clock, wallClock: wallClock,
                                    logger: logger)
         if let resetReason {
@@ -138,6 +142,7 @@ final class SpoolService: Service, Sendable {
         } else {
             recovered()
         }
+        if !stored.isEmpty { wakeSignals.values.forEach { $0.signal() } }
         await refreshStatistics()
     }
 
@@ -210,12 +215,66 @@ final class SpoolService: Service, Sendable {
         }
     }
 
+    /// Reports a batch an uplink refused for good, as a drop.
+    func reportRejection(_ batch: Batch, uplink: String, reason: String) {
+        emit(.spoolDropped, .warn,
+             "\(uplink) rejected \(batch.lane) batch \(batch.id) (\(batch.items) items) for good: \(reason)",
+             ["outpost.spool.lane": .string(batch.lane.description), "outpost.uplink": .string(uplink),
+              "outpost.spool.dropped_batches": .int(1), "outpost.spool.dropped_items": .int(Int64(batch.items)),
+              "outpost.spool.dropped_bytes": .int(Int64(batch.payload.count)), "outpost.reason": .string(reason)])
+    }
+
+    func reportTransition(_ transition: UplinkConnectionState.Transition, uplink: String, endpoint: String) {
+        let down = transition.to == .backingOff
+        emit(.uplinkState, down ? .warn : .info,
+             down ? "\(uplink) is failing and backs off: \(transition.reason)" : "\(uplink) delivers again",
+             ["outpost.uplink": .string(uplink), "outpost.uplink.endpoint": .string(endpoint),
+              "outpost.uplink.from": .string(transition.from.rawValue),
+              "outpost.uplink.to": .string(transition.to.rawValue), "outpost.reason": .string(transition.reason)])
+    }
+
     private static func makeDirectories(for file: String) {
         var path = ""
         for component in file.split(separator: "/").dropLast() {
             path += "/" + component
             mkdir(path, 0o750)
         }
+    }
+}
+
+extension SpoolService: DeliveryQueue {
+    func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch? {
+        let connection = self.connection
+        return await executor.run {
+            try? connection.spool.next(for: uplink, now: now, liveSince: liveSince, includeBacklog: includeBacklog)
+        }
+    }
+
+    func markDelivered(_ sequence: Int64, by uplink: String) async {
+        await settle("mark a batch delivered") { try $0.delivered(sequence, by: uplink) }
+    }
+
+    func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async {
+        await settle("defer a batch") { try $0.deferred(sequence, by: uplink, until: nextAttempt, error: error) }
+    }
+
+    func markRejected(_ sequence: Int64, by uplink: String) async {
+        await settle("drop a rejected batch") { try $0.rejected(sequence, by: uplink) }
+    }
+
+    /// A delivery bookkeeping write. If it fails the batch stays for that uplink and is sent again later: at least
+    /// once, never lost.
+    private func settle(_ what: String, _ change: @escaping @Sendable (SQLiteSpool) throws -> Void) async {
+        let connection = self.connection
+        let failure = await executor.run { () -> String? in
+            do {
+                try change(connection.spool)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        if let failure { logger.error("spool: cannot \(what): \(failure)") }
     }
 }
 

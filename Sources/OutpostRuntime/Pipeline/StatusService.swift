@@ -1,6 +1,7 @@
 import Logging
 import OutpostCore
 import OutpostSpool
+import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
 
@@ -14,6 +15,7 @@ struct StatusService: Service {
     let configuration: OutpostConfiguration
     let counters: RuntimeCounters
     let spool: SpoolService
+    let uplinks: [DeliveryLoop]
     let clock: any Clock<Duration>
     let wallClock: any WallClock
     let logger: Logger
@@ -30,8 +32,9 @@ struct StatusService: Service {
 
     func write(stopping: Bool = false) {
         let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,
-                                             spool: spool.statistics.withLock { $0 }, now: wallClock.nowNanos(),
-                                             state: stopping ? "stopped" : "running")
+                                             spool: spool.statistics.withLock { $0 },
+                                             uplinks: uplinks.map { $0.status.withLock { $0 } },
+                                             now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
         if let error = AtomicFile.write(document, to: configuration.status.path) {
             logger.debug("cannot write the status file: \(error)")
         }
@@ -41,7 +44,7 @@ struct StatusService: Service {
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
     static func render(configuration: OutpostConfiguration, counters: RuntimeCounters.Snapshot,
-                       spool: SpoolStatistics, now: Int64, state: String) -> String {
+                       spool: SpoolStatistics, uplinks: [UplinkStatus], now: Int64, state: String) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("schema", "outpost.status.v1")
@@ -96,6 +99,27 @@ enum StatusDocument {
         json.endObject()
         json.endObject()
         json.beginArray("uplinks")
+        for uplink in uplinks {
+            json.beginObject(nil)
+            json.string("name", uplink.name)
+            json.string("kind", uplink.kind)
+            json.string("endpoint", uplink.endpoint)
+            json.string("state", uplink.phase.rawValue)
+            json.integer("consecutive_failures", Int64(uplink.consecutiveFailures))
+            if let error = uplink.lastError { json.string("last_error", error) } else { json.null("last_error") }
+            if let last = uplink.lastDelivery { json.string("last_delivery", RFC3339.format(last)) } else {
+                json.null("last_delivery")
+            }
+            if let next = uplink.nextAttempt { json.string("next_attempt", RFC3339.format(next)) } else {
+                json.null("next_attempt")
+            }
+            json.integer("delivered_batches", Int64(uplink.deliveredBatches))
+            json.integer("delivered_items", Int64(uplink.deliveredItems))
+            json.integer("delivered_bytes", Int64(uplink.deliveredBytes))
+            json.integer("retries", Int64(uplink.retries))
+            json.integer("rejected_batches", Int64(uplink.rejectedBatches))
+            json.endObject()
+        }
         json.endArray()
         json.endObject()
         return json.text + "\n"

@@ -52,6 +52,19 @@ public enum StatusReport {
                 + "dropped \(string(prefix + "dropped_batches")) batches")
         }
         if string("spool.last_error") != "-" { lines.append("  last error: \(string("spool.last_error"))") }
+        if case .array(let uplinks)? = status.value(atPath: "uplinks"), !uplinks.isEmpty {
+            lines.append("uplinks:")
+            for uplink in uplinks {
+                func field(_ key: String) -> String {
+                    if case .string(let value)? = uplink.value(atPath: key) { return value }
+                    return uplink.value(atPath: key)?.numericValue.map { formatNumber($0) } ?? "-"
+                }
+                lines.append("  [\(field("kind"))] \(field("name")) → \(field("endpoint")): \(field("state")), "
+                    + "delivered \(field("delivered_batches")) batches, \(field("retries")) retries, "
+                    + "\(field("rejected_batches")) rejected, last delivery \(field("last_delivery"))"
+                    + (field("last_error") == "-" ? "" : ", last error: \(field("last_error"))"))
+            }
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -104,6 +104,11 @@ final class SQLiteStatement {
 
     @discardableResult
     func bind(_ values: Value...) throws(SQLiteError) -> SQLiteStatement {
+        try bind(values: values)
+    }
+
+    @discardableResult
+    func bind(values: [Value]) throws(SQLiteError) -> SQLiteStatement {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
         for (offset, value) in values.enumerated() {

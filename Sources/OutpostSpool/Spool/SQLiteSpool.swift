@@ -162,6 +162,32 @@ public final class SQLiteSpool {
         return Self.spooled(statement, attemptsColumn: 10)
     }
 
+    /// The next batch for `uplink` at `now`, for a delivery loop: alerts first (any age), then live batches
+    /// (created at or after `liveSince`), then, with `includeBacklog`, the oldest of the rest; events before
+    /// metrics, first in first out. Batches in backoff are skipped.
+    public func next(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool)
+        throws(SQLiteError) -> SpooledBatch?
+    {
+        let base = """
+            SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
+                   b.payload, d.attempts
+            FROM deliveries d JOIN batches b ON b.seq = d.seq
+            WHERE d.uplink = ? AND d.next_attempt <= ?
+            """
+        let queries: [(String, [SQLiteStatement.Value])] = [
+            (base + " AND b.lane = 0 ORDER BY b.seq LIMIT 1", []),
+            (base + " AND b.lane > 0 AND b.created >= ? ORDER BY b.lane, b.seq LIMIT 1", [.int(liveSince)]),
+        ] + (includeBacklog ? [(base + " AND b.lane > 0 ORDER BY b.lane, b.seq LIMIT 1", [])] : [])
+        for (sql, extra) in queries {
+            let statement = try database.prepare(sql)
+            try statement.bind(values: [.text(uplink), .int(now)] + extra)
+            if try statement.step() {
+                return Self.spooled(statement, attemptsColumn: 10)
+            }
+        }
+        return nil
+    }
+
     /// `uplink` delivered the batch: it leaves the spool once no uplink still needs it.
     public func delivered(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
         try database.transaction { () throws(SQLiteError) in

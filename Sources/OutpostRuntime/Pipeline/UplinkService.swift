@@ -1,0 +1,20 @@
+import Logging
+import OutpostCore
+import OutpostUplinks
+import ServiceLifecycle
+
+/// Runs one uplink's delivery loop as a service, until graceful shutdown.
+struct UplinkService: Service {
+    let loop: DeliveryLoop
+    let configured: ConfiguredUplink
+    let logger: Logger
+
+    func run() async throws {
+        logger.info("uplink started: \(configured.kind) \(configured.uplink.name) → \(configured.endpoint)")
+        for warning in configured.startupWarnings { logger.warning("\(warning)") }
+        try? await cancelWhenGracefulShutdown {
+            await loop.run()
+        }
+        logger.info("uplink stopped: \(configured.uplink.name)")
+    }
+}

@@ -1,0 +1,69 @@
+import OutpostCore
+import Synchronization
+import OutpostWire
+
+/// What uplinks get from the runtime when they are made.
+public struct UplinkContext: Sendable {
+    public let environment: [String: String]
+    /// The spool's encoding (`[batch] encoding`), the default for uplinks that do not choose their own.
+    public let batchEncoding: OTLPEncoding
+    /// The config file's folder, against which relative paths (CA files) resolve.
+    public let configDirectory: String
+    public let wallClock: any WallClock
+    /// Where an uplink's warnings go (the runtime's log).
+    public let warn: @Sendable (String) -> Void
+
+    public init(environment: [String: String], batchEncoding: OTLPEncoding, configDirectory: String,
+                wallClock: any WallClock, warn: @escaping @Sendable (String) -> Void) {
+        self.environment = environment
+        self.batchEncoding = batchEncoding
+        self.configDirectory = configDirectory
+        self.wallClock = wallClock
+        self.warn = warn
+    }
+
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
+    }
+}
+
+/// A configured uplink, ready for a delivery loop.
+public struct ConfiguredUplink: Sendable {
+    public let kind: String
+    public let uplink: any Uplink
+    /// Where it sends, for logs and status (no secrets).
+    public let endpoint: String
+    public let delivery: DeliverySettings
+    /// Things to say once at start (`insecure_skip_verify = true`).
+    public let startupWarnings: [String]
+
+    public init(kind: String, uplink: any Uplink, endpoint: String, delivery: DeliverySettings,
+                startupWarnings: [String] = []) {
+        self.kind = kind
+        self.uplink = uplink
+        self.endpoint = endpoint
+        self.delivery = delivery
+        self.startupWarnings = startupWarnings
+    }
+}
+
+/// One uplink kind: its config table name (`[[uplink.<kind>]]`) and how to make one from that table.
+public protocol UplinkKind {
+    static var kind: String { get }
+    static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink?
+}
+
+/// Carries uplink warnings to the runtime's log, which exists only after the config has been read.
+public final class WarningRelay: Sendable {
+    private let sink = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    public init() {}
+
+    public func connect(_ handler: @escaping @Sendable (String) -> Void) {
+        sink.withLock { $0 = handler }
+    }
+
+    public func callAsFunction(_ message: String) {
+        sink.withLock { $0 }?(message)
+    }
+}

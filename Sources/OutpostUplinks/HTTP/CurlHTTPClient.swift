@@ -1,0 +1,181 @@
+import CCurl
+import OutpostCore
+
+/// One HTTP request as libcurl sends it.
+public struct HTTPRequest: Sendable {
+    public var url: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    public var timeout: Duration
+
+    public init(url: String, headers: [(String, String)], body: [UInt8], timeout: Duration) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// What came back, or why nothing did.
+public enum HTTPOutcome: Sendable {
+    case response(status: Int, headers: [(String, String)], body: [UInt8])
+    /// No HTTP response: connection refused, DNS, TLS failure, timeout. `code` is libcurl's CURLcode.
+    case transportFailure(code: Int, message: String)
+}
+
+/// TLS settings for one endpoint.
+public struct TLSSettings: Sendable, Equatable {
+    /// PEM bundle of CAs to trust instead of the system's.
+    public var caFile: String?
+    public var clientCertificate: String?
+    public var clientKey: String?
+    /// Turns certificate and host name verification off. Only for tests and labs.
+    public var insecureSkipVerify = false
+
+    public init(caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+                insecureSkipVerify: Bool = false) {
+        self.caFile = caFile
+        self.clientCertificate = clientCertificate
+        self.clientKey = clientKey
+        self.insecureSkipVerify = insecureSkipVerify
+    }
+}
+
+/// A blocking HTTP client over libcurl, run on a serial thread of its own (never the cooperative pool).
+///
+/// One easy handle is reused so the connection (and TLS session) stays open between batches. Proxies come from the
+/// environment (`https_proxy`, `no_proxy`, ...), as libcurl reads them by default.
+public final class CurlHTTPClient: Sendable {
+    private let executor: BlockingExecutor
+    private let handle: CurlHandle
+    private let tls: TLSSettings
+
+    public init(label: String, tls: TLSSettings) {
+        executor = BlockingExecutor(label: "http.\(label)")
+        handle = CurlHandle()
+        self.tls = tls
+    }
+
+    public func send(_ request: HTTPRequest) async -> HTTPOutcome {
+        let handle = self.handle, tls = self.tls
+        return await executor.run { handle.perform(request, tls: tls) }
+    }
+}
+
+/// The libcurl easy handle and the buffers its callbacks fill.
+///
+/// `@unchecked Sendable` is safe because `perform` is only ever called from the owning client's serial executor, so
+/// the handle and the buffers are used by one thread at a time; libcurl calls the callbacks on that same thread,
+/// during `curl_easy_perform`.
+final class CurlHandle: @unchecked Sendable {
+    private let easy: UnsafeMutableRawPointer?
+    fileprivate var responseBody: [UInt8] = []
+    fileprivate var responseHeaders: [(String, String)] = []
+
+    init() {
+        CurlGlobal.initialize()
+        easy = curl_easy_init()
+    }
+
+    deinit {
+        curl_easy_cleanup(easy)
+    }
+
+    func perform(_ request: HTTPRequest, tls: TLSSettings) -> HTTPOutcome {
+        guard let easy else { return .transportFailure(code: -1, message: "curl_easy_init failed") }
+        responseBody = []
+        responseHeaders = []
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for (name, value) in request.headers + [("Expect", "")] {
+            headerList = curl_slist_append(headerList, "\(name): \(value)")
+        }
+        defer { curl_slist_free_all(headerList) }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
+        let code: CURLcode = request.body.withUnsafeBytes { body in
+            errorBuffer.withUnsafeMutableBufferPointer { errors in
+                configure(easy, request, tls: tls, headers: headerList, body: body, errors: errors.baseAddress)
+                return curl_easy_perform(easy)
+            }
+        }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            return .transportFailure(code: Int(code.rawValue), message: message)
+        }
+        var status = 0
+        outpost_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
+        return .response(status: status, headers: responseHeaders, body: responseBody)
+    }
+
+    private func configure(_ easy: UnsafeMutableRawPointer, _ request: HTTPRequest, tls: TLSSettings,
+                           headers: UnsafeMutablePointer<curl_slist>?, body: UnsafeRawBufferPointer,
+                           errors: UnsafeMutablePointer<CChar>?) {
+        outpost_curl_set_string(easy, CURLOPT_URL, request.url)
+        outpost_curl_set_long(easy, CURLOPT_POST, 1)
+        outpost_curl_set_pointer(easy, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: body.baseAddress))
+        outpost_curl_set_offset(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        outpost_curl_set_slist(easy, CURLOPT_HTTPHEADER, headers)
+        let milliseconds = Int(UnixNanos.from(request.timeout) / 1_000_000)
+        outpost_curl_set_long(easy, CURLOPT_TIMEOUT_MS, milliseconds)
+        outpost_curl_set_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(milliseconds, 10_000))
+        outpost_curl_set_long(easy, CURLOPT_NOSIGNAL, 1)
+        outpost_curl_set_long(easy, CURLOPT_FOLLOWLOCATION, 0)
+        outpost_curl_set_pointer(easy, CURLOPT_ERRORBUFFER, errors)
+        outpost_curl_set_string(easy, CURLOPT_USERAGENT, "outpost/\(OutpostVersion.current)")
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        outpost_curl_set_callback(easy, CURLOPT_WRITEFUNCTION, curlBodyCallback)
+        outpost_curl_set_pointer(easy, CURLOPT_WRITEDATA, context)
+        outpost_curl_set_callback(easy, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+        outpost_curl_set_pointer(easy, CURLOPT_HEADERDATA, context)
+        outpost_curl_set_long(easy, CURLOPT_SSL_VERIFYPEER, tls.insecureSkipVerify ? 0 : 1)
+        outpost_curl_set_long(easy, CURLOPT_SSL_VERIFYHOST, tls.insecureSkipVerify ? 0 : 2)
+        if let caFile = tls.caFile { outpost_curl_set_string(easy, CURLOPT_CAINFO, caFile) }
+        if let certificate = tls.clientCertificate { outpost_curl_set_string(easy, CURLOPT_SSLCERT, certificate) }
+        if let key = tls.clientKey { outpost_curl_set_string(easy, CURLOPT_SSLKEY, key) }
+    }
+
+    fileprivate func appendBody(_ data: UnsafeRawBufferPointer) {
+        // A receiver's response is small; cap it so a misbehaving one cannot exhaust memory.
+        if responseBody.count < 1 << 20 { responseBody.append(contentsOf: data) }
+    }
+
+    fileprivate func appendHeader(_ line: UnsafeRawBufferPointer) {
+        let text = String(decoding: line, as: UTF8.self)
+        guard let colon = text.firstIndex(of: ":") else {
+            if text.hasPrefix("HTTP/") { responseHeaders = [] }  // a new response (after 100 Continue)
+            return
+        }
+        let name = String(text[..<colon]).trimmingSpaces().lowercased()
+        let value = String(text[text.index(after: colon)...]).trimmingSpaces()
+        responseHeaders.append((name, value))
+    }
+}
+
+// The callbacks are formed here, in library code, as plain C function pointers; the handle travels through the
+// `void *` user data. (Closures formed in top-level `main.swift` code would be main-actor isolated and crash when
+// libcurl calls them.)
+private let curlBodyCallback: outpost_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+    handle.appendBody(UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
+
+private let curlHeaderCallback: outpost_curl_data_callback = { data, size, count, context in
+    guard let data, let context else { return 0 }
+    let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
+    handle.appendHeader(UnsafeRawBufferPointer(start: data, count: size * count))
+    return size * count
+}
+
+/// `curl_global_init` must run once before any other libcurl call, and is not thread-safe itself.
+enum CurlGlobal {
+    private static let initialized: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+        return true
+    }()
+
+    static func initialize() {
+        _ = initialized
+    }
+}

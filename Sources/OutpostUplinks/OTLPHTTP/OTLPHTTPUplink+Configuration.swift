@@ -1,0 +1,114 @@
+import OutpostCore
+import OutpostWire
+
+/// `[[uplink.otlp_http]]`: an OTLP/HTTP receiver (an OpenTelemetry Collector, a vendor endpoint).
+///
+/// Each key falls back to the standard OpenTelemetry exporter variable when absent from the config, then to the
+/// default: the file says what the operator meant for this gateway, the environment what the fleet tooling set.
+public struct OTLPHTTPUplinkConfiguration: Sendable {
+    /// `name`, default `"otlp_http"`: names the uplink in the spool, status and events; unique.
+    public var name = "otlp_http"
+    /// `metrics_endpoint`: the full URL for metrics. Default `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
+    /// `endpoint` + `/v1/metrics`.
+    public var metricsURL: String
+    /// `logs_endpoint`: the full URL for events. Default `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
+    /// `endpoint` + `/v1/logs`.
+    public var logsURL: String
+    /// `headers`, default `{}`, merged over `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`, values percent-decoded).
+    public var headers: [(String, String)] = []
+    /// `timeout`, default `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else `"10s"`: per request.
+    public var timeout: Duration = .seconds(10)
+    /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
+    public var encoding: OTLPEncoding
+    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`.
+    public var gzipLevel: Int32 = 6
+    /// `ca_file` (`OTEL_EXPORTER_OTLP_CERTIFICATE`), `client_certificate` (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`),
+    /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
+    /// start when it is true).
+    public var tls = TLSSettings()
+    /// `initial_backoff` ("1s"), `max_backoff` ("5m"), `max_retry_after` ("1h"), `drain_rate` (5 batches/s),
+    /// `live_window` ("1m").
+    public var delivery = DeliverySettings()
+
+    public static let defaultEndpoint = "http://localhost:4318"
+
+    public static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
+                            context: (String) -> String) -> OTLPHTTPUplinkConfiguration {
+        func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let base = (reader.string("endpoint") ?? env("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
+        let trimmed = base.hasSuffix("/") ? String(base.dropLast()) : base
+        var configuration = OTLPHTTPUplinkConfiguration(
+            metricsURL: reader.string("metrics_endpoint") ?? env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+                ?? trimmed + "/v1/metrics",
+            logsURL: reader.string("logs_endpoint") ?? env("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT") ?? trimmed + "/v1/logs",
+            encoding: batchEncoding)
+        configuration.name = reader.string("name", default: configuration.name)
+        for url in [configuration.metricsURL, configuration.logsURL]
+        where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            reader.invalid(reader.contains("endpoint") ? "endpoint" : "metrics_endpoint",
+                           "`\(url)` is not an http:// or https:// URL")
+        }
+        configuration.headers = parseHeaderList(env("OTEL_EXPORTER_OTLP_HEADERS") ?? "")
+        for (key, value) in reader.stringMap("headers") {
+            configuration.headers.removeAll { $0.0.lowercased() == key.lowercased() }
+            configuration.headers.append((key, value))
+        }
+        let envTimeout = env("OTEL_EXPORTER_OTLP_TIMEOUT").flatMap(Int64.init).map { Duration.milliseconds($0) }
+        configuration.timeout = reader.positiveDuration("timeout", default: envTimeout ?? .seconds(10))
+        let envProtocol = env("OTEL_EXPORTER_OTLP_PROTOCOL").map { $0 == "http/json" ? "json" : "protobuf" }
+        let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue),
+                                     default: envProtocol ?? batchEncoding.rawValue)
+        configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
+        let compression = reader.choice("compression", ["gzip", "none"],
+                                        default: env("OTEL_EXPORTER_OTLP_COMPRESSION") == "none" ? "none" : "gzip")
+        configuration.gzipLevel = compression == "gzip" ? 6 : 0
+        configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)
+        configuration.tls.clientCertificate = (reader.string("client_certificate")
+            ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)
+        configuration.tls.clientKey = (reader.string("client_key") ?? env("OTEL_EXPORTER_OTLP_CLIENT_KEY")).map(context)
+        configuration.tls.insecureSkipVerify = reader.bool("insecure_skip_verify", default: false)
+        configuration.delivery = readDelivery(reader)
+        reader.finish()
+        return configuration
+    }
+
+    /// The delivery keys every uplink takes.
+    public static func readDelivery(_ reader: ConfigReader) -> DeliverySettings {
+        var delivery = DeliverySettings()
+        delivery.backoff.initial = reader.positiveDuration("initial_backoff", default: delivery.backoff.initial)
+        delivery.backoff.maximum = reader.positiveDuration("max_backoff", default: delivery.backoff.maximum)
+        delivery.backoff.maximumRetryAfter = reader.positiveDuration("max_retry_after",
+                                                                     default: delivery.backoff.maximumRetryAfter)
+        delivery.drainRate = reader.double("drain_rate", default: delivery.drainRate)
+        delivery.liveWindow = reader.positiveDuration("live_window", default: delivery.liveWindow)
+        if delivery.drainRate <= 0 { reader.invalid("drain_rate", "must be positive (batches per second)") }
+        if delivery.backoff.maximum < delivery.backoff.initial {
+            reader.invalid("max_backoff", "must not be shorter than initial_backoff")
+        }
+        return delivery
+    }
+
+    /// `OTEL_EXPORTER_OTLP_HEADERS`: `key1=value1,key2=value2`, values percent-encoded.
+    static func parseHeaderList(_ text: String) -> [(String, String)] {
+        text.split(separator: ",").compactMap { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            return (String(parts[0]).trimmingSpaces(), percentDecoded(String(parts[1]).trimmingSpaces()))
+        }
+    }
+
+    static func percentDecoded(_ text: String) -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

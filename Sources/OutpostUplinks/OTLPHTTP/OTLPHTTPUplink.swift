@@ -1,0 +1,112 @@
+import FoundationEssentials
+import OutpostCore
+import OutpostWire
+import SwiftProtobuf
+
+/// Delivers batches to an OTLP/HTTP receiver, answering exactly as the OTLP specification says.
+public struct OTLPHTTPUplink: Uplink {
+    public let configuration: OTLPHTTPUplinkConfiguration
+    private let client: CurlHTTPClient
+    private let wallClock: any WallClock
+    /// Where warnings that do not fail a batch go (a 200 with `partial_success`).
+    private let warn: @Sendable (String) -> Void
+
+    public var name: String { configuration.name }
+
+    public init(configuration: OTLPHTTPUplinkConfiguration, wallClock: any WallClock,
+                warn: @escaping @Sendable (String) -> Void) {
+        self.configuration = configuration
+        self.client = CurlHTTPClient(label: configuration.name, tls: configuration.tls)
+        self.wallClock = wallClock
+        self.warn = warn
+    }
+
+    public func deliver(_ batch: Batch) async -> DeliveryResult {
+        let body: (bytes: [UInt8], contentType: String, contentEncoding: String)
+        do {
+            body = try BatchTranscoder.payload(batch, encoding: configuration.encoding,
+                                               gzipLevel: configuration.gzipLevel)
+        } catch {
+            return .rejected(reason: "cannot re-encode batch \(batch.id): \(error)")
+        }
+        var headers = [("Content-Type", body.contentType)]
+        if body.contentEncoding == "gzip" { headers.append(("Content-Encoding", "gzip")) }
+        headers += configuration.headers
+        let url = batch.signal == "metrics" ? configuration.metricsURL : configuration.logsURL
+        let outcome = await client.send(HTTPRequest(url: url, headers: headers, body: body.bytes,
+                                                    timeout: configuration.timeout))
+        return classify(outcome, signal: batch.signal)
+    }
+
+    // OTLP/HTTP, "Failures" (opentelemetry-proto docs/specification.md, OTLP/HTTP Response):
+    // - 2xx is success; a 200 may carry `partial_success`, which "MUST NOT" be retried: log it.
+    // - 429, 502, 503 and 504 are retryable, honouring `Retry-After` (seconds or HTTP-date) when present.
+    // - every other 4xx and 5xx is not retryable: the batch is dropped for this receiver.
+    // - a connection failure (no HTTP response) is retryable, with exponential backoff.
+    func classify(_ outcome: HTTPOutcome, signal: String) -> DeliveryResult {
+        switch outcome {
+        case .transportFailure(_, let message):
+            return .retry(after: nil, reason: "cannot reach \(configuration.name): \(message)")
+        case .response(let status, let headers, let body):
+            switch status {
+            case 200..<300:
+                if let note = partialSuccess(body, signal: signal, headers: headers) { warn(note) }
+                return .delivered
+            case 429, 502, 503, 504:
+                let retryAfter = headers.first { $0.0 == "retry-after" }
+                    .flatMap { RetryAfter.parse($0.1, now: wallClock.nowNanos()) }
+                return .retry(after: retryAfter, reason: "HTTP \(status)\(Self.detail(body))")
+            default:
+                return .rejected(reason: "HTTP \(status)\(Self.detail(body))")
+            }
+        }
+    }
+
+    /// The receiver's partial-success note, if it rejected part of the batch.
+    private func partialSuccess(_ body: [UInt8], signal: String, headers: [(String, String)]) -> String? {
+        guard !body.isEmpty else { return nil }
+        let json = headers.first { $0.0 == "content-type" }?.1.contains("json") == true
+        if signal == "metrics" {
+            let response = json
+                ? try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(jsonUTF8Bytes: body)
+                : try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(serializedBytes: body)
+            guard let partial = response?.partialSuccess, response?.hasPartialSuccess == true,
+                partial.rejectedDataPoints > 0 || !partial.errorMessage.isEmpty
+            else { return nil }
+            return "\(configuration.name) accepted the batch partially: \(partial.rejectedDataPoints) data points "
+                + "rejected: \(partial.errorMessage)"
+        }
+        let response = json
+            ? try? Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse(jsonUTF8Bytes: body)
+            : try? Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse(serializedBytes: body)
+        guard let partial = response?.partialSuccess, response?.hasPartialSuccess == true,
+            partial.rejectedLogRecords > 0 || !partial.errorMessage.isEmpty
+        else { return nil }
+        return "\(configuration.name) accepted the batch partially: \(partial.rejectedLogRecords) log records "
+            + "rejected: \(partial.errorMessage)"
+    }
+
+    /// A short, printable piece of the response body for the operator.
+    static func detail(_ body: [UInt8]) -> String {
+        let printable = String(decoding: body.prefix(200), as: UTF8.self)
+            .filter { $0.isLetter || $0.isNumber || $0.isPunctuation || $0 == " " }
+        return printable.isEmpty ? "" : ": \(printable)"
+    }
+}
+
+extension OTLPHTTPUplink: UplinkKind {
+    public static let kind = "otlp_http"
+
+    public static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
+        let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment,
+                                                             batchEncoding: context.batchEncoding,
+                                                             context: context.resolve)
+        let uplink = OTLPHTTPUplink(configuration: configuration, wallClock: context.wallClock, warn: context.warn)
+        let warnings = configuration.tls.insecureSkipVerify
+            ? ["uplink \(configuration.name): insecure_skip_verify = true: TLS certificates and host names are NOT "
+                + "verified; anyone on the path can read and change what is sent"]
+            : []
+        return ConfiguredUplink(kind: kind, uplink: uplink, endpoint: configuration.metricsURL,
+                                delivery: configuration.delivery, startupWarnings: warnings)
+    }
+}

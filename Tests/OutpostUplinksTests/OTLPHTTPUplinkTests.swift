@@ -1,0 +1,228 @@
+import Foundation
+import OutpostCore
+import OutpostTestSupport
+import Synchronization
+import Testing
+@testable import OutpostUplinks
+@testable import OutpostWire
+
+let temperature = Series(name: "greenhouse.temperature", unit: "Cel", attributes: ["sensor.id": .string("28-01")])
+
+func metricsBatch(_ values: [Double], encoding: OTLPEncoding = .protobuf, start: Int64 = 1_000_000_000) throws -> Batch {
+    let builder = BatchBuilder(encoder: OTLPEncoder(resource: ["service.name": .string("outpost")]),
+                               format: BatchFormat(encoding: encoding))
+    let samples = values.enumerated().map { Sample(series: temperature, time: start + Int64($0.offset) * 1_000_000_000,
+                                                   value: $0.element) }
+    return try builder.metricsBatches(samples, now: start) { _ in 0 }[0]
+}
+
+func alertBatch(_ message: String) throws -> Batch {
+    let builder = BatchBuilder(encoder: OTLPEncoder(resource: [:]), format: BatchFormat())
+    let event = Event(name: .anomalyRaised, severity: .warn, time: 5_000_000_000, series: temperature, message: message)
+    return try builder.logsBatches([event], lane: .alerts, now: 5_000_000_000)[0]
+}
+
+func uplink(_ endpoint: String, timeout: Duration = .seconds(5), tls: TLSSettings = TLSSettings(),
+            encoding: OTLPEncoding = .protobuf, headers: [(String, String)] = [],
+            warnings: Collected? = nil) -> OTLPHTTPUplink {
+    var configuration = OTLPHTTPUplinkConfiguration(metricsURL: endpoint + "/v1/metrics",
+                                                    logsURL: endpoint + "/v1/logs", encoding: encoding)
+    configuration.timeout = timeout
+    configuration.tls = tls
+    configuration.headers = headers
+    return OTLPHTTPUplink(configuration: configuration, wallClock: ManualWallClock(start: 1_700_000_000_000_000_000)) {
+        message in warnings?.append(message)
+    }
+}
+
+/// Walks decoded JSON by keys and array positions.
+func json(_ value: Any?, _ path: Any...) -> Any? {
+    var current = value
+    for step in path {
+        if let key = step as? String { current = (current as? [String: Any])?[key] }
+        if let index = step as? Int {
+            guard let array = current as? [Any], array.indices.contains(index) else { return nil }
+            current = array[index]
+        }
+    }
+    return current
+}
+
+/// Strings collected from another thread.
+final class Collected: Sendable {
+    private let items = Mutex<[String]>([])
+    var all: [String] { items.withLock { $0 } }
+    func append(_ item: String) { items.withLock { $0.append(item) } }
+}
+
+@Suite("OTLP/HTTP uplink against a real receiver", .serialized)
+struct OTLPHTTPUplinkTests {
+    @Test("a 200 delivers: POST /v1/metrics, x-protobuf, gzip, headers; the receiver decodes every point")
+    func delivers() async throws {
+        let server = try OTLPServer()
+        let result = await uplink(server.endpoint, headers: [("Authorization", "Bearer s3cret")])
+            .deliver(try metricsBatch([21.5, 22.0]))
+        #expect(result == .delivered)
+        let request = try #require(try server.received().first)
+        #expect(request["path"] as? String == "/v1/metrics")
+        #expect(request["content_type"] as? String == "application/x-protobuf")
+        #expect(request["content_encoding"] as? String == "gzip")
+        #expect(request["authorization"] as? String == "Bearer s3cret")
+        #expect((request["user_agent"] as? String)?.hasPrefix("outpost/") == true)
+        let points = json(request, "request", "resource_metrics", 0, "scope_metrics", 0, "metrics", 0, "gauge",
+                          "data_points") as? [[String: Any]]
+        #expect(points?.map { $0["as_double"] as? Double } == [21.5, 22.0])
+    }
+
+    @Test("events go to /v1/logs; an uplink set to JSON sends OTLP/JSON the receiver parses with the schema")
+    func logsAsJSON() async throws {
+        let server = try OTLPServer()
+        let batch = try alertBatch("spike")
+        let delivered = await uplink(server.endpoint, encoding: .json).deliver(batch)
+        #expect(delivered == .delivered)
+        let request = try #require(try server.received().first)
+        #expect(request["path"] as? String == "/v1/logs")
+        #expect(request["content_type"] as? String == "application/json")
+        let record = json(request, "request", "resource_logs", 0, "scope_logs", 0, "log_records", 0) as? [String: Any]
+        #expect(record?["event_name"] as? String == "outpost.anomaly.raised")
+    }
+
+    @Test("503 with Retry-After: 2 is retried after 2 s")
+    func retryAfterSeconds() async throws {
+        let server = try OTLPServer()
+        try server.script([["status": 503, "headers": ["Retry-After": "2"]]])
+        let batchResult = try metricsBatch([1])
+        let result = await uplink(server.endpoint).deliver(batchResult)
+        guard case .retry(let after, let reason) = result else { Issue.record("\(result)"); return }
+        #expect(after == .seconds(2))
+        #expect(reason.contains("HTTP 503"))
+    }
+
+    @Test("429 with an HTTP-date Retry-After waits until that date")
+    func retryAfterDate() async throws {
+        let server = try OTLPServer()
+        // The uplink's wall clock reads 2023-11-14T22:13:20Z; the receiver says retry at 22:13:50.
+        try server.script([["status": 429, "headers": ["Retry-After": "Tue, 14 Nov 2023 22:13:50 GMT"]]])
+        let batchResult = try metricsBatch([1])
+        let result = await uplink(server.endpoint).deliver(batchResult)
+        #expect(result == .retry(after: .seconds(30), reason: "HTTP 429"))
+    }
+
+    @Test("502 and 504 are retried; 400, 401, 404, 413 and 500 are permanent", arguments: [
+        (502, true), (504, true), (400, false), (401, false), (404, false), (413, false), (500, false),
+    ])
+    func statusClasses(status: Int, retryable: Bool) async throws {
+        let server = try OTLPServer()
+        try server.script([["status": status, "body": "nope"]])
+        let batchResult = try metricsBatch([1])
+        let result = await uplink(server.endpoint).deliver(batchResult)
+        switch result {
+        case .retry: #expect(retryable)
+        case .rejected(let reason):
+            #expect(!retryable)
+            #expect(reason == "HTTP \(status): nope")
+        case .delivered: Issue.record("HTTP \(status) must not count as delivered")
+        }
+    }
+
+    @Test("a refused connection is retried, with no Retry-After")
+    func connectionRefused() async throws {
+        let batchResult = try metricsBatch([1])
+        let result = await uplink("http://127.0.0.1:\(freeLoopbackPort())").deliver(batchResult)
+        guard case .retry(let after, let reason) = result else { Issue.record("\(result)"); return }
+        #expect(after == nil)
+        #expect(reason.contains("cannot reach"))
+    }
+
+    @Test("a receiver slower than the timeout is a retryable failure, and the uplink does not hang")
+    func slowReceiver() async throws {
+        let server = try OTLPServer()
+        try server.script([["delay": 3]])
+        let start = ContinuousClock.now
+        let batchResult = try metricsBatch([1])
+        let result = await uplink(server.endpoint, timeout: .milliseconds(500)).deliver(batchResult)
+        #expect(ContinuousClock.now - start < .seconds(3))
+        guard case .retry(_, let reason) = result else { Issue.record("\(result)"); return }
+        #expect(reason.lowercased().contains("timed out") || reason.lowercased().contains("timeout"))
+    }
+
+    @Test("a 200 with partial_success is delivered, not retried, and logged")
+    func partialSuccess() async throws {
+        let server = try OTLPServer()
+        try server.script([["partial": "unit Cel not allowed"]])
+        let warnings = Collected()
+        let batch = try metricsBatch([1])
+        let delivered = await uplink(server.endpoint, warnings: warnings).deliver(batch)
+        #expect(delivered == .delivered)
+        let logged = warnings.all
+        #expect(logged.count == 1)
+        #expect(logged.first?.contains("1 data points rejected: unit Cel not allowed") == true)
+    }
+}
+
+@Suite("OTLP/HTTP over TLS with a CA made by the test", .serialized)
+struct OTLPHTTPTLSTests {
+    /// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl in a temporary folder.
+    func certificates() throws -> (ca: String, certificate: String, key: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let script = """
+            set -e
+            cd "\(directory)"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=outpost test CA" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+                -extfile ext.cnf 2>/dev/null
+            """
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", script]
+        try shell.run()
+        shell.waitUntilExit()
+        guard shell.terminationStatus == 0 else { throw ServerError(message: "openssl failed") }
+        return (directory + "/ca.pem", directory + "/server.pem", directory + "/server.key")
+    }
+
+    @Test("refused without the CA (verification is on by default), accepted with ca_file")
+    func customCA() async throws {
+        let files = try certificates()
+        let server = try OTLPServer(certificate: files.certificate, key: files.key)
+        let batchRefused = try metricsBatch([1])
+        let refused = await uplink(server.endpoint).deliver(batchRefused)
+        guard case .retry(_, let reason) = refused else { Issue.record("\(refused)"); return }
+        #expect(reason.lowercased().contains("certificate") || reason.lowercased().contains("ssl"))
+        #expect(try server.received().isEmpty)
+        let batchAccepted = try metricsBatch([2])
+        let accepted = await uplink(server.endpoint, tls: TLSSettings(caFile: files.ca)).deliver(batchAccepted)
+        #expect(accepted == .delivered)
+        #expect(try server.received().count == 1)
+    }
+
+    @Test("insecure_skip_verify = true accepts an unknown CA")
+    func insecure() async throws {
+        let files = try certificates()
+        let server = try OTLPServer(certificate: files.certificate, key: files.key)
+        let batchResult = try metricsBatch([1])
+        let result = await uplink(server.endpoint, tls: TLSSettings(insecureSkipVerify: true)).deliver(batchResult)
+        #expect(result == .delivered)
+    }
+}
+
+@Suite("HTTP dates and Retry-After")
+struct RetryAfterTests {
+    @Test("the three HTTP-date forms", arguments: [
+        "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
+    ])
+    func dates(text: String) {
+        #expect(HTTPDate.parse(text) == Int64(784_111_777) * 1_000_000_000)
+    }
+
+    @Test("seconds, a past date, and nonsense")
+    func values() {
+        #expect(RetryAfter.parse(" 120 ", now: 0) == .seconds(120))
+        #expect(RetryAfter.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: 900_000_000 * 1_000_000_000) == .zero)
+        #expect(RetryAfter.parse("soon", now: 0) == nil)
+        #expect(RetryAfter.parse("-5", now: 0) == nil)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import OutpostTestSupport
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The Python OTLP receiver, started by a test on a free loopback port and stopped when the test is done.
+final class OTLPServer: @unchecked Sendable {
+    let port: Int
+    let scheme: String
+    private let process: Process
+
+    var endpoint: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    /// Starts the receiver (TLS when `certificate` and `key` are given) and waits until it listens.
+    init(port: Int = 0, certificate: String? = nil, key: String? = nil) throws {
+        let python = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ServerError(message: "\(python) is missing: run Scripts/install-deps (the README's test command does)")
+        }
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostUplinksTests/otlp_server.py").path,
+                             String(port)] + [certificate, key].compactMap { $0 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        guard let chosen = Int(line.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw ServerError(message: "the OTLP test server did not start: `\(line)`")
+        }
+        self.port = chosen
+        self.scheme = certificate == nil ? "http" : "https"
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// SIGKILL: a child started from a test process may inherit a signal mask that blocks SIGTERM.
+    func stop() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// Queues scripted responses: `{"status": 503, "headers": {"Retry-After": "2"}}`, `{"delay": 2}`, ...
+    func script(_ responses: [[String: Any]]) throws {
+        _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["responses": responses]))
+    }
+
+    /// Every request the receiver decoded, oldest first.
+    func received() throws -> [[String: Any]] {
+        try JSONSerialization.jsonObject(with: call("GET", "/received", body: nil)) as? [[String: Any]] ?? []
+    }
+
+    private func call(_ method: String, _ path: String, body: Data?) throws -> Data {
+        // Plain HTTP control calls through curl, so the test needs no URLSession (and works for TLS with -k).
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        var arguments = ["-sk", "-X", method, "\(endpoint)\(path)"]
+        if let body { arguments += ["--data-binary", String(decoding: body, as: UTF8.self)] }
+        curl.arguments = arguments
+        let out = Pipe()
+        curl.standardOutput = out
+        try curl.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        return data
+    }
+}
+
+struct ServerError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}

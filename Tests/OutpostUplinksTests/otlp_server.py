@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""An OTLP/HTTP receiver for Outpost's tests: decodes every request with the official schema (opentelemetry-proto
+from PyPI) and answers with scripted responses.
+
+usage: otlp_server.py PORT [CERT KEY]      (PORT 0 picks a free one; the chosen port is printed on stdout)
+  POST /v1/metrics, /v1/logs   decoded and recorded; answered by the next scripted response, else 200
+  POST /control                JSON {"responses": [{"status": 503, "headers": {...}, "delay": 2.0,
+                                                   "partial": "reason"}, ...]} queues responses
+  GET  /received               every decoded request so far, as JSON
+"""
+import gzip
+import json
+import ssl
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics
+
+lock = threading.Lock()
+received = []
+script = []
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=None, content_type="application/x-protobuf"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        with lock:
+            body = json.dumps(received).encode()
+        self.reply(200, body, content_type="application/json")
+
+    def do_POST(self):
+        data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/control":
+            with lock:
+                script.extend(json.loads(data)["responses"])
+            return self.reply(204)
+        with lock:
+            step = script.pop(0) if script else {}
+        if step.get("delay"):
+            time.sleep(step["delay"])
+        if step.get("status", 200) != 200:
+            return self.reply(step["status"], step.get("body", "").encode(), step.get("headers"),
+                              content_type="text/plain")
+        if self.headers.get("Content-Encoding") == "gzip":
+            data = gzip.decompress(data)
+        is_json = self.headers.get("Content-Type") == "application/json"
+        request, response = ((metrics.ExportMetricsServiceRequest(), metrics.ExportMetricsServiceResponse())
+                             if self.path == "/v1/metrics" else
+                             (logs.ExportLogsServiceRequest(), logs.ExportLogsServiceResponse()))
+        try:
+            if is_json:
+                json_format.Parse(data.decode(), request)
+            else:
+                request.ParseFromString(data)
+        except Exception as error:  # the test sees a 400 and fails loudly
+            return self.reply(400, str(error).encode(), content_type="text/plain")
+        decoded = json_format.MessageToDict(request, preserving_proto_field_name=True, use_integers_for_enums=True)
+        with lock:
+            received.append({"path": self.path, "content_type": self.headers.get("Content-Type"),
+                             "content_encoding": self.headers.get("Content-Encoding"),
+                             "user_agent": self.headers.get("User-Agent"),
+                             "authorization": self.headers.get("Authorization"),
+                             "time": time.time(), "request": decoded})
+        if step.get("partial"):
+            if self.path == "/v1/metrics":
+                response.partial_success.rejected_data_points = 1
+            else:
+                response.partial_success.rejected_log_records = 1
+            response.partial_success.error_message = step["partial"]
+        body = json_format.MessageToJson(response).encode() if is_json else response.SerializeToString()
+        self.reply(200, body, content_type="application/json" if is_json else "application/x-protobuf")
+
+
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+if len(sys.argv) >= 4:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[2], sys.argv[3])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+print(server.server_address[1], flush=True)
+server.serve_forever()
