@@ -75,7 +75,9 @@ final class BatcherService: Service {
         switch message {
         case .samples(let samples):
             state.add(samples)
-            if state.metrics.count >= configuration.maxPoints { await flush(&state, lanes: [.metrics], now: samples[0].time) }
+            if state.metrics.count >= configuration.maxPoints {
+                await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
+            }
         case .events(let events):
             state.add(events)
             if !state.alerts.isEmpty { await flush(&state, lanes: [.alerts], now: wallClock.nowNanos()) }

@@ -1,19 +1,21 @@
 import Foundation
 import OutpostTestSupport
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// The Python OTLP receiver, started by a test on a free loopback port and stopped when the test is done.
-final class OTLPServer: @unchecked Sendable {
-    let port: Int
-    let scheme: String
+/// `@unchecked Sendable`: its state is immutable after `init` except the child process, which Foundation's `Process`
+/// guards itself.
+public final class OTLPServer: @unchecked Sendable {
+    public let port: Int
+    public let scheme: String
     private let process: Process
 
-    var endpoint: String { "\(scheme)://127.0.0.1:\(port)" }
+    public var endpoint: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Starts the receiver (TLS when `certificate` and `key` are given) and waits until it listens.
-    init(port: Int = 0, certificate: String? = nil, key: String? = nil) throws {
+    public init(port: Int = 0, certificate: String? = nil, key: String? = nil) throws {
         let python = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ServerError(message: "\(python) is missing: run Scripts/install-deps (the README's test command does)")
@@ -40,7 +42,7 @@ final class OTLPServer: @unchecked Sendable {
     }
 
     /// SIGKILL: a child started from a test process may inherit a signal mask that blocks SIGTERM.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -48,12 +50,12 @@ final class OTLPServer: @unchecked Sendable {
     }
 
     /// Queues scripted responses: `{"status": 503, "headers": {"Retry-After": "2"}}`, `{"delay": 2}`, ...
-    func script(_ responses: [[String: Any]]) throws {
+    public func script(_ responses: [[String: Any]]) throws {
         _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["responses": responses]))
     }
 
     /// Every request the receiver decoded, oldest first.
-    func received() throws -> [[String: Any]] {
+    public func received() throws -> [[String: Any]] {
         try JSONSerialization.jsonObject(with: call("GET", "/received", body: nil)) as? [[String: Any]] ?? []
     }
 
@@ -73,7 +75,11 @@ final class OTLPServer: @unchecked Sendable {
     }
 }
 
-struct ServerError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct ServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
