@@ -1,0 +1,147 @@
+import OutpostCore
+import OutpostTestSupport
+import OutpostWire
+import Testing
+@testable import OutpostUplinks
+
+@Suite("Uplink connection state machine (no sockets)")
+struct UplinkConnectionStateTests {
+    @Test("exponential backoff with jitter up to the cap; Retry-After wins; delivery resets")
+    func backoff() {
+        var policy = BackoffPolicy()
+        policy.initial = .seconds(1)
+        policy.maximum = .seconds(8)
+        policy.jitter = 0.2
+        #expect(policy.delay(afterFailures: 1, random: 0.5) == .seconds(1))
+        #expect(policy.delay(afterFailures: 3, random: 0.5) == .seconds(4))
+        #expect(policy.delay(afterFailures: 10, random: 0.5) == .seconds(8), "capped")
+        #expect(policy.delay(afterFailures: 2, random: 0) == .milliseconds(1600), "-20 %")
+        #expect(policy.delay(afterFailures: 2, random: 1) == .milliseconds(2400), "+20 %")
+
+        var state = UplinkConnectionState(policy: policy)
+        let first = state.failed(reason: "refused", retryAfter: nil, now: 0, random: 0.5)
+        #expect(first.nextAttempt == 1_000_000_000)
+        #expect(first.transition == .init(from: .starting, to: .backingOff, reason: "refused"))
+        let second = state.failed(reason: "refused", retryAfter: nil, now: 10, random: 0.5)
+        #expect(second.nextAttempt == 10 + 2_000_000_000)
+        #expect(second.transition == nil, "still backing off: no new event")
+        let told = state.failed(reason: "503", retryAfter: .seconds(30), now: 0, random: 0.5)
+        #expect(told.nextAttempt == 30_000_000_000, "Retry-After beats the backoff")
+        let recovered = state.delivered()
+        #expect(recovered == .init(from: .backingOff, to: .up, reason: "delivering"))
+        #expect(state.failures == 0)
+        let again = state.delivered()
+        #expect(again == nil)
+    }
+
+    @Test("the first delivery is not news; a rejection leaves the connection state alone")
+    func quietStart() {
+        var state = UplinkConnectionState(policy: BackoffPolicy())
+        let first = state.delivered()
+        #expect(first == nil)
+        state.rejected(reason: "HTTP 400")
+        #expect(state.phase == .up)
+        #expect(state.lastError == "HTTP 400")
+    }
+
+    @Test("Retry-After is capped at max_retry_after")
+    func retryAfterCap() {
+        var policy = BackoffPolicy()
+        policy.maximumRetryAfter = .seconds(60)
+        var state = UplinkConnectionState(policy: policy)
+        let capped = state.failed(reason: "429", retryAfter: .seconds(86_400), now: 0, random: 0.5)
+        #expect(capped.nextAttempt == 60_000_000_000)
+    }
+
+    @Test("the backlog token bucket paces at drain_rate")
+    func tokenBucket() {
+        var bucket = TokenBucket(rate: 2)
+        var available = bucket.hasToken(now: 0)
+        #expect(available)
+        bucket.take(now: 0)
+        bucket.take(now: 0)
+        available = bucket.hasToken(now: 0)
+        #expect(!available)
+        available = bucket.hasToken(now: 400_000_000)
+        #expect(!available)
+        available = bucket.hasToken(now: 500_000_000)
+        #expect(available)
+    }
+}
+
+@Suite("Wake signal")
+struct WakeSignalTests {
+    @Test("a signal sent before the wait is not lost; a wait without a signal ends at its timeout")
+    func signals() async throws {
+        let signal = WakeSignal()
+        signal.signal()
+        await signal.wait(upTo: .seconds(3600), clock: ContinuousClock())  // returns at once
+        let clock = ManualClock()
+        let waiter = Task { await signal.wait(upTo: .seconds(5), clock: clock) }
+        try await clock.waitForSleepers(1)
+        clock.advance(by: .seconds(5))
+        await waiter.value
+        let woken = Task { await signal.wait(upTo: .seconds(3600), clock: clock) }
+        try await clock.waitForSleepers(1)
+        signal.signal()
+        await woken.value
+    }
+}
+
+@Suite("OTLP/HTTP configuration from the OpenTelemetry environment")
+struct OTLPHTTPConfigurationTests {
+    func read(_ entries: [(String, ConfigValue)], environment: [String: String]) -> (OTLPHTTPUplinkConfiguration, [ConfigError]) {
+        let diagnostics = ConfigDiagnostics(file: "t.toml")
+        let path = ConfigPath([.key("uplink"), .key("otlp_http")])
+        let table = ConfigTable(entries: entries.map { key, value in
+            (key: key, node: ConfigNode(value: value, path: path.appending(key), location: nil))
+        })
+        let reader = ConfigReader(node: ConfigNode(value: .table(table), path: path, location: nil), diagnostics: diagnostics)
+        let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: environment, batchEncoding: .protobuf,
+                                                             context: { $0 })
+        return (configuration, diagnostics.errors)
+    }
+
+    @Test("OTEL_EXPORTER_OTLP_* fill what the file leaves out")
+    func environment() {
+        let (configuration, errors) = read([], environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector.example:4318/",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "https://logs.example/ingest",
+            "OTEL_EXPORTER_OTLP_HEADERS": "api-key=abc%20123,x-tenant=farm",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
+            "OTEL_EXPORTER_OTLP_CERTIFICATE": "/etc/ca.pem",
+        ])
+        #expect(errors.isEmpty)
+        #expect(configuration.metricsURL == "https://collector.example:4318/v1/metrics")
+        #expect(configuration.logsURL == "https://logs.example/ingest")
+        #expect(configuration.headers.map { "\($0.0)=\($0.1)" } == ["api-key=abc 123", "x-tenant=farm"])
+        #expect(configuration.timeout == .milliseconds(2500))
+        #expect(configuration.encoding == .json)
+        #expect(configuration.gzipLevel == 0)
+        #expect(configuration.tls.caFile == "/etc/ca.pem")
+    }
+
+    @Test("the config file wins over the environment; defaults without either")
+    func fileWins() {
+        let (configuration, _) = read([("endpoint", .string("http://10.0.0.5:4318")),
+                                       ("headers", .table(ConfigTable(entries: [(key: "api-key", node: ConfigNode(
+                                           value: .string("from-file"), path: ConfigPath(), location: nil))])))],
+                                      environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://ignored:4318",
+                                                    "OTEL_EXPORTER_OTLP_HEADERS": "api-key=from-env"])
+        #expect(configuration.metricsURL == "http://10.0.0.5:4318/v1/metrics")
+        #expect(configuration.headers.map { "\($0.0)=\($0.1)" } == ["api-key=from-file"])
+        let (defaults, _) = read([], environment: [:])
+        #expect(defaults.metricsURL == "http://localhost:4318/v1/metrics")
+        #expect(defaults.timeout == .seconds(10))
+        #expect(defaults.gzipLevel == 6)
+        #expect(!defaults.tls.insecureSkipVerify)
+    }
+
+    @Test("a URL that is not http(s) is a config error")
+    func badURL() {
+        let (_, errors) = read([("endpoint", .string("collector:4318"))], environment: [:])
+        #expect(errors.first?.message.contains("not an http:// or https:// URL") == true)
+    }
+}
