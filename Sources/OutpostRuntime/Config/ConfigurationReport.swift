@@ -18,6 +18,17 @@ public enum ConfigurationReport {
             lines.append("      detect: \(describe(settings, interval: configured.input.interval))")
         }
         lines.append("")
+        lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")
+        for uplink in configuration.uplinks {
+            lines.append("  [\(uplink.kind)] \(uplink.uplink.name) → \(uplink.endpoint), drain \(uplink.delivery.drainRate) "
+                + "batches/s, backoff \(ConfigQuantities.format(uplink.delivery.backoff.initial))…"
+                + ConfigQuantities.format(uplink.delivery.backoff.maximum))
+        }
+        lines.append("spool: \(configuration.spool.path), max \(configuration.spool.maxSize) bytes; batches of at most "
+            + "\(configuration.batch.maxPoints) points / \(configuration.batch.maxBytes) bytes / "
+            + "\(ConfigQuantities.format(configuration.batch.maxAge)), \(configuration.batch.encoding.rawValue), gzip "
+            + "\(configuration.batch.gzipLevel)")
+        lines.append("")
         lines.append("detect defaults: \(describe(configuration.detection.defaults, interval: nil))")
         for (glob, patch) in configuration.detection.overrides {
             let settings = patch.applied(to: configuration.detection.defaults)
