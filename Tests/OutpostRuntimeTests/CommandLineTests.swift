@@ -12,6 +12,17 @@ struct OutpostProcess {
         return repositoryRoot.appendingPathComponent(".build/debug/outpost")
     }
 
+    /// Starts `outpost run --config config` in the background, its output discarded.
+    static func start(config: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Runs to completion and returns (status, stdout, stderr).
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let process = Process()

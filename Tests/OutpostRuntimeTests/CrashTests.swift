@@ -7,16 +7,6 @@ import Testing
 
 @Suite("Crash safety of the spool")
 struct CrashTests {
-    func start(_ config: URL) throws -> Process {
-        let process = Process()
-        process.executableURL = OutpostProcess.binary
-        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     func batchIDs(_ path: String) -> [String] {
         guard FileManager.default.fileExists(atPath: path),
             let spool = try? SQLiteSpool(readOnlyPath: path), let batches = try? spool.batches(limit: Int.max)
@@ -44,14 +34,14 @@ struct CrashTests {
             name = "load.b"
             interval = "10ms"
             """)
-        let first = try start(config)
+        let first = try OutpostProcess.start(config: config)
         try await poll("10 batches in the spool") { batchIDs(spoolPath).count >= 10 }
         let accepted = batchIDs(spoolPath)
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         #expect(first.terminationReason == .uncaughtSignal)
 
-        let second = try start(config)
+        let second = try OutpostProcess.start(config: config)
         try await poll("new batches after the restart") { batchIDs(spoolPath).count >= accepted.count + 5 }
         second.terminate()
         second.waitUntilExit()

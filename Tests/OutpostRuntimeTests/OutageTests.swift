@@ -50,12 +50,7 @@ struct OutageTests {
             drain_rate = 2.0
             live_window = "1s"
             """)
-        let outpost = Process()
-        outpost.executableURL = OutpostProcess.binary
-        outpost.arguments = ["run", "--config", config.path, "--log-level", "warning"]
-        outpost.standardOutput = FileHandle.nullDevice
-        outpost.standardError = FileHandle.nullDevice
-        try outpost.run()
+        let outpost = try OutpostProcess.start(config: config)
         defer { if outpost.isRunning { outpost.terminate() } }
 
         // While the receiver is down, batches pile up in the spool (the replay needs 4 s in all).

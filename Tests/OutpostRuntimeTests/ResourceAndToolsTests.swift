@@ -51,12 +51,7 @@ struct StatusAndSpoolCommandTests {
             unit = "%"
             interval = "20ms"
             """)
-        let process = Process()
-        process.executableURL = OutpostProcess.binary
-        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try OutpostProcess.start(config: config)
         defer { if process.isRunning { process.terminate() } }
         try await poll("three spooled batches") {
             let (_, out, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])

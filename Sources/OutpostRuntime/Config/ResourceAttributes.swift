@@ -20,37 +20,11 @@ enum ResourceAttributes {
             "outpost.gateway.id": .string(gatewayID),
         ]
         for (key, value) in configured { attributes[key] = .string(value) }
-        for (key, value) in parseEnvironment(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "") {
+        for (key, value) in KeyValueList.parse(environment["OTEL_RESOURCE_ATTRIBUTES"] ?? "") {
             attributes[key] = .string(value)
         }
         if let name = environment["OTEL_SERVICE_NAME"], !name.isEmpty { attributes["service.name"] = .string(name) }
         return attributes
-    }
-
-    /// `key1=value1,key2=value2` with percent-encoded values (W3C Baggage octets), blanks trimmed, bad pairs skipped.
-    static func parseEnvironment(_ text: String) -> [(String, String)] {
-        text.split(separator: ",").compactMap { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return nil }
-            let key = String(parts[0]).trimmingSpaces()
-            guard !key.isEmpty else { return nil }
-            return (key, percentDecoded(String(parts[1]).trimmingSpaces()))
-        }
-    }
-
-    static func percentDecoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// OpenTelemetry's `host.arch` values for the machines Outpost runs on.

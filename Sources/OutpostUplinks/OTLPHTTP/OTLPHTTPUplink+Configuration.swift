@@ -48,7 +48,7 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
             reader.invalid(reader.contains("endpoint") ? "endpoint" : "metrics_endpoint",
                            "`\(url)` is not an http:// or https:// URL")
         }
-        configuration.headers = parseHeaderList(env("OTEL_EXPORTER_OTLP_HEADERS") ?? "")
+        configuration.headers = KeyValueList.parse(env("OTEL_EXPORTER_OTLP_HEADERS") ?? "").map { ($0.key, $0.value) }
         for (key, value) in reader.stringMap("headers") {
             configuration.headers.removeAll { $0.0.lowercased() == key.lowercased() }
             configuration.headers.append((key, value))
@@ -86,29 +86,5 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
             reader.invalid("max_backoff", "must not be shorter than initial_backoff")
         }
         return delivery
-    }
-
-    /// `OTEL_EXPORTER_OTLP_HEADERS`: `key1=value1,key2=value2`, values percent-encoded.
-    static func parseHeaderList(_ text: String) -> [(String, String)] {
-        text.split(separator: ",").compactMap { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return nil }
-            return (String(parts[0]).trimmingSpaces(), percentDecoded(String(parts[1]).trimmingSpaces()))
-        }
-    }
-
-    static func percentDecoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var iterator = Array(text.utf8).makeIterator()
-        while let byte = iterator.next() {
-            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
-                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
