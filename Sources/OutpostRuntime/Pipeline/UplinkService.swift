@@ -12,7 +12,7 @@ struct UplinkService: Service {
     func run() async throws {
         logger.info("uplink started: \(configured.kind) \(configured.uplink.name) → \(configured.endpoint)")
         for warning in configured.startupWarnings { logger.warning("\(warning)") }
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await loop.run()
         }
         logger.info("uplink stopped: \(configured.uplink.name)")
