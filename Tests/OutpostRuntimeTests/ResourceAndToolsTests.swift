@@ -96,3 +96,37 @@ struct StatusAndSpoolCommandTests {
         #expect(after.contains("metrics          0"))
     }
 }
+
+@Suite("Batch limits across uplinks")
+struct BatchLimitTests {
+    @Test("the batcher splits to fit the smallest uplink's max_batch_bytes")
+    func smallestLimitWins() throws {
+        let configuration = try OutpostConfiguration.parse("""
+            [batch]
+            max_bytes = "512KiB"
+            [[uplink.otlp_http]]
+            name = "big"
+            [[uplink.otlp_http]]
+            name = "small"
+            max_batch_bytes = "64KiB"
+            [[input.simulated]]
+            name = "a"
+            """, file: "t.toml", environment: [:])
+        #expect(configuration.batch.maxBytes == 64 * 1024)
+        #expect(configuration.uplinks.map { $0.uplink.name } == ["big", "small"])
+    }
+
+    @Test("two uplinks with one name are a config error")
+    func uniqueNames() {
+        #expect(throws: ConfigErrors.self) {
+            try OutpostConfiguration.parse("""
+                [[uplink.otlp_http]]
+                name = "x"
+                [[uplink.otlp_http]]
+                name = "x"
+                [[input.simulated]]
+                name = "a"
+                """, file: "t.toml", environment: [:])
+        }
+    }
+}

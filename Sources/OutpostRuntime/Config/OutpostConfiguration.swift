@@ -103,6 +103,9 @@ public struct OutpostConfiguration: Sendable {
                                           configDirectory: directory(of: file), wallClock: wallClock,
                                           warn: { [relay = configuration.uplinkWarnings] in relay($0) })
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
+        // One spool feeds every uplink, so a batch must fit the smallest receiver.
+        configuration.batch.maxBytes = configuration.uplinks.compactMap(\.maxBatchBytes)
+            .reduce(configuration.batch.maxBytes, min)
         reader.finish()
         if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
             diagnostics.report(ConfigError(

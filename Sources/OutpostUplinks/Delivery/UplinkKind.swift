@@ -34,15 +34,19 @@ public struct ConfiguredUplink: Sendable {
     /// Where it sends, for logs and status (no secrets).
     public let endpoint: String
     public let delivery: DeliverySettings
+    /// The largest encoded batch this receiver takes (a broker's maximum packet size, a gateway's body limit), when
+    /// it has one: the batcher splits batches to fit the smallest of these and `[batch] max_bytes`.
+    public let maxBatchBytes: Int?
     /// Things to say once at start (`insecure_skip_verify = true`).
     public let startupWarnings: [String]
 
     public init(kind: String, uplink: any Uplink, endpoint: String, delivery: DeliverySettings,
-                startupWarnings: [String] = []) {
+                maxBatchBytes: Int? = nil, startupWarnings: [String] = []) {
         self.kind = kind
         self.uplink = uplink
         self.endpoint = endpoint
         self.delivery = delivery
+        self.maxBatchBytes = maxBatchBytes
         self.startupWarnings = startupWarnings
     }
 }

@@ -29,6 +29,9 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
     /// `initial_backoff` ("1s"), `max_backoff` ("5m"), `max_retry_after` ("1h"), `drain_rate` (5 batches/s),
     /// `live_window` ("1m").
     public var delivery = DeliverySettings()
+    /// `max_batch_bytes`, default none: the receiver's request size limit (before compression); batches are split
+    /// to fit it. The Collector's default limit is 20 MiB, far above `[batch] max_bytes`.
+    public var maxBatchBytes: Int?
 
     public static let defaultEndpoint = "http://localhost:4318"
 
@@ -68,6 +71,10 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
         configuration.tls.clientKey = (reader.string("client_key") ?? env("OTEL_EXPORTER_OTLP_CLIENT_KEY")).map(context)
         configuration.tls.insecureSkipVerify = reader.bool("insecure_skip_verify", default: false)
         configuration.delivery = readDelivery(reader)
+        if reader.contains("max_batch_bytes") {
+            configuration.maxBatchBytes = Int(reader.size("max_batch_bytes", default: 0))
+            if (configuration.maxBatchBytes ?? 0) < 1024 { reader.invalid("max_batch_bytes", "must be at least 1KiB") }
+        }
         reader.finish()
         return configuration
     }

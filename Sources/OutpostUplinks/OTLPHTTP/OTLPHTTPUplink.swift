@@ -107,6 +107,7 @@ extension OTLPHTTPUplink: UplinkKind {
                 + "verified; anyone on the path can read and change what is sent"]
             : []
         return ConfiguredUplink(kind: kind, uplink: uplink, endpoint: configuration.metricsURL,
-                                delivery: configuration.delivery, startupWarnings: warnings)
+                                delivery: configuration.delivery, maxBatchBytes: configuration.maxBatchBytes,
+                                startupWarnings: warnings)
     }
 }
