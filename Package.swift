@@ -33,6 +33,8 @@ let package = Package(
             dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite"]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .target(name: "OutpostMQTT", dependencies: ["CMosquitto"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "OutpostUplinks",
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore"], exclude: ["otlp_decode.py"]),
         .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),
+        .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostUplinksTests",
             dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostTestSupport"],
