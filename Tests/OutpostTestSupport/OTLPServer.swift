@@ -15,7 +15,7 @@ public final class OTLPServer: @unchecked Sendable {
     public var endpoint: String { "\(scheme)://127.0.0.1:\(port)" }
 
     /// Starts the receiver (TLS when `certificate` and `key` are given) and waits until it listens.
-    public init(port: Int = 0, certificate: String? = nil, key: String? = nil) throws {
+    public init(port: Int = 0, certificate: String? = nil, key: String? = nil, clientCA: String? = nil) throws {
         let python = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw ServerError(message: "\(python) is missing: run Scripts/install-deps (the README's test command does)")
@@ -23,7 +23,7 @@ public final class OTLPServer: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostUplinksTests/otlp_server.py").path,
-                             String(port)] + [certificate, key].compactMap { $0 }
+                             String(port)] + [certificate, key, clientCA].compactMap { $0 }
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.standardError

@@ -162,7 +162,7 @@ struct OTLPHTTPUplinkTests {
 
 @Suite("OTLP/HTTP over TLS with a CA made by the test", .serialized)
 struct OTLPHTTPTLSTests {
-    /// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl in a temporary folder.
+    /// A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it, made with openssl.
     func certificates() throws -> (ca: String, certificate: String, key: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -174,6 +174,8 @@ struct OTLPHTTPTLSTests {
             printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
             openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
                 -extfile ext.cnf 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=gateway-7" 2>/dev/null
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
             """
         let shell = Process()
         shell.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -197,6 +199,21 @@ struct OTLPHTTPTLSTests {
         let accepted = await uplink(server.endpoint, tls: TLSSettings(caFile: files.ca)).deliver(batchAccepted)
         #expect(accepted == .delivered)
         #expect(try server.received().count == 1)
+    }
+
+    @Test("mutual TLS: a receiver that requires a client certificate accepts client_certificate and client_key")
+    func mutualTLS() async throws {
+        let files = try certificates()
+        let directory = (files.ca as NSString).deletingLastPathComponent
+        let server = try OTLPServer(certificate: files.certificate, key: files.key, clientCA: files.ca)
+        let batchWithout = try metricsBatch([1])
+        let without = await uplink(server.endpoint, tls: TLSSettings(caFile: files.ca)).deliver(batchWithout)
+        guard case .retry = without else { Issue.record("\(without)"); return }
+        let tls = TLSSettings(caFile: files.ca, clientCertificate: directory + "/client.pem",
+                              clientKey: directory + "/client.key")
+        let batchWith = try metricsBatch([2])
+        let with = await uplink(server.endpoint, tls: tls).deliver(batchWith)
+        #expect(with == .delivered, "the receiver answers 200 only after decoding the batch")
     }
 
     @Test("insecure_skip_verify = true accepts an unknown CA")

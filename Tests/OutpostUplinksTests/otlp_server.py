@@ -2,7 +2,8 @@
 """An OTLP/HTTP receiver for Outpost's tests: decodes every request with the official schema (opentelemetry-proto
 from PyPI) and answers with scripted responses.
 
-usage: otlp_server.py PORT [CERT KEY]      (PORT 0 picks a free one; the chosen port is printed on stdout)
+usage: otlp_server.py PORT [CERT KEY [CLIENT_CA]]
+  PORT 0 picks a free one (printed on stdout); CERT KEY serve HTTPS; CLIENT_CA requires client certificates
   POST /v1/metrics, /v1/logs   decoded and recorded; answered by the next scripted response, else 200
   POST /control                JSON {"responses": [{"status": 503, "headers": {...}, "delay": 2.0,
                                                    "partial": "reason"}, ...]} queues responses
@@ -92,6 +93,9 @@ server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
 if len(sys.argv) >= 4:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(sys.argv[2], sys.argv[3])
+    if len(sys.argv) >= 5:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(sys.argv[4])
     server.socket = context.wrap_socket(server.socket, server_side=True)
 print(server.server_address[1], flush=True)
 server.serve_forever()
