@@ -38,13 +38,13 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "OutpostUplinks",
-            dependencies: ["OutpostCore", "OutpostWire", "OutpostSpool", "CCurl",
+            dependencies: ["OutpostCore", "OutpostWire", "OutpostSpool", "OutpostMQTT", "CCurl",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(
             name: "OutpostRuntime",
             dependencies: [
-                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool", "OutpostUplinks",
+                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool", "OutpostUplinks", "OutpostMQTT",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),

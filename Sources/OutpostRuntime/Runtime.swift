@@ -2,6 +2,7 @@ import AsyncAlgorithms
 import Logging
 import OutpostCore
 import OutpostInputs
+import OutpostMQTT
 import OutpostUplinks
 import ServiceLifecycle
 
@@ -35,17 +36,44 @@ public struct Runtime: Sendable {
         try await group.run()
     }
 
+    private var alertTopic: AlertTopic {
+        AlertTopic(template: configuration.alerts.mqttTopic, prefix: configuration.mqtt.topicPrefix,
+                   gateway: configuration.gateway.id)
+    }
+
+    /// The MQTT alert publisher and its broker connection, when `[alerts] mqtt_broker` names one.
+    private func makeAlertPublisher(logger: Logger) throws -> (uplink: ConfiguredUplink, broker: MQTTBrokerService)? {
+        guard let name = configuration.alerts.mqttBroker, var broker = configuration.mqtt.brokers[name] else {
+            return nil
+        }
+        // MQTT 3.1.1 §3.1.2.5 / MQTT 5 §3.1.3.2: the broker publishes the will (retained "offline") when we vanish;
+        // "online" is published, retained, after every connect.
+        let statusTopic = "\(configuration.mqtt.topicPrefix)/\(configuration.gateway.id)/status"
+        broker.will = MQTTBroker.Will(topic: statusTopic, payload: Array("offline".utf8), retain: true)
+        let client = try MQTTClient(broker: broker)
+        var delivery = DeliverySettings()
+        delivery.backoff.initial = .milliseconds(500)
+        delivery.backoff.maximum = .seconds(30)
+        delivery.drainRate = 50
+        let uplink = ConfiguredUplink(kind: "mqtt_alerts", uplink: MQTTAlertPublisher(client: client),
+                                      endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)",
+                                      delivery: delivery)
+        return (uplink, MQTTBrokerService(name: name, client: client, statusTopic: statusTopic, logger: logger))
+    }
+
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
     /// detection drains what they sent, the batcher flushes into the spool, then the uplinks stop (whatever they
     /// did not deliver stays in the spool for the next start) and the status file is written a last time.
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
         let counters = RuntimeCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         let (internalEvents, internalContinuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1000))
-        let spool = try await SpoolService.open(configuration.spool, uplinks: configuration.uplinks.map(\.uplink.name),
+        let alerts = try makeAlertPublisher(logger: logger)
+        let allUplinks = configuration.uplinks + (alerts.map { [$0.uplink] } ?? [])
+        let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
                                                 events: internalContinuation, counters: counters, clock: clock,
                                                 wallClock: wallClock, logger: logger)
         configuration.uplinkWarnings.connect { logger.warning("\($0)") }
-        let uplinks = configuration.uplinks.map { configured in
+        let uplinks = allUplinks.map { configured in
             let name = configured.uplink.name, endpoint = configured.endpoint
             let loop = DeliveryLoop(
                 uplink: configured.uplink, endpoint: endpoint, kind: configured.kind, queue: spool,
@@ -63,6 +91,7 @@ public struct Runtime: Sendable {
         }
         let batcherChannel = AsyncChannel<BatcherMessage>()
         let batcher = BatcherService(configuration: configuration, channel: batcherChannel, spool: spool,
+                                     alertTopic: alerts.map { _ in alertTopic },
                                      counters: counters, clock: clock, wallClock: wallClock, logger: logger)
         let status = StatusService(configuration: configuration, counters: counters, spool: spool,
                                    uplinks: uplinks.map(\.loop), clock: clock, wallClock: wallClock, logger: logger)
@@ -73,6 +102,7 @@ public struct Runtime: Sendable {
                                          batcher: batcherChannel, internalEvents: internalEvents, counters: counters,
                                          clock: clock, wallClock: wallClock, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
+        if let alerts { services.append(.init(service: alerts.broker)) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
         for (index, configured) in configuration.inputs.enumerated() {

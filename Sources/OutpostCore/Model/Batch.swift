@@ -35,9 +35,11 @@ public struct Batch: Sendable, Equatable {
     /// Encoded size before compression.
     public let uncompressedBytes: Int
     public let payload: [UInt8]
+    /// Where an uplink should put it, when the batch says so itself (the MQTT topic of one alert). Default "".
+    public let routing: String
 
     public init(id: String, lane: Lane, signal: String, contentType: String, contentEncoding: String,
-                created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8]) {
+                created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8], routing: String = "") {
         self.id = id
         self.lane = lane
         self.signal = signal
@@ -47,6 +49,7 @@ public struct Batch: Sendable, Equatable {
         self.items = items
         self.uncompressedBytes = uncompressedBytes
         self.payload = payload
+        self.routing = routing
     }
 }
 

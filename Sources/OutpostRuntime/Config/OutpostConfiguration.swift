@@ -37,6 +37,11 @@ public struct AlertsConfiguration: Sendable {
     public var sendResolved = true
     /// `stdout`, default `true`: write each alert as one JSON line to standard output.
     public var stdout = true
+    /// `mqtt_broker`, default none: the `[mqtt.brokers.<name>]` to publish alerts to (one JSON message per alert,
+    /// QoS 1). While it is unreachable alerts wait in the spool's alerts lane and go first when it returns.
+    public var mqttBroker: String?
+    /// `mqtt_topic`, default `"{prefix}/{gateway}/alerts/{severity}/{series}"`; also `{event}`.
+    public var mqttTopic = "{prefix}/{gateway}/alerts/{severity}/{series}"
 }
 
 /// One configured input, ready to run.
@@ -64,6 +69,8 @@ public struct OutpostConfiguration: Sendable {
     public var resource = Attributes()
     /// `[[uplink.<kind>]]`: where spooled batches go. None: the spool keeps everything (bounded by its size).
     public var uplinks: [ConfiguredUplink] = []
+    /// `[mqtt]`: brokers by name.
+    public var mqtt = MQTTConfiguration()
     /// Uplink warnings (a partial success) reach the runtime's log through this.
     public let uplinkWarnings = WarningRelay()
 
@@ -103,6 +110,15 @@ public struct OutpostConfiguration: Sendable {
                                           configDirectory: directory(of: file), wallClock: wallClock,
                                           warn: { [relay = configuration.uplinkWarnings] in relay($0) })
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
+        configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
+                                                    resolve: uplinkContext.resolve)
+        if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
+            let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
+            diagnostics.report(ConfigError(
+                .invalidValue, "no [mqtt.brokers.\(broker)] is configured" + (known.isEmpty ? "" : " (known: \(known))"),
+                path: ConfigPath([.key("alerts"), .key("mqtt_broker")]),
+                location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
+        }
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
         configuration.batch.maxBytes = configuration.uplinks.compactMap(\.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)
@@ -180,6 +196,8 @@ public struct OutpostConfiguration: Sendable {
         alerts.minSeverity = Severity(name: severity) ?? .warn
         alerts.sendResolved = reader.bool("send_resolved", default: alerts.sendResolved)
         alerts.stdout = reader.bool("stdout", default: alerts.stdout)
+        alerts.mqttBroker = reader.string("mqtt_broker")
+        alerts.mqttTopic = reader.string("mqtt_topic", default: alerts.mqttTopic)
         reader.finish()
         return alerts
     }
@@ -226,6 +244,15 @@ public struct OutpostConfiguration: Sendable {
         }
         reader.finish()
         return uplinks
+    }
+
+    private static func locate(_ root: ConfigNode, _ keys: [String]) -> ConfigLocation? {
+        var node = root
+        for key in keys {
+            guard case .table(let table) = node.value, let child = table[key] else { return nil }
+            node = child
+        }
+        return node.location
     }
 
     private static func directory(of file: String) -> String {

@@ -2,6 +2,7 @@ import AsyncAlgorithms
 import Logging
 import OutpostCore
 import OutpostSpool
+import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
 
@@ -28,10 +29,16 @@ final class BatcherService: Service {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let logger: Logger
+    /// Set when an alert publisher is configured: each alert also becomes one alert document for it.
+    private let alertTopic: AlertTopic?
+    private let gateway: String
 
     init(configuration: OutpostConfiguration, channel: AsyncChannel<BatcherMessage>, spool: SpoolService,
-         counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+         alertTopic: AlertTopic? = nil, counters: RuntimeCounters, clock: any Clock<Duration>,
+         wallClock: any WallClock, logger: Logger) {
         self.channel = channel
+        self.alertTopic = alertTopic
+        self.gateway = configuration.gateway.id
         self.builder = BatchBuilder(encoder: OTLPEncoder(resource: configuration.resource),
                                     format: configuration.batch.format)
         self.configuration = configuration.batch
@@ -98,14 +105,29 @@ final class BatcherService: Service {
                     let samples = state.takeMetrics()
                     let starts = state.counterStarts
                     batches += try builder.metricsBatches(samples, now: now) { starts[$0] ?? now }
-                case .events, .alerts:
+                case .events:
                     batches += try builder.logsBatches(state.takeEvents(lane), lane: lane, now: now)
+                case .alerts:
+                    let alerts = state.takeEvents(lane)
+                    batches += alertDocuments(alerts, now: now)
+                    batches += try builder.logsBatches(alerts, lane: lane, now: now)
                 }
             } catch {
                 logger.error("cannot encode a \(lane) batch: \(error)")
             }
         }
         if !batches.isEmpty { await spool.write(batches) }
+    }
+
+    /// One alert JSON document per alert, addressed (by its signal) to the alert publisher only.
+    private func alertDocuments(_ alerts: [Event], now: Int64) -> [Batch] {
+        guard let alertTopic else { return [] }
+        return alerts.map { event in
+            let json = Array(AlertJSON.encode(event, gateway: gateway).utf8)
+            return Batch(id: BatchBuilder.newBatchID(), lane: .alerts, signal: SQLiteSpool.alertSignal,
+                         contentType: "application/json", contentEncoding: "identity", created: now, items: 1,
+                         uncompressedBytes: json.count, payload: json, routing: alertTopic.topic(for: event))
+        }
     }
 
     private func addSelfMetricsIfDue(_ state: inout PendingBatches, now: Int64) {

@@ -65,8 +65,19 @@ public final class SQLiteSpool {
                 bytes INTEGER NOT NULL DEFAULT 0
             );
             """)
+        try addRoutingColumnIfMissing()
         try forgetRemovedUplinks()
         accountedBytes = try totalAccountedBytes()
+    }
+
+    /// Spools written before batches carried a routing key gain the column (empty for their batches).
+    private func addRoutingColumnIfMissing() throws(SQLiteError) {
+        let columns = try database.prepare("PRAGMA table_info(batches)")
+        var names: [String] = []
+        while try columns.step() { names.append(columns.text(1)) }
+        if !names.contains("routing") {
+            try database.execute("ALTER TABLE batches ADD COLUMN routing TEXT NOT NULL DEFAULT ''")
+        }
     }
 
     /// Opens an existing spool read-only, for `outpost spool stats` and `inspect` beside a running runtime.
@@ -82,8 +93,9 @@ public final class SQLiteSpool {
 
     /// Stores `batch` durably for every uplink, evicting older batches if the bound requires it. Returns what was
     /// evicted (possibly `batch` itself, when it can never fit).
+    /// `destinations` names the uplinks the batch is for; nil means every uplink.
     @discardableResult
-    public func enqueue(_ batch: Batch) throws(SQLiteError) -> [SpoolEviction] {
+    public func enqueue(_ batch: Batch, for destinations: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
         let size = batch.payload.count + Self.overheadPerBatch
         if maxBytes > 0, size > maxBytes {
             let eviction = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
@@ -92,22 +104,25 @@ public final class SQLiteSpool {
         }
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
             let evictions = try makeRoom(for: size, lane: batch.lane)
-            try insert(batch)
+            let wanted = destinations.map { Set($0).intersection(uplinks) }.map(Array.init)
+                ?? uplinks.filter { Self.takes($0, signal: batch.signal) }
+            try insert(batch, for: wanted)
             accountedBytes += size
             return evictions
         }
     }
 
-    private func insert(_ batch: Batch) throws(SQLiteError) {
+    private func insert(_ batch: Batch, for destinations: [String]) throws(SQLiteError) {
         try database.prepare("""
-            INSERT INTO batches (id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO batches (id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload,
+                                 routing)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).bind(.text(batch.id), .int(Int64(batch.lane.rawValue)), .text(batch.signal), .text(batch.contentType),
                       .text(batch.contentEncoding), .int(batch.created), .int(Int64(batch.items)),
-                      .int(Int64(batch.uncompressedBytes)), .blob(batch.payload)).run()
+                      .int(Int64(batch.uncompressedBytes)), .blob(batch.payload), .text(batch.routing)).run()
         let sequence = database.lastInsertID
         let delivery = try database.prepare("INSERT INTO deliveries (seq, uplink) VALUES (?, ?)")
-        for uplink in uplinks {
+        for uplink in destinations {
             try delivery.bind(.int(sequence), .text(uplink)).run()
         }
     }
@@ -153,7 +168,7 @@ public final class SQLiteSpool {
         let lanesList = lanes.map { String($0.rawValue) }.joined(separator: ",")
         let statement = try database.prepare("""
             SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
-                   b.payload, d.attempts
+                   b.payload, d.attempts, b.routing
             FROM deliveries d JOIN batches b ON b.seq = d.seq
             WHERE d.uplink = ? AND d.next_attempt <= ? AND b.lane IN (\(lanesList))
             ORDER BY b.lane, b.seq LIMIT 1
@@ -164,15 +179,16 @@ public final class SQLiteSpool {
 
     /// The next batch for `uplink` at `now`, for a delivery loop: alerts first (any age), then live batches
     /// (created at or after `liveSince`), then, with `includeBacklog`, the oldest of the rest; events before
-    /// metrics, first in first out. Batches in backoff are skipped.
+    /// metrics, first in first out. A delivery loop backs off as a whole, so a batch's own `next_attempt` does not
+    /// hold it back here: that would let later batches overtake it and break first-in-first-out.
     public func next(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool)
         throws(SQLiteError) -> SpooledBatch?
     {
         let base = """
             SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
-                   b.payload, d.attempts
+                   b.payload, d.attempts, b.routing
             FROM deliveries d JOIN batches b ON b.seq = d.seq
-            WHERE d.uplink = ? AND d.next_attempt <= ?
+            WHERE d.uplink = ? AND ? >= 0
             """
         let queries: [(String, [SQLiteStatement.Value])] = [
             (base + " AND b.lane = 0 ORDER BY b.seq LIMIT 1", []),
@@ -265,7 +281,7 @@ public final class SQLiteSpool {
     /// Batches in sending order (alerts first), for `outpost spool inspect` and `export`.
     public func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
         let statement = try database.prepare("""
-            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload
+            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
             FROM batches ORDER BY lane, seq LIMIT ?
             """)
         try statement.bind(.int(Int64(limit)))
@@ -301,10 +317,25 @@ public final class SQLiteSpool {
             try database.execute("DELETE FROM deliveries WHERE uplink NOT IN (\(known))")
             let adopt = try database.prepare("""
                 INSERT INTO deliveries (seq, uplink)
-                SELECT seq, ? FROM batches WHERE seq NOT IN (SELECT seq FROM deliveries)
+                SELECT seq, ? FROM batches WHERE seq NOT IN (SELECT seq FROM deliveries) AND (signal = ?) = ?
                 """)
-            for uplink in uplinks { try adopt.bind(.text(uplink)).run() }
+            for uplink in uplinks {
+                let alerts = Self.isAlertPublisher(uplink)
+                try adopt.bind(.text(uplink), .text(Self.alertSignal), .int(alerts ? 1 : 0)).run()
+            }
         }
+    }
+
+    /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
+    public static let alertSignal = "alert"
+
+    /// Alert publishers (`alerts.<transport>`) take only alert documents; every other uplink takes only OTLP.
+    public static func isAlertPublisher(_ uplink: String) -> Bool {
+        uplink.hasPrefix("alerts.")
+    }
+
+    static func takes(_ uplink: String, signal: String) -> Bool {
+        isAlertPublisher(uplink) == (signal == alertSignal)
     }
 
     /// Caps the database at `pages` pages, so tests can make the disk "full" (SQLITE_FULL) on demand.
@@ -322,7 +353,7 @@ public final class SQLiteSpool {
         let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics,
                                signal: row.text(3), contentType: row.text(4), contentEncoding: row.text(5),
                                created: row.int(6), items: Int(row.int(7)), uncompressedBytes: Int(row.int(8)),
-                               payload: row.blob(9))
+                               payload: row.blob(9), routing: row.text(11))
         return SpooledBatch(sequence: row.int(0), batch: batch, attempts: attemptsColumn.map { Int(row.int($0)) } ?? 0)
     }
 

@@ -5,7 +5,7 @@ import Synchronization
 /// The spool as a delivery loop sees it. The runtime's spool service implements it on the spool's own thread.
 public protocol DeliveryQueue: Sendable {
     /// The next batch for `uplink`: alerts first (any age), then live batches (created at or after `liveSince`),
-    /// then, when `includeBacklog`, the oldest of the rest. Batches in backoff are skipped.
+    /// then, when `includeBacklog`, the oldest of the rest, first in first out.
     func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch?
     func markDelivered(_ sequence: Int64, by uplink: String) async
     func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async

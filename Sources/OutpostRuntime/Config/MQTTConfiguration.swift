@@ -1,0 +1,51 @@
+import OutpostCore
+import OutpostMQTT
+
+/// `[mqtt]`: the brokers Outpost talks to, by name, and the topic prefix.
+public struct MQTTConfiguration: Sendable {
+    /// `topic_prefix`, default `"outpost"`: the `{prefix}` of every topic (`<prefix>/<gateway>/status`, alerts).
+    public var topicPrefix = "outpost"
+    /// `[mqtt.brokers.<name>]`: `url` (required, `mqtt://host[:1883]` or `mqtts://host[:8883]`), `username`,
+    /// `password` (use `${ENV}`), `ca_file`, `client_certificate`, `client_key`, `client_id` (default
+    /// `outpost-<gateway>`), `keepalive` (default `"30s"`), `protocol` (`"5"` default, or `"3.1.1"`).
+    public var brokers: [String: MQTTBroker] = [:]
+
+    static func read(_ reader: ConfigReader?, gateway: String, resolve: (String) -> String) -> MQTTConfiguration {
+        var configuration = MQTTConfiguration()
+        guard let reader else { return configuration }
+        configuration.topicPrefix = reader.string("topic_prefix", default: configuration.topicPrefix)
+        if let brokers = reader.table("brokers") {
+            for name in brokers.keys {
+                guard let table = brokers.table(name) else { continue }
+                if let broker = readBroker(table, gateway: gateway, resolve: resolve) {
+                    configuration.brokers[name] = broker
+                }
+            }
+            brokers.finish()
+        }
+        reader.finish()
+        return configuration
+    }
+
+    private static func readBroker(_ reader: ConfigReader, gateway: String, resolve: (String) -> String)
+        -> MQTTBroker?
+    {
+        let url = reader.requiredString("url", hint: "give the broker's address, e.g. url = \"mqtt://127.0.0.1:1883\"")
+        let clientID = reader.string("client_id", default: "outpost-\(gateway)")
+        var broker = url.flatMap { MQTTBroker.parse(url: $0, clientID: clientID) }
+        if let url, broker == nil {
+            reader.invalid("url", "`\(url)` is not an MQTT URL; write mqtt://host[:port] or mqtts://host[:port]")
+        }
+        // An empty value (an unset `${VAR:-}`) means no credentials, not an empty user name.
+        broker?.username = reader.string("username").flatMap { $0.isEmpty ? nil : $0 }
+        broker?.password = reader.string("password").flatMap { $0.isEmpty ? nil : $0 }
+        broker?.caFile = reader.string("ca_file").map(resolve)
+        broker?.clientCertificate = reader.string("client_certificate").map(resolve)
+        broker?.clientKey = reader.string("client_key").map(resolve)
+        broker?.keepAlive = Int(reader.positiveDuration("keepalive", default: .seconds(30)).components.seconds)
+        let version = reader.choice("protocol", ["5", "3.1.1"], default: "5")
+        broker?.protocolVersion = version == "5" ? .v5 : .v311
+        reader.finish()
+        return broker
+    }
+}

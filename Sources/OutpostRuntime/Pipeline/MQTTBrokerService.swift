@@ -1,0 +1,35 @@
+import Logging
+import OutpostMQTT
+import ServiceLifecycle
+
+/// Owns one broker connection: starts it, announces `online` (retained) on every connect, logs connection changes,
+/// and disconnects cleanly last on shutdown (after the uplinks that publish through it have stopped).
+struct MQTTBrokerService: Service {
+    let name: String
+    let client: MQTTClient
+    let statusTopic: String
+    let logger: Logger
+
+    func run() async throws {
+        do {
+            try client.start()
+        } catch {
+            logger.error("mqtt broker \(name): \(error); alerts wait in the spool")
+        }
+        await cancelWhenGracefulShutdown {
+            for await event in client.events {
+                switch event {
+                case .connected:
+                    logger.info("mqtt broker \(name): connected to \(client.broker.host):\(client.broker.port)")
+                    _ = await client.publish(topic: statusTopic, payload: Array("online".utf8), retain: true)
+                case .disconnected(let reason):
+                    logger.warning("mqtt broker \(name): disconnected (\(reason)); reconnecting")
+                }
+            }
+        }
+        // A clean stop says goodbye explicitly: the will is only for vanishing.
+        _ = await client.publish(topic: statusTopic, payload: Array("offline".utf8), retain: true,
+                                 timeout: .seconds(2))
+        client.stop()
+    }
+}

@@ -1,0 +1,52 @@
+import OutpostCore
+import OutpostMQTT
+import OutpostSpool
+
+/// Publishes each alert as one JSON message (QoS 1) on its MQTT topic, from the spool's alerts lane.
+///
+/// Alerts reach it as spooled alert documents addressed to it alone (`alerts.mqtt`), so an unreachable broker only
+/// delays them: they wait in the alerts lane, survive restarts, and go first when the broker returns. A message
+/// leaves the spool only on PUBACK.
+public struct MQTTAlertPublisher: Uplink {
+    public static let uplinkName = "alerts.mqtt"
+    public let name = MQTTAlertPublisher.uplinkName
+    private let client: MQTTClient
+
+    public init(client: MQTTClient) {
+        self.client = client
+    }
+
+    public func deliver(_ batch: Batch) async -> DeliveryResult {
+        guard batch.signal == SQLiteSpool.alertSignal, !batch.routing.isEmpty else {
+            return .rejected(reason: "batch \(batch.id) is not an alert document")
+        }
+        switch await client.publish(topic: batch.routing, payload: batch.payload, contentType: "application/json") {
+        case .acknowledged: return .delivered
+        case .failed(let reason): return .retry(after: nil, reason: reason)
+        }
+    }
+}
+
+/// Fills an alert topic template: `{prefix}`, `{gateway}`, `{severity}` (info, warn, error), `{series}` (or `none`),
+/// `{event}`. Characters MQTT reserves in topic names (`+`, `#`) are replaced by `_`.
+public struct AlertTopic: Sendable, Equatable {
+    public let template: String
+    public let prefix: String
+    public let gateway: String
+
+    public init(template: String, prefix: String, gateway: String) {
+        self.template = template
+        self.prefix = prefix
+        self.gateway = gateway
+    }
+
+    public func topic(for event: Event) -> String {
+        var topic = template
+        for (key, value) in [("{prefix}", prefix), ("{gateway}", gateway),
+                             ("{severity}", event.severity.text.lowercased()), ("{series}", event.series?.name ?? "none"),
+                             ("{event}", event.name.rawValue)] {
+            topic = topic.replacing(key, with: value)
+        }
+        return String(topic.map { $0 == "+" || $0 == "#" ? "_" : $0 })
+    }
+}
