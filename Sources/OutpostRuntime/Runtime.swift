@@ -41,24 +41,19 @@ public struct Runtime: Sendable {
                    gateway: configuration.gateway.id)
     }
 
-    /// The MQTT alert publisher and its broker connection, when `[alerts] mqtt_broker` names one.
-    private func makeAlertPublisher(logger: Logger) throws -> (uplink: ConfiguredUplink, broker: MQTTBrokerService)? {
-        guard let name = configuration.alerts.mqttBroker, var broker = configuration.mqtt.brokers[name] else {
-            return nil
-        }
-        // MQTT 3.1.1 §3.1.2.5 / MQTT 5 §3.1.3.2: the broker publishes the will (retained "offline") when we vanish;
-        // "online" is published, retained, after every connect.
-        let statusTopic = "\(configuration.mqtt.topicPrefix)/\(configuration.gateway.id)/status"
-        broker.will = MQTTBroker.Will(topic: statusTopic, payload: Array("offline".utf8), retain: true)
-        let client = try MQTTClient(broker: broker)
+    /// The MQTT alert publisher, when `[alerts] mqtt_broker` names a broker.
+    private func makeAlertPublisher() throws -> ConfiguredUplink? {
+        guard let name = configuration.alerts.mqttBroker,
+            let client = try configuration.mqttConnections.client(named: name)
+        else { return nil }
         var delivery = DeliverySettings()
         delivery.backoff.initial = .milliseconds(500)
         delivery.backoff.maximum = .seconds(30)
         delivery.drainRate = 50
-        let uplink = ConfiguredUplink(kind: "mqtt_alerts", uplink: MQTTAlertPublisher(client: client),
-                                      endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)",
-                                      delivery: delivery)
-        return (uplink, MQTTBrokerService(name: name, client: client, statusTopic: statusTopic, logger: logger))
+        let broker = client.broker
+        return ConfiguredUplink(kind: "mqtt_alerts", uplink: MQTTAlertPublisher(client: client),
+                                endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)",
+                                delivery: delivery)
     }
 
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
@@ -67,8 +62,13 @@ public struct Runtime: Sendable {
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
         let counters = RuntimeCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         let (internalEvents, internalContinuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1000))
-        let alerts = try makeAlertPublisher(logger: logger)
-        let allUplinks = configuration.uplinks + (alerts.map { [$0.uplink] } ?? [])
+        let alerts = try makeAlertPublisher()
+        let allUplinks = configuration.uplinks + (alerts.map { [$0] } ?? [])
+        // One service per broker in use: it connects, announces `online`, and disconnects last.
+        let brokers = configuration.mqttConnections.created.map { name, client in
+            MQTTBrokerService(name: name, client: client, statusTopic: configuration.mqttConnections.statusTopic,
+                              logger: logger)
+        }
         let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
                                                 events: internalContinuation, counters: counters, clock: clock,
                                                 wallClock: wallClock, logger: logger)
@@ -102,7 +102,7 @@ public struct Runtime: Sendable {
                                          batcher: batcherChannel, internalEvents: internalEvents, counters: counters,
                                          clock: clock, wallClock: wallClock, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
-        if let alerts { services.append(.init(service: alerts.broker)) }
+        services += brokers.map { .init(service: $0) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
         for (index, configured) in configuration.inputs.enumerated() {

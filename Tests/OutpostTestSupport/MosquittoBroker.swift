@@ -76,6 +76,22 @@ public final class MosquittoBroker: @unchecked Sendable {
     }
 }
 
+extension MosquittoBroker {
+    /// The raw payload of the next message on `topic` (binary-safe), or empty after `timeout` seconds.
+    public func receivePayload(topic: String, timeout: Int = 20) throws -> Data {
+        let sub = Process()
+        sub.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        sub.arguments = ["-h", "127.0.0.1", "-p", String(port), "-t", topic, "-C", "1", "-W", String(timeout),
+                         "-q", "1", "-N", "-F", "%p"]
+        let out = Pipe()
+        sub.standardOutput = out
+        try sub.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        sub.waitUntilExit()
+        return data
+    }
+}
+
 public struct BrokerError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }

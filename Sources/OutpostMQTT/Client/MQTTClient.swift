@@ -56,10 +56,13 @@ public final class MQTTClient: Sendable {
     public var isConnected: Bool { context.isConnected }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
+    /// With MQTT 5, `contentType` and `userProperties` travel as PUBLISH properties (§3.3.2.3); 3.1.1 has none.
     public func publish(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
-                        timeout: Duration = .seconds(10)) async -> MQTTPublishOutcome {
+                        userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
+        -> MQTTPublishOutcome
+    {
         await context.publish(topic: topic, payload: payload, retain: retain, contentType: contentType,
-                              timeout: timeout)
+                              userProperties: userProperties, timeout: timeout)
     }
 }
 
@@ -160,13 +163,18 @@ final class MQTTClientContext: @unchecked Sendable {
         if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
-    func publish(topic: String, payload: [UInt8], retain: Bool, contentType: String?, timeout: Duration) async
-        -> MQTTPublishOutcome
+    func publish(topic: String, payload: [UInt8], retain: Bool, contentType: String?,
+                 userProperties: [(String, String)], timeout: Duration) async -> MQTTPublishOutcome
     {
         var properties: OpaquePointer?
         defer { mosquitto_property_free_all(&properties) }
-        if let contentType, broker.protocolVersion == .v5 {
-            mosquitto_property_add_string(&properties, Int32(MQTT_PROP_CONTENT_TYPE.rawValue), contentType)
+        if broker.protocolVersion == .v5 {
+            if let contentType {
+                mosquitto_property_add_string(&properties, Int32(MQTT_PROP_CONTENT_TYPE.rawValue), contentType)
+            }
+            for (key, value) in userProperties {
+                mosquitto_property_add_string_pair(&properties, Int32(MQTT_PROP_USER_PROPERTY.rawValue), key, value)
+            }
         }
         var messageID: Int32 = 0
         let status = payload.withUnsafeBytes { bytes in

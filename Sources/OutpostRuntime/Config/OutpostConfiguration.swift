@@ -6,6 +6,7 @@ import Musl
 import OutpostCore
 import OutpostDetect
 import OutpostInputs
+import OutpostMQTT
 import OutpostUplinks
 
 /// `[gateway]`: who this gateway is and where it keeps its state.
@@ -71,6 +72,8 @@ public struct OutpostConfiguration: Sendable {
     public var uplinks: [ConfiguredUplink] = []
     /// `[mqtt]`: brokers by name.
     public var mqtt = MQTTConfiguration()
+    /// One client per broker, shared by the alert publisher and the MQTT uplinks.
+    public var mqttConnections = MQTTConnections(brokers: [:], statusTopic: "")
     /// Uplink warnings (a partial success) reach the runtime's log through this.
     public let uplinkWarnings = WarningRelay()
 
@@ -106,12 +109,13 @@ public struct OutpostConfiguration: Sendable {
         let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
                                    configDirectory: directory(of: file))
         configuration.inputs = readInputs(reader.table("input"), context: context)
-        let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
-                                          configDirectory: directory(of: file), wallClock: wallClock,
-                                          warn: { [relay = configuration.uplinkWarnings] in relay($0) })
-        configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
         configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
-                                                    resolve: uplinkContext.resolve)
+                                                    resolve: { [directory = directory(of: file)] path in
+                                                        path.hasPrefix("/") ? path : directory + "/" + path
+                                                    })
+        configuration.mqttConnections = MQTTConnections(
+            brokers: configuration.mqtt.brokers,
+            statusTopic: "\(configuration.mqtt.topicPrefix)/\(gateway.id)/status")
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
             let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
             diagnostics.report(ConfigError(
@@ -119,6 +123,12 @@ public struct OutpostConfiguration: Sendable {
                 path: ConfigPath([.key("alerts"), .key("mqtt_broker")]),
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
+        let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
+                                          configDirectory: directory(of: file), wallClock: wallClock,
+                                          mqtt: configuration.mqttConnections,
+                                          mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id,
+                                          warn: { [relay = configuration.uplinkWarnings] in relay($0) })
+        configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
         configuration.batch.maxBytes = configuration.uplinks.compactMap(\.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)

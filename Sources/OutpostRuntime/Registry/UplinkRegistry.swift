@@ -7,6 +7,7 @@ enum UplinkRegistry {
     // Metatypes of stateless types in a `let`: never mutated, nothing shared.
     nonisolated(unsafe) static let kinds: [any UplinkKind.Type] = [
         OTLPHTTPUplink.self,
+        MQTTUplink.self,
     ]
 
     static func kind(named name: String) -> (any UplinkKind.Type)? {

@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostMQTT
 import Synchronization
 import OutpostWire
 
@@ -12,9 +13,17 @@ public struct UplinkContext: Sendable {
     public let wallClock: any WallClock
     /// Where an uplink's warnings go (the runtime's log).
     public let warn: @Sendable (String) -> Void
+    /// The configured MQTT brokers, for uplinks that publish to one.
+    public let mqtt: MQTTConnections?
+    public let mqttTopicPrefix: String
+    public let gateway: String
 
     public init(environment: [String: String], batchEncoding: OTLPEncoding, configDirectory: String,
-                wallClock: any WallClock, warn: @escaping @Sendable (String) -> Void) {
+                wallClock: any WallClock, mqtt: MQTTConnections? = nil, mqttTopicPrefix: String = "outpost",
+                gateway: String = "", warn: @escaping @Sendable (String) -> Void) {
+        self.mqtt = mqtt
+        self.mqttTopicPrefix = mqttTopicPrefix
+        self.gateway = gateway
         self.environment = environment
         self.batchEncoding = batchEncoding
         self.configDirectory = configDirectory

@@ -1,0 +1,62 @@
+import OutpostCore
+import OutpostMQTT
+
+/// `[[uplink.mqtt]]`: spooled OTLP batches published to an MQTT broker, QoS 1, deleted from the spool on PUBACK.
+///
+/// Topics: `<prefix>/<gateway>/metrics` and `<prefix>/<gateway>/events`. The payload is the batch as spooled: an
+/// OTLP `ExportMetricsServiceRequest` / `ExportLogsServiceRequest`, protobuf (or OTLP/JSON) per `[batch] encoding`,
+/// gzip per `[batch] gzip_level`. MQTT 5 carries the content type (`application/x-protobuf`) and a
+/// `content-encoding` user property (`gzip`); with MQTT 3.1.1, which has no properties, the convention is the
+/// config: consumers read the `[batch]` settings (protobuf + gzip unless changed) and the topic suffix.
+public struct MQTTUplink: Uplink, UplinkKind {
+    public static let kind = "mqtt"
+    public let name: String
+    private let client: MQTTClient
+    private let metricsTopic: String
+    private let eventsTopic: String
+
+    public func deliver(_ batch: Batch) async -> DeliveryResult {
+        let topic = batch.signal == "metrics" ? metricsTopic : eventsTopic
+        let outcome = await client.publish(topic: topic, payload: batch.payload, contentType: batch.contentType,
+                                           userProperties: [("content-encoding", batch.contentEncoding),
+                                                            ("outpost-batch-id", batch.id)])
+        switch outcome {
+        case .acknowledged: return .delivered
+        case .failed(let reason): return .retry(after: nil, reason: reason)
+        }
+    }
+
+    /// Keys: `name` (default `"mqtt"`), `broker` (required: a `[mqtt.brokers.<name>]`), `topic` (default
+    /// `"{prefix}/{gateway}/{signal}"`, `{signal}` being `metrics` or `events`), `max_packet_size` (default none: the
+    /// broker's limit; batches are split to fit), and the delivery keys of every uplink.
+    public static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
+        let name = reader.string("name", default: "mqtt")
+        let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
+        let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")
+        var maxPacket: Int?
+        if reader.contains("max_packet_size") {
+            maxPacket = Int(reader.size("max_packet_size", default: 0))
+            if (maxPacket ?? 0) < 1024 { reader.invalid("max_packet_size", "must be at least 1KiB") }
+        }
+        let delivery = OTLPHTTPUplinkConfiguration.readDelivery(reader)
+        guard let brokerName else {
+            reader.finish()
+            return nil
+        }
+        guard let connections = context.mqtt, let client = try? connections.client(named: brokerName) else {
+            reader.invalid("broker", "no [mqtt.brokers.\(brokerName)] is configured")
+            reader.finish()
+            return nil
+        }
+        reader.finish()
+        let topic = { (signal: String) in
+            template.replacing("{prefix}", with: context.mqttTopicPrefix).replacing("{gateway}", with: context.gateway)
+                .replacing("{signal}", with: signal)
+        }
+        let uplink = MQTTUplink(name: name, client: client, metricsTopic: topic("metrics"), eventsTopic: topic("events"))
+        let broker = client.broker
+        return ConfiguredUplink(kind: kind, uplink: uplink,
+                                endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)/\(topic("…"))",
+                                delivery: delivery, maxBatchBytes: maxPacket.map { $0 - 1024 })
+    }
+}
