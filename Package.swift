@@ -25,7 +25,7 @@ let package = Package(
     targets: [
         .target(name: "OutpostCore"),
         .target(name: "OutpostDetect", dependencies: ["OutpostCore"]),
-        .target(name: "OutpostInputs", dependencies: ["OutpostCore"]),
+        .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(
@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OutpostInputsTests",
-            dependencies: ["OutpostInputs", "OutpostCore", "OutpostTestSupport"],
+            dependencies: ["OutpostInputs", "OutpostCore", "OutpostMQTT", "OutpostTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

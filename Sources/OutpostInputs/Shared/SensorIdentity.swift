@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostMQTT
 
 /// The keys every input shares to say what it measures: `name`, `unit`, `sensor_id`, `device`, `location`,
 /// `attributes`. They become the series' name, unit and attributes.
@@ -57,9 +58,12 @@ public struct InputContext: Sendable {
     public let stateDirectory: String
     /// The folder of the config file, against which relative paths in it resolve.
     public let configDirectory: String
+    /// The configured MQTT brokers, for the MQTT input.
+    public let mqtt: MQTTConnections?
 
     public init(clock: any Clock<Duration> = ContinuousClock(), wallClock: any WallClock = SystemWallClock(),
-                stateDirectory: String, configDirectory: String) {
+                stateDirectory: String, configDirectory: String, mqtt: MQTTConnections? = nil) {
+        self.mqtt = mqtt
         self.clock = clock
         self.wallClock = wallClock
         self.stateDirectory = stateDirectory

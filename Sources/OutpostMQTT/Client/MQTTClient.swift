@@ -13,6 +13,17 @@ public enum MQTTPublishOutcome: Sendable, Equatable {
     case failed(String)
 }
 
+/// A message received on a subscription.
+public struct MQTTMessage: Sendable {
+    public let topic: String
+    public let payload: [UInt8]
+
+    public init(topic: String, payload: [UInt8]) {
+        self.topic = topic
+        self.payload = payload
+    }
+}
+
 /// A connection change, for logs, status and re-subscribing.
 public enum MQTTConnectionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool)
@@ -56,6 +67,15 @@ public final class MQTTClient: Sendable {
     public var isConnected: Bool { context.isConnected }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
+    /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
+    /// messages that match them. A slow consumer loses the oldest messages beyond `buffer`, never blocks the
+    /// network thread.
+    public func subscribe(_ filters: [String], buffer: Int = 10_000) -> AsyncStream<MQTTMessage> {
+        let (stream, continuation) = AsyncStream<MQTTMessage>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+        context.addSubscription(filters: filters, continuation: continuation)
+        return stream
+    }
+
     /// With MQTT 5, `contentType` and `userProperties` travel as PUBLISH properties (§3.3.2.3); 3.1.1 has none.
     public func publish(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
                         userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
@@ -95,6 +115,7 @@ final class MQTTClientContext: @unchecked Sendable {
         var acknowledgedEarly: Set<Int32> = []
         /// Publishes given up on (timed out): a late PUBACK for them must not count for anyone else.
         var abandoned: Set<Int32> = []
+        var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation)] = []
     }
 
     private let state = Mutex(State())
@@ -122,6 +143,7 @@ final class MQTTClientContext: @unchecked Sendable {
         mosquitto_connect_v5_callback_set(handle, mqttConnected)
         mosquitto_disconnect_v5_callback_set(handle, mqttDisconnected)
         mosquitto_publish_v5_callback_set(handle, mqttPublished)
+        mosquitto_message_v5_callback_set(handle, mqttMessage)
         mosquitto_reconnect_delay_set(handle, 1, 30, true)
         if broker.username != nil || broker.password != nil {
             try check(mosquitto_username_pw_set(handle, broker.username, broker.password), "username/password")
@@ -153,6 +175,7 @@ final class MQTTClientContext: @unchecked Sendable {
         }
         for continuation in waiting { continuation.resume(returning: .failed("the client stopped")) }
         events.finish()
+        state.withLock { $0.subscriptions }.forEach { $0.continuation.finish() }
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
@@ -222,8 +245,40 @@ final class MQTTClientContext: @unchecked Sendable {
         continuation?.resume(returning: .failed("no PUBACK within \(timeout)"))
     }
 
+    func addSubscription(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation) {
+        let connected = state.withLock { state -> Bool in
+            state.subscriptions.append((filters, continuation))
+            return state.connected
+        }
+        if connected { subscribe(filters) }
+    }
+
+    /// MQTT 3.1.1 §3.1.2.4 / MQTT 5 §3.1.2.4: even with a persistent session, a broker may have lost it (a restart
+    /// without persistence), so subscriptions are sent again after every connect.
+    private func subscribe(_ filters: [String]) {
+        for filter in filters { mosquitto_subscribe_v5(handle, nil, filter, 1, 0, nil) }
+    }
+
+    fileprivate func received(topic: String, payload: [UInt8]) {
+        let subscriptions = state.withLock { $0.subscriptions }
+        let message = MQTTMessage(topic: topic, payload: payload)
+        for (filters, continuation) in subscriptions where filters.contains(where: { matches($0, topic) }) {
+            continuation.yield(message)
+        }
+    }
+
+    private func matches(_ filter: String, _ topic: String) -> Bool {
+        var result = false
+        mosquitto_topic_matches_sub(filter, topic, &result)
+        return result
+    }
+
     fileprivate func connectionChanged(connected: Bool, code: Int32, flags: Int32) {
-        state.withLock { $0.connected = connected }
+        let filters = state.withLock { state -> [String] in
+            state.connected = connected
+            return connected ? state.subscriptions.flatMap(\.filters) : []
+        }
+        subscribe(filters)
         if connected {
             events.yield(.connected(sessionPresent: flags & 1 == 1))
         } else {
@@ -256,6 +311,15 @@ private let mqttPublished: @convention(c) (OpaquePointer?, UnsafeMutableRawPoint
         // MQTT 5 PUBACK reason codes ≥ 0x80 are failures (§3.4.2.1); 3.1.1 has none.
         context(user)?.complete(messageID, with: reason >= 0x80 ? .failed("PUBACK reason \(reason)") : .acknowledged)
     }
+
+private let mqttMessage: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?,
+                                         UnsafePointer<mosquitto_message>?, OpaquePointer?) -> Void = { _, user, message, _ in
+    guard let message, let topic = message.pointee.topic else { return }
+    let count = Int(message.pointee.payloadlen)
+    let payload = count > 0 && message.pointee.payload != nil
+        ? Array(UnsafeRawBufferPointer(start: message.pointee.payload, count: count)) : []
+    context(user)?.received(topic: String(cString: topic), payload: payload)
+}
 
 /// `mosquitto_lib_init` must run once, before any client, and is not thread-safe.
 enum MQTTLibrary {

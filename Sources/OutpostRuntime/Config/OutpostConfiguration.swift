@@ -106,9 +106,6 @@ public struct OutpostConfiguration: Sendable {
                                                           environment: environment)
         configuration.alerts = readAlerts(reader.table("alerts"))
         configuration.detection = DetectionConfiguration.read(reader.table("detect"))
-        let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
-                                   configDirectory: directory(of: file))
-        configuration.inputs = readInputs(reader.table("input"), context: context)
         configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
                                                     resolve: { [directory = directory(of: file)] path in
                                                         path.hasPrefix("/") ? path : directory + "/" + path
@@ -116,6 +113,9 @@ public struct OutpostConfiguration: Sendable {
         configuration.mqttConnections = MQTTConnections(
             brokers: configuration.mqtt.brokers,
             statusTopic: "\(configuration.mqtt.topicPrefix)/\(gateway.id)/status")
+        let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
+                                   configDirectory: directory(of: file), mqtt: configuration.mqttConnections)
+        configuration.inputs = readInputs(reader.table("input"), context: context)
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
             let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
             diagnostics.report(ConfigError(

@@ -11,6 +11,7 @@ enum InputRegistry {
         ExecInput.self,
         SimulatedInput.self,
         ReplayInput.self,
+        MQTTInput.self,
     ]
 
     static func kind(named name: String) -> (any InputKind.Type)? {

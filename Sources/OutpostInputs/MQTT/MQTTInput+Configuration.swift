@@ -1,0 +1,65 @@
+import OutpostCore
+
+/// `[[input.mqtt]]`: readings that sensors publish to a broker (Zigbee2MQTT, Tasmota, ESPHome, custom boards).
+public struct MQTTInputConfiguration: Sendable {
+    public enum Format: String, Sendable, CaseIterable {
+        /// A JSON object when the payload is one, else a plain number.
+        case auto
+        /// The payload is one number (`21.5`, `"21.5"`): series `name`.
+        case number
+        /// Numeric fields of a JSON object, nested ones flattened (`BME280.Temperature` → `bme280.temperature`).
+        case json
+    }
+
+    /// `broker` (required): a `[mqtt.brokers.<name>]`.
+    public var broker: String
+    /// `topics` (required): filters with `+` and `#` wildcards, e.g. `["zigbee2mqtt/+"]`.
+    public var topics: [String]
+    /// `preset`, default `""`: `"zigbee2mqtt"` (device = last topic level, skips `bridge/...`) or `"tasmota"`
+    /// (topics `tele/<device>/SENSOR`, device = second level); sets `format = "json"` and the usual units.
+    public var preset = ""
+    /// `format`, default `"auto"`: `auto`, `number` or `json`.
+    public var format = Format.auto
+    /// `fields`, default all numeric fields: the (flattened, lowercase) JSON fields to keep.
+    public var fields: [String] = []
+    /// `device_level`, default the last level (zigbee2mqtt) or 2 (tasmota): which topic level names the device,
+    /// counted from 1; it becomes the `device` attribute.
+    public var deviceLevel: Int?
+    /// `units`, default the usual ones (temperature `Cel`, humidity `%`, pressure `hPa`, battery `%`, voltage `V`,
+    /// linkquality `1`, illuminance `lx`, co2 `ppm`): a unit per field.
+    public var units: [String: String] = [:]
+    /// `max_payload`, default `"64KiB"`: bigger messages are counted and skipped.
+    public var maxPayload = 64 * 1024
+    /// `interval`, default `"5m"`: how often each device is expected to report; staleness counts in it.
+    public var interval: Duration = .seconds(300)
+    /// `name` (default `"mqtt"`), `unit`, `location`, `attributes`: see `SensorIdentity`. Series are
+    /// `<name>.<field>` with a `device` attribute.
+    public var identity: SensorIdentity
+
+    public static let defaultUnits: [String: String] = [
+        "temperature": "Cel", "humidity": "%", "pressure": "hPa", "battery": "%", "voltage": "V",
+        "linkquality": "1", "illuminance": "lx", "illuminance_lux": "lx", "co2": "ppm", "power": "W",
+        "energy": "kWh", "current": "A",
+    ]
+
+    static func read(_ reader: ConfigReader) -> MQTTInputConfiguration? {
+        let broker = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"local\"")
+        let topics = reader.strings("topics")
+        if topics == nil { reader.missing("topics", "give the topic filters, e.g. topics = [\"zigbee2mqtt/+\"]") }
+        let identity = SensorIdentity.read(reader, defaultName: "mqtt")
+        var configuration = MQTTInputConfiguration(broker: broker ?? "", topics: topics ?? [], identity: identity)
+        configuration.preset = reader.choice("preset", ["", "zigbee2mqtt", "tasmota"], default: "")
+        let defaultFormat = configuration.preset.isEmpty ? "auto" : "json"
+        configuration.format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue),
+                                                              default: defaultFormat)) ?? .auto
+        configuration.fields = (reader.strings("fields") ?? []).map { $0.lowercased() }
+        configuration.deviceLevel = reader.int("device_level") ?? (configuration.preset == "tasmota" ? 2 : nil)
+        configuration.units = defaultUnits
+        for (field, unit) in reader.stringMap("units") { configuration.units[field.lowercased()] = unit }
+        configuration.maxPayload = Int(reader.size("max_payload", default: Int64(configuration.maxPayload)))
+        configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
+        reader.finish()
+        guard broker != nil, topics != nil else { return nil }
+        return configuration
+    }
+}
