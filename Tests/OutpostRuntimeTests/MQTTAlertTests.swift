@@ -36,13 +36,13 @@ struct MQTTAlertTests {
         let broker = try MosquittoBroker()
         let csv = try writeTemporary("tank.csv", recording(spikeAt: 150))
         let config = try config(port: broker.port, csv: csv, state: try temporaryStateDirectory())
-        let subscriber = Task { try broker.receive(topic: "outpost/gw-9/#", count: 2, timeout: 30) }
-        try await poll("the subscriber is listening", timeout: .seconds(5)) { true }
+        let subscription = try MosquittoSubscription(broker: broker, topic: "outpost/gw-9/#")
         let outpost = try OutpostProcess.start(config: config)
         defer { if outpost.isRunning { outpost.terminate() } }
-        let messages = try await subscriber.value
-        #expect(messages.count == 2)
-        let alert = try #require(messages.first { $0.hasPrefix("{") })
+        try await poll("the alert on its topic") {
+            subscription.messages.contains { $0.topic == "outpost/gw-9/alerts/warn/tank.level" }
+        }
+        let alert = try #require(subscription.messages.first { $0.topic.hasPrefix("outpost/gw-9/alerts/") }?.payload)
         let json = try JSONSerialization.jsonObject(with: Data(alert.utf8)) as? [String: Any]
         #expect(json?["event"] as? String == "outpost.anomaly.raised")
         #expect(json?["series"] as? String == "tank.level")
@@ -67,11 +67,12 @@ struct MQTTAlertTests {
         #expect(first.terminationStatus == 0)
 
         let broker = try MosquittoBroker(port: port)
-        let subscriber = Task { try broker.receive(topic: "outpost/gw-9/alerts/warn/tank.level", count: 1, timeout: 60) }
+        let subscription = try MosquittoSubscription(broker: broker, topic: "outpost/gw-9/alerts/warn/tank.level")
         let second = try OutpostProcess.start(config: config)
         defer { if second.isRunning { second.terminate() } }
-        let messages = try await subscriber.value
-        let json = try JSONSerialization.jsonObject(with: Data((messages.first ?? "").utf8)) as? [String: Any]
+        try await poll("the waiting alert") { !subscription.messages.isEmpty }
+        let json = try JSONSerialization.jsonObject(with: Data((subscription.messages.first?.payload ?? "").utf8))
+            as? [String: Any]
         #expect(json?["event"] as? String == "outpost.anomaly.raised")
         #expect(json?["time"] as? String == "2026-03-01T12:01:40.000Z", "the alert raised while the broker was down")
     }

@@ -70,6 +70,7 @@ public final class MosquittoBroker: @unchecked Sendable {
         let out = Pipe()
         sub.standardOutput = out
         try sub.run()
+        killAfter(sub, seconds: timeout)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         sub.waitUntilExit()
         return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
@@ -86,13 +87,80 @@ extension MosquittoBroker {
         let out = Pipe()
         sub.standardOutput = out
         try sub.run()
+        killAfter(sub, seconds: timeout)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         sub.waitUntilExit()
         return data
     }
 }
 
+/// mosquitto_sub's own `-W` relies on SIGALRM, which a child of the test runner may have blocked: enforce it here.
+func killAfter(_ process: Process, seconds: Int) {
+    let pid = process.processIdentifier
+    DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds + 1)) {
+        if process.isRunning { kill(pid, SIGKILL) }
+    }
+}
+
 public struct BrokerError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// A live `mosquitto_sub` whose lines the test reads as they come; ready once it has seen its own probe message,
+/// so nothing published afterwards can be missed.
+public final class MosquittoSubscription: @unchecked Sendable {
+    // `@unchecked Sendable`: `lines` is guarded by `lock`; the process is only started and killed.
+    private let process = Process()
+    private let lock = NSLock()
+    private var buffer = ""
+    private var lines: [String] = []
+
+    public init(broker: MosquittoBroker, topic: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
+        process.arguments = ["-h", "127.0.0.1", "-p", String(broker.port), "-t", topic, "-t", "probe/#", "-q", "1",
+                             "-v"]
+        let out = Pipe()
+        process.standardOutput = out
+        out.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.buffer += String(decoding: data, as: UTF8.self)
+            while let newline = self.buffer.firstIndex(of: "\n") {
+                self.lines.append(String(self.buffer[..<newline]))
+                self.buffer = String(self.buffer[self.buffer.index(after: newline)...])
+            }
+            self.lock.unlock()
+        }
+        try process.run()
+        let probe = "probe/\(UUID().uuidString)"
+        let deadline = Date().addingTimeInterval(20)
+        while !received.contains(where: { $0.hasPrefix(probe) }) {
+            guard Date() < deadline else { throw BrokerError(message: "mosquitto_sub did not start") }
+            let publisher = Process()
+            publisher.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
+            publisher.arguments = ["-h", "127.0.0.1", "-p", String(broker.port), "-t", probe, "-m", "ready"]
+            try publisher.run()
+            publisher.waitUntilExit()
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Every `topic payload` line so far, probes left out.
+    public var received: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
+
+    public var messages: [(topic: String, payload: String)] {
+        received.filter { !$0.hasPrefix("probe/") }.map { line in
+            let space = line.firstIndex(of: " ") ?? line.endIndex
+            return (String(line[..<space]), space < line.endIndex ? String(line[line.index(after: space)...]) : "")
+        }
+    }
 }
