@@ -57,10 +57,9 @@ struct MQTTAlertTests {
         let state = try temporaryStateDirectory()
         let config = try config(port: port, csv: csv, state: state)
         let first = try OutpostProcess.start(config: config)
-        try await poll("the alert in the spool's alerts lane") {
-            let (_, out, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
-            return out.split(separator: "\n").first { $0.hasPrefix("alerts") }
-                .map { Int($0.split(separator: " ")[1]) ?? 0 } ?? 0 >= 1
+        try await poll("the alert document waiting in the spool's alerts lane") {
+            let (_, out, _) = try OutpostProcess.run(["spool", "inspect", "--config", config.path, "--limit", "50"])
+            return out.contains("\"signal\":\"alert\"") && out.contains("tank.level")
         }
         first.terminate()
         first.waitUntilExit()

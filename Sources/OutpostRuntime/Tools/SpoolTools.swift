@@ -73,6 +73,7 @@ public enum SpoolTools {
     /// A batch's payload as OTLP/JSON text.
     static func decode(_ batch: Batch) throws -> String {
         let bytes = batch.contentEncoding == "gzip" ? try Gzip.decompress(batch.payload) : batch.payload
+        // OTLP/JSON and alert documents are JSON already.
         if batch.contentType == OTLPEncoding.json.contentType { return String(decoding: bytes, as: UTF8.self) }
         var options = JSONEncodingOptions()
         options.alwaysPrintEnumsAsInts = true
