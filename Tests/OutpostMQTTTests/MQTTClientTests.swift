@@ -1,3 +1,4 @@
+import Foundation
 import OutpostTestSupport
 import Testing
 @testable import OutpostMQTT
@@ -71,5 +72,65 @@ struct MQTTClientTests {
     @Test("bad broker URLs are refused", arguments: ["http://x", "mqtt://", "mqtt://h:0", "mqtt://h:x", "broker:1883"])
     func badURLs(url: String) {
         #expect(MQTTBroker.parse(url: url, clientID: "x") == nil)
+    }
+}
+
+@Suite("MQTT over TLS with a CA made by the test", .serialized)
+struct MQTTTLSTests {
+    /// A CA and a broker certificate for 127.0.0.1 signed by it.
+    func certificates() throws -> String {
+        let directory = "/tmp/outpost-mqtt-tls-\(UInt64.random(in: 0..<UInt64.max))"
+        let script = """
+            set -e
+            mkdir -p "\(directory)" && cd "\(directory)"
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=outpost test CA" 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=127.0.0.1" 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
+            openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 \\
+                -extfile ext.cnf 2>/dev/null
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj "/CN=other" 2>/dev/null
+            """
+        try runShell(script)
+        return directory
+    }
+
+    func runShell(_ script: String) throws {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+        shell.arguments = ["-c", script]
+        try shell.run()
+        shell.waitUntilExit()
+        guard shell.terminationStatus == 0 else { throw BrokerError(message: "openssl failed") }
+    }
+
+    func connect(port: Int, caFile: String) async throws -> (MQTTClient, Bool) {
+        var settings = MQTTBroker(host: "127.0.0.1", port: port, tls: true, clientID: "tls-\(caFile.hashValue)")
+        settings.caFile = caFile
+        let client = try MQTTClient(broker: settings)
+        try client.start()
+        let outcome = await client.publish(topic: "outpost/tls", payload: Array("hello".utf8), retain: true,
+                                           timeout: .seconds(5))
+        return (client, outcome == .acknowledged)
+    }
+
+    @Test("a TLS listener: refused with the wrong CA, accepted with the test's CA")
+    func tls() async throws {
+        let directory = try certificates()
+        let broker = try MosquittoBroker(extraConfig: """
+            cafile \(directory)/ca.pem
+            certfile \(directory)/broker.pem
+            keyfile \(directory)/broker.key
+            """)
+        let (wrong, wrongOK) = try await connect(port: broker.port, caFile: "\(directory)/other.pem")
+        wrong.stop()
+        #expect(!wrongOK)
+        var accepted = false
+        var client: MQTTClient?
+        for _ in 0..<10 where !accepted {
+            (client, accepted) = try await connect(port: broker.port, caFile: "\(directory)/ca.pem")
+            if !accepted { client?.stop() }
+        }
+        #expect(accepted)
+        client?.stop()
     }
 }

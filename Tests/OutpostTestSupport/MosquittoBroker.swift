@@ -13,6 +13,7 @@ public final class MosquittoBroker: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = "\(directory)/mosquitto.conf"
         try """
+            user root
             listener \(port) 127.0.0.1
             allow_anonymous true
             persistence true
@@ -105,6 +106,10 @@ func killAfter(_ process: Process, seconds: Int) {
 public struct BrokerError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// A live `mosquitto_sub` whose lines the test reads as they come; ready once it has seen its own probe message,
