@@ -23,6 +23,13 @@ struct OutpostProcess {
         return process
     }
 
+    /// How many batches `outpost spool stats` reports in `lane` (alerts, events, metrics).
+    static func spooledBatches(_ config: URL, lane: String) throws -> Int {
+        let (_, out, _) = try run(["spool", "stats", "--config", config.path])
+        return out.split(separator: "\n").first { $0.hasPrefix(lane) }
+            .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
+    }
+
     /// Runs to completion and returns (status, stdout, stderr).
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let process = Process()

@@ -55,9 +55,7 @@ struct OutageTests {
 
         // While the receiver is down, batches pile up in the spool (the replay needs 4 s in all).
         try await poll("a backlog in the spool") {
-            let (_, out, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
-            return out.split(separator: "\n").first { $0.hasPrefix("metrics") }
-                .map { Int($0.split(separator: " ")[1]) ?? 0 } ?? 0 >= 8
+            try OutpostProcess.spooledBatches(config, lane: "metrics") >= 8
         }
         let server = try OTLPServer(port: port)
         let serverStarted = Date()

@@ -54,9 +54,7 @@ struct StatusAndSpoolCommandTests {
         let process = try OutpostProcess.start(config: config)
         defer { if process.isRunning { process.terminate() } }
         try await poll("three spooled batches") {
-            let (_, out, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
-            return out.split(separator: "\n").first { $0.hasPrefix("metrics") }
-                .map { Int($0.split(separator: " ")[1]) ?? 0 } ?? 0 >= 3
+            try OutpostProcess.spooledBatches(config, lane: "metrics") >= 3
         }
         let (statusCode, status, _) = try OutpostProcess.run(["status", "--config", config.path])
         #expect(statusCode == 0)

@@ -56,7 +56,9 @@ final class BatcherService: Service {
         // Ticks check batch ages: once a second, or more often when max_age is shorter.
         let tickInterval = min(.seconds(1), configuration.maxAge)
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await Self.tick(every: tickInterval, clock: clock, wallClock: wallClock, into: channel) }
+            group.addTask {
+                await Ticker.run(every: tickInterval, clock: clock, wallClock: wallClock) { await channel.send(.tick(now: $0)) }
+            }
             await withGracefulShutdownHandler {
                 for await message in channel {
                     await handle(message, state: &state)
@@ -68,14 +70,6 @@ final class BatcherService: Service {
         }
         await flush(&state, lanes: [.alerts, .events, .metrics], now: wallClock.nowNanos())
         logger.info("batcher stopped; everything pending is in the spool")
-    }
-
-    private static func tick<C: Clock<Duration>>(every interval: Duration, clock: C, wallClock: any WallClock,
-                                                 into channel: AsyncChannel<BatcherMessage>) async {
-        while !Task.isCancelled {
-            do { try await clock.sleep(for: interval, tolerance: nil) } catch { return }
-            await channel.send(.tick(now: wallClock.nowNanos()))
-        }
     }
 
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {

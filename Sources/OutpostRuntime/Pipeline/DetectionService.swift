@@ -43,7 +43,7 @@ final class DetectionService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             let clock = self.clock, wallClock = self.wallClock
             group.addTask {
-                try await Self.tick(clock: clock, wallClock: wallClock, into: channel)
+                await Ticker.run(every: .seconds(1), clock: clock, wallClock: wallClock) { await channel.send(.tick(now: $0)) }
             }
             if let internalEvents {
                 group.addTask {
@@ -60,18 +60,6 @@ final class DetectionService: Service {
             group.cancelAll()
         }
         logger.info("detection stopped", metadata: ["samples": "\(state.samplesSeen)", "events": "\(state.eventsSeen)"])
-    }
-
-    private static func tick<C: Clock<Duration>>(clock: C, wallClock: any WallClock,
-                                                 into channel: AsyncChannel<PipelineMessage>) async throws {
-        while !Task.isCancelled {
-            do {
-                try await clock.sleep(for: .seconds(1), tolerance: nil)
-            } catch {
-                return
-            }
-            await channel.send(.tick(now: wallClock.nowNanos()))
-        }
     }
 
     private func handle(_ message: PipelineMessage, state: inout DetectionState) async {
