@@ -87,10 +87,10 @@ public struct ReplayRunner {
             let stats = summary.series
             let name = stats?.series.name ?? ReplayInputConfiguration.defaultName(for: summary.path)
             let columns: [String] = [
-                pad(name, 32, left: true), pad(String(summary.rows), 8), pad(String(summary.skipped), 9),
-                pad(String(stats?.anomalies ?? 0), 11), pad(String(stats?.thresholdCrossings ?? 0), 12),
-                pad(number(stats?.minimum), 10), pad(number(stats?.mean), 10), pad(number(stats?.maximum), 10),
-                pad(number(summary.estimate?.standardDeviation), 9),
+                (name).padded(to: 32, left: true), (String(summary.rows)).padded(to: 8), (String(summary.skipped)).padded(to: 9),
+                (String(stats?.anomalies ?? 0)).padded(to: 11), (String(stats?.thresholdCrossings ?? 0)).padded(to: 12),
+                (number(stats?.minimum)).padded(to: 10), (number(stats?.mean)).padded(to: 10), (number(stats?.maximum)).padded(to: 10),
+                (number(summary.estimate?.standardDeviation)).padded(to: 9),
             ]
             lines.append(columns.joined())
         }
@@ -101,11 +101,5 @@ public struct ReplayRunner {
         guard let value, value.isFinite else { return "-" }
         let rounded = (value * 1000).rounded() / 1000
         return String(rounded)
-    }
-
-    private static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
-        guard text.count < width else { return left ? text + " " : " " + text }
-        let padding = String(repeating: " ", count: width - text.count)
-        return left ? text + padding : padding + text
     }
 }

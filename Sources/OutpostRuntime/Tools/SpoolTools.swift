@@ -19,9 +19,9 @@ public enum SpoolTools {
         for lane in Lane.allCases {
             let totals = statistics[lane]
             let age = totals.oldest.map { "\(Int(UnixNanos.seconds(now - $0)))s" } ?? "-"
-            lines.append([pad(lane.description, 8, left: true), pad("\(totals.batches)", 10), pad("\(totals.items)", 10),
-                          pad("\(totals.bytes)", 12), pad(age, 13), pad("\(totals.droppedBatches)", 18),
-                          pad("\(totals.droppedItems)", 16)].joined())
+            lines.append([(lane.description).padded(to: 8, left: true), ("\(totals.batches)").padded(to: 10), ("\(totals.items)").padded(to: 10),
+                          ("\(totals.bytes)").padded(to: 12), (age).padded(to: 13), ("\(totals.droppedBatches)").padded(to: 18),
+                          ("\(totals.droppedItems)").padded(to: 16)].joined())
         }
         lines.append("total: \(statistics.accountedBytes) bytes counted against max_size")
         return lines.joined(separator: "\n")
@@ -83,11 +83,6 @@ public enum SpoolTools {
         }
         return try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(serializedBytes: bytes)
             .jsonString(options: options)
-    }
-
-    private static func pad(_ text: String, _ width: Int, left: Bool = false) -> String {
-        let padding = String(repeating: " ", count: max(1, width - text.count))
-        return left ? text + padding : padding + text
     }
 }
 
