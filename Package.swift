@@ -34,7 +34,7 @@ let package = Package(
         ),
         .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite"]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "OutpostMQTT", dependencies: ["CMosquitto"]),
+        .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(
             name: "OutpostUplinks",

@@ -10,7 +10,7 @@ struct MQTTClientTests {
         var settings = MQTTBroker(host: "127.0.0.1", port: broker.port, clientID: id)
         settings.will = will
         let client = try MQTTClient(broker: settings)
-        try client.start()
+        client.start()
         for await event in client.events {
             if case .connected = event { break }
         }
@@ -38,8 +38,8 @@ struct MQTTClientTests {
         for await event in client.events {
             if case .disconnected = event { break }
         }
-        let offline = await client.publish(topic: "t", payload: [1], timeout: .seconds(2))
-        #expect(offline != .acknowledged)
+        let offline = await client.publish(topic: "t", payload: [1], timeout: .seconds(60))
+        #expect(offline == .failed("not connected to 127.0.0.1:\(port)"))
         broker = try MosquittoBroker(port: port)
         for await event in client.events {
             if case .connected = event { break }
@@ -103,14 +103,18 @@ struct MQTTTLSTests {
         guard shell.terminationStatus == 0 else { throw BrokerError(message: "openssl failed") }
     }
 
-    func connect(port: Int, caFile: String) async throws -> (MQTTClient, Bool) {
+    /// The first connection outcome the client reports: connected, or why not.
+    func firstOutcome(port: Int, caFile: String) async -> (MQTTClient, MQTTConnectionEvent?) {
         var settings = MQTTBroker(host: "127.0.0.1", port: port, tls: true, clientID: "tls-\(caFile.hashValue)")
         settings.caFile = caFile
-        let client = try MQTTClient(broker: settings)
-        try client.start()
-        let outcome = await client.publish(topic: "outpost/tls", payload: Array("hello".utf8), retain: true,
-                                           timeout: .seconds(5))
-        return (client, outcome == .acknowledged)
+        let client = try! MQTTClient(broker: settings)
+        client.start()
+        // A handshake that fails after the TCP connect looks like a broker closing on an MQTT 5 CONNECT: the client
+        // tries 3.1.1 once before reporting it.
+        for await event in client.events where event != .fellBack(to: .v311) {
+            return (client, event)
+        }
+        return (client, nil)
     }
 
     @Test("a TLS listener: refused with the wrong CA, accepted with the test's CA")
@@ -121,16 +125,59 @@ struct MQTTTLSTests {
             certfile \(directory)/broker.pem
             keyfile \(directory)/broker.key
             """)
-        let (wrong, wrongOK) = try await connect(port: broker.port, caFile: "\(directory)/other.pem")
-        wrong.stop()
-        #expect(!wrongOK)
-        var accepted = false
-        var client: MQTTClient?
-        for _ in 0..<10 where !accepted {
-            (client, accepted) = try await connect(port: broker.port, caFile: "\(directory)/ca.pem")
-            if !accepted { client?.stop() }
+        let (wrong, refusal) = await firstOutcome(port: broker.port, caFile: "\(directory)/other.pem")
+        #expect(!wrong.isConnected)
+        guard case .unreachable(let reason) = refusal else {
+            Issue.record("expected a TLS failure, got \(String(describing: refusal))")
+            return
         }
-        #expect(accepted)
-        client?.stop()
+        #expect(reason.contains("TLS"))
+        wrong.stop()
+        let (client, outcome) = await firstOutcome(port: broker.port, caFile: "\(directory)/ca.pem")
+        defer { client.stop() }
+        #expect(outcome == .connected(sessionPresent: false, version: .v5))
+        #expect(await client.publish(topic: "outpost/tls", payload: Array("hello".utf8)) == .acknowledged)
+    }
+}
+
+@Suite("MQTT 5 → 3.1.1 fallback against a real 3.1.1-only broker (amqtt)")
+struct MQTTFallbackTests {
+    @Test("protocol auto: a 3.1.1-only broker (amqtt) closes on an MQTT 5 CONNECT; the client falls back to 3.1.1 and publishes")
+    func fallback() async throws {
+        let broker = try AMQTTBroker()
+        var settings = MQTTBroker(host: "127.0.0.1", port: broker.port, clientID: "fallback")
+        settings.connackTimeout = .seconds(2)
+        let client = try MQTTClient(broker: settings)
+        defer { client.stop() }
+        client.start()
+        var seen: [MQTTConnectionEvent] = []
+        for await event in client.events {
+            seen.append(event)
+            if case .connected = event { break }
+        }
+        #expect(seen == [.fellBack(to: .v311), .connected(sessionPresent: false, version: .v311)])
+        // Properties are MQTT 5 only: they are left out, not an error.
+        #expect(await client.publish(topic: "outpost/gw/alerts", payload: Array("{}".utf8),
+                                     contentType: "application/json") == .acknowledged)
+    }
+
+    @Test("protocol 5 pinned against a 3.1.1-only broker: reported, never connected, never downgraded")
+    func pinned() async throws {
+        let broker = try AMQTTBroker()
+        var settings = MQTTBroker(host: "127.0.0.1", port: broker.port, clientID: "pinned")
+        settings.protocolVersion = .v5
+        settings.connackTimeout = .seconds(2)
+        let client = try MQTTClient(broker: settings)
+        defer { client.stop() }
+        client.start()
+        // amqtt cannot parse an MQTT 5 CONNECT and closes the connection without a CONNACK.
+        for await event in client.events {
+            guard case .unreachable = event else {
+                Issue.record("unexpected \(event)")
+                break
+            }
+            break
+        }
+        #expect(!client.isConnected)
     }
 }

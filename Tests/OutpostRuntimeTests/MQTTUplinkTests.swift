@@ -44,4 +44,70 @@ struct MQTTUplinkTests {
             .first?["metrics"] as? [[String: Any]]
         #expect(metrics?.contains { $0["name"] as? String == "tank.level" } == true)
     }
+
+    @Test("the broker restarts mid-stream: every replayed reading arrives, none lost (QoS 1, PUBACK before delete)")
+    func brokerRestart() async throws {
+        let broker = try MosquittoBroker()
+        let start = 1_772_366_400
+        let rows = 400
+        let csv = try writeTemporary("level.csv", "timestamp,value\n" + (0..<rows).map { "\(start + $0),\(20 + $0 % 7)" }
+            .joined(separator: "\n") + "\n")
+        let config = try writeTemporary("mqtt-restart.toml", """
+            [gateway]
+            id = "gw-r"
+            state_dir = "\(try temporaryStateDirectory())"
+            [batch]
+            max_age = "200ms"
+            [mqtt.brokers.cloud]
+            url = "mqtt://127.0.0.1:\(broker.port)"
+            [[uplink.mqtt]]
+            broker = "cloud"
+            [[input.replay]]
+            path = "\(csv.path)"
+            name = "tank.level"
+            speed = 80.0
+            """)
+        let collector = try MosquittoSubscription(broker: broker, topic: "outpost/gw-r/metrics", session: "collector",
+                                                  hex: true)
+        let outpost = try OutpostProcess.start(config: config)
+        defer { if outpost.isRunning { outpost.terminate() } }
+        try await poll("batches flowing") { collector.messages.count >= 3 }
+        try broker.restart()
+        let expected = Set((0..<rows).map { String(UInt64(start + $0) * 1_000_000_000) })
+        var seen = Set<String>()
+        try await poll("every reading after the restart", timeout: .seconds(90)) {
+            seen = try timestamps(decoding: collector.messages.map(\.payload))
+            return seen.isSuperset(of: expected)
+        }
+        #expect(seen == expected)
+    }
+
+    /// The `time_unix_nano` of every data point in hex-encoded gzip OTLP metrics batches, via the official schema.
+    func timestamps(decoding batches: [String]) throws -> Set<String> {
+        let python = Process()
+        python.executableURL = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python")
+        python.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostWireTests/otlp_decode.py").path,
+                            "metrics", "protobuf", "gzip", "-"]
+        let input = Pipe(), output = Pipe()
+        python.standardInput = input
+        python.standardOutput = output
+        try python.run()
+        input.fileHandleForWriting.write(Data(batches.joined(separator: "\n").utf8))
+        try input.fileHandleForWriting.close()
+        let decoded = output.fileHandleForReading.readDataToEndOfFile()
+        python.waitUntilExit()
+        let requests = try JSONSerialization.jsonObject(with: decoded) as? [[String: Any]] ?? []
+        var result = Set<String>()
+        for request in requests {
+            for resource in request["resource_metrics"] as? [[String: Any]] ?? [] {
+                for scope in resource["scope_metrics"] as? [[String: Any]] ?? [] {
+                    for metric in scope["metrics"] as? [[String: Any]] ?? [] where metric["name"] as? String == "tank.level" {
+                        let points = (metric["gauge"] as? [String: Any])?["data_points"] as? [[String: Any]] ?? []
+                        result.formUnion(points.compactMap { $0["time_unix_nano"] as? String })
+                    }
+                }
+            }
+        }
+        return result
+    }
 }

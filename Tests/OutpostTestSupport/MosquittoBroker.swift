@@ -4,7 +4,7 @@ import Foundation
 public final class MosquittoBroker: @unchecked Sendable {
     // `@unchecked Sendable`: immutable after init except the child process, which Foundation's `Process` guards.
     public let port: Int
-    private let process: Process
+    private var process: ChildProcess
     private let directory: String
 
     public init(port: Int = freeLoopbackPort(), extraConfig: String = "") throws {
@@ -20,13 +20,20 @@ public final class MosquittoBroker: @unchecked Sendable {
             persistence_location \(directory)/
             \(extraConfig)
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
-        process.arguments = ["-c", config]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try waitUntilListening()
+        process = try Self.launch(config: config, port: port)
+    }
+
+    private static func launch(config: String, port: Int) throws -> ChildProcess {
+        let process = try ChildProcess(executable: "/usr/sbin/mosquitto", arguments: ["-c", config])
+        try waitUntilListening(port: port, isRunning: { process.isRunning }, name: "mosquitto")
+        return process
+    }
+
+    /// A clean broker restart on the same port: SIGTERM (mosquitto saves its sessions and queued messages to its
+    /// persistence file), then a new broker on that file.
+    public func restart() throws {
+        process.terminate()
+        process = try Self.launch(config: "\(directory)/mosquitto.conf", port: port)
     }
 
     deinit {
@@ -34,31 +41,7 @@ public final class MosquittoBroker: @unchecked Sendable {
     }
 
     public func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
-    private func waitUntilListening() throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = UInt16(port).bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            close(descriptor)
-            if connected == 0 { return }
-            guard process.isRunning else { throw BrokerError(message: "mosquitto exited at start") }
-            usleep(20_000)
-        }
-        throw BrokerError(message: "mosquitto did not listen on \(port) within 20 s")
+        process.kill()
     }
 
     /// Reads up to `count` messages from `topic` with mosquitto_sub (retained ones included), waiting at most
@@ -121,10 +104,12 @@ public final class MosquittoSubscription: @unchecked Sendable {
     private var buffer = ""
     private var lines: [String] = []
 
-    public init(broker: MosquittoBroker, topic: String) throws {
+    /// `session`: a persistent session under that client id, so messages published while a restarting broker had
+    /// us disconnected are kept for us. `hex`: payloads as hex (binary-safe: gzip OTLP).
+    public init(broker: MosquittoBroker, topic: String, session: String? = nil, hex: Bool = false) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_sub")
-        process.arguments = ["-h", "127.0.0.1", "-p", String(broker.port), "-t", topic, "-t", "probe/#", "-q", "1",
-                             "-v"]
+        process.arguments = ["-h", "127.0.0.1", "-p", String(broker.port), "-t", topic, "-t", "probe/#", "-q", "1"]
+            + (hex ? ["-F", "%t %x"] : ["-v"]) + (session.map { ["-c", "-i", $0] } ?? [])
         let out = Pipe()
         process.standardOutput = out
         out.fileHandleForReading.readabilityHandler = { [weak self] handle in

@@ -1,5 +1,4 @@
 import Foundation
-import OutpostTestSupport
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.
 ///
@@ -22,4 +20,26 @@ public func freeLoopbackPort() -> Int {
         close(descriptor)
         if bound == 0 { return port }
     }
+}
+
+/// Waits (at most 20 s) until `process` accepts TCP connections on 127.0.0.1:`port`.
+func waitUntilListening(port: Int, isRunning: () -> Bool, name: String) throws {
+    let deadline = Date().addingTimeInterval(20)
+    while Date() < deadline {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        close(descriptor)
+        if connected == 0 { return }
+        guard isRunning() else { throw BrokerError(message: "\(name) exited at start") }
+        usleep(20_000)
+    }
+    throw BrokerError(message: "\(name) did not listen on \(port) within 20 s")
 }

@@ -1,9 +1,16 @@
 /// Where and how to reach one MQTT broker (`[mqtt.brokers.<name>]`).
 public struct MQTTBroker: Sendable, Equatable {
-    public enum ProtocolVersion: Sendable, Equatable {
-        case v311
-        case v5
+    public enum ProtocolVersion: String, Sendable, Equatable {
+        /// MQTT 5, falling back to 3.1.1 when the broker answers "unacceptable protocol version".
+        case auto
+        case v311 = "3.1.1"
+        case v5 = "5"
     }
+
+    /// MQTT 5 Session Expiry Interval sent on CONNECT: the broker keeps our session (subscriptions, QoS 1 messages
+    /// for us) this long after a disconnect, so an Outpost restart or a short outage loses no sensor reading.
+    /// 3.1.1 sessions with clean_session = false never expire.
+    public static let sessionExpirySeconds: UInt32 = 3600
 
     /// A last will: what the broker publishes for us when we vanish without saying goodbye.
     public struct Will: Sendable, Equatable {
@@ -28,7 +35,10 @@ public struct MQTTBroker: Sendable, Equatable {
     public var password: String?
     public var clientID: String
     public var keepAlive = 30
-    public var protocolVersion = ProtocolVersion.v5
+    public var protocolVersion = ProtocolVersion.auto
+    /// A broker that accepts the connection but does not answer CONNECT within this is treated as gone (libmosquitto
+    /// itself would wait forever). Not a config key: 10 s covers a satellite link's round trips.
+    public var connackTimeout = Duration.seconds(10)
     public var will: Will?
 
     public init(host: String, port: Int, tls: Bool = false, clientID: String) {

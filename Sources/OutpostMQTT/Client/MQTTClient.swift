@@ -1,4 +1,6 @@
 import CMosquitto
+import Dispatch
+import OutpostCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -24,14 +26,21 @@ public struct MQTTMessage: Sendable {
     }
 }
 
-/// A connection change, for logs, status and re-subscribing.
+/// A connection change, for logs and status.
 public enum MQTTConnectionEvent: Sendable, Equatable {
-    case connected(sessionPresent: Bool)
+    case connected(sessionPresent: Bool, version: MQTTBroker.ProtocolVersion)
     case disconnected(reason: String)
+    /// A connect attempt failed before the broker answered (DNS, TCP, TLS); retried with backoff.
+    case unreachable(reason: String)
+    /// A CONNACK refusal (bad credentials, not authorised, ...): retried with backoff, as the broker's operator
+    /// may be fixing it.
+    case refused(reason: String)
+    /// `protocol = "auto"` and the broker does not speak MQTT 5.
+    case fellBack(to: MQTTBroker.ProtocolVersion)
 }
 
-/// One libmosquitto client: its own network thread (`mosquitto_loop_start`), automatic reconnects with backoff,
-/// QoS 1 publishes that complete on PUBACK.
+/// One libmosquitto client: its own network thread driving `mosquitto_loop`, reconnects decided by
+/// `MQTTConnectionMachine` (backoff with jitter, MQTT 5 → 3.1.1 fallback), QoS 1 publishes that complete on PUBACK.
 ///
 /// libmosquitto calls back on its network thread; the callbacks are C functions defined here, in library code,
 /// and reach this client through the `void *` user data (never closures formed in `main.swift`, which would be
@@ -49,9 +58,10 @@ public final class MQTTClient: Sendable {
         context = try MQTTClientContext(broker: broker, events: continuation)
     }
 
-    /// Connects in the background and keeps reconnecting (1 s doubling to 30 s) until `stop`.
-    public func start() throws(MQTTError) {
-        try context.start()
+    /// Connects in the background and keeps reconnecting (1 s doubling to 30 s, jittered) until `stop`. A broker
+    /// that is down, unresolvable or refusing is not an error here: it shows in `events` and `isConnected`.
+    public func start() {
+        context.start()
     }
 
     public func stop() {
@@ -65,6 +75,9 @@ public final class MQTTClient: Sendable {
     }
 
     public var isConnected: Bool { context.isConnected }
+
+    /// The largest packet the broker accepts, from its MQTT 5 CONNACK; nil when it sets no limit (or speaks 3.1.1).
+    public var maximumPacketSize: Int? { context.maximumPacketSize }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
     /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
@@ -99,32 +112,46 @@ public struct MQTTError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// The state libmosquitto's callbacks reach through `void *` user data.
+/// The state libmosquitto's callbacks reach through `void *` user data, and the network thread that drives it.
 ///
-/// `@unchecked Sendable` is safe because the `mosquitto` handle is only used through libmosquitto's thread-safe
-/// calls (publish, connect, loop start/stop), and every mutable Swift field lives in the `Mutex`.
+/// `@unchecked Sendable` is safe because the `mosquitto` handle is used from other threads only through
+/// libmosquitto's thread-safe calls (publish, subscribe, disconnect; `mosquitto_threaded_set` is on), connects and
+/// the loop run on the one network thread, and every mutable Swift field lives in the `Mutex`.
 final class MQTTClientContext: @unchecked Sendable {
     private let handle: OpaquePointer
     private let broker: MQTTBroker
     private let events: AsyncStream<MQTTConnectionEvent>.Continuation
+    /// Ends a backoff wait early when the client stops.
+    private let wake = DispatchSemaphore(value: 0)
+    /// Signalled by the network thread as it ends.
+    private let finished = DispatchSemaphore(value: 0)
 
     private struct State {
-        var connected = false
+        var machine: MQTTConnectionMachine
+        var pending: [MQTTConnectionMachine.Action] = []
+        var started = false
+        var connectingSince: ContinuousClock.Instant?
         var waiting: [Int32: CheckedContinuation<MQTTPublishOutcome, Never>] = [:]
         /// PUBACKs that arrived before their publisher started waiting (loopback brokers are that fast).
         var acknowledgedEarly: Set<Int32> = []
-        /// Publishes given up on (timed out): a late PUBACK for them must not count for anyone else.
+        /// Publishes given up on (timed out, or the connection dropped): a late PUBACK for them must not count for
+        /// anyone else.
         var abandoned: Set<Int32> = []
         var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation)] = []
+        /// From the broker's CONNACK (MQTT 5 Maximum Packet Size, §3.2.2.3.6); nil when it sets no limit.
+        var maximumPacketSize: Int?
+
+        var connected: Bool { machine.phase == .connected }
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(broker: MQTTBroker, events: AsyncStream<MQTTConnectionEvent>.Continuation) throws(MQTTError) {
         self.broker = broker
         self.events = events
+        state = Mutex(State(machine: MQTTConnectionMachine(requested: broker.protocolVersion)))
         // A persistent session (clean_session = false): the broker keeps our subscriptions and in-flight QoS 1
-        // messages across reconnects (MQTT 3.1.1 §3.1.2.4, MQTT 5 §3.1.2.4 with a session expiry).
+        // messages across reconnects (MQTT 3.1.1 §3.1.2.4; MQTT 5 with the session expiry sent on CONNECT).
         guard let handle = mosquitto_new(broker.clientID, false, nil) else {
             throw MQTTError(MOSQ_ERR_NOMEM.rawValue, "cannot create an MQTT client")
         }
@@ -138,13 +165,11 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     private func configure() throws(MQTTError) {
-        let version = broker.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
-        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, Int32(version))
+        try check(mosquitto_threaded_set(handle, true), "threaded mode")
         mosquitto_connect_v5_callback_set(handle, mqttConnected)
         mosquitto_disconnect_v5_callback_set(handle, mqttDisconnected)
         mosquitto_publish_v5_callback_set(handle, mqttPublished)
         mosquitto_message_v5_callback_set(handle, mqttMessage)
-        mosquitto_reconnect_delay_set(handle, 1, 30, true)
         if broker.username != nil || broker.password != nil {
             try check(mosquitto_username_pw_set(handle, broker.username, broker.password), "username/password")
         }
@@ -160,38 +185,150 @@ final class MQTTClientContext: @unchecked Sendable {
         }
     }
 
-    func start() throws(MQTTError) {
-        try check(mosquitto_connect_async(handle, broker.host, Int32(broker.port), Int32(broker.keepAlive)),
-                  "connect to \(broker.host):\(broker.port)")
-        try check(mosquitto_loop_start(handle), "start the MQTT network thread")
+    /// Starts the network thread once; connecting, refusals and reconnects all happen there.
+    func start() {
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard first else { return }
+        // A serial queue of its own: Dispatch backs it with a thread outside the cooperative pool, which the
+        // blocking connect and the `select` in `mosquitto_loop` would otherwise stall.
+        DispatchQueue(label: "outpost.mqtt.\(broker.clientID)").async { [self] in
+            runNetworkLoop()
+            finished.signal()
+        }
     }
 
+    /// Says goodbye (DISCONNECT: no last will) and waits up to 3 s for the network thread, which may be stuck in a
+    /// connect to an unreachable host; it ends on its own afterwards and keeps this context alive until then.
     func stop() {
-        mosquitto_disconnect(handle)
-        mosquitto_loop_stop(handle, false)
-        let waiting = state.withLock { state -> [CheckedContinuation<MQTTPublishOutcome, Never>] in
-            defer { state.waiting = [:] }
-            return Array(state.waiting.values)
+        let started = state.withLock { state -> Bool in
+            state.pending += state.machine.handle(.stop, random: 0)
+            return state.started
         }
-        for continuation in waiting { continuation.resume(returning: .failed("the client stopped")) }
+        mosquitto_disconnect(handle)
+        wake.signal()
+        if started { _ = finished.wait(timeout: .now() + .seconds(3)) }
+        failInFlight(reason: "the client stopped")
         events.finish()
         state.withLock { $0.subscriptions }.forEach { $0.continuation.finish() }
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
+    var maximumPacketSize: Int? { state.withLock { $0.maximumPacketSize } }
 
     func vanish() {
-        mosquitto_loop_stop(handle, true)
+        state.withLock { state in _ = state.machine.handle(.stop, random: 0) }
+        wake.signal()
         let socket = mosquitto_socket(handle)
         if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
+    // MARK: The network thread
+
+    private func runNetworkLoop() {
+        feed(.start)
+        while true {
+            if let action = nextAction() {
+                perform(action)
+                continue
+            }
+            switch state.withLock({ $0.machine.phase }) {
+            case .connecting, .connected:
+                let status = mosquitto_loop(handle, 1000, 1)
+                if status != MOSQ_ERR_SUCCESS.rawValue, state.withLock({ $0.connected || $0.machine.phase == .connecting }) {
+                    feed(.connectionLost(reason: String(cString: mosquitto_strerror(status))))
+                } else if connackOverdue() {
+                    feed(.connectionLost(reason: "no CONNACK within \(broker.connackTimeout)"))
+                }
+            case .stopped:
+                flushGoodbye()
+                return
+            case .idle, .waiting:
+                _ = wake.wait(timeout: .now() + .seconds(1))
+            }
+        }
+    }
+
+    /// A broker that accepted the TCP (and TLS) connection but never answers CONNECT: libmosquitto would wait forever.
+    private func connackOverdue() -> Bool {
+        state.withLock { state in
+            guard state.machine.phase == .connecting, let since = state.connectingSince else { return false }
+            return ContinuousClock.now - since > broker.connackTimeout
+        }
+    }
+
+    private func nextAction() -> MQTTConnectionMachine.Action? {
+        state.withLock { state in state.pending.isEmpty ? nil : state.pending.removeFirst() }
+    }
+
+    private func feed(_ input: MQTTConnectionMachine.Input) {
+        state.withLock { state in
+            state.pending += state.machine.handle(input, random: Double.random(in: 0..<1))
+        }
+    }
+
+    private func perform(_ action: MQTTConnectionMachine.Action) {
+        switch action {
+        case .connect(let version):
+            connect(version)
+        case .wait(let duration):
+            let stopped = wake.wait(timeout: .now() + .nanoseconds(Int(UnixNanos.from(duration)))) == .success
+            if !stopped { feed(.waited) }
+        case .report(let event):
+            report(event)
+        case .disconnect:
+            mosquitto_disconnect(handle)
+        }
+    }
+
+    private func connect(_ version: MQTTBroker.ProtocolVersion) {
+        mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION,
+                             Int32(version == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311))
+        var properties: OpaquePointer?
+        defer { mosquitto_property_free_all(&properties) }
+        if version == .v5 {
+            mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue),
+                                         MQTTBroker.sessionExpirySeconds)
+        }
+        state.withLock { $0.connectingSince = .now }
+        let status = mosquitto_connect_bind_v5(handle, broker.host, Int32(broker.port), Int32(broker.keepAlive), nil,
+                                               properties)
+        if status != MOSQ_ERR_SUCCESS.rawValue {
+            feed(.connectFailed(reason: MQTTError(status, "connect to \(broker.host):\(broker.port)").message))
+        }
+    }
+
+    private func report(_ event: MQTTConnectionEvent) {
+        switch event {
+        case .connected:
+            subscribe(state.withLock { $0.subscriptions.flatMap(\.filters) })
+        case .disconnected:
+            failInFlight(reason: "the connection to the broker dropped")
+        case .unreachable, .refused, .fellBack:
+            break
+        }
+        events.yield(event)
+    }
+
+    /// After a `stop`, lets the loop write the DISCONNECT before the thread ends.
+    private func flushGoodbye() {
+        for _ in 0..<10 where mosquitto_loop(handle, 100, 1) == MOSQ_ERR_SUCCESS.rawValue {}
+    }
+
+    // MARK: Publishing
+
     func publish(topic: String, payload: [UInt8], retain: Bool, contentType: String?,
                  userProperties: [(String, String)], timeout: Duration) async -> MQTTPublishOutcome
     {
+        let (connected, version) = state.withLock { ($0.connected, $0.machine.version) }
+        // Not handed to libmosquitto while offline: it would queue the message and send it on reconnect, after the
+        // caller (the spool) had already counted it as failed and kept it.
+        guard connected else { return .failed("not connected to \(broker.host):\(broker.port)") }
         var properties: OpaquePointer?
         defer { mosquitto_property_free_all(&properties) }
-        if broker.protocolVersion == .v5 {
+        if version == .v5 {
             if let contentType {
                 mosquitto_property_add_string(&properties, Int32(MQTT_PROP_CONTENT_TYPE.rawValue), contentType)
             }
@@ -209,7 +346,7 @@ final class MQTTClientContext: @unchecked Sendable {
         }
         let timer = Task { [weak self] in
             try? await ContinuousClock().sleep(for: timeout)
-            self?.abandon(messageID, after: timeout)
+            self?.abandon(messageID, reason: "no PUBACK within \(timeout)")
         }
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
@@ -236,14 +373,29 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     /// The PUBACK did not come in time: the caller keeps the message (the spool sends it again: at least once).
-    private func abandon(_ messageID: Int32, after timeout: Duration) {
+    private func abandon(_ messageID: Int32, reason: String) {
         let continuation = state.withLock { state -> CheckedContinuation<MQTTPublishOutcome, Never>? in
             guard let continuation = state.waiting.removeValue(forKey: messageID) else { return nil }
             state.abandoned.insert(messageID)
             return continuation
         }
-        continuation?.resume(returning: .failed("no PUBACK within \(timeout)"))
+        continuation?.resume(returning: .failed(reason))
     }
+
+    /// Fails every publish still waiting for its PUBACK at once, rather than at its timeout: a batch waiting behind
+    /// a dead connection goes back to the spool now.
+    private func failInFlight(reason: String) {
+        let waiting = state.withLock { state -> [CheckedContinuation<MQTTPublishOutcome, Never>] in
+            defer {
+                state.abandoned.formUnion(state.waiting.keys)
+                state.waiting = [:]
+            }
+            return Array(state.waiting.values)
+        }
+        for continuation in waiting { continuation.resume(returning: .failed(reason)) }
+    }
+
+    // MARK: Subscriptions
 
     func addSubscription(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation) {
         let connected = state.withLock { state -> Bool in
@@ -273,17 +425,24 @@ final class MQTTClientContext: @unchecked Sendable {
         return result
     }
 
-    fileprivate func connectionChanged(connected: Bool, code: Int32, flags: Int32) {
-        let filters = state.withLock { state -> [String] in
-            state.connected = connected
-            return connected ? state.subscriptions.flatMap(\.filters) : []
+    // MARK: Callbacks, on the network thread
+
+    fileprivate func connackReceived(code: Int32, flags: Int32, properties: OpaquePointer?) {
+        guard code == 0 else {
+            feed(.refused(code: Int(code), reason: "the broker refused the connection: "
+                              + String(cString: mosquitto_reason_string(code))))
+            return
         }
-        subscribe(filters)
-        if connected {
-            events.yield(.connected(sessionPresent: flags & 1 == 1))
-        } else {
-            events.yield(.disconnected(reason: String(cString: mosquitto_reason_string(code))))
-        }
+        var limit: UInt32 = 0
+        let advertised = mosquitto_property_read_int32(properties, Int32(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue),
+                                                       &limit, false) != nil
+        state.withLock { $0.maximumPacketSize = advertised ? Int(limit) : nil }
+        feed(.accepted(sessionPresent: flags & 1 == 1))
+    }
+
+    fileprivate func disconnected(code: Int32) {
+        let reason = code == 0 ? "disconnected" : String(cString: mosquitto_reason_string(code))
+        feed(.connectionLost(reason: reason))
     }
 
     private func check(_ status: Int32, _ what: String) throws(MQTTError) {
@@ -297,13 +456,13 @@ private func context(_ pointer: UnsafeMutableRawPointer?) -> MQTTClientContext? 
 
 // Called by libmosquitto on its network thread.
 private let mqttConnected: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?)
-    -> Void = { _, user, code, flags, _ in
-        context(user)?.connectionChanged(connected: code == 0, code: code, flags: flags)
+    -> Void = { _, user, code, flags, properties in
+        context(user)?.connackReceived(code: code, flags: flags, properties: properties)
     }
 
 private let mqttDisconnected: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, OpaquePointer?)
     -> Void = { _, user, code, _ in
-        context(user)?.connectionChanged(connected: false, code: code, flags: 0)
+        context(user)?.disconnected(code: code)
     }
 
 private let mqttPublished: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, Int32, OpaquePointer?)

@@ -7,7 +7,7 @@ public struct MQTTConfiguration: Sendable {
     public var topicPrefix = "outpost"
     /// `[mqtt.brokers.<name>]`: `url` (required, `mqtt://host[:1883]` or `mqtts://host[:8883]`), `username`,
     /// `password` (use `${ENV}`), `ca_file`, `client_certificate`, `client_key`, `client_id` (default
-    /// `outpost-<gateway>`), `keepalive` (default `"30s"`), `protocol` (`"5"` default, or `"3.1.1"`).
+    /// `outpost-<gateway>`), `keepalive` (default `"30s"`), `protocol` (`"auto"` default: MQTT 5, 3.1.1 when the broker refuses 5; or `"5"`, `"3.1.1"`).
     public var brokers: [String: MQTTBroker] = [:]
 
     static func read(_ reader: ConfigReader?, gateway: String, resolve: (String) -> String) -> MQTTConfiguration {
@@ -43,8 +43,8 @@ public struct MQTTConfiguration: Sendable {
         broker?.clientCertificate = reader.string("client_certificate").map(resolve)
         broker?.clientKey = reader.string("client_key").map(resolve)
         broker?.keepAlive = Int(reader.positiveDuration("keepalive", default: .seconds(30)).components.seconds)
-        let version = reader.choice("protocol", ["5", "3.1.1"], default: "5")
-        broker?.protocolVersion = version == "5" ? .v5 : .v311
+        let version = reader.choice("protocol", ["auto", "5", "3.1.1"], default: "auto")
+        broker?.protocolVersion = MQTTBroker.ProtocolVersion(rawValue: version) ?? .auto
         reader.finish()
         return broker
     }

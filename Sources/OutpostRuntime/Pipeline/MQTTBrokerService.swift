@@ -11,19 +11,21 @@ struct MQTTBrokerService: Service {
     let logger: Logger
 
     func run() async throws {
-        do {
-            try client.start()
-        } catch {
-            logger.error("mqtt broker \(name): \(error); alerts wait in the spool")
-        }
+        client.start()
         await cancelWhenGracefulShutdown {
             for await event in client.events {
                 switch event {
-                case .connected:
-                    logger.info("mqtt broker \(name): connected to \(client.broker.host):\(client.broker.port)")
+                case .connected(_, let version):
+                    logger.info("mqtt broker \(name): connected to \(client.broker.host):\(client.broker.port) (MQTT \(version.rawValue))")
                     _ = await client.publish(topic: statusTopic, payload: Array("online".utf8), retain: true)
                 case .disconnected(let reason):
                     logger.warning("mqtt broker \(name): disconnected (\(reason)); reconnecting")
+                case .unreachable(let reason):
+                    logger.warning("mqtt broker \(name): \(reason); alerts and batches wait in the spool; retrying")
+                case .refused(let reason):
+                    logger.error("mqtt broker \(name): \(reason); check the credentials and the broker's ACL; retrying")
+                case .fellBack(let version):
+                    logger.notice("mqtt broker \(name): the broker does not speak MQTT 5; using MQTT \(version.rawValue)")
                 }
             }
         }
