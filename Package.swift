@@ -61,12 +61,12 @@ let package = Package(
         ),
         .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
-        .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore"], exclude: ["otlp_decode.py"]),
+        .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"], exclude: ["otlp_decode.py"]),
         .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),
         .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostUplinksTests",
-            dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostTestSupport"],
+            dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostMQTT", "OutpostTestSupport"],
             exclude: ["otlp_server.py"]
         ),
         .testTarget(

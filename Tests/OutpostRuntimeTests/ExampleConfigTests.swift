@@ -1,12 +1,10 @@
 import Foundation
+import OutpostTestSupport
 import OutpostCore
 import Testing
 @testable import OutpostRuntime
 
 /// The repository's root, found from this file's place in it.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 @Suite("Shipped configs")
 struct ExampleConfigTests {
     static var exampleFiles: [String] {

@@ -45,12 +45,12 @@ struct MQTTUplinkTests {
         #expect(metrics?.contains { $0["name"] as? String == "tank.level" } == true)
     }
 
-    @Test("the broker restarts mid-stream: every replayed reading arrives, none lost (QoS 1, PUBACK before delete)")
+    @Test("the broker restarts mid-stream: every replayed reading and the alert arrive, none lost (QoS 1, PUBACK before delete)")
     func brokerRestart() async throws {
         let broker = try MosquittoBroker()
         let start = 1_772_366_400
         let rows = 400
-        let csv = try writeTemporary("level.csv", "timestamp,value\n" + (0..<rows).map { "\(start + $0),\(20 + $0 % 7)" }
+        let csv = try writeTemporary("level.csv", "timestamp,value\n" + (0..<rows).map { "\(start + $0),\($0 == 250 ? 80 : 20 + $0 % 7)" }
             .joined(separator: "\n") + "\n")
         let config = try writeTemporary("mqtt-restart.toml", """
             [gateway]
@@ -62,11 +62,15 @@ struct MQTTUplinkTests {
             url = "mqtt://127.0.0.1:\(broker.port)"
             [[uplink.mqtt]]
             broker = "cloud"
+            [alerts]
+            mqtt_broker = "cloud"
+            send_resolved = false
             [[input.replay]]
             path = "\(csv.path)"
             name = "tank.level"
             speed = 80.0
             """)
+        let alerts = try MosquittoSubscription(broker: broker, topic: "outpost/gw-r/alerts/#", session: "alert-watcher")
         let collector = try MosquittoSubscription(broker: broker, topic: "outpost/gw-r/metrics", session: "collector",
                                                   hex: true)
         let outpost = try OutpostProcess.start(config: config)
@@ -76,38 +80,15 @@ struct MQTTUplinkTests {
         let expected = Set((0..<rows).map { String(UInt64(start + $0) * 1_000_000_000) })
         var seen = Set<String>()
         try await poll("every reading after the restart", timeout: .seconds(90)) {
-            seen = try timestamps(decoding: collector.messages.map(\.payload))
+            seen = Set(pointTimestamps(try decodeOTLP(hexBatches: collector.messages.map(\.payload)), metric: "tank.level"))
             return seen.isSuperset(of: expected)
         }
         #expect(seen == expected)
-    }
-
-    /// The `time_unix_nano` of every data point in hex-encoded gzip OTLP metrics batches, via the official schema.
-    func timestamps(decoding batches: [String]) throws -> Set<String> {
-        let python = Process()
-        python.executableURL = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python")
-        python.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostWireTests/otlp_decode.py").path,
-                            "metrics", "protobuf", "gzip", "-"]
-        let input = Pipe(), output = Pipe()
-        python.standardInput = input
-        python.standardOutput = output
-        try python.run()
-        input.fileHandleForWriting.write(Data(batches.joined(separator: "\n").utf8))
-        try input.fileHandleForWriting.close()
-        let decoded = output.fileHandleForReading.readDataToEndOfFile()
-        python.waitUntilExit()
-        let requests = try JSONSerialization.jsonObject(with: decoded) as? [[String: Any]] ?? []
-        var result = Set<String>()
-        for request in requests {
-            for resource in request["resource_metrics"] as? [[String: Any]] ?? [] {
-                for scope in resource["scope_metrics"] as? [[String: Any]] ?? [] {
-                    for metric in scope["metrics"] as? [[String: Any]] ?? [] where metric["name"] as? String == "tank.level" {
-                        let points = (metric["gauge"] as? [String: Any])?["data_points"] as? [[String: Any]] ?? []
-                        result.formUnion(points.compactMap { $0["time_unix_nano"] as? String })
-                    }
-                }
-            }
+        try await poll("the anomaly alert") {
+            alerts.messages.contains { $0.topic == "outpost/gw-r/alerts/warn/tank.level" }
         }
-        return result
+        // The outage itself is news too: the uplink's state change, sent once the broker is back.
+        #expect(alerts.messages.contains { $0.topic == "outpost/gw-r/alerts/warn/none"
+            && $0.payload.contains("outpost.uplink.state") })
     }
 }

@@ -1,8 +1,5 @@
 import Foundation
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 /// A real MQTT 3.1.1-only broker (amqtt, from PyPI, in the test venv) on a free loopback port: it answers an MQTT 5
 /// CONNECT with "unacceptable protocol version", as older brokers and some cloud endpoints do.
 public final class AMQTTBroker: @unchecked Sendable {

@@ -1,8 +1,5 @@
 import Foundation
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-
 /// The Python OTLP receiver, started by a test on a free loopback port and stopped when the test is done.
 /// `@unchecked Sendable`: its state is immutable after `init` except the child process, which Foundation's `Process`
 /// guards itself.

@@ -1,10 +1,8 @@
 import Foundation
 import OutpostCore
+import OutpostTestSupport
 import Testing
 @testable import OutpostWire
-
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
 
 /// Decodes `batch` with the official opentelemetry-proto Python package and returns its JSON as a dictionary.
 func decodeWithOfficialSchema(_ batch: Batch) throws -> [String: Any] {

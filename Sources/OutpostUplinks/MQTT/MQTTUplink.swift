@@ -1,5 +1,6 @@
 import OutpostCore
 import OutpostMQTT
+import OutpostWire
 
 /// `[[uplink.mqtt]]`: spooled OTLP batches published to an MQTT broker, QoS 1, deleted from the spool on PUBACK.
 ///
@@ -15,15 +16,45 @@ public struct MQTTUplink: Uplink, UplinkKind {
     private let metricsTopic: String
     private let eventsTopic: String
 
+    /// `max_packet_size`, when configured.
+    private let maxPacketSize: Int?
+
+    init(name: String, client: MQTTClient, metricsTopic: String, eventsTopic: String, maxPacketSize: Int?) {
+        self.name = name
+        self.client = client
+        self.metricsTopic = metricsTopic
+        self.eventsTopic = eventsTopic
+        self.maxPacketSize = maxPacketSize
+    }
+
+    /// Publishes the batch, in pieces when it is larger than the broker's maximum packet size (from its MQTT 5
+    /// CONNACK, or `max_packet_size`); delivered once every piece is acknowledged. A piece that fails sends the
+    /// whole batch again later: consumers may see a piece twice (at least once), `outpost-batch-id` tells them.
     public func deliver(_ batch: Batch) async -> DeliveryResult {
         let topic = batch.signal == "metrics" ? metricsTopic : eventsTopic
-        let outcome = await client.publish(topic: topic, payload: batch.payload, contentType: batch.contentType,
-                                           userProperties: [("content-encoding", batch.contentEncoding),
-                                                            ("outpost-batch-id", batch.id)])
-        switch outcome {
-        case .acknowledged: return .delivered
-        case .failed(let reason): return .retry(after: nil, reason: reason)
+        let properties = [("content-encoding", batch.contentEncoding), ("outpost-batch-id", batch.id)]
+        let pieces: [[UInt8]]
+        do {
+            pieces = try BatchSplitter.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch))
+        } catch {
+            return .rejected(reason: "cannot fit the batch into the broker's maximum packet size: \(error)")
         }
+        for piece in pieces {
+            let outcome = await client.publish(topic: topic, payload: piece, contentType: batch.contentType,
+                                               userProperties: properties)
+            if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
+        }
+        return .delivered
+    }
+
+    /// The largest payload that fits a packet: the packet limit less the PUBLISH header, topic and properties
+    /// (a generous 64 bytes of fixed parts, lengths and property ids).
+    private func payloadLimit(topic: String, batch: Batch) -> Int {
+        let packet = [client.maximumPacketSize, maxPacketSize].compactMap { $0 }.min() ?? Int.max
+        guard packet != Int.max else { return .max }
+        let overhead = 64 + topic.utf8.count + batch.contentType.utf8.count + batch.contentEncoding.utf8.count
+            + batch.id.utf8.count + "content-encoding".utf8.count + "outpost-batch-id".utf8.count
+        return max(packet - overhead, 1)
     }
 
     /// Keys: `name` (default `"mqtt"`), `broker` (required: a `[mqtt.brokers.<name>]`), `topic` (default
@@ -53,7 +84,8 @@ public struct MQTTUplink: Uplink, UplinkKind {
             template.replacing("{prefix}", with: context.mqttTopicPrefix).replacing("{gateway}", with: context.gateway)
                 .replacing("{signal}", with: signal)
         }
-        let uplink = MQTTUplink(name: name, client: client, metricsTopic: topic("metrics"), eventsTopic: topic("events"))
+        let uplink = MQTTUplink(name: name, client: client, metricsTopic: topic("metrics"), eventsTopic: topic("events"),
+                                maxPacketSize: maxPacket)
         let broker = client.broker
         return ConfiguredUplink(kind: kind, uplink: uplink,
                                 endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)/\(topic("…"))",
