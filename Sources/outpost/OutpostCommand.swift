@@ -16,7 +16,7 @@ struct OutpostCommand: AsyncParsableCommand {
         commandName: "outpost",
         abstract: "Telemetry for gateways: read sensors, detect anomalies, alert, store and forward.",
         version: OutpostVersion.current,
-        subcommands: [Run.self, Check.self, Replay.self, Status.self, Spool.self, Version.self],
+        subcommands: [Run.self, Check.self, Replay.self, Status.self, Spool.self, Boards.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -266,6 +266,15 @@ extension OutpostCommand {
                 guard let range = status.firstRange(of: "\"pid\":") else { return nil }
                 return Int32(status[range.upperBound...].prefix { $0.isNumber })
             }
+        }
+    }
+
+    struct Boards: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the boards `gateway.board` and Scripts/cross-build take.")
+
+        func run() {
+            print(BoardCatalog.table(), terminator: "")
         }
     }
 

@@ -5,12 +5,13 @@ import Testing
 
 @Suite("Host input on a fake /proc and /sys tree")
 struct HostInputTests {
-    func makeReader(root: String, disk: String) throws -> HostReader {
+    func makeReader(root: String, disk: String, board: HostBoardDefaults = HostBoardDefaults(),
+                    extra: [(String, ConfigValue)] = []) throws -> HostReader {
         let diagnostics = ConfigDiagnostics(file: "test.toml")
         let configuration = HostInputConfiguration.read(reader([
             ("proc_path", .string(root + "/proc")), ("sys_path", .string(root + "/sys")),
             ("disk_path", .string(disk)), ("location", .string("shed")),
-        ], diagnostics: diagnostics), context: context())
+        ] + extra, diagnostics: diagnostics), context: context(hostDefaults: board))
         #expect(diagnostics.errors.isEmpty)
         return HostReader(configuration: configuration)
     }
@@ -45,6 +46,27 @@ struct HostInputTests {
         let counter = readings.samples.first { $0.series.name == "system.network.io" }
         #expect(counter?.series.kind == .counter)
         #expect(readings.samples.allSatisfy { $0.series.attributes["location"] == .string("shed") })
+    }
+
+    @Test("a board's health locations are the defaults: its thermal zone, its Wi-Fi interface, no throttling file")
+    func boardDefaults() throws {
+        let root = fixture("host")
+        let pi = HostBoardDefaults(thermalZones: ["thermal_zone0"], throttledFile: nil, wifiInterfaces: ["wlan0"])
+        var onPi = try makeReader(root: root, disk: NSTemporaryDirectory(), board: pi)
+        let piReadings = onPi.read(now: 1)
+        #expect(piReadings.value("hw.temperature", ["hw.id": "thermal_zone0"]) == 48.312)
+        #expect(piReadings.value("hw.temperature", ["hw.id": "thermal_zone1"]) == nil)
+        #expect(piReadings.value("outpost.rpi.throttled") == 1)
+        let generic = HostBoardDefaults(thermalZones: ["*"], throttledFile: "", wifiInterfaces: ["wlx*"])
+        var onGeneric = try makeReader(root: root, disk: NSTemporaryDirectory(), board: generic)
+        let genericReadings = onGeneric.read(now: 1)
+        #expect(genericReadings.value("hw.temperature", ["hw.id": "thermal_zone1"]) == 41.0)
+        #expect(genericReadings.value("outpost.rpi.throttled") == nil, "no throttling file on this board")
+        #expect(genericReadings.value("outpost.wifi.signal", ["network.interface.name": "wlan0"]) == nil)
+        // The config wins over the board.
+        var overridden = try makeReader(root: root, disk: NSTemporaryDirectory(), board: pi,
+                                        extra: [("thermal_zones", .array([ConfigNode(value: .string("thermal_zone1"), path: ConfigPath([]), location: nil)]))])
+        #expect(overridden.read(now: 1).value("hw.temperature", ["hw.id": "thermal_zone1"]) == 41.0)
     }
 
     @Test("CPU utilization comes from the difference between two reads of /proc/stat")

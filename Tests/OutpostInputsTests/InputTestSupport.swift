@@ -25,8 +25,8 @@ func reader(_ entries: [(String, ConfigValue)], diagnostics: ConfigDiagnostics =
     return ConfigReader(node: ConfigNode(value: .table(table), path: path, location: nil), diagnostics: diagnostics)
 }
 
-func context(stateDirectory: String = "/tmp") -> InputContext {
-    InputContext(stateDirectory: stateDirectory, configDirectory: "")
+func context(stateDirectory: String = "/tmp", hostDefaults: HostBoardDefaults = HostBoardDefaults()) -> InputContext {
+    InputContext(stateDirectory: stateDirectory, configDirectory: "", hostDefaults: hostDefaults)
 }
 
 extension Array where Element == Reading {

@@ -39,6 +39,15 @@ public enum ConfigQuantities {
     }
 
     /// Formats a duration the way the config accepts it, for messages and `outpost check`.
+    /// A byte count as the config writes it: `64MiB`, `1GiB`, `512KiB`, else plain bytes.
+    public static func format(bytes: Int64) -> String {
+        for (unit, size) in [("GiB", Int64(1) << 30), ("MiB", Int64(1) << 20), ("KiB", Int64(1) << 10)]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
+        return "\(bytes)"
+    }
+
     public static func format(_ duration: Duration) -> String {
         let nanos = UnixNanos.from(duration)
         for (suffix, unit) in [("d", Int64(86_400e9)), ("h", Int64(3600e9)), ("m", Int64(60e9)), ("s", Int64(1e9))]

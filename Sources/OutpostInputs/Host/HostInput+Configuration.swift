@@ -19,8 +19,15 @@ public struct HostInputConfiguration: Sendable {
     public var collect = Set(Group.allCases)
     /// `interfaces`, default `["*"]`: globs of network interfaces to report; `lo` is always left out.
     public var interfaces = [Glob("*")]
-    /// `throttled_path`, default `"<sys_path>/devices/platform/soc/soc:firmware/get_throttled"`: the Raspberry Pi
-    /// firmware's throttling flags; skipped silently where the file does not exist.
+    /// `thermal_zones`, default the board's (`["thermal_zone0"]` on a Pi), else `["*"]`: globs of the
+    /// `<sys_path>/class/thermal` zones to report.
+    public var thermalZones = [Glob("*")]
+    /// `wifi_interfaces`, default the board's (`["wlan0"]` on a Pi), else `["*"]`: globs of the interfaces in
+    /// `<proc_path>/net/wireless` to report.
+    public var wifiInterfaces = [Glob("*")]
+    /// `throttled_path`, default `"<sys_path>/<the board's throttled_file>"`, without a board
+    /// `"<sys_path>/devices/platform/soc/soc:firmware/get_throttled"`: the Raspberry Pi firmware's throttling flags;
+    /// skipped silently where the file does not exist, and not read at all when empty.
     public var throttledPath = ""
     /// `device`, `location`, `attributes`: added to every host series.
     public var attributes = Attributes()
@@ -41,12 +48,33 @@ public struct HostInputConfiguration: Sendable {
             }
         }
         configuration.interfaces = reader.strings("interfaces")?.map(Glob.init) ?? configuration.interfaces
-        configuration.throttledPath = context.resolve(reader.string(
-            "throttled_path", default: configuration.sysPath + "/devices/platform/soc/soc:firmware/get_throttled"))
+        let board = context.hostDefaults
+        configuration.thermalZones = (reader.strings("thermal_zones") ?? board.thermalZones)?.map(Glob.init)
+            ?? configuration.thermalZones
+        configuration.wifiInterfaces = (reader.strings("wifi_interfaces") ?? board.wifiInterfaces)?.map(Glob.init)
+            ?? configuration.wifiInterfaces
+        let throttledFile = board.throttledFile ?? "devices/platform/soc/soc:firmware/get_throttled"
+        let throttled = reader.string("throttled_path",
+                                      default: throttledFile.isEmpty ? "" : configuration.sysPath + "/" + throttledFile)
+        configuration.throttledPath = throttled.isEmpty ? "" : context.resolve(throttled)
         configuration.attributes.set("device", ifPresent: reader.string("device"))
         configuration.attributes.set("location", ifPresent: reader.string("location"))
         for (key, value) in reader.stringMap("attributes") { configuration.attributes[key] = .string(value) }
         reader.finish()
         return configuration
+    }
+}
+
+/// What a board file's `[health]` says about where its health data lives: defaults of `[input.host]`.
+public struct HostBoardDefaults: Sendable, Equatable {
+    public var thermalZones: [String]?
+    /// Relative to `sys_path`; empty: the board has no throttling flags.
+    public var throttledFile: String?
+    public var wifiInterfaces: [String]?
+
+    public init(thermalZones: [String]? = nil, throttledFile: String? = nil, wifiInterfaces: [String]? = nil) {
+        self.thermalZones = thermalZones
+        self.throttledFile = throttledFile
+        self.wifiInterfaces = wifiInterfaces
     }
 }

@@ -110,7 +110,8 @@ public struct HostReader: PollingReader {
 
     private mutating func readTemperatures(_ now: Int64, into readings: inout [Reading]) {
         let thermal = configuration.sysPath + "/class/thermal"
-        for zone in SystemFiles.list(thermal) where zone.hasPrefix("thermal_zone") {
+        for zone in SystemFiles.list(thermal)
+        where zone.hasPrefix("thermal_zone") && configuration.thermalZones.contains(where: { $0.matches(zone) }) {
             guard let text = optionalFile("\(thermal)/\(zone)/temp", &readings) else { continue }
             guard let millidegrees = Double(text.trimmingSpaces()) else {
                 readings.append(.problem("\(thermal)/\(zone)/temp: `\(text.trimmingSpaces())` is not a number"))
@@ -154,6 +155,7 @@ public struct HostReader: PollingReader {
         for line in text.split(separator: "\n").dropFirst(2) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let interface = String(line[..<colon]).trimmingSpaces()
+            guard configuration.wifiInterfaces.contains(where: { $0.matches(interface) }) else { continue }
             let fields = line[line.index(after: colon)...].split(separator: " ")
             guard fields.count >= 3, let level = Double(fields[2].filter { $0 != "." }) else {
                 readings.append(.problem("\(configuration.procPath)/net/wireless: cannot parse the line for \(interface)"))
@@ -165,6 +167,7 @@ public struct HostReader: PollingReader {
     }
 
     private mutating func readThrottling(_ now: Int64, into readings: inout [Reading]) {
+        guard !configuration.throttledPath.isEmpty else { return }
         guard let text = optionalFile(configuration.throttledPath, &readings) else { return }
         let digits = text.trimmingSpaces().replacingPrefix("0x")
         guard let flags = Int(digits, radix: 16) else {

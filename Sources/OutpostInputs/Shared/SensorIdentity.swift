@@ -60,10 +60,14 @@ public struct InputContext: Sendable {
     public let configDirectory: String
     /// The configured MQTT brokers, for the MQTT input.
     public let mqtt: MQTTConnections?
+    /// The `gateway.board`'s health locations, defaults of `[input.host]`.
+    public let hostDefaults: HostBoardDefaults
 
     public init(clock: any Clock<Duration> = ContinuousClock(), wallClock: any WallClock = SystemWallClock(),
-                stateDirectory: String, configDirectory: String, mqtt: MQTTConnections? = nil) {
+                stateDirectory: String, configDirectory: String, mqtt: MQTTConnections? = nil,
+                hostDefaults: HostBoardDefaults = HostBoardDefaults()) {
         self.mqtt = mqtt
+        self.hostDefaults = hostDefaults
         self.clock = clock
         self.wallClock = wallClock
         self.stateDirectory = stateDirectory

@@ -16,6 +16,9 @@ public struct GatewayConfiguration: Sendable {
     /// `state_dir`, default `$STATE_DIRECTORY` (systemd's StateDirectory=), else `/var/lib/outpost` when writable,
     /// else `~/.local/state/outpost`. Holds the spool.
     public var stateDirectory: String
+    /// `board`, default none: a name from `outpost boards` (`Boards/<name>.toml`), whose health locations and spool
+    /// size become the defaults of `[input.host]` and `[spool] max_size`.
+    public var board: Board?
 }
 
 /// `[log]`: what Outpost writes to standard error.
@@ -97,7 +100,8 @@ public struct OutpostConfiguration: Sendable {
         let gateway = readGateway(reader.table("gateway"), environment: environment)
         var configuration = OutpostConfiguration(
             origin: file, gateway: gateway,
-            spool: SpoolConfiguration.read(reader.table("spool"), stateDirectory: gateway.stateDirectory),
+            spool: SpoolConfiguration.read(reader.table("spool"), stateDirectory: gateway.stateDirectory,
+                                           board: gateway.board),
             status: StatusConfiguration.read(reader.table("status"), stateDirectory: gateway.stateDirectory,
                                              environment: environment))
         configuration.log = readLog(reader.table("log"))
@@ -114,7 +118,8 @@ public struct OutpostConfiguration: Sendable {
             brokers: configuration.mqtt.brokers,
             statusTopic: "\(configuration.mqtt.topicPrefix)/\(gateway.id)/status")
         let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
-                                   configDirectory: directory(of: file), mqtt: configuration.mqttConnections)
+                                   configDirectory: directory(of: file), mqtt: configuration.mqttConnections,
+                                   hostDefaults: gateway.board?.host ?? HostBoardDefaults())
         configuration.inputs = readInputs(reader.table("input"), context: context)
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
             let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
@@ -170,9 +175,16 @@ public struct OutpostConfiguration: Sendable {
 
     private static func readGateway(_ reader: ConfigReader?, environment: [String: String]) -> GatewayConfiguration {
         let defaultState = defaultStateDirectory(environment: environment)
-        let gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
+        var gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
                                            stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
         if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
+        if let name = reader?.string("board") {
+            gateway.board = BoardCatalog.named(name)
+            if gateway.board == nil {
+                let known = BoardCatalog.all.map(\.name).joined(separator: ", ")
+                reader?.invalid("board", "unknown board `\(name)`; `outpost boards` lists them: \(known)")
+            }
+        }
         reader?.finish()
         return gateway
     }

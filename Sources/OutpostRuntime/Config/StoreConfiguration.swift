@@ -38,12 +38,14 @@ public struct BatchConfiguration: Sendable {
 public struct SpoolConfiguration: Sendable {
     /// `path`, default `"<state_dir>/spool.db"`: the SQLite file (WAL mode, so also `-wal` and `-shm` beside it).
     public var path: String
-    /// `max_size`, default `"64MiB"`: the bound on stored batches; the oldest metrics go first when it is reached,
-    /// alerts last. Mind the SD card: the file grows to about this size and stays there.
+    /// `max_size`, default the board's `spool_max_size`, else `"64MiB"`: the bound on stored batches; the oldest
+    /// metrics go first when it is reached, alerts last. Mind the SD card: the file grows to about this size and
+    /// stays there.
     public var maxSize: Int64 = 64 << 20
 
-    static func read(_ reader: ConfigReader?, stateDirectory: String) -> SpoolConfiguration {
+    static func read(_ reader: ConfigReader?, stateDirectory: String, board: Board?) -> SpoolConfiguration {
         var spool = SpoolConfiguration(path: stateDirectory + "/spool.db")
+        spool.maxSize = board?.spoolMaxSize ?? spool.maxSize
         guard let reader else { return spool }
         spool.path = reader.string("path", default: spool.path)
         spool.maxSize = reader.size("max_size", default: spool.maxSize)

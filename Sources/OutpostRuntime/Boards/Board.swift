@@ -1,0 +1,73 @@
+import OutpostCore
+import OutpostInputs
+
+/// One board from `Boards/<name>.toml`: what to build for it and where its health data lives.
+public struct Board: Sendable, Equatable {
+    /// The file name without `.toml`: what `gateway.board` and `Scripts/cross-build` take.
+    public let name: String
+    public let description: String
+    /// The Swift target triple to build for (`aarch64-unknown-linux-gnu`).
+    public let triple: String
+    /// Debian's name for the architecture (`arm64`): the sysroot's and the package's.
+    public let debianArchitecture: String
+    /// The CPU to emulate when a build is smoke-tested under qemu.
+    public let cpu: String
+    /// `[health]`: defaults of `[input.host]`.
+    public let host: HostBoardDefaults
+    /// `[defaults] spool_max_size`: the default of `[spool] max_size`.
+    public let spoolMaxSize: Int64
+
+    /// Parses a board file; errors name the file, line and column.
+    static func parse(name: String, text: String) throws -> Board {
+        let file = "Boards/\(name).toml"
+        let diagnostics = ConfigDiagnostics(file: file)
+        guard let root = TOMLDocument.parse(text, file: file, environment: [:], diagnostics: diagnostics) else {
+            throw ConfigErrors(diagnostics.errors)
+        }
+        let reader = ConfigReader(node: root, diagnostics: diagnostics)
+        let health = reader.table("health")
+        let host = HostBoardDefaults(thermalZones: health?.strings("thermal_zones"),
+                                     throttledFile: health?.string("throttled_file"),
+                                     wifiInterfaces: health?.strings("wifi_interfaces"))
+        health?.finish()
+        let defaults = reader.table("defaults")
+        let spool = defaults?.size("spool_max_size", default: 64 << 20) ?? 64 << 20
+        defaults?.finish()
+        let board = Board(
+            name: name, description: reader.requiredString("description", hint: "say which board this is") ?? "",
+            triple: reader.requiredString("triple", hint: "e.g. triple = \"aarch64-unknown-linux-gnu\"") ?? "",
+            debianArchitecture: reader.requiredString("debian_architecture", hint: "arm64 or amd64") ?? "",
+            cpu: reader.string("cpu", default: "max"), host: host, spoolMaxSize: spool)
+        reader.finish()
+        try diagnostics.throwIfAny()
+        return board
+    }
+}
+
+/// The boards built into this binary (`Boards/*.toml`, embedded by `Scripts/boards/embed`).
+public enum BoardCatalog {
+    public static let all: [Board] = BoardFiles.all.compactMap { file in
+        // A broken board file fails the build's tests (BoardTests), never a gateway at run time.
+        try? Board.parse(name: String(file.name.dropLast(".toml".count)), text: file.text)
+    }
+
+    public static func named(_ name: String) -> Board? {
+        all.first { $0.name == name }
+    }
+}
+
+extension BoardCatalog {
+    /// `outpost boards`: one line per board, with what it builds for and its defaults.
+    public static func table() -> String {
+        let header = ["BOARD", "TRIPLE", "DEBIAN", "SPOOL", "DESCRIPTION"]
+        let rows = all.map { board in
+            [board.name, board.triple, board.debianArchitecture, ConfigQuantities.format(bytes: board.spoolMaxSize), board.description]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        return ([header] + rows).map { row in
+            row.enumerated().map { column, text in
+                column == row.count - 1 ? text : text.padded(to: widths[column] + 2, left: true)
+            }.joined()
+        }.joined(separator: "\n") + "\n"
+    }
+}
