@@ -16,18 +16,22 @@ public struct Runtime: Sendable {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let extraOutputs: [any EventOutput]
+    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us.
+    private let environment: [String: String]
 
     public init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
-                wallClock: any WallClock = SystemWallClock()) {
-        self.init(configuration: configuration, clock: clock, wallClock: wallClock, extraOutputs: [])
+                wallClock: any WallClock = SystemWallClock(), environment: [String: String] = [:]) {
+        self.init(configuration: configuration, clock: clock, wallClock: wallClock, extraOutputs: [],
+                  environment: environment)
     }
 
     init(configuration: OutpostConfiguration, clock: any Clock<Duration>, wallClock: any WallClock,
-         extraOutputs: [any EventOutput]) {
+         extraOutputs: [any EventOutput], environment: [String: String] = [:]) {
         self.configuration = configuration
         self.clock = clock
         self.wallClock = wallClock
         self.extraOutputs = extraOutputs
+        self.environment = environment
     }
 
     /// Runs until a shutdown signal.
@@ -110,6 +114,11 @@ public struct Runtime: Sendable {
                                        logger: logger)
             services.append(.init(service: service, successTerminationBehavior: .ignore,
                                   failureTerminationBehavior: .ignore))
+        }
+        // Last, so READY=1 goes out once every other service has started.
+        if let notifier = SystemdNotifier(environment: environment) {
+            services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: counters, clock: clock,
+                                                                logger: logger)))
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                               cancellationSignals: [], logger: logger)

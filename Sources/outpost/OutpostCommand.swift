@@ -98,7 +98,7 @@ extension OutpostCommand {
             logger.info("outpost \(OutpostVersion.current) starting",
                         metadata: ["gateway": "\(configuration.gateway.id)", "inputs": "\(configuration.inputs.count)",
                                    "config": "\(configuration.origin)"])
-            try await Runtime(configuration: configuration).run(logger: logger)
+            try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
             logger.info("outpost stopped")
         }
     }

@@ -94,6 +94,7 @@ final class DetectionService: Service {
         case .tick(let now):
             await publish(state.engine.checkStaleness(now: now), state: &state)
             logReadingsIfDue(now: now, state: &state)
+            counters?.heartbeat()
         }
     }
 

@@ -26,12 +26,20 @@ final class RuntimeCounters: Sendable {
     }
 
     private let state: Mutex<Snapshot>
+    /// Ticks the detection loop has handled: the systemd watchdog is fed only while this moves.
+    private let heartbeats = Atomic<Int>(0)
 
     init(inputCount: Int, startedAt: Int64) {
         state = Mutex(Snapshot(startedAt: startedAt, inputs: Array(repeating: InputTotals(), count: inputCount)))
     }
 
     var snapshot: Snapshot { state.withLock { $0 } }
+
+    func heartbeat() {
+        heartbeats.add(1, ordering: .relaxed)
+    }
+
+    var heartbeatCount: Int { heartbeats.load(ordering: .relaxed) }
 
     func update(_ change: (inout Snapshot) -> Void) {
         state.withLock { change(&$0) }

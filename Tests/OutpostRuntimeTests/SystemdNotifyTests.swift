@@ -1,0 +1,76 @@
+import Foundation
+import OutpostTestSupport
+import Testing
+@testable import OutpostRuntime
+
+/// A datagram socket standing in for systemd's notification socket.
+final class NotifySocket {
+    let path: String
+    private let descriptor: Int32
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8))").path
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw BrokerError(message: "cannot bind \(path)") }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(descriptor)
+        unlink(path)
+    }
+
+    /// The next datagram, or nil after 30 s.
+    func next() -> String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : nil
+    }
+}
+
+@Suite("systemd notifications")
+struct SystemdNotifyTests {
+    @Test("READY=1 once running, then WATCHDOG=1 at half of WATCHDOG_USEC")
+    func readyAndWatchdog() throws {
+        let socket = try NotifySocket()
+        let config = try writeTemporary("notify.toml", """
+            [gateway]
+            state_dir = "\(try temporaryStateDirectory())"
+            [[input.simulated]]
+            name = "tank.level"
+            interval = "100ms"
+            """)
+        let process = Process()
+        process.executableURL = OutpostProcess.binary
+        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL) }
+        #expect(socket.next() == "READY=1\nSTATUS=running")
+        let pings = (0..<3).map { _ in socket.next() }
+        #expect(pings == ["WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"])
+    }
+
+    @Test("the environment decides: no socket, no notifier; WATCHDOG_PID for another process, no watchdog")
+    func environment() {
+        #expect(SystemdNotifier(environment: [:]) == nil)
+        #expect(SystemdNotifier(environment: ["NOTIFY_SOCKET": "relative"]) == nil)
+        let ours = SystemdNotifier(environment: ["NOTIFY_SOCKET": "@abstract", "WATCHDOG_USEC": "20000000",
+                                                 "WATCHDOG_PID": String(getpid())])
+        #expect(ours?.watchdogInterval == .seconds(10))
+        let other = SystemdNotifier(environment: ["NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "20000000",
+                                                  "WATCHDOG_PID": "1"])
+        #expect(other != nil && other?.watchdogInterval == nil)
+    }
+}
