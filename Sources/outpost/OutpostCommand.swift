@@ -65,9 +65,12 @@ func loadConfiguration(_ path: String?) throws -> OutpostConfiguration {
     }
 }
 
+/// Plain timestamped lines on a terminal; journald's format under systemd (see `JournalLogHandler`).
 func bootstrapLogging(level: String) {
+    let toJournal = environment()["JOURNAL_STREAM"] != nil
     LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
+        var handler: any LogHandler = toJournal
+            ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
         handler.logLevel = Logger.Level(rawValue: level) ?? .info
         return handler
     }

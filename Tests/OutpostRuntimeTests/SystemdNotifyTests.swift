@@ -62,6 +62,37 @@ struct SystemdNotifyTests {
         #expect(pings == ["WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"])
     }
 
+    @Test("under journald ($JOURNAL_STREAM) log lines carry a syslog priority and no timestamp of their own")
+    func journalLines() throws {
+        let config = try writeTemporary("journal.toml", """
+            [gateway]
+            state_dir = "\(try temporaryStateDirectory())"
+            [[input.file]]
+            name = "missing.sensor"
+            path = "/nonexistent/outpost-sensor"
+            interval = "100ms"
+            """)
+        let process = Process()
+        process.executableURL = OutpostProcess.binary
+        process.arguments = ["run", "--config", config.path, "--log-level", "info"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["JOURNAL_STREAM": "8:1234"]) { $1 }
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL) }
+        var text = ""
+        while !(text.contains("<6>") && text.contains("<4>")) {
+            let chunk = errors.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        let lines = text.split(separator: "\n")
+        #expect(lines.contains { $0.hasPrefix("<6>") }, "info")
+        #expect(lines.contains { $0.hasPrefix("<4>") && $0.contains("/nonexistent/outpost-sensor") }, "warning")
+        #expect(lines.allSatisfy { $0.hasPrefix("<") }, "\(lines)")
+    }
+
     @Test("the environment decides: no socket, no notifier; WATCHDOG_PID for another process, no watchdog")
     func environment() {
         #expect(SystemdNotifier(environment: [:]) == nil)
