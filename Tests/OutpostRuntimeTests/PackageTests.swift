@@ -1,0 +1,98 @@
+import Foundation
+import OutpostTestSupport
+import Testing
+
+/// Runs a shell command as root; returns (status, output with stderr).
+@discardableResult
+func shell(_ command: String) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command + " 2>&1"]
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// The settings of the installed unit file that say how systemd starts the service.
+struct UnitFile {
+    let values: [String: [String]]
+
+    init(path: String) throws {
+        var values: [String: [String]] = [:]
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        where !line.hasPrefix("#") && line.contains("=") {
+            let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
+            values[parts[0], default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        self.values = values
+    }
+
+    subscript(key: String) -> String? { values[key]?.last }
+}
+
+@Suite("The Debian package, installed on this machine")
+struct PackageTests {
+    @Test("installs, verifies, runs as its unit would (its user, its directories, READY and WATCHDOG), purges clean")
+    func installAndRun() async throws {
+        #expect(getuid() == 0, "installing a package needs root (CI runs as root)")
+        let (installed, _) = try shell("dpkg -s outpost")
+        try #require(installed != 0, "an outpost package is already installed here; remove it to run this test")
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("deb-\(UUID().uuidString)").path
+        let (built, package) = try shell("\(repositoryRoot.path)/Scripts/package-deb --binary \(OutpostProcess.binary.path) --out \(out) --fast")
+        try #require(built == 0, "\(package)")
+        let deb = package.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(try shell("dpkg-deb --info \(deb) conffiles").1.contains("/etc/outpost/outpost.toml"))
+        let (installStatus, installLog) = try shell("dpkg -i \(deb)")
+        try #require(installStatus == 0, "\(installLog)")
+        defer { _ = try? shell("dpkg --purge outpost; rm -rf /run/outpost") }
+
+        #expect(try shell("id -nG outpost").1.split(separator: " ").first == "outpost")
+        #expect(try shell("stat -c '%U:%G %a' /etc/outpost/outpost.toml").1 == "root:outpost 640\n")
+        let (verified, verifyLog) = try shell("systemd-analyze verify /lib/systemd/system/outpost.service")
+        #expect(verified == 0, "\(verifyLog)")
+
+        let unit = try UnitFile(path: "/lib/systemd/system/outpost.service")
+        #expect(unit["Type"] == "notify")
+        #expect(unit["User"] == "outpost")
+        #expect(unit["NoNewPrivileges"] == "yes" && unit["ProtectSystem"] == "strict")
+        let watchdog = try #require(unit["WatchdogSec"].flatMap { Int($0.dropLast()) })
+        // What systemd does before ExecStart: the directories, owned by the service's user.
+        try shell("install -d -o outpost -g outpost -m 0750 /var/lib/\(unit["StateDirectory"] ?? "?")")
+        try shell("install -d -o outpost -g outpost -m 0755 /run/\(unit["RuntimeDirectory"] ?? "?")")
+        let asUnit = "setpriv --reuid=outpost --regid=outpost --init-groups env -i PATH=/usr/bin:/bin "
+            + "STATE_DIRECTORY=/var/lib/outpost RUNTIME_DIRECTORY=/run/outpost"
+        let (checked, checkLog) = try shell("\(asUnit) \(unit["ExecStartPre"] ?? "false")")
+        #expect(checked == 0, "\(checkLog)")
+
+        let notify = try NotifySocket()
+        chmod(notify.path, 0o666)
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: "/bin/sh")
+        service.arguments = ["-c", "exec \(asUnit) NOTIFY_SOCKET=\(notify.path) WATCHDOG_USEC=\(watchdog * 1_000_000) "
+            + "JOURNAL_STREAM=8:1 \(unit["ExecStart"] ?? "false")"]
+        let log = out + "/service.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        service.standardError = FileHandle(forWritingAtPath: log)
+        try service.run()
+        defer { kill(service.processIdentifier, SIGKILL) }
+        let serviceLog = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+        #expect(notify.next() == "READY=1\nSTATUS=running", "\(serviceLog())")
+        #expect(notify.next() == "WATCHDOG=1")
+        try await poll("the status file on tmpfs and the spool in the state directory") {
+            FileManager.default.fileExists(atPath: "/run/outpost/status.json")
+                && FileManager.default.fileExists(atPath: "/var/lib/outpost/spool.db")
+        }
+        #expect(try shell("stat -c %U /var/lib/outpost/spool.db").1 == "outpost\n")
+        kill(service.processIdentifier, SIGKILL)
+        service.waitUntilExit()
+
+        let (purged, purgeLog) = try shell("dpkg --purge outpost")
+        #expect(purged == 0, "\(purgeLog)")
+        #expect(!FileManager.default.fileExists(atPath: "/usr/bin/outpost"))
+        #expect(!FileManager.default.fileExists(atPath: "/var/lib/outpost"))
+        #expect(try shell("getent passwd outpost").0 != 0)
+    }
+}
