@@ -12,13 +12,16 @@ struct OutpostProcess {
         return repositoryRoot.appendingPathComponent(".build/debug/outpost")
     }
 
-    /// Starts `outpost run --config config` in the background, its output discarded.
-    static func start(config: URL) throws -> Process {
+    /// Starts `outpost run --config config` in the background with `environment` added, its output discarded (or
+    /// standard error into `errors`).
+    static func start(config: URL, logLevel: String = "warning", environment: [String: String] = [:],
+                      errors: Pipe? = nil) throws -> Process {
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
+        process.arguments = ["run", "--config", config.path, "--log-level", logLevel]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors ?? FileHandle.nullDevice
         try process.run()
         return process
     }

@@ -49,13 +49,8 @@ struct SystemdNotifyTests {
             name = "tank.level"
             interval = "100ms"
             """)
-        let process = Process()
-        process.executableURL = OutpostProcess.binary
-        process.arguments = ["run", "--config", config.path, "--log-level", "warning"]
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try OutpostProcess.start(config: config,
+                                               environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "1000000"])
         defer { kill(process.processIdentifier, SIGKILL) }
         #expect(socket.next() == "READY=1\nSTATUS=running")
         let pings = (0..<3).map { _ in socket.next() }
@@ -72,14 +67,9 @@ struct SystemdNotifyTests {
             path = "/nonexistent/outpost-sensor"
             interval = "100ms"
             """)
-        let process = Process()
-        process.executableURL = OutpostProcess.binary
-        process.arguments = ["run", "--config", config.path, "--log-level", "info"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["JOURNAL_STREAM": "8:1234"]) { $1 }
         let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try OutpostProcess.start(config: config, logLevel: "info", environment: ["JOURNAL_STREAM": "8:1234"],
+                                               errors: errors)
         defer { kill(process.processIdentifier, SIGKILL) }
         var text = ""
         while !(text.contains("<6>") && text.contains("<4>")) {
