@@ -96,3 +96,29 @@ struct PackageTests {
         #expect(try shell("getent passwd outpost").0 != 0)
     }
 }
+
+@Suite("The Debian package for arm64")
+struct ARM64PackageTests {
+    @Test("an aarch64 binary is packaged as arm64, stripped, and still runs (under qemu)")
+    func arm64Package() throws {
+        let (status, sysrootOutput) = try shell("\(repositoryRoot.path)/Scripts/cross/assemble-sysroot arm64")
+        try #require(status == 0, "\(sysrootOutput)")
+        let sysroot = sysrootOutput.split(separator: "\n").last.map(String.init) ?? ""
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("arm64-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try "#include <stdio.h>\nint main(void) { puts(\"outpost 0.1.0\"); return 0; }\n"
+            .write(toFile: work + "/main.c", atomically: true, encoding: .utf8)
+        let (built, buildLog) = try shell("/opt/swift/usr/bin/clang --target=aarch64-linux-gnu --sysroot=\(sysroot) "
+            + "-fuse-ld=lld -g -o \(work)/outpost \(work)/main.c")
+        try #require(built == 0, "\(buildLog)")
+        let (packaged, output) = try shell("\(repositoryRoot.path)/Scripts/package-deb --arch arm64 --binary \(work)/outpost --out \(work) --fast")
+        try #require(packaged == 0, "\(output)")
+        let deb = output.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(deb.hasSuffix("_arm64.deb"))
+        #expect(try shell("dpkg-deb -f \(deb) Architecture").1 == "arm64\n")
+        try shell("dpkg-deb -x \(deb) \(work)/root")
+        #expect(try shell("readelf -S \(work)/root/usr/bin/outpost | grep -c debug_info").1 == "0\n", "stripped")
+        #expect(try shell("readelf -S \(work)/outpost | grep -c debug_info").1 != "0\n", "the input had symbols")
+        #expect(try shell("qemu-aarch64 -cpu cortex-a72 -L \(sysroot) \(work)/root/usr/bin/outpost").1 == "outpost 0.1.0\n")
+    }
+}
