@@ -59,9 +59,12 @@ struct PackageTests {
         #expect(unit["User"] == "outpost")
         #expect(unit["NoNewPrivileges"] == "yes" && unit["ProtectSystem"] == "strict")
         let watchdog = try #require(unit["WatchdogSec"].flatMap { Int($0.dropLast()) })
-        // What systemd does before ExecStart: the directories, owned by the service's user.
-        try shell("install -d -o outpost -g outpost -m 0750 /var/lib/\(unit["StateDirectory"] ?? "?")")
-        try shell("install -d -o outpost -g outpost -m 0755 /run/\(unit["RuntimeDirectory"] ?? "?")")
+        // What systemd does before ExecStart: the directories, and everything in them, owned by the service's user
+        // (an `outpost run` started by hand as root may have left a root-owned spool there).
+        for (directory, mode) in [("/var/lib/" + (unit["StateDirectory"] ?? "?"), "0750"),
+                                  ("/run/" + (unit["RuntimeDirectory"] ?? "?"), "0755")] {
+            try shell("mkdir -p \(directory) && chown -R outpost:outpost \(directory) && chmod \(mode) \(directory)")
+        }
         let asUnit = "setpriv --reuid=outpost --regid=outpost --init-groups env -i PATH=/usr/bin:/bin "
             + "STATE_DIRECTORY=/var/lib/outpost RUNTIME_DIRECTORY=/run/outpost"
         let (checked, checkLog) = try shell("\(asUnit) \(unit["ExecStartPre"] ?? "false")")
