@@ -1,4 +1,5 @@
 import Logging
+import OutpostCore
 import OutpostMQTT
 import ServiceLifecycle
 
@@ -32,6 +33,7 @@ struct MQTTBrokerService: Service {
         // A clean stop says goodbye explicitly: the will is only for vanishing.
         _ = await client.publish(topic: statusTopic, payload: Array("offline".utf8), retain: true,
                                  timeout: .seconds(2))
-        client.stop()
+        // `stop` waits for the network thread (up to 3 s on an unreachable host): not on the cooperative pool.
+        await BlockingExecutor(label: "mqtt-stop").run { [client] in client.stop() }
     }
 }
