@@ -70,7 +70,7 @@ func bootstrapLogging(level: String) {
     let toJournal = environment()["JOURNAL_STREAM"] != nil
     LoggingSystem.bootstrap { label in
         var handler: any LogHandler = toJournal
-            ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            ? JournalLogHandler() : StreamLogHandler.standardError(label: label)
         handler.logLevel = Logger.Level(rawValue: level) ?? .info
         return handler
     }

@@ -2,7 +2,8 @@ import Foundation
 
 /// A real mosquitto broker on a free loopback port, started by a test and killed when the test is done.
 public final class MosquittoBroker: @unchecked Sendable {
-    // `@unchecked Sendable`: immutable after init except the child process, which Foundation's `Process` guards.
+    // `@unchecked Sendable`: immutable after init except `process`, which only `restart` replaces; a test calls it
+    // from its own task while nothing else uses the broker object.
     public let port: Int
     private var process: ChildProcess
     private let directory: String

@@ -237,7 +237,8 @@ final class MQTTClientContext: @unchecked Sendable {
             switch state.withLock({ $0.machine.phase }) {
             case .connecting, .connected:
                 let status = mosquitto_loop(handle, 1000, 1)
-                if status != MOSQ_ERR_SUCCESS.rawValue, state.withLock({ $0.connected || $0.machine.phase == .connecting }) {
+                // Often the disconnect callback has already said so; the machine ignores the repeat.
+                if status != MOSQ_ERR_SUCCESS.rawValue {
                     feed(.connectionLost(reason: String(cString: mosquitto_strerror(status))))
                 } else if connackOverdue() {
                     feed(.connectionLost(reason: "no CONNACK within \(broker.connackTimeout)"))

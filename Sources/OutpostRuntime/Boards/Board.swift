@@ -31,7 +31,8 @@ public struct Board: Sendable, Equatable {
                                      wifiInterfaces: health?.strings("wifi_interfaces"))
         health?.finish()
         let defaults = reader.table("defaults")
-        let spool = defaults?.size("spool_max_size", default: 64 << 20) ?? 64 << 20
+        let spool = defaults?.size("spool_max_size", default: SpoolConfiguration.defaultMaxSize)
+            ?? SpoolConfiguration.defaultMaxSize
         defaults?.finish()
         let board = Board(
             name: name, description: reader.requiredString("description", hint: "say which board this is") ?? "",

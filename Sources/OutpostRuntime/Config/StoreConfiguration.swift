@@ -41,7 +41,8 @@ public struct SpoolConfiguration: Sendable {
     /// `max_size`, default the board's `spool_max_size`, else `"64MiB"`: the bound on stored batches; the oldest
     /// metrics go first when it is reached, alerts last. Mind the SD card: the file grows to about this size and
     /// stays there.
-    public var maxSize: Int64 = 64 << 20
+    public var maxSize: Int64 = SpoolConfiguration.defaultMaxSize
+    static let defaultMaxSize: Int64 = 64 << 20
 
     static func read(_ reader: ConfigReader?, stateDirectory: String, board: Board?) -> SpoolConfiguration {
         var spool = SpoolConfiguration(path: stateDirectory + "/spool.db")

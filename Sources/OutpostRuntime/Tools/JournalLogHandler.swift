@@ -11,11 +11,8 @@ import Logging
 public struct JournalLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
-    private let label: String
 
-    public init(label: String) {
-        self.label = label
-    }
+    public init() {}
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
