@@ -77,32 +77,6 @@ struct MQTTClientTests {
 
 @Suite("MQTT over TLS with a CA made by the test", .serialized)
 struct MQTTTLSTests {
-    /// A CA and a broker certificate for 127.0.0.1 signed by it.
-    func certificates() throws -> String {
-        let directory = "/tmp/outpost-mqtt-tls-\(UInt64.random(in: 0..<UInt64.max))"
-        let script = """
-            set -e
-            mkdir -p "\(directory)" && cd "\(directory)"
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=outpost test CA" 2>/dev/null
-            openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=127.0.0.1" 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
-            openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 \\
-                -extfile ext.cnf 2>/dev/null
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj "/CN=other" 2>/dev/null
-            """
-        try runShell(script)
-        return directory
-    }
-
-    func runShell(_ script: String) throws {
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", script]
-        try shell.run()
-        shell.waitUntilExit()
-        guard shell.terminationStatus == 0 else { throw BrokerError(message: "openssl failed") }
-    }
-
     /// The first connection outcome the client reports: connected, or why not.
     func firstOutcome(port: Int, caFile: String) async -> (MQTTClient, MQTTConnectionEvent?) {
         var settings = MQTTBroker(host: "127.0.0.1", port: port, tls: true, clientID: "tls-\(caFile.hashValue)")
@@ -119,13 +93,13 @@ struct MQTTTLSTests {
 
     @Test("a TLS listener: refused with the wrong CA, accepted with the test's CA")
     func tls() async throws {
-        let directory = try certificates()
+        let files = try TestCertificates()
         let broker = try MosquittoBroker(extraConfig: """
-            cafile \(directory)/ca.pem
-            certfile \(directory)/broker.pem
-            keyfile \(directory)/broker.key
+            cafile \(files.ca)
+            certfile \(files.serverCertificate)
+            keyfile \(files.serverKey)
             """)
-        let (wrong, refusal) = await firstOutcome(port: broker.port, caFile: "\(directory)/other.pem")
+        let (wrong, refusal) = await firstOutcome(port: broker.port, caFile: files.otherCA)
         #expect(!wrong.isConnected)
         guard case .unreachable(let reason) = refusal else {
             Issue.record("expected a TLS failure, got \(String(describing: refusal))")
@@ -133,7 +107,7 @@ struct MQTTTLSTests {
         }
         #expect(reason.contains("TLS"))
         wrong.stop()
-        let (client, outcome) = await firstOutcome(port: broker.port, caFile: "\(directory)/ca.pem")
+        let (client, outcome) = await firstOutcome(port: broker.port, caFile: files.ca)
         defer { client.stop() }
         #expect(outcome == .connected(sessionPresent: false, version: .v5))
         #expect(await client.publish(topic: "outpost/tls", payload: Array("hello".utf8)) == .acknowledged)

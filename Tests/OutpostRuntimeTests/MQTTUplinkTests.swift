@@ -79,8 +79,9 @@ struct MQTTUplinkTests {
         try broker.restart()
         let expected = Set((0..<rows).map { String(UInt64(start + $0) * 1_000_000_000) })
         var seen = Set<String>()
+        let decoder = IncrementalOTLPDecoder()
         try await poll("every reading after the restart", timeout: .seconds(90)) {
-            seen = Set(pointTimestamps(try decodeOTLP(hexBatches: collector.messages.map(\.payload)), metric: "tank.level"))
+            seen = Set(pointTimestamps(try decoder.decode(collector.messages.map(\.payload)), metric: "tank.level"))
             return seen.isSuperset(of: expected)
         }
         #expect(seen == expected)

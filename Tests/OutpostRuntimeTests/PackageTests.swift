@@ -2,20 +2,6 @@ import Foundation
 import OutpostTestSupport
 import Testing
 
-/// Runs a shell command as root; returns (status, output with stderr).
-@discardableResult
-func shell(_ command: String) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/sh")
-    process.arguments = ["-c", command + " 2>&1"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
-
 /// The settings of the installed unit file that say how systemd starts the service.
 struct UnitFile {
     let values: [String: [String]]
@@ -111,8 +97,8 @@ struct ARM64PackageTests {
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
         try "#include <stdio.h>\nint main(void) { puts(\"outpost 0.1.0\"); return 0; }\n"
             .write(toFile: work + "/main.c", atomically: true, encoding: .utf8)
-        let (built, buildLog) = try shell("/opt/swift/usr/bin/clang --target=aarch64-linux-gnu --sysroot=\(sysroot) "
-            + "-fuse-ld=lld -g -o \(work)/outpost \(work)/main.c")
+        let (built, buildLog) = try shell(". \(repositoryRoot.path)/Scripts/cross/lib.sh && \"$(toolchain_tool clang)\" "
+            + "--target=aarch64-linux-gnu --sysroot=\(sysroot) -fuse-ld=lld -g -o \(work)/outpost \(work)/main.c")
         try #require(built == 0, "\(buildLog)")
         let (packaged, output) = try shell("\(repositoryRoot.path)/Scripts/package-deb --arch arm64 --binary \(work)/outpost --out \(work) --fast")
         try #require(packaged == 0, "\(output)")

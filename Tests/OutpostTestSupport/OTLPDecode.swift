@@ -36,3 +36,19 @@ public func pointTimestamps(_ requests: [[String: Any]], metric name: String) ->
     }
     return result
 }
+
+/// Decodes a growing list of hex batches (a subscription's messages) once each, so a poll loop that asks again
+/// and again starts Python only when something new has arrived.
+public final class IncrementalOTLPDecoder {
+    private var decoded: [[String: Any]] = []
+
+    public init() {}
+
+    /// Every batch so far, decoded; `hexBatches` must only ever grow at its end.
+    public func decode(_ hexBatches: [String]) throws -> [[String: Any]] {
+        if hexBatches.count > decoded.count {
+            decoded += try decodeOTLP(hexBatches: Array(hexBatches[decoded.count...]))
+        }
+        return decoded
+    }
+}

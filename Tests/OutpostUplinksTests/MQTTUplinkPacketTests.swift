@@ -26,14 +26,15 @@ struct MQTTUplinkPacketTests {
         let uplink = MQTTUplink(name: "mqtt", client: client, metricsTopic: "outpost/gw/metrics",
                                 eventsTopic: "outpost/gw/events", maxPacketSize: nil)
         #expect(await uplink.deliver(batch) == .delivered)
+        let decoder = IncrementalOTLPDecoder()
         try await poll("every piece") {
-            pointTimestamps(try decodeOTLP(hexBatches: collector.messages.map(\.payload)), metric: "greenhouse.temperature").count
-                >= values.count
+            pointTimestamps(try decoder.decode(collector.messages.map(\.payload)), metric: "greenhouse.temperature")
+                .count >= values.count
         }
         let pieces = collector.messages.map(\.payload)
         #expect(pieces.count > 10)
         #expect(pieces.allSatisfy { $0.count / 2 < 2048 - 100 }, "payload plus headers within the limit")
-        let timestamps = pointTimestamps(try decodeOTLP(hexBatches: pieces), metric: "greenhouse.temperature")
+        let timestamps = pointTimestamps(try decoder.decode(pieces), metric: "greenhouse.temperature")
         #expect(timestamps.count == values.count)
         #expect(Set(timestamps).count == values.count)
     }

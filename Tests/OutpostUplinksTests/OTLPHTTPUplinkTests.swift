@@ -162,34 +162,10 @@ struct OTLPHTTPUplinkTests {
 
 @Suite("OTLP/HTTP over TLS with a CA made by the test", .serialized)
 struct OTLPHTTPTLSTests {
-    /// A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it, made with openssl.
-    func certificates() throws -> (ca: String, certificate: String, key: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let script = """
-            set -e
-            cd "\(directory)"
-            openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=outpost test CA" 2>/dev/null
-            openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
-                -extfile ext.cnf 2>/dev/null
-            openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=gateway-7" 2>/dev/null
-            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
-            """
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-        shell.arguments = ["-c", script]
-        try shell.run()
-        shell.waitUntilExit()
-        guard shell.terminationStatus == 0 else { throw ServerError(message: "openssl failed") }
-        return (directory + "/ca.pem", directory + "/server.pem", directory + "/server.key")
-    }
-
     @Test("refused without the CA (verification is on by default), accepted with ca_file")
     func customCA() async throws {
-        let files = try certificates()
-        let server = try OTLPServer(certificate: files.certificate, key: files.key)
+        let files = try TestCertificates()
+        let server = try OTLPServer(certificate: files.serverCertificate, key: files.serverKey)
         let batchRefused = try metricsBatch([1])
         let refused = await uplink(server.endpoint).deliver(batchRefused)
         guard case .retry(_, let reason) = refused else { Issue.record("\(refused)"); return }
@@ -203,14 +179,12 @@ struct OTLPHTTPTLSTests {
 
     @Test("mutual TLS: a receiver that requires a client certificate accepts client_certificate and client_key")
     func mutualTLS() async throws {
-        let files = try certificates()
-        let directory = (files.ca as NSString).deletingLastPathComponent
-        let server = try OTLPServer(certificate: files.certificate, key: files.key, clientCA: files.ca)
+        let files = try TestCertificates()
+        let server = try OTLPServer(certificate: files.serverCertificate, key: files.serverKey, clientCA: files.ca)
         let batchWithout = try metricsBatch([1])
         let without = await uplink(server.endpoint, tls: TLSSettings(caFile: files.ca)).deliver(batchWithout)
         guard case .retry = without else { Issue.record("\(without)"); return }
-        let tls = TLSSettings(caFile: files.ca, clientCertificate: directory + "/client.pem",
-                              clientKey: directory + "/client.key")
+        let tls = TLSSettings(caFile: files.ca, clientCertificate: files.clientCertificate, clientKey: files.clientKey)
         let batchWith = try metricsBatch([2])
         let with = await uplink(server.endpoint, tls: tls).deliver(batchWith)
         #expect(with == .delivered, "the receiver answers 200 only after decoding the batch")
@@ -218,8 +192,8 @@ struct OTLPHTTPTLSTests {
 
     @Test("insecure_skip_verify = true accepts an unknown CA")
     func insecure() async throws {
-        let files = try certificates()
-        let server = try OTLPServer(certificate: files.certificate, key: files.key)
+        let files = try TestCertificates()
+        let server = try OTLPServer(certificate: files.serverCertificate, key: files.serverKey)
         let batchResult = try metricsBatch([1])
         let result = await uplink(server.endpoint, tls: TLSSettings(insecureSkipVerify: true)).deliver(batchResult)
         #expect(result == .delivered)
