@@ -51,7 +51,7 @@ struct BoardTests {
         let pi = try OutpostConfiguration.parse("""
             [gateway]
             board = "raspberry-pi-zero-2-w"
-            state_dir = "/tmp/outpost-board-test"
+            state_dir = "\(try temporaryStateDirectory())"
             [input.host]
             """, file: "pi.toml", environment: [:])
         #expect(pi.gateway.board?.cpu == "cortex-a53")
@@ -59,7 +59,7 @@ struct BoardTests {
         let big = try OutpostConfiguration.parse("""
             [gateway]
             board = "x86_64"
-            state_dir = "/tmp/outpost-board-test"
+            state_dir = "\(try temporaryStateDirectory())"
             [spool]
             max_size = "2GiB"
             [input.host]
