@@ -60,6 +60,7 @@ let package = Package(
             ]
         ),
         .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
+        .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"], exclude: ["otlp_decode.py"]),
         .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),

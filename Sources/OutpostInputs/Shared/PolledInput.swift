@@ -6,7 +6,7 @@ public protocol PollingReader: Sendable {
     mutating func read(now: Int64) -> [Reading]
 }
 
-/// A periodic input: calls its reader every `interval` on the injected clock, on its own blocking thread.
+/// A periodic input: calls its reader every `interval` on the injected clock, on the shared pool of blocking threads.
 ///
 /// Ticks are aligned to the start time (start, start + interval, ...); when a read overruns, missed ticks are
 /// skipped rather than bunched, so a slow sensor never floods the pipeline.
@@ -29,7 +29,7 @@ public struct PolledInput<Reader: PollingReader>: Input {
 
     public func run(into sink: any ReadingSink) async throws {
         try await Self.loop(clock: clock, every: pollInterval, reader: reader, wallClock: wallClock,
-                            executor: BlockingExecutor(label: name), sink: sink)
+                            executor: .pooled, sink: sink)
     }
 
     private static func loop<C: Clock<Duration>>(
