@@ -21,14 +21,15 @@ struct UplinkConnectionStateTests {
         var state = UplinkConnectionState(policy: policy)
         let first = state.failed(reason: "refused", retryAfter: nil, now: 0, random: 0.5)
         #expect(first.nextAttempt == 1_000_000_000)
-        #expect(first.transition == .init(from: .starting, to: .backingOff, reason: "refused"))
+        #expect(first.transition == .init(from: .starting, to: .backingOff, reason: "refused", failedAttempts: 1))
         let second = state.failed(reason: "refused", retryAfter: nil, now: 10, random: 0.5)
         #expect(second.nextAttempt == 10 + 2_000_000_000)
         #expect(second.transition == nil, "still backing off: no new event")
         let told = state.failed(reason: "503", retryAfter: .seconds(30), now: 0, random: 0.5)
-        #expect(told.nextAttempt == 30_000_000_000, "Retry-After beats the backoff")
+        #expect(told.nextAttempt == 30_000_000_000, "a longer Retry-After beats the backoff")
         let recovered = state.delivered()
-        #expect(recovered == .init(from: .backingOff, to: .up, reason: "delivering"))
+        #expect(recovered == .init(from: .backingOff, to: .up, reason: "delivering after 3 failed attempt(s)",
+                                   failedAttempts: 3))
         #expect(state.failures == 0)
         let again = state.delivered()
         #expect(again == nil)
@@ -51,6 +52,50 @@ struct UplinkConnectionStateTests {
         var state = UplinkConnectionState(policy: policy)
         let capped = state.failed(reason: "429", retryAfter: .seconds(86_400), now: 0, random: 0.5)
         #expect(capped.nextAttempt == 60_000_000_000)
+    }
+
+    @Test("Retry-After: 0 is no hint: the backoff still grows 1, 2, 4 s; a shorter hint never shortens it")
+    func retryAfterZero() {
+        var state = UplinkConnectionState(policy: BackoffPolicy())
+        var now: Int64 = 0
+        var waits: [Int64] = []
+        for _ in 0..<3 {
+            let next = state.failed(reason: "503", retryAfter: .zero, now: now, random: 0.5).nextAttempt
+            waits.append((next - now) / 1_000_000_000)
+            now = next
+        }
+        #expect(waits == [1, 2, 4])
+        let short = state.failed(reason: "503", retryAfter: .milliseconds(10), now: now, random: 0.5)
+        #expect(short.nextAttempt - now == 8_000_000_000)
+    }
+
+    @Test("no wait is shorter than initial_backoff or longer than the caps, whatever the inputs", arguments: [
+        (0, 0.0), (1, -5.0), (1, .nan), (64, 1.0), (Int.max, .infinity), (Int.min, 0.5),
+    ])
+    func bounds(failures: Int, random: Double) {
+        var policy = BackoffPolicy()
+        policy.maximum = .seconds(30)
+        policy.jitter = 5
+        let delay = policy.delay(afterFailures: failures, random: random)
+        #expect(delay >= .seconds(1) && delay <= .seconds(30), "\(delay)")
+        let told = policy.delay(afterFailures: failures, retryAfter: .seconds(Int64.max), random: random)
+        #expect(told == policy.maximumRetryAfter)
+        var state = UplinkConnectionState(policy: policy)
+        let far = state.failed(reason: "x", retryAfter: .seconds(Int64.max), now: .max - 5, random: random)
+        #expect(far.nextAttempt == .max, "saturates instead of overflowing")
+    }
+
+    @Test("a failed settle backs off exponentially from 1 s; a reconnect does not cut it short")
+    func settleBackoff() {
+        var state = UplinkConnectionState(policy: BackoffPolicy())
+        let first = state.settleFailed(reason: "disk full", now: 0, random: 0.5)
+        let second = state.settleFailed(reason: "disk full", now: 1_000_000_000, random: 0.5)
+        let shortened = state.reachable(now: 2_000_000_000)
+        #expect(first == 1_000_000_000)
+        #expect(second == 3_000_000_000)
+        #expect(!shortened)
+        state.settled()
+        #expect(state.settleFailures == 0)
     }
 
     @Test("the backlog token bucket paces at drain_rate")

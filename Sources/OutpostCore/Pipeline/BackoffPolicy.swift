@@ -17,11 +17,12 @@ public struct BackoffPolicy: Sendable, Equatable {
 
     /// The wait before attempt `failures + 1`: initial · 2^(failures − 1), jittered, kept within initial...maximum.
     public func delay(afterFailures failures: Int, random: Double) -> Duration {
-        let exponent = min(max(failures - 1, 0), 62)
+        let exponent = failures <= 1 ? 0 : min(failures - 1, 62)
         let floor = Self.seconds(initial), ceiling = max(Self.seconds(maximum), floor)
         let base = min(floor * Double(sign: .plus, exponent: exponent, significand: 1), ceiling)
         let factor = 1 + min(max(jitter, 0), 1) * (2 * min(max(random, 0), 1) - 1)
-        return Self.duration(seconds: min(max(base * factor, floor), ceiling))
+        let wait = base * factor
+        return Self.duration(seconds: wait.isFinite ? min(max(wait, floor), ceiling) : floor)
     }
 
     /// The wait after a retryable failure, given what the receiver asked for (`Retry-After`), if anything.
