@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostMQTT
 import OutpostTestSupport
 import Synchronization
 import Testing
@@ -106,7 +107,7 @@ struct LoopHarness {
         func append(_ item: UplinkConnectionState.Transition) { items.withLock { $0.append(item) } }
     }
 
-    init(uplink: ScriptedUplink, queue: ScriptedQueue, backoff: BackoffPolicy = BackoffPolicy()) {
+    init(uplink: any Uplink, queue: ScriptedQueue, backoff: BackoffPolicy = BackoffPolicy()) {
         var settings = DeliverySettings()
         settings.backoff = backoff
         let transitions = Transitions()
@@ -257,4 +258,37 @@ struct DeliveryLoopTests {
 
 extension LoopHarness {
     func reconnect(_ uplink: ScriptedUplink) { uplink.reconnect() }
+}
+
+@Suite("Delivery loop and a real mosquitto broker", .serialized)
+struct DeliveryLoopReconnectTests {
+    @Test("the shared MQTT client reconnects: a backing-off MQTT uplink delivers at once, not when its backoff ends")
+    func mqttReconnectEndsBackoff() async throws {
+        let port = freeLoopbackPort()
+        var broker = try MosquittoBroker(port: port)
+        let client = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: port, clientID: "wake-test"))
+        client.start()
+        defer { client.stop() }
+        for await event in client.events {
+            if case .connected = event { break }
+        }
+        broker.stop()
+        for await event in client.events {
+            if case .disconnected = event { break }
+        }
+        let queue = try ScriptedQueue(batches: 1)
+        let uplink = MQTTUplink(name: "mqtt", client: client, metricsTopic: "outpost/gw/metrics",
+                                eventsTopic: "outpost/gw/events", maxPacketSize: nil)
+        let harness = LoopHarness(uplink: uplink, queue: queue)
+        // Three failed attempts (not connected): the next one is at least 4 s of the loop's clock away, and that
+        // clock is not moved again.
+        for wait in [1200, 2400, 1000] { try await harness.advance(by: .milliseconds(wait)) }
+        try await harness.clock.waitForSleepers(1)
+        #expect(queue.remaining == 1)
+        broker = try MosquittoBroker(port: port)
+        // Marked delivered only on the broker's PUBACK.
+        try await waitUntil("the batch is published after the reconnect", timeout: .seconds(60)) { queue.remaining == 0 }
+        _ = broker
+        await harness.stop()
+    }
 }
