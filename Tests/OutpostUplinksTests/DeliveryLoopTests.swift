@@ -135,7 +135,7 @@ struct LoopHarness {
 
 @Suite("Delivery loop: no hot loops, monotonic waits, recovery on reconnect (no sockets)", .serialized)
 struct DeliveryLoopTests {
-    @Test("a batch the spool cannot mark delivered (disk full, error thrown) is not re-sent; the mark backs off 1, 2, 4 s")
+    @Test("a batch the spool cannot mark delivered (disk full: an error) is not re-sent; the mark backs off 1, 2, 4 s")
     func failedSettleBacksOff() async throws {
         let queue = try ScriptedQueue(batches: 1, failingMarks: 3, failure: .throwing)
         let uplink = ScriptedUplink { _ in .delivered }
@@ -287,7 +287,9 @@ struct DeliveryLoopReconnectTests {
         #expect(queue.remaining == 1)
         broker = try MosquittoBroker(port: port)
         // Marked delivered only on the broker's PUBACK.
-        try await waitUntil("the batch is published after the reconnect", timeout: .seconds(60)) { queue.remaining == 0 }
+        try await waitUntil("the batch is published after the reconnect", timeout: .seconds(60)) {
+            queue.remaining == 0
+        }
         _ = broker
         await harness.stop()
     }

@@ -64,7 +64,8 @@ struct HTTPResponseFuzzTests {
 /// Feeds one raw response head through everything that reads it, and checks what comes out.
 struct ResponseChecker {
     let uplink = OTLPHTTPUplink(configuration: OTLPHTTPUplinkConfiguration(
-        metricsURL: "http://127.0.0.1:9/v1/metrics", logsURL: "http://127.0.0.1:9/v1/logs", encoding: .protobuf)) { _ in }
+        metricsURL: "http://127.0.0.1:9/v1/metrics", logsURL: "http://127.0.0.1:9/v1/logs", encoding: .protobuf)
+    ) { _ in }
     let policy = BackoffPolicy()
     var retries = 0
     var hints = 0

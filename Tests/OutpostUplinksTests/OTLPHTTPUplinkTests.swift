@@ -112,7 +112,8 @@ struct OTLPHTTPUplinkTests {
           arguments: ["Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT", "soon"])
     func hostileRetryAfter(value: String) async throws {
         let server = try OTLPServer()
-        try server.script([["status": 503, "headers": ["Retry-After": value]], ["status": 503, "headers": ["Retry-After": value]]])
+        let answer: [String: Any] = ["status": 503, "headers": ["Retry-After": value]]
+        try server.script([answer, answer])
         let warnings = Collected()
         let client = uplink(server.endpoint, warnings: warnings)
         for number in [1, 2] {
@@ -259,7 +260,10 @@ struct RetryAfterTests {
     func withoutServerDate() {
         let date = "Fri, 31 Dec 9999 23:59:59 GMT"
         #expect(RetryAfter.parse(date, serverDate: nil) != .delay(.zero))
-        guard case .unusable = RetryAfter.parse(date, serverDate: nil) else { Issue.record("read without a Date"); return }
+        guard case .unusable = RetryAfter.parse(date, serverDate: nil) else {
+            Issue.record("read without a Date")
+            return
+        }
         guard case .unusable = RetryAfter.parse(date, serverDate: "yesterday") else { Issue.record("bad Date"); return }
         guard case .delay(let far) = RetryAfter.parse(date, serverDate: Self.serverDate) else {
             Issue.record("year 9999 against a good Date")

@@ -55,7 +55,8 @@ public struct UplinkConnectionState: Sendable, Equatable {
         let failed = failures
         failures = 0
         nextAttempt = 0
-        var transition = move(to: .up, reason: failed > 0 ? "delivering after \(failed) failed attempt(s)" : "delivering")
+        let reason = failed > 0 ? "delivering after \(failed) failed attempt(s)" : "delivering"
+        var transition = move(to: .up, reason: reason)
         transition?.failedAttempts = failed
         return transition
     }
@@ -83,7 +84,8 @@ public struct UplinkConnectionState: Sendable, Equatable {
     public mutating func settleFailed(reason: String, now: Int64, random: Double) -> Int64 {
         settleFailures += 1
         lastError = reason
-        nextAttempt = max(nextAttempt, Self.adding(policy.delay(afterFailures: settleFailures, random: random), to: now))
+        let wait = policy.delay(afterFailures: settleFailures, random: random)
+        nextAttempt = max(nextAttempt, Self.adding(wait, to: now))
         return nextAttempt
     }
 

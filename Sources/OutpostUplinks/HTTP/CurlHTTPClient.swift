@@ -104,7 +104,8 @@ final class CurlHandle: @unchecked Sendable {
         }
         var status = 0
         outpost_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        return .response(status: status, headers: responseHead.fields.map { ($0.name, $0.value) }, body: responseBody)
+        let headers = responseHead.fields.map { ($0.name, $0.value) }
+        return .response(status: status, headers: headers, body: responseBody)
     }
 
     private func configure(_ easy: UnsafeMutableRawPointer, _ request: HTTPRequest, tls: TLSSettings,

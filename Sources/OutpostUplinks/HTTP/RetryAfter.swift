@@ -70,7 +70,9 @@ public enum HTTPDate {
 
     /// A short run of ASCII digits (no sign, no spaces), or nil.
     private static func number(_ text: String) -> Int? {
-        guard (1...11).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        guard (1...11).contains(text.utf8.count), text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            return nil
+        }
         return Int(text)
     }
 }
