@@ -182,6 +182,8 @@ struct OTLPHTTPConfigurationTests {
         #expect(defaults.timeout == .seconds(10))
         #expect(defaults.gzipLevel == 6)
         #expect(!defaults.tls.insecureSkipVerify)
+        #expect(defaults.delivery.backoff.maximum == .seconds(30),
+                "nothing tells an HTTP uplink its receiver is back: it looks at least every 30 s")
     }
 
     @Test("a URL that is not http(s) is a config error")
