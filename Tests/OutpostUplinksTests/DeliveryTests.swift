@@ -96,6 +96,11 @@ struct UplinkConnectionStateTests {
         #expect(!shortened)
         state.settled()
         #expect(state.settleFailures == 0)
+        var quick = BackoffPolicy()
+        quick.initial = .milliseconds(100)
+        var lab = UplinkConnectionState(policy: quick)
+        let floor = lab.settleFailed(reason: "disk full", now: 0, random: 0)
+        #expect(floor == 1_000_000_000, "a full disk is retried once a second at most, whatever initial_backoff says")
     }
 
     @Test("the backlog token bucket paces at drain_rate")

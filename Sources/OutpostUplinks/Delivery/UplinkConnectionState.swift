@@ -80,11 +80,14 @@ public struct UplinkConnectionState: Sendable, Equatable {
     }
 
     /// The spool could not record what happened to a batch (disk full, I/O error): wait before trying again, longer
-    /// each time, instead of sending the same batch again at once. Returns the next attempt time.
+    /// each time, instead of sending the same batch again at once. The first wait is at least 1 s even when
+    /// `initial_backoff` is shorter: a full disk does not clear in milliseconds. Returns the next attempt time.
     public mutating func settleFailed(reason: String, now: Int64, random: Double) -> Int64 {
         settleFailures += 1
         lastError = reason
-        let wait = policy.delay(afterFailures: settleFailures, random: random)
+        var settlePolicy = policy
+        settlePolicy.initial = max(policy.initial, .seconds(1))
+        let wait = settlePolicy.delay(afterFailures: settleFailures, random: random)
         nextAttempt = max(nextAttempt, Self.adding(wait, to: now))
         return nextAttempt
     }
