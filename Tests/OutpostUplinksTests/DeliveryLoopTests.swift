@@ -294,3 +294,22 @@ struct DeliveryLoopReconnectTests {
         await harness.stop()
     }
 }
+
+@Suite("Delivery loop and a real OTLP/HTTP receiver", .serialized)
+struct DeliveryLoopReceiverTests {
+    @Test("503 with Retry-After: 0, three times: retried after about 1, 2 and 4 s, delivered once on the fourth try")
+    func retryAfterZeroEndToEnd() async throws {
+        let server = try OTLPServer()
+        let busy: [String: Any] = ["status": 503, "headers": ["Retry-After": "0"]]
+        try server.script([busy, busy, busy])
+        let queue = try ScriptedQueue(batches: 1)
+        let harness = LoopHarness(uplink: uplink(server.endpoint), queue: queue)
+        for _ in 0..<60 { try await harness.advance(by: .milliseconds(100)) }
+        try await harness.clock.waitForSleepers(1)
+        #expect(queue.remaining == 1, "6 s in: the 1 + 2 s waits are over, the 4 s one is not")
+        for _ in 0..<40 { try await harness.advance(by: .milliseconds(100)) }
+        try await waitUntil("delivered") { queue.remaining == 0 }
+        #expect(try server.received().count == 1)
+        await harness.stop()
+    }
+}
