@@ -219,6 +219,19 @@ struct DeliveryLoopTests {
         await harness.stop()
     }
 
+    @Test("a receiver failing every other request: two state reports (down, up), not one per change")
+    func flappingReceiver() async throws {
+        let queue = try ScriptedQueue(batches: 12)
+        let uplink = ScriptedUplink { $0 % 2 == 1 ? .retry(after: nil, reason: "HTTP 503") : .delivered }
+        let harness = LoopHarness(uplink: uplink, queue: queue)
+        for _ in 0..<300 { try await harness.advance(by: .milliseconds(100)) }
+        try await harness.clock.waitForSleepers(1)
+        #expect(queue.remaining == 0)
+        #expect(uplink.sends == 24)
+        #expect(harness.transitions.all.map(\.to) == [.backingOff, .up], "24 changes, 2 reports")
+        await harness.stop()
+    }
+
     @Test("when the connection comes back, a waiting uplink tries at once instead of sleeping out its backoff")
     func reconnectEndsBackoff() async throws {
         let queue = try ScriptedQueue(batches: 1)

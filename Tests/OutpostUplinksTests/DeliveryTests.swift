@@ -103,6 +103,25 @@ struct UplinkConnectionStateTests {
         #expect(floor == 1_000_000_000, "a full disk is retried once a second at most, whatever initial_backoff says")
     }
 
+    @Test("state reports: an outage and its end at once; a flapping uplink's changes held and counted")
+    func stateReports() {
+        var reports = StateReports(interval: .seconds(60))
+        let down = UplinkConnectionState.Transition(from: .up, to: .backingOff, reason: "503")
+        let up = UplinkConnectionState.Transition(from: .backingOff, to: .up, reason: "delivering")
+        let second: Int64 = 1_000_000_000
+        #expect(reports.changed(down, now: 0)?.to == .backingOff)
+        #expect(reports.changed(up, now: 1 * second)?.to == .up)
+        #expect(reports.changed(down, now: 2 * second) == nil)
+        #expect(reports.changed(up, now: 3 * second) == nil)
+        #expect(reports.changed(down, now: 4 * second) == nil)
+        #expect(reports.dueIn(now: 4 * second) == .seconds(56))
+        #expect(reports.due(now: 59 * second) == nil)
+        let held = reports.due(now: 60 * second)
+        #expect(held?.to == .backingOff)
+        #expect(held?.changesHeldBack == 3)
+        #expect(reports.dueIn(now: 60 * second) == nil)
+    }
+
     @Test("the backlog token bucket paces at drain_rate")
     func tokenBucket() {
         var bucket = TokenBucket(rate: 2)

@@ -121,6 +121,7 @@ public final class DeliveryLoop: Sendable {
     private static func loop<C: Clock<Duration>>(_ loop: DeliveryLoop, clock: C) async {
         let monotonic = MonotonicClock(clock)
         var connection = UplinkConnectionState(policy: loop.settings.backoff)
+        var reports = StateReports()
         var bucket = TokenBucket(rate: loop.settings.drainRate)
         var random = SystemRandomNumberGenerator()
         /// Recorded, but not yet seen to have taken.
@@ -132,9 +133,10 @@ public final class DeliveryLoop: Sendable {
             if loop.reconnected.exchange(false, ordering: .acquiring), connection.reachable(now: now) {
                 loop.updateStatus(connection, now: now)
             }
+            if let transition = reports.due(now: now) { loop.report(.transition(transition)) }
             let wait = connection.wait(now: now)
             if wait > .zero {
-                await loop.recovery.wait(upTo: wait, clock: clock)
+                await loop.recovery.wait(upTo: min(wait, reports.dueIn(now: now) ?? wait), clock: clock)
                 continue
             }
             if let settlement = unsettled {
@@ -157,7 +159,7 @@ public final class DeliveryLoop: Sendable {
                 if lastSettled != nil { connection.settled() }
                 lastSettled = nil
                 let idle = backlogAllowed ? loop.settings.idleRecheck : bucket.timeUntilToken(now: now)
-                await loop.signal.wait(upTo: idle, clock: clock)
+                await loop.signal.wait(upTo: min(idle, reports.dueIn(now: now) ?? idle), clock: clock)
                 continue
             }
             now = monotonic.nowNanos()
@@ -174,7 +176,7 @@ public final class DeliveryLoop: Sendable {
             if next.batch.lane != .alerts, next.batch.created < liveSince { bucket.take(now: now) }
             connection.attempting(now: now)
             let result = await loop.uplink.deliver(next.batch)
-            let settled = await loop.settle(next, result: result, connection: &connection,
+            let settled = await loop.settle(next, result: result, connection: &connection, reports: &reports,
                                             now: monotonic.nowNanos(), random: random.unit())
             if let settled {
                 if settled.recorded { lastSettled = settled.settlement } else { unsettled = settled.settlement }
@@ -185,12 +187,16 @@ public final class DeliveryLoop: Sendable {
     /// Acts on what the uplink said about `spooled`. When the batch is to leave the spool, returns that outcome and
     /// whether the spool recorded it.
     private func settle(_ spooled: SpooledBatch, result: DeliveryResult, connection: inout UplinkConnectionState,
-                        now: Int64, random: Double) async -> (settlement: Settlement, recorded: Bool)? {
+                        reports: inout StateReports, now: Int64, random: Double) async
+        -> (settlement: Settlement, recorded: Bool)?
+    {
         var settlement: Settlement?
         switch result {
         case .delivered:
             settlement = Settlement(sequence: spooled.sequence, outcome: .delivered)
-            if let transition = connection.delivered() { report(.transition(transition)) }
+            if let change = connection.delivered(), let transition = reports.changed(change, now: now) {
+                report(.transition(transition))
+            }
             let wallNow = wallClock.nowNanos()
             status.withLock { status in
                 status.deliveredBatches += 1
@@ -205,7 +211,7 @@ public final class DeliveryLoop: Sendable {
             let until = wallClock.nowNanos().addingReportingOverflow(nextAttempt - now)
             try? await queue.markDeferred(spooled.sequence, by: uplink.name,
                                           until: until.overflow ? .max : until.partialValue, error: reason)
-            if let transition { report(.transition(transition)) }
+            if let transition, let held = reports.changed(transition, now: now) { report(.transition(held)) }
             status.withLock { $0.retries += 1 }
         case .rejected(let reason):
             settlement = Settlement(sequence: spooled.sequence, outcome: .rejected)

@@ -24,6 +24,8 @@ public struct UplinkConnectionState: Sendable, Equatable {
         public let reason: String
         /// Failed attempts since the last delivery: 1 when an outage starts, the outage's total when it ends.
         public var failedAttempts = 0
+        /// Changes of a flapping uplink that were held back since the previous report (see `StateReports`).
+        public var changesHeldBack = 0
     }
 
     public private(set) var phase = Phase.starting
@@ -121,5 +123,64 @@ public struct UplinkConnectionState: Sendable, Equatable {
     private static func adding(_ duration: Duration, to now: Int64) -> Int64 {
         let (sum, overflow) = now.addingReportingOverflow(MonotonicClock.nanos(duration))
         return overflow ? .max : sum
+    }
+}
+
+/// Keeps `outpost.uplink.state` reports to one per change, and those of a flapping uplink to two per `interval`.
+///
+/// The reports travel through the uplinks they report on (an uplink state event is an alert), so a receiver that
+/// fails every other request would otherwise make each report cause the next. An outage and its end are reported at
+/// once (two reports); further changes within `interval` of the earlier of those are held, and the latest is
+/// reported when the interval is over if it leaves the uplink in another state than last reported, counting those
+/// held back (a flap that ends where it started is counted in the next report).
+public struct StateReports: Sendable {
+    public let interval: Int64
+    /// The times of the last two reports, older first.
+    private var recent: (older: Int64?, newer: Int64?) = (nil, nil)
+    private var reported = UplinkConnectionState.Phase.up
+    private var held: UplinkConnectionState.Transition?
+    private var heldBack = 0
+
+    public init(interval: Duration = .seconds(60)) {
+        self.interval = MonotonicClock.nanos(interval)
+    }
+
+    /// A change at `now`: the report to send now, if any.
+    public mutating func changed(_ transition: UplinkConnectionState.Transition, now: Int64)
+        -> UplinkConnectionState.Transition?
+    {
+        guard let older = recent.older, now - older < interval else { return report(transition, now: now) }
+        held = transition
+        heldBack += 1
+        return nil
+    }
+
+    /// The held change to report at `now`, once the interval is over.
+    public mutating func due(now: Int64) -> UplinkConnectionState.Transition? {
+        guard let held, let older = recent.older, now - older >= interval else { return nil }
+        self.held = nil
+        guard held.to != reported else { return nil }
+        return report(held, now: now)
+    }
+
+    /// How long until a held change is due (nil: none held).
+    public func dueIn(now: Int64) -> Duration? {
+        guard held != nil, let older = recent.older else { return nil }
+        return .nanoseconds(max(0, older + interval - now))
+    }
+
+    private mutating func report(_ transition: UplinkConnectionState.Transition, now: Int64)
+        -> UplinkConnectionState.Transition
+    {
+        let note = heldBack > 0 ? " (\(heldBack) earlier change(s) not reported: the uplink is flapping)" : ""
+        var transition = UplinkConnectionState.Transition(from: transition.from, to: transition.to,
+                                                          reason: transition.reason + note,
+                                                          failedAttempts: transition.failedAttempts)
+        transition.changesHeldBack = heldBack
+        heldBack = 0
+        held = nil
+        recent = (recent.newer, now)
+        reported = transition.to
+        return transition
     }
 }
