@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(
             name: "OutpostUplinksTests",
             dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostMQTT", "OutpostTestSupport"],
-            exclude: ["otlp_server.py"]
+            exclude: ["otlp_server.py", "Fixtures"]
         ),
         .testTarget(
             name: "OutpostInputsTests",

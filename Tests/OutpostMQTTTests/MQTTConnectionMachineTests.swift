@@ -12,7 +12,8 @@ struct MQTTConnectionMachineTests {
             == [.report(.connected(sessionPresent: true, version: .v5))])
         #expect(machine.phase == .connected)
         let lost = machine.handle(.connectionLost(reason: "keepalive"), random: 0)
-        #expect(lost == [.report(.disconnected(reason: "keepalive")), .wait(.milliseconds(800))])
+        // -20 % jitter, but never under the 1 s floor: no retry comes sooner than once a second.
+        #expect(lost == [.report(.disconnected(reason: "keepalive")), .wait(.seconds(1))])
         #expect(machine.phase == .waiting)
         #expect(machine.handle(.waited, random: 0.5) == [.connect(.v5)])
     }
@@ -33,10 +34,13 @@ struct MQTTConnectionMachineTests {
         #expect(machine.failures == 0)
     }
 
-    @Test("jitter spreads a fleet's retries over ±20 %", arguments: [(0.0, 0.8), (0.999_999, 1.2)])
+    @Test("jitter spreads a fleet's retries over ±20 % (here of the second, 2 s wait)",
+          arguments: [(0.0, 1.6), (0.999_999, 2.4)])
     func jitter(random: Double, factor: Double) {
         var machine = MQTTConnectionMachine(requested: .v5)
         _ = machine.handle(.start, random: 0.5)
+        _ = machine.handle(.connectFailed(reason: "x"), random: 0.5)
+        _ = machine.handle(.waited, random: 0.5)
         let actions = machine.handle(.connectFailed(reason: "x"), random: random)
         guard case .wait(let wait) = actions.last else {
             Issue.record("no wait in \(actions)")

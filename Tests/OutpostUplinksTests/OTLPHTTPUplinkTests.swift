@@ -30,9 +30,7 @@ func uplink(_ endpoint: String, timeout: Duration = .seconds(5), tls: TLSSetting
     configuration.timeout = timeout
     configuration.tls = tls
     configuration.headers = headers
-    return OTLPHTTPUplink(configuration: configuration, wallClock: ManualWallClock(start: 1_700_000_000_000_000_000)) {
-        message in warnings?.append(message)
-    }
+    return OTLPHTTPUplink(configuration: configuration) { message in warnings?.append(message) }
 }
 
 /// Walks decoded JSON by keys and array positions.
@@ -98,14 +96,38 @@ struct OTLPHTTPUplinkTests {
         #expect(reason.contains("HTTP 503"))
     }
 
-    @Test("429 with an HTTP-date Retry-After waits until that date")
+    @Test("429 with an HTTP-date Retry-After waits until that date, read against the response's Date")
     func retryAfterDate() async throws {
         let server = try OTLPServer()
-        // The uplink's wall clock reads 2023-11-14T22:13:20Z; the receiver says retry at 22:13:50.
-        try server.script([["status": 429, "headers": ["Retry-After": "Tue, 14 Nov 2023 22:13:50 GMT"]]])
+        // The receiver's clock reads 2023-11-14T22:13:20Z and it says retry at 22:13:50; the gateway's clock is not
+        // asked (it may be years off).
+        try server.script([["status": 429, "headers": ["Retry-After": "Tue, 14 Nov 2023 22:13:50 GMT",
+                                                       "Date": "Tue, 14 Nov 2023 22:13:20 GMT"]]])
         let batchResult = try metricsBatch([1])
         let result = await uplink(server.endpoint).deliver(batchResult)
         #expect(result == .retry(after: .seconds(30), reason: "HTTP 429"))
+    }
+
+    @Test("503 with a Retry-After in year 9999, year 0 or nonsense: no crash; ignored or capped; one warning per value",
+          arguments: ["Fri, 31 Dec 9999 23:59:59 GMT", "Sat, 01 Jan 0000 00:00:00 GMT", "soon"])
+    func hostileRetryAfter(value: String) async throws {
+        let server = try OTLPServer()
+        let answer: [String: Any] = ["status": 503, "headers": ["Retry-After": value]]
+        try server.script([answer, answer])
+        let warnings = Collected()
+        let client = uplink(server.endpoint, warnings: warnings)
+        for number in [1, 2] {
+            let result = await client.deliver(try metricsBatch([Double(number)]))
+            guard case .retry(let after, let reason) = result else { Issue.record("\(result)"); return }
+            #expect(reason == "HTTP 503")
+            if value.contains("9999") {
+                #expect(after.map { $0 > .seconds(3600) } == true, "far in the future: the policy caps it")
+            } else {
+                #expect(after == nil, "unusable: the normal backoff applies")
+            }
+        }
+        #expect(warnings.all.count == (value.contains("9999") ? 0 : 1), "\(warnings.all)")
+        #expect(warnings.all.allSatisfy { $0.contains("ignored") })
     }
 
     @Test("502 and 504 are retried; 400, 401, 404, 413 and 500 are permanent", arguments: [
@@ -202,18 +224,51 @@ struct OTLPHTTPTLSTests {
 
 @Suite("HTTP dates and Retry-After")
 struct RetryAfterTests {
+    static let serverDate = "Sun, 06 Nov 1994 08:49:37 GMT"
+
     @Test("the three HTTP-date forms", arguments: [
         "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994",
     ])
     func dates(text: String) {
-        #expect(HTTPDate.parse(text) == Int64(784_111_777) * 1_000_000_000)
+        #expect(HTTPDate.unixSeconds(text) == 784_111_777)
     }
 
-    @Test("seconds, a past date, and nonsense")
+    @Test("seconds, a date read against the server's Date, a date in the past")
     func values() {
-        #expect(RetryAfter.parse(" 120 ", now: 0) == .seconds(120))
-        #expect(RetryAfter.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: 900_000_000 * 1_000_000_000) == .zero)
-        #expect(RetryAfter.parse("soon", now: 0) == nil)
-        #expect(RetryAfter.parse("-5", now: 0) == nil)
+        #expect(RetryAfter.parse(" 120 ", serverDate: nil) == .delay(.seconds(120)))
+        #expect(RetryAfter.parse("0", serverDate: nil) == .delay(.zero))
+        #expect(RetryAfter.parse("Sun, 06 Nov 1994 08:50:07 GMT", serverDate: Self.serverDate) == .delay(.seconds(30)))
+        #expect(RetryAfter.parse("Sun, 06 Nov 1994 07:49:37 GMT", serverDate: Self.serverDate) == .delay(.zero))
+        #expect(RetryAfter.parse("99999999999999999999999", serverDate: nil) == .delay(.seconds(RetryAfter.longest)))
+    }
+
+    @Test("values that cannot be read safely are unusable, never a trap", arguments: [
+        "soon", "-5", "+5", "1.5", "", "Sat, 01 Jan 0000 00:00:00 GMT", "Sat, 01 Jan 99999999999 00:00:00 GMT",
+        "Sat, 01 Jan -99999999999999 00:00:00 GMT", "Saturday, 01-Jan-99999999999 00:00:00 GMT",
+        "Sat Jan  1 00:00:00 99999999999", "Sun, 06 Nov 1994 99:99:99 GMT", "Sun, 06 Nov 1994 -1:00:00 GMT",
+        "Sun, 99 Nov 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
+        String(repeating: "9", count: 100_000),
+    ])
+    func unusable(value: String) {
+        guard case .unusable = RetryAfter.parse(value, serverDate: Self.serverDate) else {
+            Issue.record("`\(value.prefix(60))` was taken as a delay")
+            return
+        }
+    }
+
+    @Test("an HTTP-date without a usable Date header is not read against the gateway's clock")
+    func withoutServerDate() {
+        let date = "Fri, 31 Dec 9999 23:59:59 GMT"
+        #expect(RetryAfter.parse(date, serverDate: nil) != .delay(.zero))
+        guard case .unusable = RetryAfter.parse(date, serverDate: nil) else {
+            Issue.record("read without a Date")
+            return
+        }
+        guard case .unusable = RetryAfter.parse(date, serverDate: "yesterday") else { Issue.record("bad Date"); return }
+        guard case .delay(let far) = RetryAfter.parse(date, serverDate: Self.serverDate) else {
+            Issue.record("year 9999 against a good Date")
+            return
+        }
+        #expect(far > .seconds(240_000_000_000), "about 8,000 years, not an overflow")
     }
 }

@@ -33,7 +33,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, body=b"", headers=None, content_type="application/x-protobuf"):
-        self.send_response(status)
+        if "Date" in (headers or {}):
+            self.send_response_only(status)  # the script's Date replaces the server's own
+        else:
+            self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():

@@ -1,6 +1,9 @@
 /// Exponential backoff with jitter, and when to give the receiver another try.
+///
+/// Every wait it returns lies between `initial` (the floor: nothing retries faster, whatever a receiver says) and the
+/// larger of `maximum` and `maximumRetryAfter`; no input, however large, makes it trap.
 public struct BackoffPolicy: Sendable, Equatable {
-    /// The first retry waits this long. Default 1 s.
+    /// The first retry waits this long, and no retry waits less. Default 1 s.
     public var initial: Duration = .seconds(1)
     /// No wait is longer, whatever the number of failures. Default 5 min.
     public var maximum: Duration = .seconds(300)
@@ -12,12 +15,37 @@ public struct BackoffPolicy: Sendable, Equatable {
 
     public init() {}
 
-    /// The wait before attempt `failures + 1`: initial · 2^(failures − 1), capped, jittered.
+    /// The wait before attempt `failures + 1`: initial · 2^(failures − 1), jittered, kept within initial...maximum.
     public func delay(afterFailures failures: Int, random: Double) -> Duration {
-        let exponent = min(max(failures - 1, 0), 30)
-        let base = min(UnixNanos.seconds(UnixNanos.from(initial)) * Double(1 << exponent),
-                       UnixNanos.seconds(UnixNanos.from(maximum)))
-        let factor = 1 + jitter * (2 * random - 1)
-        return .nanoseconds(Int64(base * factor * 1e9))
+        let exponent = failures <= 1 ? 0 : min(failures - 1, 62)
+        let floor = Self.seconds(initial), ceiling = max(Self.seconds(maximum), floor)
+        let base = min(floor * Double(sign: .plus, exponent: exponent, significand: 1), ceiling)
+        let factor = 1 + min(max(jitter, 0), 1) * (2 * min(max(random, 0), 1) - 1)
+        let wait = base * factor
+        return Self.duration(seconds: wait.isFinite ? min(max(wait, floor), ceiling) : floor)
+    }
+
+    /// The wait after a retryable failure, given what the receiver asked for (`Retry-After`), if anything.
+    ///
+    /// As the OpenTelemetry Collector's exporters do: the longer of the exponential backoff and the receiver's hint,
+    /// the hint capped at `maximumRetryAfter`. A hint of zero (or a date in the past) is no useful hint, so the
+    /// backoff still grows: a receiver answering `Retry-After: 0` is not hammered.
+    public func delay(afterFailures failures: Int, retryAfter: Duration?, random: Double) -> Duration {
+        let backoff = delay(afterFailures: failures, random: random)
+        guard let retryAfter, retryAfter > backoff else { return backoff }
+        return min(retryAfter, max(maximumRetryAfter, backoff))
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    /// A non-negative finite number of seconds as a Duration, saturating at about 31 million years.
+    static func duration(seconds: Double) -> Duration {
+        guard seconds.isFinite, seconds > 0 else { return .zero }
+        let capped = min(seconds, 1e15)
+        let whole = capped.rounded(.down)
+        return .seconds(Int64(whole)) + .nanoseconds(Int64(((capped - whole) * 1e9).rounded()))
     }
 }

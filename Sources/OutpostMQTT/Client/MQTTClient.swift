@@ -76,6 +76,12 @@ public final class MQTTClient: Sendable {
 
     public var isConnected: Bool { context.isConnected }
 
+    /// Calls `handler` after every successful connect (and reconnect), on the client's network thread: keep it short
+    /// (ring a signal). Uplinks use it to end their backoff when the broker is back.
+    public func onConnected(_ handler: @escaping @Sendable () -> Void) {
+        context.addConnectedHandler(handler)
+    }
+
     /// The largest packet the broker accepts, from its MQTT 5 CONNACK; nil when it sets no limit (or speaks 3.1.1).
     public var maximumPacketSize: Int? { context.maximumPacketSize }
 
@@ -140,6 +146,7 @@ final class MQTTClientContext: @unchecked Sendable {
         var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation)] = []
         /// From the broker's CONNACK (MQTT 5 Maximum Packet Size, §3.2.2.3.6); nil when it sets no limit.
         var maximumPacketSize: Int?
+        var connectedHandlers: [@Sendable () -> Void] = []
 
         var connected: Bool { machine.phase == .connected }
     }
@@ -166,6 +173,9 @@ final class MQTTClientContext: @unchecked Sendable {
 
     private func configure() throws(MQTTError) {
         try check(mosquitto_threaded_set(handle, true), "threaded mode")
+        // Alerts are small packets sent one at a time: without TCP_NODELAY, Nagle's algorithm holds each one back
+        // until the previous one's ACK (~40 ms with delayed ACKs).
+        try check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "TCP_NODELAY")
         mosquitto_connect_v5_callback_set(handle, mqttConnected)
         mosquitto_disconnect_v5_callback_set(handle, mqttDisconnected)
         mosquitto_publish_v5_callback_set(handle, mqttPublished)
@@ -305,6 +315,7 @@ final class MQTTClientContext: @unchecked Sendable {
         switch event {
         case .connected:
             subscribe(state.withLock { $0.subscriptions.flatMap(\.filters) })
+            state.withLock { $0.connectedHandlers }.forEach { $0() }
         case .disconnected:
             failInFlight(reason: "the connection to the broker dropped")
         case .unreachable, .refused, .fellBack:
@@ -397,6 +408,10 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     // MARK: Subscriptions
+
+    func addConnectedHandler(_ handler: @escaping @Sendable () -> Void) {
+        state.withLock { $0.connectedHandlers.append(handler) }
+    }
 
     func addSubscription(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation) {
         let connected = state.withLock { state -> Bool in

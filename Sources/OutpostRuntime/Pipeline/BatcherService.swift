@@ -11,14 +11,16 @@ enum BatcherMessage: Sendable {
     case samples([Sample])
     /// Events, with whether each is an alert (alerts get a lane of their own and leave at once).
     case events([(event: Event, isAlert: Bool)])
-    case tick(now: Int64)
+    /// `now` stamps what is flushed (wall clock); `monotonic` measures batch ages and intervals (`MonotonicClock`).
+    case tick(now: Int64, monotonic: Int64)
 }
 
 /// Collects samples and events into OTLP batches and hands them to the spool.
 ///
 /// Metrics and events close after `max_age` or `max_points`, alerts at once. On graceful shutdown (after
 /// detection has drained) everything pending is flushed into the spool, so a clean stop loses nothing; a crash
-/// loses at most what arrived in the last `max_age`.
+/// loses at most what arrived in the last `max_age`. Ages are measured on the monotonic clock from when the batcher
+/// received the first item, never from the items' wall-clock stamps: a clock step cannot hold a batch open.
 final class BatcherService: Service {
     private let channel: AsyncChannel<BatcherMessage>
     private let builder: BatchBuilder
@@ -27,6 +29,7 @@ final class BatcherService: Service {
     private let spool: SpoolService
     private let counters: RuntimeCounters
     private let clock: any Clock<Duration>
+    private let monotonic: MonotonicClock
     private let wallClock: any WallClock
     private let logger: Logger
     /// Set when an alert publisher is configured: each alert also becomes one alert document for it.
@@ -46,18 +49,21 @@ final class BatcherService: Service {
         self.spool = spool
         self.counters = counters
         self.clock = clock
+        self.monotonic = MonotonicClock(clock)
         self.wallClock = wallClock
         self.logger = logger
     }
 
     func run() async throws {
         var state = PendingBatches()
-        let channel = self.channel, clock = self.clock, wallClock = self.wallClock
+        let channel = self.channel, clock = self.clock, wallClock = self.wallClock, monotonic = self.monotonic
         // Ticks check batch ages: once a second, or more often when max_age is shorter.
         let tickInterval = min(.seconds(1), configuration.maxAge)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                await Ticker.run(every: tickInterval, clock: clock, wallClock: wallClock) { await channel.send(.tick(now: $0)) }
+                await Ticker.run(every: tickInterval, clock: clock, wallClock: wallClock) {
+                    await channel.send(.tick(now: $0, monotonic: monotonic.nowNanos()))
+                }
             }
             await withGracefulShutdownHandler {
                 for await message in channel {
@@ -75,17 +81,19 @@ final class BatcherService: Service {
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {
         switch message {
         case .samples(let samples):
-            state.add(samples)
+            state.add(samples, at: monotonic.nowNanos())
             if state.metrics.count >= configuration.maxPoints {
                 await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
             }
         case .events(let events):
-            state.add(events)
+            state.add(events, at: monotonic.nowNanos())
             if !state.alerts.isEmpty { await flush(&state, lanes: [.alerts], now: wallClock.nowNanos()) }
-            if state.events.count >= configuration.maxPoints { await flush(&state, lanes: [.events], now: wallClock.nowNanos()) }
-        case .tick(let now):
-            addSelfMetricsIfDue(&state, now: now)
-            let due = state.lanesOlderThan(UnixNanos.from(configuration.maxAge), now: now)
+            if state.events.count >= configuration.maxPoints {
+                await flush(&state, lanes: [.events], now: wallClock.nowNanos())
+            }
+        case .tick(let now, let monotonic):
+            addSelfMetricsIfDue(&state, now: now, monotonic: monotonic)
+            let due = state.lanesOlderThan(MonotonicClock.nanos(configuration.maxAge), now: monotonic)
             if !due.isEmpty { await flush(&state, lanes: due, now: now) }
         }
     }
@@ -124,11 +132,12 @@ final class BatcherService: Service {
         }
     }
 
-    private func addSelfMetricsIfDue(_ state: inout PendingBatches, now: Int64) {
-        let interval = UnixNanos.from(statusConfiguration.selfMetricsInterval)
-        guard interval > 0, now - state.lastSelfMetrics >= interval else { return }
-        state.lastSelfMetrics = now
-        state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now))
+    private func addSelfMetricsIfDue(_ state: inout PendingBatches, now: Int64, monotonic: Int64) {
+        let interval = MonotonicClock.nanos(statusConfiguration.selfMetricsInterval)
+        guard interval > 0, state.lastSelfMetrics.map({ monotonic - $0 >= interval }) ?? true else { return }
+        state.lastSelfMetrics = monotonic
+        state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now),
+                  at: monotonic)
     }
 }
 
@@ -137,27 +146,28 @@ private struct PendingBatches {
     var metrics: [Sample] = []
     var events: [Event] = []
     var alerts: [Event] = []
+    /// Monotonic nanoseconds when the open metrics / events batch received its first item.
     var firstMetric: Int64?
     var firstEvent: Int64?
-    var lastSelfMetrics: Int64 = 0
+    var lastSelfMetrics: Int64?
     /// When each counter series was first seen: the start of its cumulative sum.
     var counterStarts: [Series: Int64] = [:]
 
-    mutating func add(_ samples: [Sample]) {
-        guard let first = samples.first else { return }
-        if firstMetric == nil { firstMetric = first.time }
+    mutating func add(_ samples: [Sample], at monotonic: Int64) {
+        guard !samples.isEmpty else { return }
+        if firstMetric == nil { firstMetric = monotonic }
         for sample in samples where sample.series.kind == .counter && counterStarts[sample.series] == nil {
             counterStarts[sample.series] = sample.time
         }
         metrics += samples
     }
 
-    mutating func add(_ incoming: [(event: Event, isAlert: Bool)]) {
+    mutating func add(_ incoming: [(event: Event, isAlert: Bool)], at monotonic: Int64) {
         for (event, isAlert) in incoming {
             if isAlert {
                 alerts.append(event)
             } else {
-                if firstEvent == nil { firstEvent = event.time }
+                if firstEvent == nil { firstEvent = monotonic }
                 events.append(event)
             }
         }

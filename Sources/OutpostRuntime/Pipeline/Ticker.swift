@@ -1,7 +1,8 @@
 import OutpostCore
 
 /// Sends a tick (the wall-clock time) every `interval` on `clock` until cancelled: the heartbeat of the detection
-/// and batcher loops, which then handle time in the same task that owns their state.
+/// and batcher loops, which then handle time in the same task that owns their state. The interval runs on `clock`
+/// (monotonic), so a wall-clock step neither stops the ticks nor bunches them; the wall time only stamps.
 enum Ticker {
     static func run<C: Clock<Duration>>(every interval: Duration, clock: C, wallClock: any WallClock,
                                         send: (Int64) async -> Void) async {

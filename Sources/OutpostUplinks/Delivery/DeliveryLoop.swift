@@ -3,13 +3,24 @@ import OutpostSpool
 import Synchronization
 
 /// The spool as a delivery loop sees it. The runtime's spool service implements it on the spool's own thread.
+///
+/// The `mark…` calls throw when the spool cannot record the outcome (disk full, I/O error). The loop then backs off
+/// and records it again later, without sending the batch again; an implementation that cannot tell (one that does
+/// not throw) is caught anyway: a batch offered again right after it was marked delivered means the mark failed.
 public protocol DeliveryQueue: Sendable {
-    /// The next batch for `uplink`: alerts first (any age), then live batches (created at or after `liveSince`),
-    /// then, when `includeBacklog`, the oldest of the rest, first in first out.
+    /// The next batch for `uplink`: alerts first (any age), then live batches (created at or after `liveSince`, wall
+    /// clock), then, when `includeBacklog`, the oldest of the rest, first in first out.
     func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch?
-    func markDelivered(_ sequence: Int64, by uplink: String) async
-    func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async
-    func markRejected(_ sequence: Int64, by uplink: String) async
+    func markDelivered(_ sequence: Int64, by uplink: String) async throws
+    func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async throws
+    func markRejected(_ sequence: Int64, by uplink: String) async throws
+}
+
+/// An uplink that hears when its way to the receiver opens again (its MQTT client reconnected), so that a delivery
+/// loop waiting out a backoff tries at once instead of sleeping on.
+public protocol ReconnectNotifying: Uplink {
+    /// Calls `handler` (on any thread, quickly) each time the connection comes back.
+    func onReconnect(_ handler: @escaping @Sendable () -> Void)
 }
 
 /// How a delivery loop paces itself.
@@ -59,11 +70,17 @@ public enum DeliveryReport: Sendable {
 ///
 /// Alerts go first; live batches before the backlog; the backlog oldest-first at `drainRate`. A retryable failure
 /// backs the whole uplink off (the receiver is down or overloaded, so the next batch would fail too) and defers
-/// the batch in the spool; a permanent rejection drops that batch for this uplink, counted and reported.
+/// the batch in the spool; a permanent rejection drops that batch for this uplink, counted and reported. A batch
+/// the spool could not mark delivered is not sent again: the mark is retried with backoff. Every wait runs on the
+/// injected monotonic `clock`; the wall clock only tells which batches are live. When the uplink's connection
+/// comes back (`ReconnectNotifying`), a backoff ends at once.
 public final class DeliveryLoop: Sendable {
     public let uplink: any Uplink
     private let queue: any DeliveryQueue
     private let signal: WakeSignal
+    /// Rung when the uplink reconnects: ends a backoff wait early (new batches do not).
+    private let recovery = WakeSignal()
+    private let reconnected = Atomic<Bool>(false)
     private let settings: DeliverySettings
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
@@ -81,6 +98,7 @@ public final class DeliveryLoop: Sendable {
         self.wallClock = wallClock
         self.report = report
         self.status = Mutex(UplinkStatus(name: uplink.name, kind: kind, endpoint: endpoint))
+        (uplink as? any ReconnectNotifying)?.onReconnect { [weak self] in self?.connectionCameBack() }
     }
 
     /// Runs until the task is cancelled.
@@ -88,63 +106,162 @@ public final class DeliveryLoop: Sendable {
         await Self.loop(self, clock: clock)
     }
 
+    private func connectionCameBack() {
+        reconnected.store(true, ordering: .releasing)
+        recovery.signal()
+    }
+
+    /// A batch's outcome that the spool has to record.
+    private struct Settlement {
+        enum Outcome { case delivered, rejected }
+        let sequence: Int64
+        let outcome: Outcome
+    }
+
     private static func loop<C: Clock<Duration>>(_ loop: DeliveryLoop, clock: C) async {
+        let monotonic = MonotonicClock(clock)
         var connection = UplinkConnectionState(policy: loop.settings.backoff)
+        var reports = StateReports()
         var bucket = TokenBucket(rate: loop.settings.drainRate)
         var random = SystemRandomNumberGenerator()
+        /// Recorded, but not yet seen to have taken.
+        var lastSettled: Settlement?
+        /// Failed to record: record again after the backoff, without sending the batch again.
+        var unsettled: Settlement?
         while !Task.isCancelled {
-            let now = loop.wallClock.nowNanos()
-            if connection.phase == .backingOff, now < connection.nextAttempt {
-                try? await clock.sleep(for: .nanoseconds(connection.nextAttempt - now), tolerance: nil)
+            var now = monotonic.nowNanos()
+            if loop.reconnected.exchange(false, ordering: .acquiring), connection.reachable(now: now) {
+                loop.updateStatus(connection, now: now)
+            }
+            if let transition = reports.due(now: now) { loop.report(.transition(transition)) }
+            let wait = connection.wait(now: now)
+            if wait > .zero {
+                await loop.recovery.wait(upTo: min(wait, reports.dueIn(now: now) ?? wait), clock: clock)
+                continue
+            }
+            if let settlement = unsettled {
+                unsettled = nil
+                connection.attempting(now: now)
+                if await loop.record(settlement, connection: &connection, now: now, random: random.unit()) {
+                    lastSettled = settlement
+                } else {
+                    unsettled = settlement
+                }
                 continue
             }
             let backlogAllowed = bucket.hasToken(now: now)
-            let liveSince = now - UnixNanos.from(loop.settings.liveWindow)
-            guard let next = await loop.queue.nextBatch(for: loop.uplink.name, now: now, liveSince: liveSince,
+            let wallNow = loop.wallClock.nowNanos()
+            let window = wallNow.subtractingReportingOverflow(MonotonicClock.nanos(loop.settings.liveWindow))
+            let liveSince = window.overflow ? Int64.min : window.partialValue
+            guard let next = await loop.queue.nextBatch(for: loop.uplink.name, now: wallNow, liveSince: liveSince,
                                                         includeBacklog: backlogAllowed)
             else {
-                let wait = backlogAllowed ? loop.settings.idleRecheck : bucket.timeUntilToken(now: now)
-                await loop.signal.wait(upTo: wait, clock: clock)
+                if lastSettled != nil { connection.settled() }
+                lastSettled = nil
+                let idle = backlogAllowed ? loop.settings.idleRecheck : bucket.timeUntilToken(now: now)
+                await loop.signal.wait(upTo: min(idle, reports.dueIn(now: now) ?? idle), clock: clock)
                 continue
             }
+            now = monotonic.nowNanos()
+            if let settled = lastSettled, settled.sequence == next.sequence {
+                // Offered again right after it was recorded: the record did not take (the spool's disk is full).
+                lastSettled = nil
+                unsettled = settled
+                loop.settleFailed("the spool still offers batch \(next.batch.id) after it was recorded",
+                                  connection: &connection, now: now, random: random.unit())
+                continue
+            }
+            if lastSettled != nil { connection.settled() }
+            lastSettled = nil
             if next.batch.lane != .alerts, next.batch.created < liveSince { bucket.take(now: now) }
+            connection.attempting(now: now)
             let result = await loop.uplink.deliver(next.batch)
-            await loop.settle(next, result: result, connection: &connection,
-                              random: Double.random(in: 0...1, using: &random))
+            let settled = await loop.settle(next, result: result, connection: &connection, reports: &reports,
+                                            now: monotonic.nowNanos(), random: random.unit())
+            if let settled {
+                if settled.recorded { lastSettled = settled.settlement } else { unsettled = settled.settlement }
+            }
         }
     }
 
+    /// Acts on what the uplink said about `spooled`. When the batch is to leave the spool, returns that outcome and
+    /// whether the spool recorded it.
     private func settle(_ spooled: SpooledBatch, result: DeliveryResult, connection: inout UplinkConnectionState,
-                        random: Double) async {
-        let now = wallClock.nowNanos()
+                        reports: inout StateReports, now: Int64, random: Double) async
+        -> (settlement: Settlement, recorded: Bool)?
+    {
+        var settlement: Settlement?
         switch result {
         case .delivered:
-            await queue.markDelivered(spooled.sequence, by: uplink.name)
-            if let transition = connection.delivered() { report(.transition(transition)) }
+            settlement = Settlement(sequence: spooled.sequence, outcome: .delivered)
+            if let change = connection.delivered(), let transition = reports.changed(change, now: now) {
+                report(.transition(transition))
+            }
+            let wallNow = wallClock.nowNanos()
             status.withLock { status in
                 status.deliveredBatches += 1
                 status.deliveredItems += spooled.batch.items
                 status.deliveredBytes += spooled.batch.payload.count
-                status.lastDelivery = now
+                status.lastDelivery = wallNow
             }
         case .retry(let after, let reason):
-            let (nextAttempt, transition) = connection.failed(reason: reason, retryAfter: after, now: now, random: random)
-            await queue.markDeferred(spooled.sequence, by: uplink.name, until: nextAttempt, error: reason)
-            if let transition { report(.transition(transition)) }
+            let (nextAttempt, transition) = connection.failed(reason: reason, retryAfter: after, now: now,
+                                                              random: random)
+            // The spool keeps wall-clock times; it only shows them (a delivery loop backs off as a whole).
+            let until = wallClock.nowNanos().addingReportingOverflow(nextAttempt - now)
+            try? await queue.markDeferred(spooled.sequence, by: uplink.name,
+                                          until: until.overflow ? .max : until.partialValue, error: reason)
+            if let transition, let held = reports.changed(transition, now: now) { report(.transition(held)) }
             status.withLock { $0.retries += 1 }
         case .rejected(let reason):
-            await queue.markRejected(spooled.sequence, by: uplink.name)
+            settlement = Settlement(sequence: spooled.sequence, outcome: .rejected)
             connection.rejected(reason: reason)
             report(.rejected(batch: spooled.batch, reason: reason))
             status.withLock { $0.rejectedBatches += 1 }
         }
+        var recorded = false
+        if let settlement { recorded = await record(settlement, connection: &connection, now: now, random: random) }
+        updateStatus(connection, now: now)
+        return settlement.map { ($0, recorded) }
+    }
+
+    /// Has the spool record `settlement`; on failure backs off. Returns whether the spool took it.
+    private func record(_ settlement: Settlement, connection: inout UplinkConnectionState, now: Int64,
+                        random: Double) async -> Bool {
+        do {
+            switch settlement.outcome {
+            case .delivered: try await queue.markDelivered(settlement.sequence, by: uplink.name)
+            case .rejected: try await queue.markRejected(settlement.sequence, by: uplink.name)
+            }
+            return true
+        } catch {
+            settleFailed("the spool cannot record batch \(settlement.sequence): \(error)", connection: &connection,
+                         now: now, random: random)
+            return false
+        }
+    }
+
+    private func settleFailed(_ reason: String, connection: inout UplinkConnectionState, now: Int64, random: Double) {
+        _ = connection.settleFailed(reason: reason, now: now, random: random)
+        updateStatus(connection, now: now)
+    }
+
+    private func updateStatus(_ connection: UplinkConnectionState, now: Int64) {
+        let wallNow = wallClock.nowNanos()
+        let waiting = connection.nextAttempt > now
+        let (until, overflow) = wallNow.addingReportingOverflow(connection.nextAttempt - now)
         status.withLock { status in
             status.phase = connection.phase
             status.consecutiveFailures = connection.failures
             status.lastError = connection.lastError
-            status.nextAttempt = connection.phase == .backingOff ? connection.nextAttempt : nil
+            status.nextAttempt = waiting ? (overflow ? .max : until) : nil
         }
     }
+}
+
+extension RandomNumberGenerator {
+    /// A number in 0...1, for jitter.
+    mutating func unit() -> Double { Double.random(in: 0...1, using: &self) }
 }
 
 /// Paces backlog batches: `rate` per second, bursting to one second's worth.

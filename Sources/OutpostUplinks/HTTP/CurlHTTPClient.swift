@@ -70,7 +70,7 @@ public final class CurlHTTPClient: Sendable {
 final class CurlHandle: @unchecked Sendable {
     private let easy: UnsafeMutableRawPointer?
     fileprivate var responseBody: [UInt8] = []
-    fileprivate var responseHeaders: [(String, String)] = []
+    fileprivate var responseHead = HTTPResponseHead()
 
     init() {
         CurlGlobal.initialize()
@@ -84,7 +84,7 @@ final class CurlHandle: @unchecked Sendable {
     func perform(_ request: HTTPRequest, tls: TLSSettings) -> HTTPOutcome {
         guard let easy else { return .transportFailure(code: -1, message: "curl_easy_init failed") }
         responseBody = []
-        responseHeaders = []
+        responseHead = HTTPResponseHead()
         var headerList: UnsafeMutablePointer<curl_slist>?
         for (name, value) in request.headers + [("Expect", "")] {
             headerList = curl_slist_append(headerList, "\(name): \(value)")
@@ -104,7 +104,8 @@ final class CurlHandle: @unchecked Sendable {
         }
         var status = 0
         outpost_curl_get_long(easy, CURLINFO_RESPONSE_CODE, &status)
-        return .response(status: status, headers: responseHeaders, body: responseBody)
+        let headers = responseHead.fields.map { ($0.name, $0.value) }
+        return .response(status: status, headers: headers, body: responseBody)
     }
 
     private func configure(_ easy: UnsafeMutableRawPointer, _ request: HTTPRequest, tls: TLSSettings,
@@ -140,14 +141,7 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     fileprivate func appendHeader(_ line: UnsafeRawBufferPointer) {
-        let text = String(decoding: line, as: UTF8.self)
-        guard let colon = text.firstIndex(of: ":") else {
-            if text.hasPrefix("HTTP/") { responseHeaders = [] }  // a new response (after 100 Continue)
-            return
-        }
-        let name = String(text[..<colon]).trimmingSpaces().lowercased()
-        let value = String(text[text.index(after: colon)...]).trimmingSpaces()
-        responseHeaders.append((name, value))
+        responseHead.consume(line: line)
     }
 }
 

@@ -9,7 +9,7 @@ import OutpostWire
 /// gzip per `[batch] gzip_level`. MQTT 5 carries the content type (`application/x-protobuf`) and a
 /// `content-encoding` user property (`gzip`); with MQTT 3.1.1, which has no properties, the convention is the
 /// config: consumers read the `[batch]` settings (protobuf + gzip unless changed) and the topic suffix.
-public struct MQTTUplink: Uplink, UplinkKind {
+public struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     public static let kind = "mqtt"
     public let name: String
     private let client: MQTTClient
@@ -45,6 +45,11 @@ public struct MQTTUplink: Uplink, UplinkKind {
             if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
         }
         return .delivered
+    }
+
+    /// The shared client reconnected: a backing-off delivery loop tries at once.
+    public func onReconnect(_ handler: @escaping @Sendable () -> Void) {
+        client.onConnected(handler)
     }
 
     /// The largest payload that fits a packet: the packet limit less the PUBLISH header, topic and properties

@@ -7,7 +7,7 @@ import OutpostSpool
 /// Alerts reach it as spooled alert documents addressed to it alone (`alerts.mqtt`), so an unreachable broker only
 /// delays them: they wait in the alerts lane, survive restarts, and go first when the broker returns. A message
 /// leaves the spool only on PUBACK.
-public struct MQTTAlertPublisher: Uplink {
+public struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
     public static let uplinkName = "alerts.mqtt"
     public let name = MQTTAlertPublisher.uplinkName
     private let client: MQTTClient
@@ -24,6 +24,13 @@ public struct MQTTAlertPublisher: Uplink {
         case .acknowledged: return .delivered
         case .failed(let reason): return .retry(after: nil, reason: reason)
         }
+    }
+}
+
+extension MQTTAlertPublisher {
+    /// The broker is back: alerts waiting in the spool go at once, not when the backoff runs out.
+    public func onReconnect(_ handler: @escaping @Sendable () -> Void) {
+        client.onConnected(handler)
     }
 }
 

@@ -26,9 +26,16 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
     /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
     /// start when it is true).
     public var tls = TLSSettings()
-    /// `initial_backoff` ("1s"), `max_backoff` ("5m"), `max_retry_after` ("1h"), `drain_rate` (5 batches/s),
-    /// `live_window` ("1m").
-    public var delivery = DeliverySettings()
+    /// `initial_backoff` ("1s"), `max_backoff` ("30s", as the OpenTelemetry Collector's exporters: nothing tells an
+    /// HTTP uplink that its receiver is back, so it must look often enough), `max_retry_after` ("1h"), `drain_rate`
+    /// (5 batches/s), `live_window` ("1m").
+    public var delivery = OTLPHTTPUplinkConfiguration.defaultDelivery
+
+    public static var defaultDelivery: DeliverySettings {
+        var delivery = DeliverySettings()
+        delivery.backoff.maximum = .seconds(30)
+        return delivery
+    }
     /// `max_batch_bytes`, default none: the receiver's request size limit (before compression); batches are split
     /// to fit it. The Collector's default limit is 20 MiB, far above `[batch] max_bytes`.
     public var maxBatchBytes: Int?
@@ -70,7 +77,7 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
             ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)
         configuration.tls.clientKey = (reader.string("client_key") ?? env("OTEL_EXPORTER_OTLP_CLIENT_KEY")).map(context)
         configuration.tls.insecureSkipVerify = reader.bool("insecure_skip_verify", default: false)
-        configuration.delivery = readDelivery(reader)
+        configuration.delivery = readDelivery(reader, defaults: defaultDelivery)
         if reader.contains("max_batch_bytes") {
             configuration.maxBatchBytes = Int(reader.size("max_batch_bytes", default: 0))
             if (configuration.maxBatchBytes ?? 0) < 1024 { reader.invalid("max_batch_bytes", "must be at least 1KiB") }
@@ -80,8 +87,10 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
     }
 
     /// The delivery keys every uplink takes.
-    public static func readDelivery(_ reader: ConfigReader) -> DeliverySettings {
-        var delivery = DeliverySettings()
+    public static func readDelivery(_ reader: ConfigReader, defaults: DeliverySettings = DeliverySettings())
+        -> DeliverySettings
+    {
+        var delivery = defaults
         delivery.backoff.initial = reader.positiveDuration("initial_backoff", default: delivery.backoff.initial)
         delivery.backoff.maximum = reader.positiveDuration("max_backoff", default: delivery.backoff.maximum)
         delivery.backoff.maximumRetryAfter = reader.positiveDuration("max_retry_after",

@@ -2,22 +2,22 @@ import FoundationEssentials
 import OutpostCore
 import OutpostWire
 import SwiftProtobuf
+import Synchronization
 
 /// Delivers batches to an OTLP/HTTP receiver, answering exactly as the OTLP specification says.
 public struct OTLPHTTPUplink: Uplink {
     public let configuration: OTLPHTTPUplinkConfiguration
     private let client: CurlHTTPClient
-    private let wallClock: any WallClock
-    /// Where warnings that do not fail a batch go (a 200 with `partial_success`).
+    /// Where warnings that do not fail a batch go (a 200 with `partial_success`, an unusable `Retry-After`).
     private let warn: @Sendable (String) -> Void
+    /// The last unusable `Retry-After` warned about: a receiver that keeps sending it is named once, not per retry.
+    private let lastUnusableRetryAfter = LastValue()
 
     public var name: String { configuration.name }
 
-    public init(configuration: OTLPHTTPUplinkConfiguration, wallClock: any WallClock,
-                warn: @escaping @Sendable (String) -> Void) {
+    public init(configuration: OTLPHTTPUplinkConfiguration, warn: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
         self.client = CurlHTTPClient(label: configuration.name, tls: configuration.tls)
-        self.wallClock = wallClock
         self.warn = warn
     }
 
@@ -40,7 +40,9 @@ public struct OTLPHTTPUplink: Uplink {
 
     // OTLP/HTTP, "Failures" (opentelemetry-proto docs/specification.md, OTLP/HTTP Response):
     // - 2xx is success; a 200 may carry `partial_success`, which "MUST NOT" be retried: log it.
-    // - 429, 502, 503 and 504 are retryable, honouring `Retry-After` (seconds or HTTP-date) when present.
+    // - 429, 502, 503 and 504 are retryable, honouring `Retry-After` (seconds or HTTP-date) when present
+    //   ("Throttling": the client SHOULD honour it; RFC 9110 §10.2.3). The delivery loop never waits less than its
+    //   backoff, so `Retry-After: 0` or a date in the past cannot make it spin.
     // - every other 4xx and 5xx is not retryable: the batch is dropped for this receiver.
     // - a connection failure (no HTTP response) is retryable, with exponential backoff.
     func classify(_ outcome: HTTPOutcome, signal: String) -> DeliveryResult {
@@ -53,12 +55,26 @@ public struct OTLPHTTPUplink: Uplink {
                 if let note = partialSuccess(body, signal: signal, headers: headers) { warn(note) }
                 return .delivered
             case 429, 502, 503, 504:
-                let retryAfter = headers.first { $0.0 == "retry-after" }
-                    .flatMap { RetryAfter.parse($0.1, now: wallClock.nowNanos()) }
-                return .retry(after: retryAfter, reason: "HTTP \(status)\(Self.detail(body))")
+                return .retry(after: retryAfter(headers, status: status), reason: "HTTP \(status)\(Self.detail(body))")
             default:
                 return .rejected(reason: "HTTP \(status)\(Self.detail(body))")
             }
+        }
+    }
+
+    /// The receiver's `Retry-After` hint, or nil (with a warning, once per value) when there is none it can mean.
+    private func retryAfter(_ headers: [(String, String)], status: Int) -> Duration? {
+        guard let value = headers.first(where: { $0.0 == "retry-after" })?.1 else { return nil }
+        switch RetryAfter.parse(value, serverDate: headers.first { $0.0 == "date" }?.1) {
+        case .delay(let delay):
+            return delay
+        case .unusable(let reason):
+            let shown = String(value.prefix(80))
+            if lastUnusableRetryAfter.replace(with: shown) != shown {
+                warn("\(configuration.name): HTTP \(status) with `Retry-After: \(shown)` (\(reason)): ignored, backing "
+                    + "off as usual")
+            }
+            return nil
         }
     }
 
@@ -101,7 +117,7 @@ extension OTLPHTTPUplink: UplinkKind {
         let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment,
                                                              batchEncoding: context.batchEncoding,
                                                              context: context.resolve)
-        let uplink = OTLPHTTPUplink(configuration: configuration, wallClock: context.wallClock, warn: context.warn)
+        let uplink = OTLPHTTPUplink(configuration: configuration, warn: context.warn)
         let warnings = configuration.tls.insecureSkipVerify
             ? ["uplink \(configuration.name): insecure_skip_verify = true: TLS certificates and host names are NOT "
                 + "verified; anyone on the path can read and change what is sent"]
@@ -109,5 +125,18 @@ extension OTLPHTTPUplink: UplinkKind {
         return ConfiguredUplink(kind: kind, uplink: uplink, endpoint: configuration.metricsURL,
                                 delivery: configuration.delivery, maxBatchBytes: configuration.maxBatchBytes,
                                 startupWarnings: warnings)
+    }
+}
+
+/// The last of a series of values, to say something once per change rather than once per occurrence.
+final class LastValue: Sendable {
+    private let value = Mutex<String?>(nil)
+
+    /// Stores `new` and returns what was there before.
+    func replace(with new: String) -> String? {
+        value.withLock { value in
+            defer { value = new }
+            return value
+        }
     }
 }

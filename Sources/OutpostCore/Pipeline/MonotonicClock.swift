@@ -1,0 +1,25 @@
+/// Nanoseconds since a fixed origin on an injected monotonic `Clock`: what every wait and age measures.
+///
+/// The wall clock (`WallClock`) only stamps samples. It can step back or forward by hours (NTP correcting a clock
+/// that ran fast, a Pi without an RTC booting in 1970), and a wait measured on it would stall or fire early. Give
+/// this `ContinuousClock()` in production and a `ManualClock` in tests.
+public struct MonotonicClock: Sendable {
+    private let read: @Sendable () -> Int64
+
+    public init<C: Clock<Duration>>(_ clock: C) {
+        let origin = clock.now
+        read = { Self.nanos(origin.duration(to: clock.now)) }
+    }
+
+    /// Nanoseconds since this value was made; never goes back.
+    public func nowNanos() -> Int64 { read() }
+
+    /// `duration` in nanoseconds, saturating at ±Int64.max instead of trapping (a duration from outside can be huge).
+    public static func nanos(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let limit = Int64.max / 1_000_000_000 - 1
+        if seconds > limit { return .max }
+        if seconds < -limit { return -.max }
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
