@@ -73,6 +73,7 @@ public struct Runtime: Sendable {
             MQTTBrokerService(name: name, client: client, statusTopic: configuration.mqttConnections.statusTopic,
                               logger: logger)
         }
+        try StatusFileGuard.check(configuration.status.path)
         let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
                                                 events: internalContinuation, counters: counters, clock: clock,
                                                 wallClock: wallClock, logger: logger)

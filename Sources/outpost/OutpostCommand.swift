@@ -101,7 +101,13 @@ extension OutpostCommand {
             logger.info("outpost \(OutpostVersion.current) starting",
                         metadata: ["gateway": "\(configuration.gateway.id)", "inputs": "\(configuration.inputs.count)",
                                    "config": "\(configuration.origin)"])
-            try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
+            do {
+                try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
+            } catch let error as StartupError {
+                // Something on the gateway the operator must fix: exit 78 so systemd does not restart in a loop.
+                logger.critical("cannot start: \(error)")
+                throw configExitCode
+            }
             logger.info("outpost stopped")
         }
     }

@@ -41,6 +41,25 @@ struct StatusService: Service {
     }
 }
 
+/// Refuses a status path that points at a file Outpost did not write: every rewrite replaces the file, so a config
+/// mistake (`path = "/etc/passwd"` as root) would otherwise destroy it.
+enum StatusFileGuard {
+    static let firstBytes = Array("{\"schema\":\"outpost.status.".utf8)
+
+    static func check(_ path: String) throws(StartupError) {
+        if let refusal = OwnedFile.refusal(path) ?? OwnedFile.refusal(path + ".tmp") {
+            throw StartupError("[status] path: \(refusal). Outpost refuses to replace it.")
+        }
+        guard case .regular(let size, _) = OwnedFile.kind(of: path), size > 0 else { return }
+        guard let head = OwnedFile.head(path, count: firstBytes.count), head == firstBytes else {
+            throw StartupError("""
+                [status] path: \(path) exists and is not an Outpost status file; Outpost refuses to replace it. \
+                Point [status] path at a new file (default <state_dir>/status.json).
+                """)
+        }
+    }
+}
+
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
     static func render(configuration: OutpostConfiguration, counters: RuntimeCounters.Snapshot,
@@ -79,6 +98,8 @@ enum StatusDocument {
         json.integer("bytes_spooled", Int64(counters.bytesSpooled))
         json.integer("write_errors", Int64(counters.spoolWriteErrors))
         json.integer("batches_waiting_in_memory", Int64(counters.batchesWaitingInMemory))
+        json.integer("batches_lost_at_stop", Int64(counters.batchesLostAtStop))
+        json.integer("resets", Int64(counters.spoolResets))
         if let error = counters.lastSpoolError { json.string("last_error", error) } else { json.null("last_error") }
         json.beginObject("lanes")
         for lane in Lane.allCases {
@@ -135,7 +156,8 @@ enum AtomicFile {
 
     static func write(bytes: [UInt8], to path: String) -> String? {
         let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a link planted at the temporary name must not redirect the write to another file.
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard descriptor >= 0 else { return "\(temporary): \(String(cString: strerror(errno)))" }
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)
