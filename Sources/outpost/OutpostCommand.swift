@@ -243,8 +243,10 @@ extension OutpostCommand {
 
             func run() async throws {
                 try runTool {
-                    let count = try SpoolTools.export(path: try location.resolve().path, to: directory)
-                    print("exported \(count) batch(es) to \(directory)")
+                    let result = try SpoolTools.export(path: try location.resolve().path, to: directory)
+                    let skipped = result.unreadable > 0
+                        ? "; \(result.unreadable) unreadable row number(s) of a damaged file were stepped over" : ""
+                    print("exported \(result.batches) batch(es) to \(directory)\(skipped)")
                 }
             }
         }

@@ -105,14 +105,15 @@ final class SpoolService: Service, Sendable {
 
     /// At stop, after the batcher's last flush: says truthfully whether everything pending reached the spool, and
     /// counts what did not (it is lost with the process) as dropped.
-    private func accountForWhatIsLeft() {
+    @discardableResult
+    func accountForWhatIsLeft() -> Int {
         let left = waiting.withLock { state -> [Batch] in
             defer { state.batches = [] }
             return state.batches
         }
         guard !left.isEmpty else {
             logger.info("spool closed; everything pending is in the spool")
-            return
+            return 0
         }
         let items = left.reduce(0) { $0 + $1.items }
         counters.update { totals in
@@ -124,6 +125,7 @@ final class SpoolService: Service, Sendable {
             spool closed with \(left.count) batch(es) (\(items) items) it could not store \
             (\(counters.snapshot.lastSpoolError ?? "the spool refused writes")): they are lost
             """)
+        return left.count
     }
 
     /// Stores `batches`, after any still waiting from earlier failures (keeping their order).
@@ -304,7 +306,7 @@ final class SpoolService: Service, Sendable {
                                  bytes: batch.payload.count, reason: reason))
     }
 
-    private func tickRejectionWindow() {
+    func tickRejectionWindow() {
         for summary in rejections.withLock({ $0.step() }) { reportSummary(summary) }
     }
 
