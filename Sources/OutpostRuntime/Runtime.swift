@@ -110,9 +110,15 @@ public struct Runtime: Sendable {
         services += brokers.map { .init(service: $0) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
+        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false, sampleClock.doubt == nil {
+            logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
+        }
+        let gate = configuration.sampleClock.map {
+            SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
+        }
         for (index, configured) in configuration.inputs.enumerated() {
-            let service = InputService(configured: configured, sink: InputSink(index: index, channel: channel),
-                                       logger: logger)
+            let service = InputService(configured: configured,
+                                       sink: InputSink(index: index, channel: channel, gate: gate), logger: logger)
             services.append(.init(service: service, successTerminationBehavior: .ignore,
                                   failureTerminationBehavior: .ignore))
         }
