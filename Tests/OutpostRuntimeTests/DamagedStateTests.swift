@@ -304,3 +304,14 @@ struct SampleGateTests {
         #expect(gate.dropped == 10)
     }
 }
+
+@Suite("Self-metrics and a clock at 1970")
+struct SelfMetricsClockTests {
+    @Test("no self-metrics while the wall clock reads a time before the build; all of them once it is set")
+    func skippedBeforeSync() {
+        let counters = RuntimeCounters(inputCount: 0, startedAt: 0).snapshot
+        #expect(SelfMetrics.samples(counters: counters, spool: SpoolStatistics(), now: 100 * 1_000_000_000).isEmpty)
+        #expect(!SelfMetrics.samples(counters: counters, spool: SpoolStatistics(),
+                                     now: 1_796_078_705 * 1_000_000_000).isEmpty)
+    }
+}
