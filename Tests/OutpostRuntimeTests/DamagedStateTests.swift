@@ -211,20 +211,20 @@ struct OwnedFilesTests {
 struct RejectionReportTests {
     @Test("the first refusal per uplink and lane is reported at once, the rest of the minute in one summary")
     func window() {
-        var reports = RejectionReports()
-        let refuse = { (lane: Lane) in reports.admit(uplink: "otlp", lane: lane, items: 1, bytes: 10, reason: "HTTP 401") }
+        var reports = DropReports()
+        let refuse = { (lane: Lane) in reports.admit(uplink: "otlp", lane: lane, batches: 1, items: 1, bytes: 10, reason: "HTTP 401") }
         #expect(refuse(.alerts) == true)
         #expect(refuse(.metrics) == true)
         let repeated = (0..<50).map { _ in refuse(.alerts) }
         #expect(repeated.allSatisfy { !$0 })
-        var early: [RejectionReports.Summary] = []
-        for _ in 0..<(RejectionReports.windowSteps - 1) { early += reports.step() }
+        var early: [DropReports.Summary] = []
+        for _ in 0..<(DropReports.windowSteps - 1) { early += reports.step() }
         #expect(early.isEmpty)
         let due = reports.step()
         #expect(due.count == 1)
         #expect(due.first?.lane == .alerts && due.first?.batches == 50 && due.first?.seconds == 60)
-        var quiet: [RejectionReports.Summary] = []
-        for _ in 0..<RejectionReports.windowSteps { quiet += reports.step() }
+        var quiet: [DropReports.Summary] = []
+        for _ in 0..<DropReports.windowSteps { quiet += reports.step() }
         #expect(quiet.isEmpty)
         let again = refuse(.alerts)
         #expect(again == true,
@@ -239,7 +239,7 @@ struct RejectionReportTests {
         let refused = Batch(id: "x", lane: .alerts, signal: "logs", contentType: "application/x-protobuf",
                             contentEncoding: "gzip", created: 0, items: 1, uncompressedBytes: 10, payload: [1])
         for _ in 0..<100 { service.reportRejection(refused, uplink: "otlp", reason: "HTTP 401") }
-        for _ in 0..<RejectionReports.windowSteps { service.tickRejectionWindow() }
+        for _ in 0..<DropReports.windowSteps { service.tickDropWindow() }
         events.continuation.finish()
         var received: [Event] = []
         for await event in events.stream { received.append(event) }
@@ -302,6 +302,32 @@ struct SampleGateTests {
         }
         #expect(gate.admit(many, from: 0).isEmpty)
         #expect(gate.dropped == 10)
+    }
+}
+
+@Suite("Drop reports on a full spool never feed themselves")
+struct FullSpoolReportTests {
+    @Test("a full spool evicting on every write: one report at once, the rest in one summary a minute later")
+    func evictions() async throws {
+        let events = EventCollector()
+        let state = try temporaryStateDirectory()
+        var configuration = SpoolConfiguration(path: state + "/spool.db", stateDirectory: state)
+        configuration.maxSize = 64 * 1024
+        let service = try await SpoolService.open(configuration, uplinks: ["otlp"], events: events.continuation,
+                                                  counters: RuntimeCounters(inputCount: 0, startedAt: 0),
+                                                  clock: ManualClock(), wallClock: ManualWallClock(),
+                                                  logger: quietLogger)
+        for _ in 0..<40 { await service.write([storeBatch(.metrics)]) }
+        for _ in 0..<DropReports.windowSteps { service.tickDropWindow() }
+        events.continuation.finish()
+        var received: [Event] = []
+        for await event in events.stream { received.append(event) }
+        #expect(received.count == 2, "\(received.map(\.message))")
+        guard case .int(let first) = received.first?.attributes["outpost.spool.dropped_batches"],
+            case .int(let rest) = received.last?.attributes["outpost.spool.dropped_batches"]
+        else { Issue.record("no counts"); return }
+        let stored = try service.connection.spool.statistics()[.metrics].batches
+        #expect(Int(first + rest) + stored == 40, "every drop is counted in the reports")
     }
 }
 

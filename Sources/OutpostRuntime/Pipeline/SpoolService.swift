@@ -21,8 +21,8 @@ import Glibc
 ///   per run of failures, and retries every few seconds. The memory queue is bounded by `max_size`; beyond it the
 ///   oldest metrics go first, counted and reported as `outpost.spool.dropped`. What is still in memory at stop is
 ///   counted and logged as lost.
-/// - Reports about refused batches are rate-limited (`RejectionReports`), so a receiver that refuses everything
-///   cannot turn each report into a new refused batch.
+/// - Reports about dropped batches are rate-limited (`DropReports`), so a receiver that refuses everything cannot
+///   turn each report into a new refused batch, and a full spool cannot turn each report into another eviction.
 final class SpoolService: Service, Sendable {
     private let executor = BlockingExecutor(label: "spool")
     let connection: SpoolConnection
@@ -35,7 +35,7 @@ final class SpoolService: Service, Sendable {
     private let maxBytes: Int
     private let waiting = Mutex(WaitingBatches())
     let statistics = Mutex(SpoolStatistics())
-    let rejections = Mutex(RejectionReports())
+    let drops = Mutex(DropReports())
     /// One per uplink: rung whenever new batches are stored.
     let wakeSignals: [String: WakeSignal]
     /// How often the retry loop runs; also the step of the rejection reports' window.
@@ -87,7 +87,7 @@ final class SpoolService: Service, Sendable {
     func run() async throws {
         try? await gracefulShutdownAwareRetries()
         await retryWaiting()
-        reportPendingRejections()
+        reportPendingDrops()
         accountForWhatIsLeft()
         await refreshStatistics()
     }
@@ -97,7 +97,7 @@ final class SpoolService: Service, Sendable {
             while !Task.isCancelled {
                 try await clock.sleep(for: Self.retryInterval, tolerance: nil)
                 await retryWaiting()
-                tickRejectionWindow()
+                tickDropWindow()
                 await refreshStatistics()
             }
         }
@@ -269,14 +269,20 @@ final class SpoolService: Service, Sendable {
         return dropped
     }
 
+    /// Reports batches the spool itself dropped (to stay within `max_size`, or from a full memory queue): the first
+    /// per lane at once, the rest of the minute in one summary. A drop report is an event, often an alert, and is
+    /// stored too: on a full spool each report would otherwise evict more data and be reported again.
     private func reportDrop(_ eviction: SpoolEviction, reason: String) {
+        let first = drops.withLock {
+            $0.admit(uplink: "", lane: eviction.lane, batches: eviction.batches, items: eviction.items,
+                     bytes: eviction.bytes, reason: reason)
+        }
+        guard first else { return }
         emit(.spoolDropped, .warn,
              "dropped \(eviction.batches) \(eviction.lane) batch(es) (\(eviction.items) items, \(eviction.bytes) bytes): "
-                + reason,
-             ["outpost.spool.lane": .string(eviction.lane.description),
-              "outpost.spool.dropped_batches": .int(Int64(eviction.batches)),
-              "outpost.spool.dropped_items": .int(Int64(eviction.items)),
-              "outpost.spool.dropped_bytes": .int(Int64(eviction.bytes))])
+                + reason + "; further drops are counted and reported at most once a minute",
+             dropAttributes(uplink: "", lane: eviction.lane, batches: eviction.batches, items: eviction.items,
+                            bytes: eviction.bytes, reason: reason))
     }
 
     private func emit(_ name: EventName, _ severity: Severity, _ message: String, _ attributes: Attributes) {
@@ -295,38 +301,45 @@ final class SpoolService: Service, Sendable {
     /// minute counted into one summary. A receiver that refuses everything also refuses these reports; without the
     /// limit each report would become a batch, be refused, and be reported again, forever (and evict real data).
     func reportRejection(_ batch: Batch, uplink: String, reason: String) {
-        let first = rejections.withLock {
-            $0.admit(uplink: uplink, lane: batch.lane, items: batch.items, bytes: batch.payload.count, reason: reason)
+        let first = drops.withLock {
+            $0.admit(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count,
+                     reason: reason)
         }
         guard first else { return }
         emit(.spoolDropped, .warn,
              "\(uplink) rejected \(batch.lane) batch \(batch.id) (\(batch.items) items) for good: \(reason)"
                 + "; further refusals are counted and reported at most once a minute",
-             rejectionAttributes(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items,
-                                 bytes: batch.payload.count, reason: reason))
+             dropAttributes(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items,
+                            bytes: batch.payload.count, reason: reason))
     }
 
-    func tickRejectionWindow() {
-        for summary in rejections.withLock({ $0.step() }) { reportSummary(summary) }
+    func tickDropWindow() {
+        for summary in drops.withLock({ $0.step() }) { reportSummary(summary) }
     }
 
-    private func reportPendingRejections() {
-        for summary in rejections.withLock({ $0.drain() }) { reportSummary(summary) }
+    private func reportPendingDrops() {
+        for summary in drops.withLock({ $0.drain() }) { reportSummary(summary) }
     }
 
-    private func reportSummary(_ summary: RejectionReports.Summary) {
+    private func reportSummary(_ summary: DropReports.Summary) {
+        let what = "\(summary.batches) more \(summary.lane) batch(es) (\(summary.items) items)"
         emit(.spoolDropped, .warn,
-             "\(summary.uplink) rejected \(summary.batches) more \(summary.lane) batch(es) (\(summary.items) items) "
-                + "for good in the last \(summary.seconds) s: \(summary.reason)",
-             rejectionAttributes(uplink: summary.uplink, lane: summary.lane, batches: summary.batches,
-                                 items: summary.items, bytes: summary.bytes, reason: summary.reason))
+             summary.uplink.isEmpty
+                ? "dropped \(what) in the last \(summary.seconds) s: \(summary.reason)"
+                : "\(summary.uplink) rejected \(what) for good in the last \(summary.seconds) s: \(summary.reason)",
+             dropAttributes(uplink: summary.uplink, lane: summary.lane, batches: summary.batches,
+                            items: summary.items, bytes: summary.bytes, reason: summary.reason))
     }
 
-    private func rejectionAttributes(uplink: String, lane: Lane, batches: Int, items: Int, bytes: Int,
-                                     reason: String) -> Attributes {
-        ["outpost.spool.lane": .string(lane.description), "outpost.uplink": .string(uplink),
-         "outpost.spool.dropped_batches": .int(Int64(batches)), "outpost.spool.dropped_items": .int(Int64(items)),
-         "outpost.spool.dropped_bytes": .int(Int64(bytes)), "outpost.reason": .string(reason)]
+    private func dropAttributes(uplink: String, lane: Lane, batches: Int, items: Int, bytes: Int,
+                                reason: String) -> Attributes {
+        var attributes: Attributes = [
+            "outpost.spool.lane": .string(lane.description), "outpost.spool.dropped_batches": .int(Int64(batches)),
+            "outpost.spool.dropped_items": .int(Int64(items)), "outpost.spool.dropped_bytes": .int(Int64(bytes)),
+            "outpost.reason": .string(reason),
+        ]
+        if !uplink.isEmpty { attributes["outpost.uplink"] = .string(uplink) }
+        return attributes
     }
 
     func reportTransition(_ transition: UplinkConnectionState.Transition, uplink: String, endpoint: String) {
@@ -400,11 +413,12 @@ extension SpoolService: DeliveryQueue {
     }
 }
 
-/// Rate-limits reports about refused batches: one report per uplink and lane when the first refusal comes, then
+/// Rate-limits reports about dropped batches (refused by an uplink, or dropped by the spool itself, `uplink` empty):
+/// one report per uplink and lane when the first drop comes, then
 /// the refusals of each following window (`windowSteps` retry-loop steps, 1 min) summed into one report, until a
 /// window passes without any. Counted in steps of the spool's monotonic retry loop, so a wall-clock jump does not
 /// shorten or stretch a window.
-struct RejectionReports: Sendable {
+struct DropReports: Sendable {
     static let windowSteps = 12
 
     struct Summary: Sendable, Equatable {
@@ -418,21 +432,21 @@ struct RejectionReports: Sendable {
     }
 
     private struct Window: Sendable {
-        var stepsLeft = RejectionReports.windowSteps
+        var stepsLeft = DropReports.windowSteps
         var stepsTaken = 0
         var summary: Summary
     }
 
     private var windows: [String: Window] = [:]
 
-    /// Records a refusal; true when it opens a window (report it now), false when it is counted for the summary.
-    mutating func admit(uplink: String, lane: Lane, items: Int, bytes: Int, reason: String) -> Bool {
+    /// Records a drop; true when it opens a window (report it now), false when it is counted for the summary.
+    mutating func admit(uplink: String, lane: Lane, batches: Int, items: Int, bytes: Int, reason: String) -> Bool {
         let key = "\(uplink)\u{0}\(lane.rawValue)"
         guard var window = windows[key] else {
             windows[key] = Window(summary: Summary(uplink: uplink, lane: lane))
             return true
         }
-        window.summary.batches += 1
+        window.summary.batches += batches
         window.summary.items += items
         window.summary.bytes += bytes
         window.summary.reason = reason
