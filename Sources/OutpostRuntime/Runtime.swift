@@ -110,7 +110,9 @@ public struct Runtime: Sendable {
         services += brokers.map { .init(service: $0) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
-        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false, sampleClock.doubt == nil {
+        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
+            sampleClock.doubt == nil
+        {
             logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
         }
         let gate = configuration.sampleClock.map {

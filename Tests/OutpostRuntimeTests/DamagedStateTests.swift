@@ -54,7 +54,8 @@ struct DamagedStateTests {
     @Test("a spool with another program's schema is moved aside and a fresh one started, on the first start")
     func foreignSchemaMovedAside() async throws {
         let state = try temporaryStateDirectory()
-        try python(state + "/spool.db", "c.execute('create table batches (x)'); c.execute('insert into batches values (1)'); c.commit()")
+        try python(state + "/spool.db",
+                   "c.execute('create table batches (x)'); c.execute('insert into batches values (1)'); c.commit()")
         let events = EventCollector()
         let service = try await openSpool(state + "/spool.db", stateDirectory: state, events: events)
         let reset = try await events.next()

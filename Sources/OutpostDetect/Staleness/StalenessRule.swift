@@ -4,8 +4,8 @@ import OutpostCore
 /// `outpost.device.recovered` when samples return.
 ///
 /// Silence is measured by the checks, not by subtracting wall-clock times: each check adds the time since the
-/// previous one (or the latest sample), capped at `maximumStep`. Checks come about once a second from a ticker that sleeps on the monotonic
-/// clock, so a wall clock stepped by NTP (a Pi booting in 1970, then set to today) adds at most one capped step and
+/// previous one (or the latest sample), capped at `maximumStep`. Checks come about once a second from a ticker
+/// that sleeps on the monotonic clock, so a wall clock stepped by NTP (a Pi booting in 1970, then set to today) adds at most one capped step and
 /// never makes every series look silent for 56 years; a clock stepped back does not make silence negative.
 public struct StalenessRule: Sendable {
     /// The most one check may add to the silence: a wall-clock step of any size counts as this much.

@@ -34,7 +34,9 @@ final class SampleGate: Sendable {
     /// all with wall-clock stamps.
     func admit(_ readings: [Reading], from index: Int) -> [Reading] {
         let provisional = readings.contains { Self.stamp(of: $0).map { $0 < 0 } ?? false }
-        let (waiting, shouldHold) = state.withLock { state in (state.held[index], provisional || !state.held[index].isEmpty) }
+        let (waiting, shouldHold) = state.withLock { state in
+            (state.held[index], provisional || !state.held[index].isEmpty)
+        }
         guard shouldHold else { return readings }
         if clock.resolve(-1) == nil {
             hold(readings, from: index)
@@ -65,7 +67,9 @@ final class SampleGate: Sendable {
                 stamped on the monotonic clock until it is synchronised, then sent with the right time
                 """)
         }
-        if dropped > 0 { logger.warning("clock still unsynchronised: dropped \(dropped) held reading(s) (bound reached)") }
+        if dropped > 0 {
+            logger.warning("clock still unsynchronised: dropped \(dropped) held reading(s) (bound reached)")
+        }
     }
 
     private func announceRelease(count: Int) {

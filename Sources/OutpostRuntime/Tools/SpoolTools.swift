@@ -59,8 +59,10 @@ public enum SpoolTools {
     /// Works on a damaged spool moved aside (`spool.db.unusable-<time>`): unreadable rows are stepped over and
     /// counted, not the end of the export.
     public static func export(path: String, to directory: String) throws -> ExportResult {
-        guard SQLiteSpool.isOutpostDatabase(path) || OwnedFile.head(path, count: 16) == Array("SQLite format 3".utf8) + [0]
-        else { throw ToolError(message: "\(path) is not an Outpost spool (no SQLite header)") }
+        let sqliteHeader = Array("SQLite format 3".utf8) + [0]
+        guard SQLiteSpool.isOutpostDatabase(path) || OwnedFile.head(path, count: 16) == sqliteHeader else {
+            throw ToolError(message: "\(path) is not an Outpost spool (no SQLite header)")
+        }
         mkdir(directory, 0o755)
         var result = ExportResult()
         var failure: String?

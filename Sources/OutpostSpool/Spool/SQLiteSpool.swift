@@ -184,7 +184,8 @@ public final class SQLiteSpool {
             INSERT INTO batches (seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes,
                                  payload, routing)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).bind(sequence.map { .int($0) } ?? .null, .text(batch.id), .int(Int64(batch.lane.rawValue)), .text(batch.signal), .text(batch.contentType),
+            """).bind(sequence.map { .int($0) } ?? .null, .text(batch.id), .int(Int64(batch.lane.rawValue)),
+                      .text(batch.signal), .text(batch.contentType),
                       .text(batch.contentEncoding), .int(batch.created), .int(Int64(batch.items)),
                       .int(Int64(batch.uncompressedBytes)), .blob(batch.payload), .text(batch.routing)).run()
         let sequence = database.lastInsertID
