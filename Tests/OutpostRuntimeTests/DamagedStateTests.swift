@@ -342,3 +342,16 @@ struct SelfMetricsClockTests {
                                      now: 1_796_078_705 * 1_000_000_000).isEmpty)
     }
 }
+
+@Suite("An unwritable status file is reported once, not every few seconds")
+struct StatusFailureTests {
+    @Test("a run of failures is one change, and its end another")
+    func latch() {
+        let latch = FailureLatch()
+        #expect(!latch.reportChange(failing: false), "a first success is not news")
+        #expect(latch.reportChange(failing: true))
+        #expect(!latch.reportChange(failing: true))
+        #expect(!latch.reportChange(failing: true))
+        #expect(latch.reportChange(failing: false))
+    }
+}

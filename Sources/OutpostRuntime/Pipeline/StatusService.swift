@@ -4,6 +4,7 @@ import OutpostSpool
 import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,7 @@ struct StatusService: Service {
     let clock: any Clock<Duration>
     let wallClock: any WallClock
     let logger: Logger
+    let failing = FailureLatch()
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -35,8 +37,31 @@ struct StatusService: Service {
                                              spool: spool.statistics.withLock { $0 },
                                              uplinks: uplinks.map { $0.status.withLock { $0 } },
                                              now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
-        if let error = AtomicFile.write(document, to: configuration.status.path) {
-            logger.debug("cannot write the status file: \(error)")
+        let error = AtomicFile.write(document, to: configuration.status.path)
+        // Once per run of failures at warning level: a status file nobody can read is worth knowing about, but not
+        // worth a log line every few seconds, nor stopping the data.
+        if failing.reportChange(failing: error != nil) {
+            if let error {
+                logger.warning("""
+                    cannot write the status file \(configuration.status.path): \(error); `outpost status` shows \
+                    stale data until it can. Check [status] path and its folder.
+                    """)
+            } else {
+                logger.notice("the status file \(configuration.status.path) is written again")
+            }
+        }
+    }
+}
+
+/// Remembers whether the last attempt failed, so a run of failures is reported once, and its end once.
+final class FailureLatch: Sendable {
+    private let state = Mutex(false)
+
+    /// Records the outcome; true when it differs from the previous one (the first outcome counts only as a failure).
+    func reportChange(failing: Bool) -> Bool {
+        state.withLock { wasFailing in
+            defer { wasFailing = failing }
+            return wasFailing != failing
         }
     }
 }
