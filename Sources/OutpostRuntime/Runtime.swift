@@ -76,7 +76,8 @@ public struct Runtime: Sendable {
         try StatusFileGuard.check(configuration.status.path)
         let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
                                                 events: internalContinuation, counters: counters, clock: clock,
-                                                wallClock: wallClock, logger: logger)
+                                                wallClock: wallClock, eventClock: configuration.sampleClock,
+                                                logger: logger)
         configuration.uplinkWarnings.connect { logger.warning("\($0)") }
         let uplinks = allUplinks.map { configured in
             let name = configured.uplink.name, endpoint = configured.endpoint

@@ -332,6 +332,39 @@ struct FullSpoolReportTests {
     }
 }
 
+@Suite("Runtime events wait for a trusted clock too")
+struct HeldEventTests {
+    @Test("an event raised while the clock reads 1970 leaves once it is set, stamped when it happened")
+    func heldUntilSync() async throws {
+        let clocks = BootClocks()
+        var probe = ClockSyncProbe()
+        probe.timesyncDirectory = "/nonexistent"
+        let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe)
+        let events = EventCollector()
+        let state = try temporaryStateDirectory()
+        let service = try await SpoolService.open(SpoolConfiguration(path: state + "/spool.db", stateDirectory: state),
+                                                  uplinks: ["otlp"], events: events.continuation,
+                                                  counters: RuntimeCounters(inputCount: 0, startedAt: 0),
+                                                  clock: ManualClock(), wallClock: clocks, eventClock: clock,
+                                                  logger: quietLogger)
+        let refused = Batch(id: "x", lane: .metrics, signal: "metrics", contentType: "application/x-protobuf",
+                            contentEncoding: "gzip", created: 0, items: 1, uncompressedBytes: 10, payload: [1])
+        service.reportRejection(refused, uplink: "otlp", reason: "HTTP 401")
+        clocks.advance(seconds: 10)
+        service.releaseHeldEvents()
+        clocks.setWall(1_796_078_705)
+        clocks.advance(seconds: 1)
+        service.releaseHeldEvents()
+        events.continuation.finish()
+        var received: [Event] = []
+        for await event in events.stream { received.append(event) }
+        #expect(received.count == 1)
+        let expected: Int64 = (1_796_078_705 - 10) * 1_000_000_000
+        let time = try #require(received.first?.time)
+        #expect(abs(time - expected) <= 1, "\(time)")
+    }
+}
+
 @Suite("Self-metrics and a clock at 1970")
 struct SelfMetricsClockTests {
     @Test("no self-metrics while the wall clock reads a time before the build; all of them once it is set")

@@ -1,5 +1,6 @@
 import Logging
 import OutpostCore
+import OutpostInputs
 import OutpostSpool
 import OutpostUplinks
 import ServiceLifecycle
@@ -36,6 +37,9 @@ final class SpoolService: Service, Sendable {
     private let waiting = Mutex(WaitingBatches())
     let statistics = Mutex(SpoolStatistics())
     let drops = Mutex(DropReports())
+    /// The inputs' sync-aware clock, when the runtime uses one: events wait for a trusted wall clock like samples.
+    private let eventClock: SyncAwareWallClock?
+    private let heldEvents = Mutex<[Event]>([])
     /// One per uplink: rung whenever new batches are stored.
     let wakeSignals: [String: WakeSignal]
     /// How often the retry loop runs; also the step of the rejection reports' window.
@@ -48,8 +52,9 @@ final class SpoolService: Service, Sendable {
 
     private init(connection: SpoolConnection, opener: SpoolOpener, uplinks: [String],
                  events: AsyncStream<Event>.Continuation, counters: RuntimeCounters, clock: any Clock<Duration>,
-                 wallClock: any WallClock, logger: Logger) {
+                 wallClock: any WallClock, eventClock: SyncAwareWallClock?, logger: Logger) {
         self.connection = connection
+        self.eventClock = eventClock
         self.opener = opener
         self.wakeSignals = Dictionary(uniqueKeysWithValues: uplinks.map { ($0, WakeSignal()) })
         self.maxBytes = opener.maxBytes
@@ -64,7 +69,7 @@ final class SpoolService: Service, Sendable {
     /// Throws a `StartupError` for what the operator must fix (an unwritable folder, a file that is not Outpost's).
     static func open(_ configuration: SpoolConfiguration, uplinks: [String], events: AsyncStream<Event>.Continuation,
                      counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock,
-                     logger: Logger) async throws -> SpoolService {
+                     eventClock: SyncAwareWallClock? = nil, logger: Logger) async throws -> SpoolService {
         let opener = SpoolOpener(path: configuration.path, maxBytes: Int(configuration.maxSize), uplinks: uplinks,
                                  stateDirectory: configuration.stateDirectory)
         let now = wallClock.nowNanos()
@@ -77,7 +82,8 @@ final class SpoolService: Service, Sendable {
         }
         let connection = try opened.get()
         let service = SpoolService(connection: connection, opener: opener, uplinks: uplinks, events: events,
-                                   counters: counters, clock: clock, wallClock: wallClock, logger: logger)
+                                   counters: counters, clock: clock, wallClock: wallClock, eventClock: eventClock,
+                                   logger: logger)
         if let reset = connection.takeReset() { service.report(reset) }
         await service.refreshStatistics()
         return service
@@ -97,6 +103,7 @@ final class SpoolService: Service, Sendable {
             while !Task.isCancelled {
                 try await clock.sleep(for: Self.retryInterval, tolerance: nil)
                 await retryWaiting()
+                releaseHeldEvents()
                 tickDropWindow()
                 await refreshStatistics()
             }
@@ -285,9 +292,39 @@ final class SpoolService: Service, Sendable {
                             bytes: eviction.bytes, reason: reason))
     }
 
+    /// Sends an event about the spool or an uplink. While the wall clock is not trusted yet (a Pi booting in 1970)
+    /// the event waits here, stamped on the monotonic clock, and leaves with the right time once it is: it is logged
+    /// at once all the same, so the journal is not silent.
     private func emit(_ name: EventName, _ severity: Severity, _ message: String, _ attributes: Attributes) {
-        events.yield(Event(name: name, severity: severity, time: wallClock.nowNanos(), series: nil, message: message,
-                           attributes: attributes))
+        let stamp = eventClock?.nowNanos() ?? wallClock.nowNanos()
+        let event = Event(name: name, severity: severity, time: stamp, series: nil, message: message,
+                          attributes: attributes)
+        guard stamp < 0 else {
+            releaseHeldEvents()
+            events.yield(event)
+            return
+        }
+        let level: Logger.Level = severity >= .error ? .error : .warning
+        logger.log(level: level, "\(name.rawValue) (sent once the clock is set): \(message)")
+        heldEvents.withLock { held in
+            held.append(event)
+            if held.count > Self.maximumHeldEvents { held.removeFirst(held.count - Self.maximumHeldEvents) }
+        }
+    }
+
+    static let maximumHeldEvents = 1000
+
+    /// Sends the events held while the clock was not trusted, stamped right, once it is.
+    func releaseHeldEvents() {
+        guard let eventClock, eventClock.resolve(-1) != nil else { return }
+        let held = heldEvents.withLock { held in
+            defer { held = [] }
+            return held
+        }
+        for event in held {
+            events.yield(Event(name: event.name, severity: event.severity, time: eventClock.resolve(event.time) ?? 0,
+                               series: event.series, message: event.message, attributes: event.attributes))
+        }
     }
 
     func refreshStatistics() async {
