@@ -73,9 +73,11 @@ public struct Runtime: Sendable {
             MQTTBrokerService(name: name, client: client, statusTopic: configuration.mqttConnections.statusTopic,
                               logger: logger)
         }
+        try StatusFileGuard.check(configuration.status.path)
         let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
                                                 events: internalContinuation, counters: counters, clock: clock,
-                                                wallClock: wallClock, logger: logger)
+                                                wallClock: wallClock, eventClock: configuration.sampleClock,
+                                                logger: logger)
         configuration.uplinkWarnings.connect { logger.warning("\($0)") }
         let uplinks = allUplinks.map { configured in
             let name = configured.uplink.name, endpoint = configured.endpoint
@@ -109,9 +111,17 @@ public struct Runtime: Sendable {
         services += brokers.map { .init(service: $0) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
+        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
+            sampleClock.doubt == nil
+        {
+            logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
+        }
+        let gate = configuration.sampleClock.map {
+            SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
+        }
         for (index, configured) in configuration.inputs.enumerated() {
-            let service = InputService(configured: configured, sink: InputSink(index: index, channel: channel),
-                                       logger: logger)
+            let service = InputService(configured: configured,
+                                       sink: InputSink(index: index, channel: channel, gate: gate), logger: logger)
             services.append(.init(service: service, successTerminationBehavior: .ignore,
                                   failureTerminationBehavior: .ignore))
         }

@@ -101,7 +101,13 @@ extension OutpostCommand {
             logger.info("outpost \(OutpostVersion.current) starting",
                         metadata: ["gateway": "\(configuration.gateway.id)", "inputs": "\(configuration.inputs.count)",
                                    "config": "\(configuration.origin)"])
-            try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
+            do {
+                try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
+            } catch let error as StartupError {
+                // Something on the gateway the operator must fix: exit 78 so systemd does not restart in a loop.
+                logger.critical("cannot start: \(error)")
+                throw configExitCode
+            }
             logger.info("outpost stopped")
         }
     }
@@ -237,8 +243,10 @@ extension OutpostCommand {
 
             func run() async throws {
                 try runTool {
-                    let count = try SpoolTools.export(path: try location.resolve().path, to: directory)
-                    print("exported \(count) batch(es) to \(directory)")
+                    let result = try SpoolTools.export(path: try location.resolve().path, to: directory)
+                    let skipped = result.unreadable > 0
+                        ? "; \(result.unreadable) unreadable row number(s) of a damaged file were stepped over" : ""
+                    print("exported \(result.batches) batch(es) to \(directory)\(skipped)")
                 }
             }
         }

@@ -197,6 +197,20 @@ struct CommandLineTests {
         #expect(err.contains("bad.toml:2:1: error[wrong-type]"))
     }
 
+    @Test("`outpost run` with a state directory it cannot create exits 78 at once, naming the path (no restart loop)")
+    func runUnusableStateDirectory() throws {
+        let blocker = try writeTemporary("not-a-folder", "x")
+        let config = try writeTemporary("state.toml", """
+            [gateway]
+            state_dir = "\(blocker.path)/state"
+            [[input.simulated]]
+            name = "a.b"
+            """)
+        let (status, _, err) = try OutpostProcess.run(["run", "--config", config.path])
+        #expect(status == 78)
+        #expect(err.contains("cannot start") && err.contains(blocker.path), "\(err)")
+    }
+
     @Test("`outpost version` prints the version")
     func version() throws {
         let (status, out, _) = try OutpostProcess.run(["version"])

@@ -43,6 +43,7 @@ struct SpoolServiceTests {
     func open(_ path: String, events: EventCollector, maxSize: Int64 = 64 << 20) async throws -> SpoolService {
         var configuration = SpoolConfiguration(path: path)
         configuration.maxSize = maxSize
+        configuration.stateDirectory = (path as NSString).deletingLastPathComponent
         return try await SpoolService.open(configuration, uplinks: ["otlp"], events: events.continuation,
                                            counters: RuntimeCounters(inputCount: 0, startedAt: 0),
                                            clock: ManualClock(), wallClock: ManualWallClock(),

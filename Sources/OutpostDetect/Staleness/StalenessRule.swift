@@ -2,33 +2,53 @@ import OutpostCore
 
 /// Notices a series that stopped reporting: `outpost.device.stale` once after `limit` without a sample, and
 /// `outpost.device.recovered` when samples return.
+///
+/// Silence is measured by the checks, not by subtracting wall-clock times: each check adds the time since the
+/// previous one (or the latest sample), capped at `maximumStep`. Checks come about once a second from a ticker
+/// that sleeps on the monotonic clock, so a wall clock stepped by NTP (a Pi booting in 1970, then set to today) adds at most one capped step and
+/// never makes every series look silent for 56 years; a clock stepped back does not make silence negative.
 public struct StalenessRule: Sendable {
+    /// The most one check may add to the silence: a wall-clock step of any size counts as this much.
+    public static let maximumStep: Int64 = 2 * UnixNanos.perSecond
+
     /// How long a series may stay silent, in nanoseconds.
     public let limit: Int64
+    /// Wall time of the latest sample (reported in the events' attributes).
     public private(set) var lastSeen: Int64
     public private(set) var isStale = false
+    /// Nanoseconds of silence so far, summed from the checks.
+    public private(set) var silence: Int64 = 0
+    private var lastCheck: Int64
 
     public init(limit: Duration, firstSeen: Int64) {
         self.limit = UnixNanos.from(limit)
         self.lastSeen = firstSeen
+        self.lastCheck = firstSeen
     }
 
     public mutating func sampleArrived(_ sample: Sample) -> [Event] {
-        defer { lastSeen = max(lastSeen, sample.time) }
+        let silent = silence
+        lastSeen = max(lastSeen, sample.time)
+        silence = 0
+        // Silence starts at the sample, not at the last check; a stamp far off (a device's own clock) moves the
+        // start by at most one step.
+        lastCheck = max(lastCheck, min(sample.time, lastCheck &+ Self.maximumStep))
         guard isStale else { return [] }
         isStale = false
-        let silence = UnixNanos.seconds(sample.time - lastSeen)
+        let seconds = UnixNanos.seconds(silent)
         return [event(.deviceRecovered, series: sample.series, time: sample.time, severity: .info,
-                      message: "\(sample.series.name) reports again after \(formatted(silence))s of silence",
-                      silence: silence)]
+                      message: "\(sample.series.name) reports again after \(formatted(seconds))s of silence",
+                      silence: seconds)]
     }
 
     public mutating func check(series: Series, now: Int64) -> [Event] {
-        guard !isStale, now - lastSeen > limit else { return [] }
+        silence += min(max(0, now &- lastCheck), Self.maximumStep)
+        lastCheck = now
+        guard !isStale, silence > limit else { return [] }
         isStale = true
-        let silence = UnixNanos.seconds(now - lastSeen)
+        let seconds = UnixNanos.seconds(silence)
         return [event(.deviceStale, series: series, time: now, severity: .warn,
-                      message: "\(series.name) has sent no sample for \(formatted(silence))s", silence: silence)]
+                      message: "\(series.name) has sent no sample for \(formatted(seconds))s", silence: seconds)]
     }
 
     private func event(_ name: EventName, series: Series, time: Int64, severity: Severity, message: String,

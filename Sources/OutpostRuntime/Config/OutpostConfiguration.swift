@@ -77,6 +77,9 @@ public struct OutpostConfiguration: Sendable {
     public var mqtt = MQTTConfiguration()
     /// One client per broker, shared by the alert publisher and the MQTT uplinks.
     public var mqttConnections = MQTTConnections(brokers: [:], statusTopic: "")
+    /// The clock the inputs stamp samples with, when it checks that the wall clock is synchronised (the real
+    /// runtime's); the runtime then holds provisional stamps until it is (see `SampleGate`).
+    public var sampleClock: SyncAwareWallClock?
     /// Uplink warnings (a partial success) reach the runtime's log through this.
     public let uplinkWarnings = WarningRelay()
 
@@ -117,6 +120,9 @@ public struct OutpostConfiguration: Sendable {
         configuration.mqttConnections = MQTTConnections(
             brokers: configuration.mqtt.brokers,
             statusTopic: "\(configuration.mqtt.topicPrefix)/\(gateway.id)/status")
+        // Inputs stamp samples with a sync-aware clock when given one; everything else uses the plain wall clock.
+        configuration.sampleClock = wallClock as? SyncAwareWallClock
+        let plainWallClock = configuration.sampleClock?.base ?? wallClock
         let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
                                    configDirectory: directory(of: file), mqtt: configuration.mqttConnections,
                                    hostDefaults: gateway.board?.host ?? HostBoardDefaults())
@@ -129,7 +135,7 @@ public struct OutpostConfiguration: Sendable {
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
-                                          configDirectory: directory(of: file), wallClock: wallClock,
+                                          configDirectory: directory(of: file), wallClock: plainWallClock,
                                           mqtt: configuration.mqttConnections,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id,
                                           warn: { [relay = configuration.uplinkWarnings] in relay($0) })
@@ -165,12 +171,13 @@ public struct OutpostConfiguration: Sendable {
     public static func parse(_ source: String, file: String, environment: [String: String]) throws
         -> OutpostConfiguration
     {
-        try parse(source, file: file, environment: environment, clock: ContinuousClock(), wallClock: SystemWallClock())
+        try parse(source, file: file, environment: environment, clock: ContinuousClock(),
+                  wallClock: SyncAwareWallClock())
     }
 
     /// `load` with the real clocks.
     public static func load(path: String, environment: [String: String]) throws -> OutpostConfiguration {
-        try load(path: path, environment: environment, clock: ContinuousClock(), wallClock: SystemWallClock())
+        try load(path: path, environment: environment, clock: ContinuousClock(), wallClock: SyncAwareWallClock())
     }
 
     private static func readGateway(_ reader: ConfigReader?, environment: [String: String]) -> GatewayConfiguration {

@@ -43,9 +43,12 @@ public struct SpoolConfiguration: Sendable {
     /// stays there.
     public var maxSize: Int64 = SpoolConfiguration.defaultMaxSize
     static let defaultMaxSize: Int64 = 64 << 20
+    /// `[gateway] state_dir`: Outpost's own folder. A damaged or foreign file at `path` is moved aside only when it
+    /// lies in it (or carries Outpost's mark); anywhere else Outpost refuses to touch a file it cannot tell is its own.
+    public var stateDirectory: String?
 
     static func read(_ reader: ConfigReader?, stateDirectory: String, board: Board?) -> SpoolConfiguration {
-        var spool = SpoolConfiguration(path: stateDirectory + "/spool.db")
+        var spool = SpoolConfiguration(path: stateDirectory + "/spool.db", stateDirectory: stateDirectory)
         spool.maxSize = board?.spoolMaxSize ?? spool.maxSize
         guard let reader else { return spool }
         spool.path = reader.string("path", default: spool.path)

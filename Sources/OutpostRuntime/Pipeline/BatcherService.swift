@@ -75,7 +75,7 @@ final class BatcherService: Service {
             group.cancelAll()
         }
         await flush(&state, lanes: [.alerts, .events, .metrics], now: wallClock.nowNanos())
-        logger.info("batcher stopped; everything pending is in the spool")
+        logger.info("batcher stopped; pending batches handed to the spool")
     }
 
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {

@@ -10,12 +10,16 @@ enum PipelineMessage: Sendable {
     case tick(now: Int64)
 }
 
-/// The sink one input writes into: tags its readings and waits while detection is behind (back-pressure).
+/// The sink one input writes into: tags its readings and waits while detection is behind (back-pressure). With a
+/// gate, readings stamped before the wall clock could be trusted wait in it and leave stamped right.
 struct InputSink: ReadingSink {
     let index: Int
     let channel: AsyncChannel<PipelineMessage>
+    var gate: SampleGate?
 
     func accept(_ readings: [Reading]) async {
-        await channel.send(.readings(input: index, readings))
+        guard let gate else { return await channel.send(.readings(input: index, readings)) }
+        let ready = gate.admit(readings, from: index)
+        if !ready.isEmpty { await channel.send(.readings(input: index, ready)) }
     }
 }

@@ -22,6 +22,11 @@ final class RuntimeCounters: Sendable {
         var lastSpoolError: String?
         /// Batches waiting in memory because the spool could not take them (disk full).
         var batchesWaitingInMemory = 0
+        /// Damaged spools moved aside and replaced since start.
+        var spoolResets = 0
+        /// What a stop could not store (the spool refused writes to the end), lost with the process.
+        var batchesLostAtStop = 0
+        var itemsLostAtStop = 0
         var inputs: [InputTotals] = []
     }
 

@@ -1,9 +1,13 @@
 import OutpostCore
+import OutpostInputs
 import OutpostSpool
 
 /// Outpost's own metrics, exported like any others so a fleet dashboard sees every gateway's pipeline.
 enum SelfMetrics {
+    /// None while the wall clock reads a time before this Outpost was built (a Pi booting in 1970): they would be
+    /// exported with 1970 timestamps. They are cumulative, so the first round after the clock is set has it all.
     static func samples(counters: RuntimeCounters.Snapshot, spool: SpoolStatistics, now: Int64) -> [Sample] {
+        guard now >= ClockSyncProbe.notBeforeDefault else { return [] }
         var samples: [Sample] = [
             counter("outpost.samples.ingested", "{sample}", counters.samplesIngested, now),
             counter("outpost.events.emitted", "{event}", counters.events, now),

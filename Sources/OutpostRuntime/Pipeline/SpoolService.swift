@@ -1,5 +1,6 @@
 import Logging
 import OutpostCore
+import OutpostInputs
 import OutpostSpool
 import OutpostUplinks
 import ServiceLifecycle
@@ -11,14 +12,22 @@ import Glibc
 
 /// Owns the SQLite spool on a thread of its own and keeps the runtime going when it misbehaves.
 ///
-/// - A database that cannot be opened (corrupt, not a database) is moved aside, reported as `outpost.spool.reset`,
-///   and a fresh one started: never a crash loop.
+/// - A damaged or unusable database (corrupt, not a database, another schema, a newer version), found at start or
+///   while running, is moved aside, a fresh one started, and every batch that can still be read is copied into it
+///   (`outpost.spool.reset` says how many, and how many were unreadable): never a crash loop, never a stall.
+/// - A file that is not recognisably Outpost's and lies outside `state_dir`, a symbolic link, or a state directory
+///   that cannot be written stops the start with a `StartupError` naming the path (exit 78): a config mistake must
+///   not cost another program's file.
 /// - A write that fails (disk full, I/O error) keeps the batch in memory, reports `outpost.spool.write_failed` once
 ///   per run of failures, and retries every few seconds. The memory queue is bounded by `max_size`; beyond it the
-///   oldest metrics go first, counted and reported as `outpost.spool.dropped`.
+///   oldest metrics go first, counted and reported as `outpost.spool.dropped`. What is still in memory at stop is
+///   counted and logged as lost.
+/// - Reports about dropped batches are rate-limited (`DropReports`), so a receiver that refuses everything cannot
+///   turn each report into a new refused batch, and a full spool cannot turn each report into another eviction.
 final class SpoolService: Service, Sendable {
     private let executor = BlockingExecutor(label: "spool")
     let connection: SpoolConnection
+    private let opener: SpoolOpener
     private let events: AsyncStream<Event>.Continuation
     let counters: RuntimeCounters
     private let logger: Logger
@@ -27,19 +36,28 @@ final class SpoolService: Service, Sendable {
     private let maxBytes: Int
     private let waiting = Mutex(WaitingBatches())
     let statistics = Mutex(SpoolStatistics())
+    let drops = Mutex(DropReports())
+    /// The inputs' sync-aware clock, when the runtime uses one: events wait for a trusted wall clock like samples.
+    private let eventClock: SyncAwareWallClock?
+    private let heldEvents = Mutex<[Event]>([])
     /// One per uplink: rung whenever new batches are stored.
     let wakeSignals: [String: WakeSignal]
+    /// How often the retry loop runs; also the step of the rejection reports' window.
+    static let retryInterval: Duration = .seconds(5)
 
     private struct WaitingBatches {
         var batches: [Batch] = []
         var failing = false
     }
 
-    private init(connection: SpoolConnection, maxBytes: Int, uplinks: [String], events: AsyncStream<Event>.Continuation,
-                 counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+    private init(connection: SpoolConnection, opener: SpoolOpener, uplinks: [String],
+                 events: AsyncStream<Event>.Continuation, counters: RuntimeCounters, clock: any Clock<Duration>,
+                 wallClock: any WallClock, eventClock: SyncAwareWallClock?, logger: Logger) {
         self.connection = connection
+        self.eventClock = eventClock
+        self.opener = opener
         self.wakeSignals = Dictionary(uniqueKeysWithValues: uplinks.map { ($0, WakeSignal()) })
-        self.maxBytes = maxBytes
+        self.maxBytes = opener.maxBytes
         self.events = events
         self.counters = counters
         self.clock = clock
@@ -47,39 +65,26 @@ final class SpoolService: Service, Sendable {
         self.logger = logger
     }
 
-    /// Opens the spool at `configuration.path` (creating its folder), moving an unusable file aside.
+    /// Opens the spool at `configuration.path` (creating its folder), replacing and salvaging a damaged file.
+    /// Throws a `StartupError` for what the operator must fix (an unwritable folder, a file that is not Outpost's).
     static func open(_ configuration: SpoolConfiguration, uplinks: [String], events: AsyncStream<Event>.Continuation,
                      counters: RuntimeCounters, clock: any Clock<Duration>, wallClock: any WallClock,
-                     logger: Logger) async throws -> SpoolService {
-        let executor = BlockingExecutor(label: "spool.open")
+                     eventClock: SyncAwareWallClock? = nil, logger: Logger) async throws -> SpoolService {
+        let opener = SpoolOpener(path: configuration.path, maxBytes: Int(configuration.maxSize), uplinks: uplinks,
+                                 stateDirectory: configuration.stateDirectory)
         let now = wallClock.nowNanos()
-        let opened: Result<(SpoolConnection, String?), SQLiteError> = await executor.run {
-            makeDirectories(for: configuration.path)
-            let open = { () throws(SQLiteError) -> SpoolConnection in
-                SpoolConnection(spool: try SQLiteSpool(path: configuration.path, maxBytes: Int(configuration.maxSize),
-                                                       uplinks: uplinks))
-            }
-            do throws(SQLiteError) {
-                return .success((try open(), nil))
-            } catch where error.isUnusableFile && SystemPaths.exists(configuration.path) {
-                let aside = SQLiteSpool.moveAside(configuration.path, now: now)
-                do throws(SQLiteError) {
-                    return .success((try open(), "\(error); moved it to \(aside)"))
-                } catch {
-                    return .failure(error)
-                }
+        let opened = await BlockingExecutor(label: "spool.open").run { () -> Result<SpoolConnection, StartupError> in
+            do throws(StartupError) {
+                return .success(SpoolConnection(try opener.open(now: now)))
             } catch {
                 return .failure(error)
             }
         }
-        let (connection, resetReason) = try opened.get()
-        let service = SpoolService(connection: connection, maxBytes: Int(configuration.maxSize), uplinks: uplinks,
-                                   events: events, counters: counters, clock: clock, wallClock: wallClock,
+        let connection = try opened.get()
+        let service = SpoolService(connection: connection, opener: opener, uplinks: uplinks, events: events,
+                                   counters: counters, clock: clock, wallClock: wallClock, eventClock: eventClock,
                                    logger: logger)
-        if let resetReason {
-            service.emit(.spoolReset, .error, "the spool database could not be used and was replaced: \(resetReason)",
-                         ["outpost.spool.path": .string(configuration.path)])
-        }
+        if let reset = connection.takeReset() { service.report(reset) }
         await service.refreshStatistics()
         return service
     }
@@ -88,17 +93,46 @@ final class SpoolService: Service, Sendable {
     func run() async throws {
         try? await gracefulShutdownAwareRetries()
         await retryWaiting()
+        reportPendingDrops()
+        accountForWhatIsLeft()
         await refreshStatistics()
     }
 
     private func gracefulShutdownAwareRetries() async throws {
         try await cancelWhenGracefulShutdown { [self] in
             while !Task.isCancelled {
-                try await clock.sleep(for: .seconds(5), tolerance: nil)
+                try await clock.sleep(for: Self.retryInterval, tolerance: nil)
                 await retryWaiting()
+                releaseHeldEvents()
+                tickDropWindow()
                 await refreshStatistics()
             }
         }
+    }
+
+    /// At stop, after the batcher's last flush: says truthfully whether everything pending reached the spool, and
+    /// counts what did not (it is lost with the process) as dropped.
+    @discardableResult
+    func accountForWhatIsLeft() -> Int {
+        let left = waiting.withLock { state -> [Batch] in
+            defer { state.batches = [] }
+            return state.batches
+        }
+        guard !left.isEmpty else {
+            logger.info("spool closed; everything pending is in the spool")
+            return 0
+        }
+        let items = left.reduce(0) { $0 + $1.items }
+        counters.update { totals in
+            totals.batchesWaitingInMemory = 0
+            totals.batchesLostAtStop += left.count
+            totals.itemsLostAtStop += items
+        }
+        logger.error("""
+            spool closed with \(left.count) batch(es) (\(items) items) it could not store \
+            (\(counters.snapshot.lastSpoolError ?? "the spool refused writes")): they are lost
+            """)
+        return left.count
     }
 
     /// Stores `batches`, after any still waiting from earlier failures (keeping their order).
@@ -113,13 +147,52 @@ final class SpoolService: Service, Sendable {
     }
 
     private func retryWaiting() async {
+        if connection.isClosed { await reopen() }
         await write([])
     }
 
-    private func store(_ queue: [Batch]) async {
+    /// After `error`: if it says the file is damaged, moves it aside, starts a fresh spool, salvages what can be
+    /// read, and reports it. True when the spool was replaced.
+    private func recoverIfDamaged(_ error: SQLiteError) async -> Bool {
+        guard error.isUnusableFile else { return false }
+        let connection = self.connection, opener = self.opener, now = wallClock.nowNanos()
+        let replaced = await executor.run { connection.replace(using: opener, after: error, now: now) }
+        afterReplacing(replaced)
+        return replaced
+    }
+
+    /// Tries again to open a spool whose replacement failed earlier (the disk was full, say).
+    private func reopen() async {
+        let connection = self.connection, opener = self.opener
+        let replaced = await executor.run { connection.reopen(using: opener) }
+        afterReplacing(replaced)
+    }
+
+    private func afterReplacing(_ replaced: Bool) {
+        if let reset = connection.takeReset() { report(reset) }
+        if replaced { wakeSignals.values.forEach { $0.signal() } }
+    }
+
+    private func report(_ reset: SpoolReset) {
+        for eviction in reset.salvage.evicted { reportDrop(eviction, reason: "salvaged batches exceeded max_size") }
+        emit(.spoolReset, .error, reset.message,
+             ["outpost.spool.path": .string(opener.path), "outpost.spool.aside": .string(reset.aside),
+              "outpost.spool.salvaged_batches": .int(Int64(reset.salvage.batches)),
+              "outpost.spool.unreadable_batches": .int(Int64(reset.salvage.unreadable))])
+        counters.update { totals in
+            totals.spoolResets += 1
+            totals.lastSpoolError = reset.cause
+        }
+    }
+
+    /// Stores `queue` in order. A damaged file met on the way is replaced (once per call) and the rest stored in the
+    /// new one; any other failure keeps the rest waiting in memory.
+    private func store(_ queue: [Batch], afterReset: Bool = false) async {
         guard !queue.isEmpty else { return }
+        if connection.isClosed { await reopen() }
         let connection = self.connection
         let outcome = await executor.run { () -> (stored: Int, evictions: [SpoolEviction], error: SQLiteError?) in
+            if connection.isClosed { return (0, [], connection.closedError) }
             var evictions: [SpoolEviction] = []
             for (index, batch) in queue.enumerated() {
                 do throws(SQLiteError) {
@@ -130,12 +203,14 @@ final class SpoolService: Service, Sendable {
             }
             return (queue.count, evictions, nil)
         }
-        let stored = Array(queue[..<outcome.stored])
-        counters.update { totals in
-            totals.batchesSpooled += stored.count
-            totals.bytesSpooled += stored.reduce(0) { $0 + $1.payload.count }
-            totals.itemsSpooled += stored.reduce(0) { $0 + $1.items }
+        if let error = outcome.error, error.isUnusableFile, !afterReset, await recoverIfDamaged(error) {
+            let stored = Array(queue[..<outcome.stored])
+            counted(stored)
+            await store(Array(queue[outcome.stored...]), afterReset: true)
+            return
         }
+        let stored = Array(queue[..<outcome.stored])
+        counted(stored)
         for eviction in outcome.evictions { reportDrop(eviction, reason: "the spool reached max_size") }
         if let error = outcome.error {
             keepWaiting(Array(queue[outcome.stored...]), error: error)
@@ -144,6 +219,14 @@ final class SpoolService: Service, Sendable {
         }
         if !stored.isEmpty { wakeSignals.values.forEach { $0.signal() } }
         await refreshStatistics()
+    }
+
+    private func counted(_ stored: [Batch]) {
+        counters.update { totals in
+            totals.batchesSpooled += stored.count
+            totals.bytesSpooled += stored.reduce(0) { $0 + $1.payload.count }
+            totals.itemsSpooled += stored.reduce(0) { $0 + $1.items }
+        }
     }
 
     private func keepWaiting(_ batches: [Batch], error: SQLiteError) {
@@ -193,19 +276,55 @@ final class SpoolService: Service, Sendable {
         return dropped
     }
 
+    /// Reports batches the spool itself dropped (to stay within `max_size`, or from a full memory queue): the first
+    /// per lane at once, the rest of the minute in one summary. A drop report is an event, often an alert, and is
+    /// stored too: on a full spool each report would otherwise evict more data and be reported again.
     private func reportDrop(_ eviction: SpoolEviction, reason: String) {
+        let first = drops.withLock {
+            $0.admit(uplink: "", lane: eviction.lane, batches: eviction.batches, items: eviction.items,
+                     bytes: eviction.bytes, reason: reason)
+        }
+        guard first else { return }
         emit(.spoolDropped, .warn,
              "dropped \(eviction.batches) \(eviction.lane) batch(es) (\(eviction.items) items, \(eviction.bytes) bytes): "
-                + reason,
-             ["outpost.spool.lane": .string(eviction.lane.description),
-              "outpost.spool.dropped_batches": .int(Int64(eviction.batches)),
-              "outpost.spool.dropped_items": .int(Int64(eviction.items)),
-              "outpost.spool.dropped_bytes": .int(Int64(eviction.bytes))])
+                + reason + "; further drops are counted and reported at most once a minute",
+             dropAttributes(uplink: "", lane: eviction.lane, batches: eviction.batches, items: eviction.items,
+                            bytes: eviction.bytes, reason: reason))
     }
 
+    /// Sends an event about the spool or an uplink. While the wall clock is not trusted yet (a Pi booting in 1970)
+    /// the event waits here, stamped on the monotonic clock, and leaves with the right time once it is: it is logged
+    /// at once all the same, so the journal is not silent.
     private func emit(_ name: EventName, _ severity: Severity, _ message: String, _ attributes: Attributes) {
-        events.yield(Event(name: name, severity: severity, time: wallClock.nowNanos(), series: nil, message: message,
-                           attributes: attributes))
+        let stamp = eventClock?.nowNanos() ?? wallClock.nowNanos()
+        let event = Event(name: name, severity: severity, time: stamp, series: nil, message: message,
+                          attributes: attributes)
+        guard stamp < 0 else {
+            releaseHeldEvents()
+            events.yield(event)
+            return
+        }
+        let level: Logger.Level = severity >= .error ? .error : .warning
+        logger.log(level: level, "\(name.rawValue) (sent once the clock is set): \(message)")
+        heldEvents.withLock { held in
+            held.append(event)
+            if held.count > Self.maximumHeldEvents { held.removeFirst(held.count - Self.maximumHeldEvents) }
+        }
+    }
+
+    static let maximumHeldEvents = 1000
+
+    /// Sends the events held while the clock was not trusted, stamped right, once it is.
+    func releaseHeldEvents() {
+        guard let eventClock, eventClock.resolve(-1) != nil else { return }
+        let held = heldEvents.withLock { held in
+            defer { held = [] }
+            return held
+        }
+        for event in held {
+            events.yield(Event(name: event.name, severity: event.severity, time: eventClock.resolve(event.time) ?? 0,
+                               series: event.series, message: event.message, attributes: event.attributes))
+        }
     }
 
     func refreshStatistics() async {
@@ -215,13 +334,49 @@ final class SpoolService: Service, Sendable {
         }
     }
 
-    /// Reports a batch an uplink refused for good, as a drop.
+    /// Reports a batch an uplink refused for good, as a drop: the first per uplink and lane at once, the rest of a
+    /// minute counted into one summary. A receiver that refuses everything also refuses these reports; without the
+    /// limit each report would become a batch, be refused, and be reported again, forever (and evict real data).
     func reportRejection(_ batch: Batch, uplink: String, reason: String) {
+        let first = drops.withLock {
+            $0.admit(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count,
+                     reason: reason)
+        }
+        guard first else { return }
         emit(.spoolDropped, .warn,
-             "\(uplink) rejected \(batch.lane) batch \(batch.id) (\(batch.items) items) for good: \(reason)",
-             ["outpost.spool.lane": .string(batch.lane.description), "outpost.uplink": .string(uplink),
-              "outpost.spool.dropped_batches": .int(1), "outpost.spool.dropped_items": .int(Int64(batch.items)),
-              "outpost.spool.dropped_bytes": .int(Int64(batch.payload.count)), "outpost.reason": .string(reason)])
+             "\(uplink) rejected \(batch.lane) batch \(batch.id) (\(batch.items) items) for good: \(reason)"
+                + "; further refusals are counted and reported at most once a minute",
+             dropAttributes(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items,
+                            bytes: batch.payload.count, reason: reason))
+    }
+
+    func tickDropWindow() {
+        for summary in drops.withLock({ $0.step() }) { reportSummary(summary) }
+    }
+
+    private func reportPendingDrops() {
+        for summary in drops.withLock({ $0.drain() }) { reportSummary(summary) }
+    }
+
+    private func reportSummary(_ summary: DropReports.Summary) {
+        let what = "\(summary.batches) more \(summary.lane) batch(es) (\(summary.items) items)"
+        emit(.spoolDropped, .warn,
+             summary.uplink.isEmpty
+                ? "dropped \(what) in the last \(summary.seconds) s: \(summary.reason)"
+                : "\(summary.uplink) rejected \(what) for good in the last \(summary.seconds) s: \(summary.reason)",
+             dropAttributes(uplink: summary.uplink, lane: summary.lane, batches: summary.batches,
+                            items: summary.items, bytes: summary.bytes, reason: summary.reason))
+    }
+
+    private func dropAttributes(uplink: String, lane: Lane, batches: Int, items: Int, bytes: Int,
+                                reason: String) -> Attributes {
+        var attributes: Attributes = [
+            "outpost.spool.lane": .string(lane.description), "outpost.spool.dropped_batches": .int(Int64(batches)),
+            "outpost.spool.dropped_items": .int(Int64(items)), "outpost.spool.dropped_bytes": .int(Int64(bytes)),
+            "outpost.reason": .string(reason),
+        ]
+        if !uplink.isEmpty { attributes["outpost.uplink"] = .string(uplink) }
+        return attributes
     }
 
     func reportTransition(_ transition: UplinkConnectionState.Transition, uplink: String, endpoint: String) {
@@ -232,64 +387,306 @@ final class SpoolService: Service, Sendable {
               "outpost.uplink.from": .string(transition.from.rawValue),
               "outpost.uplink.to": .string(transition.to.rawValue), "outpost.reason": .string(transition.reason)])
     }
-
-    private static func makeDirectories(for file: String) {
-        var path = ""
-        for component in file.split(separator: "/").dropLast() {
-            path += "/" + component
-            mkdir(path, 0o750)
-        }
-    }
 }
 
 extension SpoolService: DeliveryQueue {
+    /// The next batch; a damaged file met here is replaced and the question asked again of the new spool. Other
+    /// read failures answer nil: the delivery loop looks again later.
     func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch? {
-        let connection = self.connection
-        return await executor.run {
-            try? connection.spool.next(for: uplink, now: now, liveSince: liveSince, includeBacklog: includeBacklog)
+        for _ in 0..<2 {
+            let connection = self.connection
+            let result = await executor.run { () -> Result<SpooledBatch?, SQLiteError> in
+                if connection.isClosed { return .failure(connection.closedError) }
+                do throws(SQLiteError) {
+                    return .success(try connection.spool.next(for: uplink, now: now, liveSince: liveSince,
+                                                              includeBacklog: includeBacklog))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            switch result {
+            case .success(let batch): return batch
+            case .failure(let error):
+                guard await recoverIfDamaged(error) else { return nil }
+            }
         }
+        return nil
     }
 
     func markDelivered(_ sequence: Int64, by uplink: String) async {
-        await settle("mark a batch delivered") { try $0.delivered(sequence, by: uplink) }
+        await settle("mark a batch delivered") { (spool) throws(SQLiteError) in
+            try spool.delivered(sequence, by: uplink)
+        }
     }
 
     func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async {
-        await settle("defer a batch") { try $0.deferred(sequence, by: uplink, until: nextAttempt, error: error) }
+        await settle("defer a batch") { (spool) throws(SQLiteError) in
+            try spool.deferred(sequence, by: uplink, until: nextAttempt, error: error)
+        }
     }
 
     func markRejected(_ sequence: Int64, by uplink: String) async {
-        await settle("drop a rejected batch") { try $0.rejected(sequence, by: uplink) }
+        await settle("drop a rejected batch") { (spool) throws(SQLiteError) in
+            try spool.rejected(sequence, by: uplink)
+        }
     }
 
     /// A delivery bookkeeping write. If it fails the batch stays for that uplink and is sent again later: at least
     /// once, never lost.
-    private func settle(_ what: String, _ change: @escaping @Sendable (SQLiteSpool) throws -> Void) async {
+    private func settle(_ what: String, _ change: @escaping @Sendable (SQLiteSpool) throws(SQLiteError) -> Void) async {
         let connection = self.connection
-        let failure = await executor.run { () -> String? in
-            do {
+        let failure = await executor.run { () -> SQLiteError? in
+            if connection.isClosed { return connection.closedError }
+            do throws(SQLiteError) {
                 try change(connection.spool)
                 return nil
             } catch {
-                return "\(error)"
+                return error
             }
         }
-        if let failure { logger.error("spool: cannot \(what): \(failure)") }
+        guard let failure else { return }
+        logger.error("spool: cannot \(what): \(failure)")
+        _ = await recoverIfDamaged(failure)
+    }
+}
+
+/// Rate-limits reports about dropped batches (refused by an uplink, or dropped by the spool itself, `uplink` empty):
+/// one report per uplink and lane when the first drop comes, then
+/// the refusals of each following window (`windowSteps` retry-loop steps, 1 min) summed into one report, until a
+/// window passes without any. Counted in steps of the spool's monotonic retry loop, so a wall-clock jump does not
+/// shorten or stretch a window.
+struct DropReports: Sendable {
+    static let windowSteps = 12
+
+    struct Summary: Sendable, Equatable {
+        var uplink: String
+        var lane: Lane
+        var batches = 0
+        var items = 0
+        var bytes = 0
+        var reason = ""
+        var seconds = 0
+    }
+
+    private struct Window: Sendable {
+        var stepsLeft = DropReports.windowSteps
+        var stepsTaken = 0
+        var summary: Summary
+    }
+
+    private var windows: [String: Window] = [:]
+
+    /// Records a drop; true when it opens a window (report it now), false when it is counted for the summary.
+    mutating func admit(uplink: String, lane: Lane, batches: Int, items: Int, bytes: Int, reason: String) -> Bool {
+        let key = "\(uplink)\u{0}\(lane.rawValue)"
+        guard var window = windows[key] else {
+            windows[key] = Window(summary: Summary(uplink: uplink, lane: lane))
+            return true
+        }
+        window.summary.batches += batches
+        window.summary.items += items
+        window.summary.bytes += bytes
+        window.summary.reason = reason
+        windows[key] = window
+        return false
+    }
+
+    /// One step of the retry loop: the summaries of windows that ended with refusals in them. A window that ends
+    /// empty closes, so the next refusal is reported at once again.
+    mutating func step(seconds perStep: Int = 5) -> [Summary] {
+        var due: [Summary] = []
+        for (key, var window) in windows {
+            window.stepsLeft -= 1
+            window.stepsTaken += 1
+            guard window.stepsLeft <= 0 else {
+                windows[key] = window
+                continue
+            }
+            if window.summary.batches > 0 {
+                var summary = window.summary
+                summary.seconds = window.stepsTaken * perStep
+                due.append(summary)
+                windows[key] = Window(summary: Summary(uplink: summary.uplink, lane: summary.lane))
+            } else {
+                windows[key] = nil
+            }
+        }
+        return due.sorted { ($0.uplink, $0.lane.rawValue) < ($1.uplink, $1.lane.rawValue) }
+    }
+
+    /// At stop: every summary still counting.
+    mutating func drain(seconds perStep: Int = 5) -> [Summary] {
+        defer { windows = [:] }
+        return windows.values.filter { $0.summary.batches > 0 }.map { window in
+            var summary = window.summary
+            summary.seconds = window.stepsTaken * perStep
+            return summary
+        }
     }
 }
 
 /// The spool connection, handed between tasks but used only on the spool's serial executor.
 ///
-/// `@unchecked Sendable` is safe because every access to `spool` happens inside `BlockingExecutor.run` closures
-/// of the one `SpoolService` executor (a serial queue), so SQLite is never entered from two threads at once.
+/// `@unchecked Sendable` is safe because `spool` is read and replaced only inside `BlockingExecutor.run` closures
+/// of the one `SpoolService` executor (a serial queue), so SQLite is never entered from two threads at once; the
+/// few flags read from other tasks live in a mutex.
 final class SpoolConnection: @unchecked Sendable {
-    let spool: SQLiteSpool
+    private(set) var spool: SQLiteSpool
+    private let flags = Mutex(Flags())
 
-    init(spool: SQLiteSpool) {
-        self.spool = spool
+    private struct Flags {
+        var closed = false
+        /// Where the damaged file went, while no fresh spool could be opened yet (its salvage is still owed).
+        var asideAwaitingSalvage: (path: String, cause: String)?
+        var reset: SpoolReset?
+    }
+
+    init(_ opened: (SQLiteSpool, SpoolReset?)) {
+        spool = opened.0
+        flags.withLock { $0.reset = opened.1 }
+    }
+
+    var isClosed: Bool { flags.withLock { $0.closed } }
+    var closedError: SQLiteError {
+        SQLiteError(code: 21, message: "no spool is open (a damaged one was moved aside and a new one could not be "
+                        + "created yet)", sql: nil)
+    }
+
+    /// The reset that happened last, once.
+    func takeReset() -> SpoolReset? {
+        flags.withLock { flags in
+            defer { flags.reset = nil }
+            return flags.reset
+        }
+    }
+
+    /// On the executor: closes the damaged spool, moves its files aside, opens a fresh one and salvages into it.
+    func replace(using opener: SpoolOpener, after error: SQLiteError, now: Int64) -> Bool {
+        guard !isClosed else { return reopen(using: opener) }
+        spool.close()
+        let aside = SQLiteSpool.moveAside(opener.path, now: now)
+        flags.withLock { $0 = Flags(closed: true, asideAwaitingSalvage: (aside, error.description)) }
+        return reopen(using: opener)
+    }
+
+    /// On the executor: opens a fresh spool and salvages the damaged one into it, if that is still owed.
+    func reopen(using opener: SpoolOpener) -> Bool {
+        guard let (aside, cause) = flags.withLock({ $0.asideAwaitingSalvage }) else { return false }
+        do throws(SQLiteError) {
+            let fresh = try opener.fresh()
+            let reset = opener.salvage(aside, into: fresh, cause: cause)
+            spool = fresh
+            flags.withLock { $0 = Flags(closed: false, asideAwaitingSalvage: nil, reset: reset) }
+            return true
+        } catch {
+            return false
+        }
     }
 }
 
-enum SystemPaths {
-    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+/// A damaged spool replaced by a fresh one: where it went, why, and what was salvaged from it.
+struct SpoolReset: Sendable {
+    let path: String
+    let aside: String
+    let cause: String
+    let salvage: SpoolSalvage
+
+    var message: String {
+        var text = "the spool \(path) could not be used (\(cause)); moved it to \(aside) and started a new one"
+        text += "; salvaged \(salvage.batches) batch(es) (\(salvage.items) items)"
+        if salvage.unreadable > 0 { text += ", up to \(salvage.unreadable) batch(es) could not be read and are lost" }
+        if let failure = salvage.failure { text += "; nothing more could be read: \(failure)" }
+        return text + ". `outpost spool export --spool \(aside)` reads what is left in the old file."
+    }
+}
+
+/// Opens the spool file and decides what may be done to a file that is already there.
+struct SpoolOpener: Sendable {
+    let path: String
+    let maxBytes: Int
+    let uplinks: [String]
+    let stateDirectory: String?
+
+    /// Opens the spool: creates the folder, refuses what is not Outpost's to touch, replaces a damaged file.
+    func open(now: Int64) throws(StartupError) -> (SQLiteSpool, SpoolReset?) {
+        try prepareFolder()
+        if let refusal = OwnedFile.refusal(path) {
+            throw StartupError("[spool] path: \(refusal). Outpost refuses to open it as its spool.")
+        }
+        do throws(SQLiteError) {
+            return (try fresh(), nil)
+        } catch where error.isUnusableFile {
+            guard mayMoveAside else {
+                throw StartupError("""
+                    [spool] path: \(path) is not an Outpost spool (\(error)) and lies outside state_dir \
+                    (\(stateDirectory ?? "not set")): Outpost does not move or replace a file it cannot tell is \
+                    its own. Point [spool] path at a new file, or move this one away yourself.
+                    """)
+            }
+            let aside = SQLiteSpool.moveAside(path, now: now)
+            do throws(SQLiteError) {
+                let spool = try fresh()
+                return (spool, salvage(aside, into: spool, cause: error.description))
+            } catch {
+                throw StartupError("cannot create a new spool at \(path) after moving the old one aside: \(error)")
+            }
+        } catch {
+            throw StartupError("""
+                cannot open the spool \(path): \(error). Check that the folder exists and that Outpost's user \
+                (uid \(getuid())) may write it (state_dir, or [spool] path).
+                """)
+        }
+    }
+
+    /// A damaged file may be moved aside when it is in Outpost's own folder or carries Outpost's mark.
+    private var mayMoveAside: Bool {
+        stateDirectory.map { OwnedFile.isInside(path, directory: $0) } == true || SQLiteSpool.isOutpostDatabase(path)
+    }
+
+    func fresh() throws(SQLiteError) -> SQLiteSpool {
+        try SQLiteSpool(path: path, maxBytes: maxBytes, uplinks: uplinks)
+    }
+
+    func salvage(_ aside: String, into spool: SQLiteSpool, cause: String) -> SpoolReset {
+        SpoolReset(path: path, aside: aside, cause: cause, salvage: spool.salvage(from: aside))
+    }
+
+    /// Creates the spool's folder (and its parents) if needed, and says clearly when that is impossible.
+    private func prepareFolder() throws(StartupError) {
+        var folder = ""
+        for component in path.split(separator: "/").dropLast() {
+            folder += "/" + component
+            if mkdir(folder, 0o750) != 0, errno != EEXIST {
+                throw StartupError("cannot create the folder \(folder) for the spool \(path): "
+                    + "\(String(cString: strerror(errno))). Create it for Outpost's user (uid \(getuid())) or "
+                    + "change state_dir.")
+            }
+        }
+        guard !folder.isEmpty else { return }
+        guard OwnedFile.kind(of: folder) == .directory || isDirectoryThroughLink(folder) else {
+            throw StartupError("the spool's folder \(folder) is not a directory. Fix state_dir or [spool] path.")
+        }
+        guard access(folder, W_OK | X_OK) == 0 else {
+            throw StartupError("Outpost (uid \(getuid())) cannot write the spool's folder \(folder): "
+                + "\(String(cString: strerror(errno))). Give it write access or change state_dir.")
+        }
+    }
+
+    private func isDirectoryThroughLink(_ folder: String) -> Bool {
+        var info = stat()
+        return stat(folder, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+}
+
+/// Something about the gateway that stops Outpost from starting and that the operator must fix: an unwritable
+/// state directory, a path that points at a file that is not Outpost's. `outpost run` exits 78 (EX_CONFIG), so
+/// systemd does not restart it in a loop.
+public struct StartupError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
 }

@@ -4,6 +4,7 @@ import OutpostSpool
 import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,7 @@ struct StatusService: Service {
     let clock: any Clock<Duration>
     let wallClock: any WallClock
     let logger: Logger
+    let failing = FailureLatch()
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
@@ -35,8 +37,50 @@ struct StatusService: Service {
                                              spool: spool.statistics.withLock { $0 },
                                              uplinks: uplinks.map { $0.status.withLock { $0 } },
                                              now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
-        if let error = AtomicFile.write(document, to: configuration.status.path) {
-            logger.debug("cannot write the status file: \(error)")
+        let error = AtomicFile.write(document, to: configuration.status.path)
+        // Once per run of failures at warning level: a status file nobody can read is worth knowing about, but not
+        // worth a log line every few seconds, nor stopping the data.
+        if failing.reportChange(failing: error != nil) {
+            if let error {
+                logger.warning("""
+                    cannot write the status file \(configuration.status.path): \(error); `outpost status` shows \
+                    stale data until it can. Check [status] path and its folder.
+                    """)
+            } else {
+                logger.notice("the status file \(configuration.status.path) is written again")
+            }
+        }
+    }
+}
+
+/// Remembers whether the last attempt failed, so a run of failures is reported once, and its end once.
+final class FailureLatch: Sendable {
+    private let state = Mutex(false)
+
+    /// Records the outcome; true when it differs from the previous one (the first outcome counts only as a failure).
+    func reportChange(failing: Bool) -> Bool {
+        state.withLock { wasFailing in
+            defer { wasFailing = failing }
+            return wasFailing != failing
+        }
+    }
+}
+
+/// Refuses a status path that points at a file Outpost did not write: every rewrite replaces the file, so a config
+/// mistake (`path = "/etc/passwd"` as root) would otherwise destroy it.
+enum StatusFileGuard {
+    static let firstBytes = Array("{\"schema\":\"outpost.status.".utf8)
+
+    static func check(_ path: String) throws(StartupError) {
+        if let refusal = OwnedFile.refusal(path) ?? OwnedFile.refusal(path + ".tmp") {
+            throw StartupError("[status] path: \(refusal). Outpost refuses to replace it.")
+        }
+        guard case .regular(let size, _) = OwnedFile.kind(of: path), size > 0 else { return }
+        guard let head = OwnedFile.head(path, count: firstBytes.count), head == firstBytes else {
+            throw StartupError("""
+                [status] path: \(path) exists and is not an Outpost status file; Outpost refuses to replace it. \
+                Point [status] path at a new file (default <state_dir>/status.json).
+                """)
         }
     }
 }
@@ -79,6 +123,8 @@ enum StatusDocument {
         json.integer("bytes_spooled", Int64(counters.bytesSpooled))
         json.integer("write_errors", Int64(counters.spoolWriteErrors))
         json.integer("batches_waiting_in_memory", Int64(counters.batchesWaitingInMemory))
+        json.integer("batches_lost_at_stop", Int64(counters.batchesLostAtStop))
+        json.integer("resets", Int64(counters.spoolResets))
         if let error = counters.lastSpoolError { json.string("last_error", error) } else { json.null("last_error") }
         json.beginObject("lanes")
         for lane in Lane.allCases {
@@ -135,7 +181,8 @@ enum AtomicFile {
 
     static func write(bytes: [UInt8], to path: String) -> String? {
         let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: a link planted at the temporary name must not redirect the write to another file.
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard descriptor >= 0 else { return "\(temporary): \(String(cString: strerror(errno)))" }
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         close(descriptor)

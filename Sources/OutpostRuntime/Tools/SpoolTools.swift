@@ -49,20 +49,39 @@ public enum SpoolTools {
         }
     }
 
-    /// Writes every batch's payload to `directory` as `<sequence>-<lane>-<signal>-<id>.<pb|json>[.gz]`.
-    public static func export(path: String, to directory: String) throws -> Int {
+    /// What `export` wrote, and how many rows of a damaged file it had to step over.
+    public struct ExportResult: Sendable, Equatable {
+        public var batches = 0
+        public var unreadable = 0
+    }
+
+    /// Writes every readable batch's payload to `directory` as `<sequence>-<lane>-<signal>-<id>.<pb|json>[.gz]`.
+    /// Works on a damaged spool moved aside (`spool.db.unusable-<time>`): unreadable rows are stepped over and
+    /// counted, not the end of the export.
+    public static func export(path: String, to directory: String) throws -> ExportResult {
+        let sqliteHeader = Array("SQLite format 3".utf8) + [0]
+        guard SQLiteSpool.isOutpostDatabase(path) || OwnedFile.head(path, count: 16) == sqliteHeader else {
+            throw ToolError(message: "\(path) is not an Outpost spool (no SQLite header)")
+        }
         mkdir(directory, 0o755)
-        let batches = try SQLiteSpool(readOnlyPath: path).batches(limit: Int.max)
-        for spooled in batches {
+        var result = ExportResult()
+        var failure: String?
+        let (unreadable, readFailure, _) = SQLiteSpool.readBatches(at: path, writable: false) { spooled in
+            guard failure == nil else { return }
             let batch = spooled.batch
             let ending = (batch.contentType == OTLPEncoding.json.contentType ? "json" : "pb")
                 + (batch.contentEncoding == "gzip" ? ".gz" : "")
             let file = "\(directory)/\(spooled.sequence)-\(batch.lane)-\(batch.signal)-\(batch.id).\(ending)"
-            guard AtomicFile.write(bytes: batch.payload, to: file) == nil else {
-                throw ToolError(message: "cannot write \(file): \(String(cString: strerror(errno)))")
+            if let error = AtomicFile.write(bytes: batch.payload, to: file) {
+                failure = "cannot write \(file): \(error)"
+            } else {
+                result.batches += 1
             }
         }
-        return batches.count
+        if let failure { throw ToolError(message: failure) }
+        if let readFailure, result.batches == 0 { throw ToolError(message: "cannot read \(path): \(readFailure)") }
+        result.unreadable = unreadable
+        return result
     }
 
     /// Deletes every batch (drop counters stay). Returns how many went.

@@ -6,11 +6,28 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public let sql: String?
 
+    public init(code: Int32, message: String, sql: String?) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
     /// The primary result code (SQLITE_FULL, SQLITE_CORRUPT, ...), without the extended bits.
     public var primaryCode: Int32 { code & 0xFF }
     public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
-    /// The file is not a usable database: move it aside and start a new one.
-    public var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CANTOPEN].contains(primaryCode) }
+    /// The file is not a usable spool (corrupt, not a database, another schema): move it aside, start a new one.
+    public var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primaryCode) }
+    /// The file or its folder cannot be opened or written (permissions, a read-only file system): the operator's to
+    /// fix; moving the file aside would not help.
+    public var isAccessProblem: Bool {
+        [SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH].contains(primaryCode)
+    }
+
+    /// A database SQLite can read but that is not a spool this Outpost can use (another program's, another schema,
+    /// a newer version): unusable, like a corrupt one.
+    static func incompatible(_ message: String) -> SQLiteError {
+        SQLiteError(code: SQLITE_NOTADB, message: message, sql: nil)
+    }
 
     public var description: String {
         "sqlite error \(code): \(message)" + (sql.map { " (in `\($0.prefix(80))`)" } ?? "")
@@ -20,6 +37,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 /// One SQLite connection. Not thread-safe by itself: the spool confines it to one serial executor.
 final class SQLiteDatabase {
     private let handle: OpaquePointer
+    private var isOpen = true
     let path: String
 
     init(path: String, readOnly: Bool = false) throws(SQLiteError) {
@@ -38,10 +56,19 @@ final class SQLiteDatabase {
     }
 
     deinit {
+        close()
+    }
+
+    /// Closes the connection now (not at deinit), so the files can be moved aside safely: SQLite deletes the WAL by
+    /// its name when the last connection closes. Every later call fails with SQLITE_MISUSE.
+    func close() {
+        guard isOpen else { return }
+        isOpen = false
         sqlite3_close_v2(handle)
     }
 
     func execute(_ sql: String) throws(SQLiteError) {
+        try checkOpen()
         var message: UnsafeMutablePointer<CChar>?
         let status = sqlite3_exec(handle, sql, nil, nil, &message)
         guard status == SQLITE_OK else {
@@ -52,6 +79,7 @@ final class SQLiteDatabase {
     }
 
     func prepare(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        try checkOpen()
         var statement: OpaquePointer?
         let status = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
         guard status == SQLITE_OK, let statement else {
@@ -71,6 +99,27 @@ final class SQLiteDatabase {
             try? execute("ROLLBACK")
             throw error
         }
+    }
+
+    /// The first column of the first row of `sql` as an integer (0 when there is no row).
+    func scalar(_ sql: String) throws(SQLiteError) -> Int64 {
+        let statement = try prepare(sql)
+        guard try statement.step() else { return 0 }
+        let value = statement.int(0)
+        try statement.bind().run()
+        return value
+    }
+
+    /// The first column of every row of `sql`, as text.
+    func column(_ sql: String) throws(SQLiteError) -> [String] {
+        let statement = try prepare(sql)
+        var values: [String] = []
+        while try statement.step() { values.append(statement.text(0)) }
+        return values
+    }
+
+    private func checkOpen() throws(SQLiteError) {
+        guard isOpen else { throw SQLiteError(code: SQLITE_MISUSE, message: "the spool was closed", sql: nil) }
     }
 
     var lastInsertID: Int64 { sqlite3_last_insert_rowid(handle) }

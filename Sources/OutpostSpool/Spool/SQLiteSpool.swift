@@ -23,8 +23,8 @@ public final class SQLiteSpool {
     public let path: String
     public let maxBytes: Int
     public let uplinks: [String]
-    private let database: SQLiteDatabase
-    private var accountedBytes = 0
+    let database: SQLiteDatabase
+    var accountedBytes = 0
 
     /// Opens (or creates) the spool at `path` for `uplinks`.
     public init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
@@ -32,7 +32,10 @@ public final class SQLiteSpool {
         self.maxBytes = maxBytes
         self.uplinks = uplinks
         database = try SQLiteDatabase(path: path)
+        try checkCompatible()
         try database.execute("""
+            PRAGMA application_id = \(Self.applicationID);
+            PRAGMA user_version = \(Self.schemaVersion);
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA foreign_keys = ON;
@@ -68,6 +71,68 @@ public final class SQLiteSpool {
         try addRoutingColumnIfMissing()
         try forgetRemovedUplinks()
         accountedBytes = try totalAccountedBytes()
+    }
+
+    /// Marks Outpost's spool files (`PRAGMA application_id`, "OUTP"), so another program's database is told apart.
+    public static let applicationID: Int32 = 0x4F55_5450
+    /// The layout this Outpost writes (`PRAGMA user_version`); a spool from a newer Outpost is not guessed at.
+    public static let schemaVersion: Int32 = 1
+
+    /// Refuses a database that is not a spool this Outpost can use, before anything is written to it: another
+    /// program's (its application id, or tables and columns a spool does not have), or one from a newer Outpost.
+    /// A damaged one is caught too: `quick_check` reads every page once, so damage found here is salvaged at start
+    /// rather than met half-way through a delivery.
+    private func checkCompatible() throws(SQLiteError) {
+        let application = Int32(truncatingIfNeeded: try database.scalar("PRAGMA application_id"))
+        if application != 0, application != Self.applicationID {
+            throw .incompatible("\(path) belongs to another program (SQLite application_id \(application))")
+        }
+        let version = try database.scalar("PRAGMA user_version")
+        if version > Int64(Self.schemaVersion) {
+            throw .incompatible("\(path) was written by a newer Outpost (spool schema \(version); this one reads "
+                + "up to \(Self.schemaVersion))")
+        }
+        for (table, required) in Self.requiredColumns {
+            let columns = try database.column("SELECT name FROM pragma_table_info('\(table)')")
+            let missing = required.filter { !columns.contains($0) }
+            if !columns.isEmpty, !missing.isEmpty {
+                throw .incompatible("\(path) has a table `\(table)` without the column(s) "
+                    + "\(missing.joined(separator: ", ")): another program's database or an incompatible spool")
+            }
+        }
+        let tables = try database.column(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        let foreign = tables.filter { Self.requiredColumns[$0] == nil }
+        if !foreign.isEmpty {
+            throw .incompatible("\(path) holds table(s) a spool does not have (\(foreign.joined(separator: ", "))): "
+                + "another program's database")
+        }
+        let check = try database.column("PRAGMA quick_check(1)")
+        if check != ["ok"] {
+            throw SQLiteError(code: SQLITE_CORRUPT, message: "\(path) is damaged: \(check.first ?? "?")", sql: nil)
+        }
+    }
+
+    private static let requiredColumns: [String: [String]] = [
+        "batches": ["seq", "id", "lane", "signal", "content_type", "content_encoding", "created", "items",
+                    "raw_bytes", "payload"],
+        "deliveries": ["seq", "uplink", "attempts", "next_attempt", "last_error"],
+        "drops": ["lane", "batches", "items", "bytes"],
+    ]
+
+    /// True when the file at `path` starts like one of Outpost's spools: an SQLite header carrying Outpost's
+    /// application id. Read from the raw header, so it works on a file SQLite can no longer open.
+    public static func isOutpostDatabase(_ path: String) -> Bool {
+        guard let head = OwnedFile.head(path, count: 72), head.count == 72,
+            head.starts(with: Array("SQLite format 3".utf8) + [0])
+        else { return false }
+        let id = head[68..<72].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return Int32(bitPattern: id) == applicationID
+    }
+
+    /// Closes the database now, before its files are moved aside. The spool cannot be used afterwards.
+    public func close() {
+        database.close()
     }
 
     /// Spools written before batches carried a routing key gain the column (empty for their batches).
@@ -112,12 +177,15 @@ public final class SQLiteSpool {
         }
     }
 
-    private func insert(_ batch: Batch, for destinations: [String]) throws(SQLiteError) {
+    /// Inserts `batch`; `sequence` keeps a salvaged batch's place in line (and the number a delivery loop may
+    /// still hold for it), nil takes the next one.
+    func insert(_ batch: Batch, for destinations: [String], sequence: Int64? = nil) throws(SQLiteError) {
         try database.prepare("""
-            INSERT INTO batches (id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload,
-                                 routing)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).bind(.text(batch.id), .int(Int64(batch.lane.rawValue)), .text(batch.signal), .text(batch.contentType),
+            INSERT INTO batches (seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes,
+                                 payload, routing)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).bind(sequence.map { .int($0) } ?? .null, .text(batch.id), .int(Int64(batch.lane.rawValue)),
+                      .text(batch.signal), .text(batch.contentType),
                       .text(batch.contentEncoding), .int(batch.created), .int(Int64(batch.items)),
                       .int(Int64(batch.uncompressedBytes)), .blob(batch.payload), .text(batch.routing)).run()
         let sequence = database.lastInsertID
@@ -128,7 +196,7 @@ public final class SQLiteSpool {
     }
 
     /// Evicts oldest-first, metrics before events before alerts, until `size` more bytes fit.
-    private func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction] {
+    func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction] {
         guard maxBytes > 0, accountedBytes + size > maxBytes else { return [] }
         var evictions: [Lane: SpoolEviction] = [:]
         let oldest = try database.prepare(
@@ -349,7 +417,7 @@ public final class SQLiteSpool {
         return Int(statement.int(0))
     }
 
-    private static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) -> SpooledBatch {
+    static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) -> SpooledBatch {
         let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics,
                                signal: row.text(3), contentType: row.text(4), contentEncoding: row.text(5),
                                created: row.int(6), items: Int(row.int(7)), uncompressedBytes: Int(row.int(8)),
