@@ -51,7 +51,7 @@ public struct ExecInputConfiguration: Sendable {
         let format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue), default: "number"))
         let fields = reader.strings("fields") ?? []
         let units = Dictionary(reader.stringMap("units").map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        let maxOutput = reader.size("max_output", default: 64 * 1024)
+        let maxOutput = reader.size("max_output", in: 1...16 << 20, default: 64 * 1024)
         reader.finish()
         guard let command, !command.isEmpty else { return nil }
         var configuration = ExecInputConfiguration(command: command, identity: identity, extraction: extraction)

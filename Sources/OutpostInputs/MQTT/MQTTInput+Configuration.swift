@@ -53,10 +53,12 @@ public struct MQTTInputConfiguration: Sendable {
         configuration.format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue),
                                                               default: defaultFormat)) ?? .auto
         configuration.fields = (reader.strings("fields") ?? []).map { $0.lowercased() }
-        configuration.deviceLevel = reader.int("device_level") ?? (configuration.preset == "tasmota" ? 2 : nil)
+        configuration.deviceLevel = reader.contains("device_level")
+            ? reader.int("device_level", in: 1...64, default: 1) : (configuration.preset == "tasmota" ? 2 : nil)
         configuration.units = defaultUnits
         for (field, unit) in reader.stringMap("units") { configuration.units[field.lowercased()] = unit }
-        configuration.maxPayload = Int(reader.size("max_payload", default: Int64(configuration.maxPayload)))
+        configuration.maxPayload = Int(reader.size("max_payload", in: 1...16 << 20,
+                                                   default: Int64(configuration.maxPayload)))
         configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
         reader.finish()
         guard broker != nil, topics != nil else { return nil }
