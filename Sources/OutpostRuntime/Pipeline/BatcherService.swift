@@ -75,9 +75,13 @@ final class BatcherService: Service {
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {
         switch message {
         case .samples(let samples):
-            state.add(samples)
-            if state.metrics.count >= configuration.maxPoints {
-                await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
+            var rest = samples[...]
+            while !rest.isEmpty {
+                rest = state.add(rest)
+                // A counter reset ends the batch first: each batch holds one start time per counter series.
+                if !rest.isEmpty || state.metrics.count >= configuration.maxPoints {
+                    await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
+                }
             }
         case .events(let events):
             state.add(events)
@@ -128,28 +132,50 @@ final class BatcherService: Service {
         let interval = UnixNanos.from(statusConfiguration.selfMetricsInterval)
         guard interval > 0, now - state.lastSelfMetrics >= interval else { return }
         state.lastSelfMetrics = now
-        state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now))
+        // Outpost's own counters only grow while it runs, so they never reset mid-batch and `add` takes them all.
+        _ = state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now)[...])
     }
 }
 
 /// What the batcher holds in memory between flushes.
-private struct PendingBatches {
+struct PendingBatches {
     var metrics: [Sample] = []
     var events: [Event] = []
     var alerts: [Event] = []
     var firstMetric: Int64?
     var firstEvent: Int64?
     var lastSelfMetrics: Int64 = 0
-    /// When each counter series was first seen: the start of its cumulative sum.
+    /// The start of each counter series' cumulative sum: when it was first seen, or just after the last point
+    /// before its latest reset.
     var counterStarts: [Series: Int64] = [:]
+    /// The latest point of each counter series, to notice a reset (the value went down: a reboot, a driver reload,
+    /// a wrapped 32-bit counter).
+    private var lastCounter: [Series: Sample] = [:]
+    /// Counter series with points in `metrics`.
+    private var pendingCounters: Set<Series> = []
 
-    mutating func add(_ samples: [Sample]) {
-        guard let first = samples.first else { return }
+    /// Adds samples up to the first counter reset of a series that already has points waiting, and returns the
+    /// rest: the caller flushes, then adds them. A reset starts a new cumulative series, as the OTLP metrics data
+    /// model requires (Sums, "Resets and Gaps"): its start time is just after the last point before the reset.
+    mutating func add(_ samples: ArraySlice<Sample>) -> ArraySlice<Sample> {
+        guard let first = samples.first else { return [] }
         if firstMetric == nil { firstMetric = first.time }
-        for sample in samples where sample.series.kind == .counter && counterStarts[sample.series] == nil {
-            counterStarts[sample.series] = sample.time
+        for index in samples.indices where samples[index].series.kind == .counter {
+            let sample = samples[index]
+            if let last = lastCounter[sample.series], sample.value < last.value {
+                if pendingCounters.contains(sample.series) {
+                    metrics += samples[..<index]
+                    return samples[index...]
+                }
+                counterStarts[sample.series] = last.time < sample.time ? last.time + 1 : sample.time
+            } else if counterStarts[sample.series] == nil {
+                counterStarts[sample.series] = sample.time
+            }
+            lastCounter[sample.series] = sample
+            pendingCounters.insert(sample.series)
         }
         metrics += samples
+        return []
     }
 
     mutating func add(_ incoming: [(event: Event, isAlert: Bool)]) {
@@ -174,6 +200,7 @@ private struct PendingBatches {
         defer {
             metrics = []
             firstMetric = nil
+            pendingCounters = []
         }
         return metrics
     }
