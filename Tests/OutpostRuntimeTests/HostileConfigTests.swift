@@ -82,6 +82,9 @@ struct HostileConfigTests {
         ("[[input.simulated]]\nname = \"a.b\"\nbase = -inf\n", "input.simulated[#1].base"),
         ("[[input.exec]]\ncommand = [\"true\"]\nmax_output = \"8GiB\"\n", "input.exec[#1].max_output"),
         ("[[input.exec]]\ncommand = [\"true\"]\nscale = nan\n", "input.exec[#1].scale"),
+        ("[mqtt.brokers.b]\nurl = \"mqtt://127.0.0.1:1883\"\nkeepalive = \"1d\"\n", "mqtt.brokers.b.keepalive"),
+        ("[[input.mqtt]]\nbroker = \"b\"\ntopics = [\"#\"]\ndevice_level = 0\n", "input.mqtt[#1].device_level"),
+        ("[[input.mqtt]]\nbroker = \"b\"\ntopics = [\"#\"]\nmax_series = 0\n", "input.mqtt[#1].max_series"),
     ])
     func hostileNumbers(_ toml: String, key: String) throws {
         let found = errors(toml)
@@ -95,5 +98,24 @@ struct HostileConfigTests {
         #expect(errors(simulated("interval = \"3650d\"")).isEmpty)
         #expect(ConfigQuantities.duration("3650d") == .seconds(3650 * 86_400))
         #expect(UnixNanos.from(.seconds(Int64.max)) == .max, "saturates instead of trapping")
+    }
+}
+
+@Suite("Messages show invisible differences")
+struct InvisibleCharacterTests {
+    @Test("an unknown key with a zero-width space shows it escaped")
+    func unknownKey() throws {
+        do {
+            _ = try OutpostConfiguration.parse("[[input.simulated]]\nname = \"a\"\n\"inter\u{200B}val\" = 5\n",
+                                               file: "outpost.toml", environment: [:])
+            Issue.record("accepted")
+        } catch let errors as ConfigErrors {
+            #expect(errors.errors.first?.message.contains("unknown key `inter\\u{200B}val`") == true)
+        }
+    }
+
+    @Test("controls, format characters and odd spaces are escaped; ordinary text is not")
+    func escaping() {
+        #expect("\u{FEFF}a b\tc\u{00A0}é".escapingInvisibles == "\\u{FEFF}a b\\u{9}c\\u{A0}é")
     }
 }

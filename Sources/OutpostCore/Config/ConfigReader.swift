@@ -52,7 +52,7 @@ public final class ConfigReader {
         for (key, child) in table.entries where !consumed.contains(key) && !knownElsewhere.contains(key) {
             let suggestion = ConfigReader.closest(to: key, among: consumed.union(knownElsewhere))
             let hint = suggestion.map { "; did you mean `\($0)`?" } ?? "; see config/outpost.toml for the keys it takes"
-            diagnostics.report(.unknownKey, "unknown key `\(key)`\(hint)", at: child)
+            diagnostics.report(.unknownKey, "unknown key `\(key.escapingInvisibles)`\(hint)", at: child)
         }
     }
 

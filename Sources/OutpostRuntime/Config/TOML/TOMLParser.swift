@@ -512,7 +512,8 @@ struct TOMLParser {
         switch byte {
         case UInt8(ascii: "\n"), UInt8(ascii: "\r"): "the end of the line"
         case 0: "nothing"
-        default: "`\(Character(Unicode.Scalar(byte)))`"
+        case 0x80...: "the byte 0x\(String(byte, radix: 16, uppercase: true))"
+        default: "`\(String(Character(Unicode.Scalar(byte))).escapingInvisibles)`"
         }
     }
 
