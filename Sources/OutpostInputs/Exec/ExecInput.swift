@@ -38,17 +38,22 @@ public struct ExecReader: PollingReader {
             return fault(problems.first ?? "no numbers in the output", now: now)
         }
         faults.clear()
-        return values.flatMap { field, value in reading(field: field, value: value, now: now) }
-            + problems.map { .problem("\(configuration.identity.name): \($0)") }
+        var refused: [String] = []
+        var readings = values.flatMap { field, value in reading(field: field, value: value, now: now, refused: &refused) }
+        if let problem = series.refusal(configuration.identity.name, keys: refused) { readings.append(.problem(problem)) }
+        return readings + problems.map { .problem("\(configuration.identity.name): \($0)") }
     }
 
-    private mutating func reading(field: String?, value: Double, now: Int64) -> [Reading] {
+    /// A sample; a problem and a latched fault when the value cannot be true; nothing (noted in `refused`) past
+    /// `max_series`.
+    private mutating func reading(field: String?, value: Double, now: Int64, refused: inout [String]) -> [Reading] {
         let name = configuration.identity.name
         let configuration = configuration
         guard let series = series.series(for: field ?? "", now: now, make: {
             Self.makeSeries(field, configuration: configuration)
         }) else {
-            return [.problem(self.series.refusal(name, key: field ?? ""))]
+            refused.append(field ?? name)
+            return []
         }
         let key = field ?? ""
         guard let problem = Plausibility.problem(with: value, unit: series.unit) else {

@@ -71,7 +71,7 @@ public struct MQTTPayloadParser: Sendable {
             else {
                 return [.problem("\(message.topic): `\(String(trimmed.prefix(40)).escapingInvisibles)` is not a number; skipped")]
             }
-            return [reading(field: nil, value: value, device: device, topic: message.topic, now: now)]
+            return readings(of: [(nil, value)], device: device, topic: message.topic, now: now)
         }
         let document: JSONValue
         do {
@@ -85,21 +85,33 @@ public struct MQTTPayloadParser: Sendable {
         guard !kept.isEmpty else {
             return [.problem("\(message.topic): no numeric field\(configuration.fields.isEmpty ? "" : " of \(configuration.fields)") in the payload; skipped")]
         }
-        return kept.map { field, value in
-            reading(field: field, value: value, device: device, topic: message.topic, now: now)
-        }
+        return readings(of: kept.map { ($0.0, $0.1) }, device: device, topic: message.topic, now: now)
     }
 
-    /// A sample, or a problem when the value cannot be true or its series would pass `max_series`.
-    private mutating func reading(field: String?, value: Double, device: String, topic: String, now: Int64)
-        -> Reading
+    /// Samples, a problem per value that cannot be true, and one problem for all the fields refused by
+    /// `max_series` (a payload with thousands of new fields is one line, not thousands).
+    private mutating func readings(of values: [(String?, Double)], device: String, topic: String, now: Int64)
+        -> [Reading]
+    {
+        var refused: [String] = []
+        var readings = values.compactMap { field, value in
+            reading(field: field, value: value, device: device, topic: topic, now: now, refused: &refused)
+        }
+        if let problem = series.refusal(topic, keys: refused) { readings.append(.problem(problem)) }
+        return readings
+    }
+
+    /// A sample, a problem when the value cannot be true, or nil (noted in `refused`) past `max_series`.
+    private mutating func reading(field: String?, value: Double, device: String, topic: String, now: Int64,
+                                  refused: inout [String]) -> Reading?
     {
         let key = (field ?? "") + "\u{0}" + device
         let configuration = configuration
         guard let series = series.series(for: key, now: now, make: {
             Self.makeSeries(field: field, device: device, configuration: configuration)
         }) else {
-            return .problem(self.series.refusal(topic, key: [device, field].compactMap { $0 }.joined(separator: ".")))
+            refused.append([device, field].compactMap { $0 }.joined(separator: "."))
+            return nil
         }
         if let problem = Plausibility.problem(with: value, unit: series.unit) {
             return .problem("\(topic): \(field.map { "\($0): " } ?? "")\(problem); skipped")

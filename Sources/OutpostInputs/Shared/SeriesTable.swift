@@ -60,10 +60,12 @@ public struct SeriesTable: Sendable {
         return overflow ? (to > from ? .max : .min) : difference
     }
 
-    /// The problem an input reports for a refused key.
-    public func refusal(_ input: String, key: String) -> String {
-        "\(input): max_series \(limit) reached; new series `\(key.escapingInvisibles.prefix(80))` refused "
-            + "(\(refused) refused since start); raise max_series or narrow topics/fields"
+    /// The one problem an input reports for the keys it refused in one read or message (the first one named).
+    public func refusal(_ input: String, keys: [String]) -> String? {
+        guard let first = keys.first else { return nil }
+        let others = keys.count > 1 ? " and \(keys.count - 1) more" : ""
+        return "\(input): max_series \(limit) reached; new series `\(first.escapingInvisibles.prefix(80))`\(others) "
+            + "refused (\(refused) refused since start); raise max_series or narrow topics/fields"
     }
 }
 
