@@ -34,6 +34,15 @@ struct SeriesLimitTests {
         }
     }
 
+    @Test("a device name longer than 256 bytes is a problem, not a series")
+    func longDeviceName() {
+        var parser = zigbee()
+        let readings = parser.readings(for: message("zigbee2mqtt/" + String(repeating: "d", count: 300),
+                                                    #"{"temperature":20}"#), now: 1)
+        #expect(readings.samples.isEmpty)
+        #expect(readings.problems.first?.contains("device name longer than 256 bytes") == true)
+    }
+
     @Test("a flood of new device names stops at max_series; refusals are counted and reported")
     func flood() {
         var parser = zigbee(maxSeries: 10)

@@ -41,6 +41,7 @@ public struct MQTTInput: Input, InputKind {
 
 /// Turns one MQTT message into readings. Pure and synchronous, so it is tested (and fuzzed) without a broker.
 public struct MQTTPayloadParser: Sendable {
+    static let maximumDeviceName = 256
     public let configuration: MQTTInputConfiguration
     private var series: SeriesTable
 
@@ -63,6 +64,10 @@ public struct MQTTPayloadParser: Sendable {
                 + "\(configuration.maxPayload); skipped")]
         }
         let device = deviceName(levels)
+        // A topic may be 64 KiB; a device name that long would be kept in every series it makes.
+        guard device.utf8.count <= Self.maximumDeviceName else {
+            return [.problem("\(message.topic.prefix(80))…: device name longer than \(Self.maximumDeviceName) bytes; skipped")]
+        }
         let text = String(decoding: message.payload, as: UTF8.self)
         let trimmed = text.trimmingSpaces()
         let wantsJSON = configuration.format == .json || (configuration.format == .auto && trimmed.hasPrefix("{"))
