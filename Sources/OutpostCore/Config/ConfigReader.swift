@@ -86,7 +86,8 @@ public final class ConfigReader {
         switch child.value {
         case .double(let value) where value.isFinite: return value
         case .double(let value):
-            diagnostics.report(.invalidValue, "`\(value)` is not a finite number; write a number such as 1.5", at: child)
+            diagnostics.report(.invalidValue, "`\(value)` is not a finite number; write a number such as 1.5",
+                               at: child)
             return nil
         case .int(let value): return Double(value)
         default: return wrongType(child, expected: "a number")

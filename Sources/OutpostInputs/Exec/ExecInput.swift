@@ -39,8 +39,12 @@ public struct ExecReader: PollingReader {
         }
         faults.clear()
         var refused: [String] = []
-        var readings = values.flatMap { field, value in reading(field: field, value: value, now: now, refused: &refused) }
-        if let problem = series.refusal(configuration.identity.name, keys: refused) { readings.append(.problem(problem)) }
+        var readings = values.flatMap { field, value in
+            reading(field: field, value: value, now: now, refused: &refused)
+        }
+        if let problem = series.refusal(configuration.identity.name, keys: refused) {
+            readings.append(.problem(problem))
+        }
         return readings + problems.map { .problem("\(configuration.identity.name): \($0)") }
     }
 

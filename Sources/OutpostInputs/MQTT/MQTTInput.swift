@@ -66,7 +66,8 @@ public struct MQTTPayloadParser: Sendable {
         let device = deviceName(levels)
         // A topic may be 64 KiB; a device name that long would be kept in every series it makes.
         guard device.utf8.count <= Self.maximumDeviceName else {
-            return [.problem("\(message.topic.prefix(80))…: device name longer than \(Self.maximumDeviceName) bytes; skipped")]
+            return [.problem("\(message.topic.prefix(80))…: device name longer than \(Self.maximumDeviceName) bytes; "
+                + "skipped")]
         }
         let text = String(decoding: message.payload, as: UTF8.self)
         let trimmed = text.trimmingSpaces()
@@ -74,7 +75,8 @@ public struct MQTTPayloadParser: Sendable {
         if !wantsJSON {
             guard let value = Double(trimmed.hasPrefix("\"") ? String(trimmed.dropFirst().dropLast()) : trimmed)
             else {
-                return [.problem("\(message.topic): `\(String(trimmed.prefix(40)).escapingInvisibles)` is not a number; skipped")]
+                let shown = String(trimmed.prefix(40)).escapingInvisibles
+                return [.problem("\(message.topic): `\(shown)` is not a number; skipped")]
             }
             return readings(of: [(nil, value)], device: device, topic: message.topic, now: now)
         }

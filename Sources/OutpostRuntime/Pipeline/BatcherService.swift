@@ -133,7 +133,8 @@ final class BatcherService: Service {
         guard interval > 0, now - state.lastSelfMetrics >= interval else { return }
         state.lastSelfMetrics = now
         // Outpost's own counters only grow while it runs, so they never reset mid-batch and `add` takes them all.
-        _ = state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now)[...])
+        let samples = SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now)
+        _ = state.add(samples[...])
     }
 }
 
