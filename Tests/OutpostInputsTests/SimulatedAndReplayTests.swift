@@ -199,6 +199,17 @@ struct ReplayFileTests {
         #expect(sink.all.problems.first?.contains("mixed.csv:9") == true)
     }
 
+    @Test("a live replay input skips rows it cannot store, counts them, and carries on to the end")
+    func replayInputOutOfRange() async throws {
+        let configuration = ReplayInputConfiguration(path: fixture("replay/out-of-range.csv"),
+                                                     identity: SensorIdentity(name: "r", unit: ""))
+        let sink = CollectingSink()
+        try await ReplayInput(configuration: configuration, clock: ManualClock()).run(into: sink)
+        #expect(sink.all.samples.map(\.value) == [12.8, 13.0])
+        #expect(sink.all.problems.count == 10)
+        #expect(sink.all.problems.first?.contains("out-of-range.csv:3: skipped") == true)
+    }
+
     @Test("timestamps parse to the right instant", arguments: [
         ("1970-01-01T00:00:00Z", Int64(0)), ("2000-02-29T12:00:00Z", Int64(951_825_600) * 1_000_000_000),
         ("2026-03-01T12:00:00.5-05:30", (Int64(1_772_366_400) + 19_800) * 1_000_000_000 + 500_000_000),
