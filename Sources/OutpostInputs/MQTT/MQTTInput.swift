@@ -112,6 +112,9 @@ public struct MQTTPayloadParser: Sendable {
     private mutating func reading(field: String?, value: Double, device: String, topic: String, now: Int64,
                                   refused: inout [String]) -> Reading?
     {
+        let prefix = "\(topic): \(field.map { "\($0): " } ?? "")"
+        // Checked before a series is made, so a flood of NaN from invented devices takes no place in the table.
+        if let problem = Plausibility.problem(with: value, unit: "") { return .problem("\(prefix)\(problem); skipped") }
         let key = (field ?? "") + "\u{0}" + device
         let configuration = configuration
         guard let series = series.series(for: key, now: now, make: {
@@ -121,7 +124,7 @@ public struct MQTTPayloadParser: Sendable {
             return nil
         }
         if let problem = Plausibility.problem(with: value, unit: series.unit) {
-            return .problem("\(topic): \(field.map { "\($0): " } ?? "")\(problem); skipped")
+            return .problem("\(prefix)\(problem); skipped")
         }
         return .sample(Sample(series: series, time: now, value: value))
     }
