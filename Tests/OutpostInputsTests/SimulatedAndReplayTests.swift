@@ -137,6 +137,40 @@ struct ReplayFileTests {
         #expect(skipped[4].1.contains("older than the row before"))
     }
 
+    @Test("rows outside 1970..2199 or longer than the line limit are skipped with their line numbers")
+    func outOfRangeRows() throws {
+        let (header, lines) = try lines("replay/out-of-range.csv")
+        #expect(header == nil)
+        let rows = lines.compactMap { if case .row(let number, _, let value) = $0 { (number, value) } else { nil } }
+        let skipped = lines.compactMap { if case .skipped(let number, let reason) = $0 { (number, reason) } else { nil } }
+        #expect(rows.map(\.0) == [2, 13])
+        #expect(rows.map(\.1) == [12.8, 13.0])
+        #expect(skipped.map(\.0) == Array(3...12))
+        #expect(skipped.prefix(8).allSatisfy { $0.1.contains("outside the times Outpost records") })
+        #expect(skipped.last?.1.contains("longer than 4096 bytes") == true)
+    }
+
+    @Test("a UTF-8 byte order mark (spreadsheet export) is skipped: all rows replay")
+    func byteOrderMark() throws {
+        let (header, lines) = try lines("replay/bom.csv")
+        #expect(header == nil)
+        #expect(lines.count == 4)
+        #expect(lines.allSatisfy { if case .row = $0 { true } else { false } })
+    }
+
+    @Test("a header that differs only invisibly says so, with the character escaped")
+    func invisibleHeader() throws {
+        let (header, _) = try lines("replay/invisible-header.csv")
+        #expect(header?.contains("found `time\\u{200B}stamp,value`") == true)
+    }
+
+    @Test("a replay pause is computed without overflow and capped at a day")
+    func replayGap() {
+        #expect(ReplayInput.gap(from: 0, to: .max, speed: 1e-300) == .seconds(86_400))
+        #expect(ReplayInput.gap(from: 0, to: 2_000_000_000, speed: 2) == .seconds(1))
+        #expect(ReplayInput.gap(from: 5, to: 5, speed: 1) == .zero)
+    }
+
     @Test("Windows line endings are fine")
     func crlf() throws {
         let (header, lines) = try lines("replay/crlf.csv")
@@ -165,10 +199,22 @@ struct ReplayFileTests {
         #expect(sink.all.problems.first?.contains("mixed.csv:9") == true)
     }
 
+    @Test("a live replay input skips rows it cannot store, counts them, and carries on to the end")
+    func replayInputOutOfRange() async throws {
+        let configuration = ReplayInputConfiguration(path: fixture("replay/out-of-range.csv"),
+                                                     identity: SensorIdentity(name: "r", unit: ""))
+        let sink = CollectingSink()
+        try await ReplayInput(configuration: configuration, clock: ManualClock()).run(into: sink)
+        #expect(sink.all.samples.map(\.value) == [12.8, 13.0])
+        #expect(sink.all.problems.count == 10)
+        #expect(sink.all.problems.first?.contains("out-of-range.csv:3: skipped") == true)
+    }
+
     @Test("timestamps parse to the right instant", arguments: [
         ("1970-01-01T00:00:00Z", Int64(0)), ("2000-02-29T12:00:00Z", Int64(951_825_600) * 1_000_000_000),
         ("2026-03-01T12:00:00.5-05:30", (Int64(1_772_366_400) + 19_800) * 1_000_000_000 + 500_000_000),
-        ("1772366400", Int64(1_772_366_400) * 1_000_000_000), ("-1.5", Int64(-1_500_000_000)),
+        ("1772366400", Int64(1_772_366_400) * 1_000_000_000), ("1.5", Int64(1_500_000_000)),
+        ("2199-12-31T23:59:59.999999999Z", Int64(7_258_118_399_999_999_999)),
     ])
     func timestamps(text: String, expected: Int64) {
         #expect(Timestamp.parse(text) == expected)
@@ -177,5 +223,14 @@ struct ReplayFileTests {
     @Test("impossible dates are rejected", arguments: ["2026-02-30T00:00:00Z", "2026-13-01 00:00:00", "12:00", "1e9"])
     func badTimestamps(text: String) {
         #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test("instants OTLP cannot carry or Int64 nanoseconds cannot hold are out of range, never a trap", arguments: [
+        "2262-04-11T23:47:17Z", "6026-03-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+23:59",
+        "0000-01-01T00:00:00-23:59", "-9223372036854775808", "9223372036854775807", "99999999999999999999",
+        "-1.5", "1969-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
+    ])
+    func outOfRangeTimestamps(text: String) {
+        #expect(throws: Timestamp.Failure.outOfRange) { try Timestamp.parseChecked(text) }
     }
 }

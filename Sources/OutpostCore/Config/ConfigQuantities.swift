@@ -11,8 +11,20 @@ public enum ConfigQuantities {
         "KiB": 1024, "MiB": 1_048_576, "GiB": 1_073_741_824,
     ]
 
+    /// The longest duration a config may give (3650 days): far beyond any sensible interval or timeout, and small
+    /// enough that `now + duration` in Int64 unix nanoseconds cannot overflow until the year 2250.
+    public static let maximumDurationNanos = 3650 * 86_400e9
+
     /// A duration from text like `1m30s`; a bare number is not accepted here (the reader takes numbers as seconds).
+    /// Nil when it is not a duration or longer than `maximumDurationNanos`.
     public static func duration(_ text: String) -> Duration? {
+        guard let nanos = durationNanos(text), nanos <= maximumDurationNanos else { return nil }
+        return .nanoseconds(Int64(nanos.rounded()))
+    }
+
+    /// The nanoseconds a duration text spells, unbounded (only finite), so callers can tell "too long" from "not a
+    /// duration".
+    public static func durationNanos(_ text: String) -> Double? {
         var rest = Substring(text.trimmingSpaces())
         guard !rest.isEmpty else { return nil }
         var totalNanos = 0.0
@@ -23,8 +35,7 @@ public enum ConfigQuantities {
             totalNanos += number * unit.nanos
             rest = afterNumber.dropFirst(unitText.count)
         }
-        guard totalNanos.isFinite, totalNanos < 1e18 else { return nil }
-        return .nanoseconds(Int64(totalNanos.rounded()))
+        return totalNanos.isFinite ? totalNanos : nil
     }
 
     /// A byte count from text like `64MiB`.

@@ -52,7 +52,7 @@ public final class ConfigReader {
         for (key, child) in table.entries where !consumed.contains(key) && !knownElsewhere.contains(key) {
             let suggestion = ConfigReader.closest(to: key, among: consumed.union(knownElsewhere))
             let hint = suggestion.map { "; did you mean `\($0)`?" } ?? "; see config/outpost.toml for the keys it takes"
-            diagnostics.report(.unknownKey, "unknown key `\(key)`\(hint)", at: child)
+            diagnostics.report(.unknownKey, "unknown key `\(key.escapingInvisibles)`\(hint)", at: child)
         }
     }
 
@@ -79,14 +79,29 @@ public final class ConfigReader {
         return value
     }
 
-    /// A number; integers are accepted where a fractional value is expected (`interval = 30`).
+    /// A finite number; integers are accepted where a fractional value is expected (`interval = 30`).
+    /// `inf` and `nan` are valid TOML but never a valid setting: they are reported, not returned.
     public func double(_ key: String) -> Double? {
         guard let child = node(key) else { return nil }
         switch child.value {
-        case .double(let value): return value
+        case .double(let value) where value.isFinite: return value
+        case .double(let value):
+            diagnostics.report(.invalidValue, "`\(value)` is not a finite number; write a number such as 1.5",
+                               at: child)
+            return nil
         case .int(let value): return Double(value)
         default: return wrongType(child, expected: "a number")
         }
+    }
+
+    /// A finite number within `range`; a value outside it is reported and the default used.
+    public func double(_ key: String, in range: ClosedRange<Double>, default defaultValue: Double) -> Double {
+        guard let value = double(key) else { return defaultValue }
+        guard range.contains(value) else {
+            invalid(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            return defaultValue
+        }
+        return value
     }
 
     public func double(_ key: String, default defaultValue: Double) -> Double {
@@ -106,14 +121,26 @@ public final class ConfigReader {
         int(key) ?? defaultValue
     }
 
+    /// A whole number within `range`; a value outside it is reported and the default used, so a count, port or
+    /// level from the file never meets a narrower integer type or an allocation unchecked.
+    public func int(_ key: String, in range: ClosedRange<Int>, default defaultValue: Int) -> Int {
+        guard let value = int(key) else { return defaultValue }
+        guard range.contains(value) else {
+            invalid(key, "must be \(range.lowerBound) to \(range.upperBound), got \(value)")
+            return defaultValue
+        }
+        return value
+    }
+
     /// A duration: `"5s"`, `"1m30s"`, `"250ms"`, or a number of seconds.
     public func duration(_ key: String) -> Duration? {
         guard let child = node(key) else { return nil }
         switch child.value {
-        case .int(let seconds): return .seconds(seconds)
-        case .double(let seconds): return .nanoseconds(Int64(seconds * 1e9))
+        case .int(let seconds): return boundedDuration(seconds: Double(seconds), written: "\(seconds)", at: child)
+        case .double(let seconds): return boundedDuration(seconds: seconds, written: "\(seconds)", at: child)
         case .string(let text):
             if let value = ConfigQuantities.duration(text) { return value }
+            if ConfigQuantities.durationNanos(text) != nil { return outOfRange(text, at: child) }
             diagnostics.report(
                 .invalidValue, "`\(text)` is not a duration; write it like \"250ms\", \"5s\", \"1m30s\" or \"2h\"",
                 at: child)
@@ -124,6 +151,21 @@ public final class ConfigReader {
 
     public func duration(_ key: String, default defaultValue: Duration) -> Duration {
         duration(key) ?? defaultValue
+    }
+
+    /// Seconds as a duration, checked before any conversion: `inf`, `nan` and values beyond
+    /// `ConfigQuantities.maximumDuration` are errors, never a trap in the Int64 nanosecond arithmetic.
+    private func boundedDuration(seconds: Double, written: String, at child: ConfigNode) -> Duration? {
+        let limit = ConfigQuantities.maximumDurationNanos / 1e9
+        guard seconds.isFinite, seconds.magnitude <= limit else { return outOfRange(written, at: child) }
+        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+    }
+
+    private func outOfRange(_ written: String, at child: ConfigNode) -> Duration? {
+        let limit = ConfigQuantities.format(.nanoseconds(Int64(ConfigQuantities.maximumDurationNanos)))
+        diagnostics.report(
+            .invalidValue, "`\(written)` is not a usable duration; it must be finite and at most \(limit)", at: child)
+        return nil
     }
 
     /// A positive duration; zero or negative values are reported.
@@ -147,6 +189,18 @@ public final class ConfigReader {
             return defaultValue
         default: return wrongType(child, expected: "a size such as \"64MiB\"") ?? defaultValue
         }
+    }
+
+    /// A byte size within `range`; a size outside it is reported and the default used.
+    public func size(_ key: String, in range: ClosedRange<Int64>, default defaultValue: Int64) -> Int64 {
+        let value = size(key, default: defaultValue)
+        guard range.contains(value) else {
+            let lower = ConfigQuantities.format(bytes: range.lowerBound)
+            let upper = ConfigQuantities.format(bytes: range.upperBound)
+            invalid(key, "must be \(lower) to \(upper), got \(ConfigQuantities.format(bytes: value))")
+            return defaultValue
+        }
+        return value
     }
 
     /// One of a fixed set of words; anything else is reported with the allowed words.

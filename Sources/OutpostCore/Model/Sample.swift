@@ -16,9 +16,14 @@ public struct Sample: Sendable {
 public enum UnixNanos {
     public static let perSecond: Int64 = 1_000_000_000
 
+    /// Nanoseconds in `duration`, saturating at the Int64 range: a duration is never a reason to trap.
     public static func from(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components
-        return seconds * perSecond + attoseconds / 1_000_000_000
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: perSecond)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, overflowAgain) = whole.addingReportingOverflow(attoseconds / 1_000_000_000)
+        guard !overflowAgain else { return seconds < 0 ? .min : .max }
+        return total
     }
 
     public static func seconds(_ nanos: Int64) -> Double {

@@ -43,8 +43,8 @@ public struct SigmaConfiguration: Sendable, Equatable {
         result.enabled = reader.bool("enabled", default: enabled)
         let methodName = reader.choice("method", BaselineStatistics.Method.allCases.map(\.rawValue), default: method.rawValue)
         result.method = BaselineStatistics.Method(rawValue: methodName) ?? method
-        result.window = reader.int("window", default: window)
-        result.warmup = reader.int("warmup", default: warmup)
+        result.window = reader.int("window", in: 2...1_000_000, default: window)
+        result.warmup = reader.int("warmup", in: 2...1_000_000, default: warmup)
         result.sigma = reader.double("sigma", default: sigma)
         result.resolveSigma = reader.double("resolve_sigma", default: resolveSigma)
         result.quietPeriod = reader.duration("quiet_period", default: quietPeriod)

@@ -29,8 +29,10 @@ public struct ExecInputConfiguration: Sendable {
     public var units: [String: String] = [:]
     /// `regex`, `scale`, `offset`: see `NumberExtraction` (scale and offset apply to every format).
     public var extraction: NumberExtraction
-    /// `max_output`, default `"64KiB"`: output beyond this is ignored.
+    /// `max_output`, default `"64KiB"` (at most `"16MiB"`): output beyond this is ignored.
     public var maxOutput = 64 * 1024
+    /// `max_series`, default 1000, and `series_idle`, default `"1d"`: see `SeriesTable`.
+    public var seriesTable = SeriesTable()
 
     static func read(_ reader: ConfigReader) -> ExecInputConfiguration? {
         var command: [String]?
@@ -51,7 +53,8 @@ public struct ExecInputConfiguration: Sendable {
         let format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue), default: "number"))
         let fields = reader.strings("fields") ?? []
         let units = Dictionary(reader.stringMap("units").map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
-        let maxOutput = reader.size("max_output", default: 64 * 1024)
+        let seriesTable = SeriesTable.read(reader)
+        let maxOutput = reader.size("max_output", in: 1...16 << 20, default: 64 * 1024)
         reader.finish()
         guard let command, !command.isEmpty else { return nil }
         var configuration = ExecInputConfiguration(command: command, identity: identity, extraction: extraction)
@@ -61,6 +64,7 @@ public struct ExecInputConfiguration: Sendable {
         configuration.fields = fields
         configuration.units = units
         configuration.maxOutput = Int(clamping: maxOutput)
+        configuration.seriesTable = seriesTable
         return configuration
     }
 }

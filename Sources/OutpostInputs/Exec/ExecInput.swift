@@ -13,14 +13,18 @@ public enum ExecInput: InputKind {
 }
 
 /// Runs the command once per poll. A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
-/// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples.
+/// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples. A value
+/// that cannot be true (NaN, ±Inf, outside its unit's physical range) is a skipped `problem` and one
+/// `outpost.sensor.fault` per field and run, never a sample; keys beyond `max_series` are refused and counted.
 public struct ExecReader: PollingReader {
     public let configuration: ExecInputConfiguration
-    private var series: [String: Series] = [:]
+    private var series: SeriesTable
     private var faults = FaultLatch()
+    private var valueFaults = FaultLatches()
 
     public init(configuration: ExecInputConfiguration) {
         self.configuration = configuration
+        self.series = configuration.seriesTable
     }
 
     public mutating func read(now: Int64) -> [Reading] {
@@ -34,9 +38,36 @@ public struct ExecReader: PollingReader {
             return fault(problems.first ?? "no numbers in the output", now: now)
         }
         faults.clear()
-        return values.map { field, value in
-            .sample(Sample(series: seriesFor(field), time: now, value: value))
-        } + problems.map { .problem("\(configuration.identity.name): \($0)") }
+        var refused: [String] = []
+        var readings = values.flatMap { field, value in
+            reading(field: field, value: value, now: now, refused: &refused)
+        }
+        if let problem = series.refusal(configuration.identity.name, keys: refused) {
+            readings.append(.problem(problem))
+        }
+        return readings + problems.map { .problem("\(configuration.identity.name): \($0)") }
+    }
+
+    /// A sample; a problem and a latched fault when the value cannot be true; nothing (noted in `refused`) past
+    /// `max_series`.
+    private mutating func reading(field: String?, value: Double, now: Int64, refused: inout [String]) -> [Reading] {
+        let name = configuration.identity.name
+        let configuration = configuration
+        guard let series = series.series(for: field ?? "", now: now, make: {
+            Self.makeSeries(field, configuration: configuration)
+        }) else {
+            refused.append(field ?? name)
+            return []
+        }
+        let key = field ?? ""
+        guard let problem = Plausibility.problem(with: value, unit: series.unit) else {
+            valueFaults.clear(key)
+            return [.sample(Sample(series: series, time: now, value: value))]
+        }
+        let reason = (field.map { "\($0): " } ?? "") + problem
+        let skipped = Reading.problem("\(name): \(reason); skipped")
+        guard valueFaults.shouldReport(problem, for: key) else { return [skipped] }
+        return [skipped, .event(faultEvent(reason, series: series, now: now))]
     }
 
     /// Parses the output into (field, value) pairs; field is nil for the `number` format.
@@ -99,22 +130,21 @@ public struct ExecReader: PollingReader {
 
     private mutating func fault(_ reason: String, now: Int64) -> [Reading] {
         guard faults.shouldReport(reason) else { return [] }
+        return [.event(faultEvent("command failed: \(reason)", series: nil, now: now))]
+    }
+
+    private func faultEvent(_ reason: String, series: Series?, now: Int64) -> Event {
         var attributes = Attributes()
         attributes["outpost.series"] = .string(configuration.identity.name)
         attributes["outpost.input"] = .string("exec")
         attributes["outpost.command"] = .string(configuration.command.joined(separator: " "))
         attributes["outpost.fault"] = .string(reason)
-        let event = Event(name: .sensorFault, severity: .warn, time: now, series: nil,
-                          message: "\(configuration.identity.name): command failed: \(reason)", attributes: attributes)
-        return [.event(event)]
+        return Event(name: .sensorFault, severity: .warn, time: now, series: series,
+                     message: "\(configuration.identity.name): \(reason)", attributes: attributes)
     }
 
-    private mutating func seriesFor(_ field: String?) -> Series {
-        let key = field ?? ""
-        if let existing = series[key] { return existing }
+    private static func makeSeries(_ field: String?, configuration: ExecInputConfiguration) -> Series {
         let unit = field.flatMap { configuration.units[$0] } ?? configuration.identity.unit
-        let made = configuration.identity.series(suffix: field, unit: unit)
-        series[key] = made
-        return made
+        return configuration.identity.series(suffix: field, unit: unit)
     }
 }

@@ -13,7 +13,8 @@ public enum FileInput: InputKind {
 }
 
 /// Reads one file per poll. A failure raises one `outpost.sensor.fault` per run of identical failures (not one
-/// per poll), so a disconnected sensor is loud once and then quiet until something changes.
+/// per poll), so a disconnected sensor is loud once and then quiet until something changes. A value that cannot be
+/// true (NaN, ±Inf, outside its unit's physical range) is such a fault, never a sample.
 public struct FileReader: PollingReader {
     public let configuration: FileInputConfiguration
     private let series: Series
@@ -65,7 +66,9 @@ public struct FileReader: PollingReader {
         if configuration.faultValues.contains(where: { abs($0 - scaled) < 1e-9 }) {
             return .fault("reads \(scaled), a known fault value of this sensor")
         }
-        return .value(scaled + extraction.offset)
+        let value = scaled + extraction.offset
+        if let problem = Plausibility.problem(with: value, unit: series.unit) { return .fault(problem) }
+        return .value(value)
     }
 
     private func faultEvent(_ reason: String, now: Int64) -> Event {

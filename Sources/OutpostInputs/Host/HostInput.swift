@@ -207,6 +207,10 @@ public struct HostReader: PollingReader {
 
     private mutating func emit(_ name: String, unit: String, kind: SeriesKind = .gauge, value: Double,
                                _ now: Int64, into readings: inout [Reading], extra: Attributes = Attributes()) {
+        // A kernel file can hold nonsense too (a thermal zone reading -274 °C): never a sample.
+        if let problem = Plausibility.problem(with: value, unit: unit) {
+            return readings.append(.problem("\(name): \(problem); skipped"))
+        }
         let key = name + "|" + extra.entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let series = self.series[key] ?? {
             var attributes = configuration.attributes

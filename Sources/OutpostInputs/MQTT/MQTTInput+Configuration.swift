@@ -15,21 +15,25 @@ public struct MQTTInputConfiguration: Sendable {
     public var broker: String
     /// `topics` (required): filters with `+` and `#` wildcards, e.g. `["zigbee2mqtt/+"]`.
     public var topics: [String]
-    /// `preset`, default `""`: `"zigbee2mqtt"` (device = last topic level, skips `bridge/...`) or `"tasmota"`
+    /// `preset`, default `""`: `"zigbee2mqtt"` (device = the whole friendly name, every level after the base topic,
+    /// so `kitchen/sensor1` and `garage/sensor1` stay apart; skips `bridge/...`, `/set`, `/get`, `/availability`) or
+    /// `"tasmota"`
     /// (topics `tele/<device>/SENSOR`, device = second level); sets `format = "json"` and the usual units.
     public var preset = ""
     /// `format`, default `"auto"`: `auto`, `number` or `json`.
     public var format = Format.auto
     /// `fields`, default all numeric fields: the (flattened, lowercase) JSON fields to keep.
     public var fields: [String] = []
-    /// `device_level`, default the last level (zigbee2mqtt) or 2 (tasmota): which topic level names the device,
-    /// counted from 1; it becomes the `device` attribute.
+    /// `device_level`, default the last level (zigbee2mqtt: every level after the first) or 2 (tasmota): which topic
+    /// level names the device, counted from 1 (1 to 64); it becomes the `device` attribute.
     public var deviceLevel: Int?
     /// `units`, default the usual ones (temperature `Cel`, humidity `%`, pressure `hPa`, battery `%`, voltage `V`,
     /// linkquality `1`, illuminance `lx`, co2 `ppm`): a unit per field.
     public var units: [String: String] = [:]
-    /// `max_payload`, default `"64KiB"`: bigger messages are counted and skipped.
+    /// `max_payload`, default `"64KiB"` (at most `"16MiB"`): bigger messages are counted and skipped.
     public var maxPayload = 64 * 1024
+    /// `max_series`, default 1000, and `series_idle`, default `"1d"`: see `SeriesTable`.
+    public var seriesTable = SeriesTable()
     /// `interval`, default `"5m"`: how often each device is expected to report; staleness counts in it.
     public var interval: Duration = .seconds(300)
     /// `name` (default `"mqtt"`), `unit`, `location`, `attributes`: see `SensorIdentity`. Series are
@@ -53,11 +57,14 @@ public struct MQTTInputConfiguration: Sendable {
         configuration.format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue),
                                                               default: defaultFormat)) ?? .auto
         configuration.fields = (reader.strings("fields") ?? []).map { $0.lowercased() }
-        configuration.deviceLevel = reader.int("device_level") ?? (configuration.preset == "tasmota" ? 2 : nil)
+        configuration.deviceLevel = reader.contains("device_level")
+            ? reader.int("device_level", in: 1...64, default: 1) : (configuration.preset == "tasmota" ? 2 : nil)
         configuration.units = defaultUnits
         for (field, unit) in reader.stringMap("units") { configuration.units[field.lowercased()] = unit }
-        configuration.maxPayload = Int(reader.size("max_payload", default: Int64(configuration.maxPayload)))
+        configuration.maxPayload = Int(reader.size("max_payload", in: 1...16 << 20,
+                                                   default: Int64(configuration.maxPayload)))
         configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
+        configuration.seriesTable = SeriesTable.read(reader)
         reader.finish()
         guard broker != nil, topics != nil else { return nil }
         return configuration

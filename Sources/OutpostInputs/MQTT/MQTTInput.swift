@@ -3,8 +3,9 @@ import OutpostMQTT
 
 /// Readings published to an MQTT broker: plain numbers or JSON fields, one series per device and field.
 ///
-/// A malformed payload, a wrong type or an oversized message is counted and reported as a `problem` (which the
-/// runtime logs at most once per `problem_interval`), and the input goes on with the next message.
+/// A malformed payload, a wrong type, an oversized message, a value that cannot be true (NaN, ±Inf, 140 %) or a
+/// new series beyond `max_series` is counted and reported as a `problem` (which the runtime logs at most once per
+/// `problem_interval`), and the input goes on with the next message.
 public struct MQTTInput: Input, InputKind {
     public static let kind = "mqtt"
     public let configuration: MQTTInputConfiguration
@@ -40,12 +41,17 @@ public struct MQTTInput: Input, InputKind {
 
 /// Turns one MQTT message into readings. Pure and synchronous, so it is tested (and fuzzed) without a broker.
 public struct MQTTPayloadParser: Sendable {
+    static let maximumDeviceName = 256
     public let configuration: MQTTInputConfiguration
-    private var series: [String: Series] = [:]
+    private var series: SeriesTable
 
     public init(configuration: MQTTInputConfiguration) {
         self.configuration = configuration
+        self.series = configuration.seriesTable
     }
+
+    /// New series refused because `max_series` was reached.
+    public var refusedSeries: Int { series.refused }
 
     public mutating func readings(for message: MQTTMessage, now: Int64) -> [Reading] {
         let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
@@ -58,16 +64,21 @@ public struct MQTTPayloadParser: Sendable {
                 + "\(configuration.maxPayload); skipped")]
         }
         let device = deviceName(levels)
+        // A topic may be 64 KiB; a device name that long would be kept in every series it makes.
+        guard device.utf8.count <= Self.maximumDeviceName else {
+            return [.problem("\(message.topic.prefix(80))…: device name longer than \(Self.maximumDeviceName) bytes; "
+                + "skipped")]
+        }
         let text = String(decoding: message.payload, as: UTF8.self)
         let trimmed = text.trimmingSpaces()
         let wantsJSON = configuration.format == .json || (configuration.format == .auto && trimmed.hasPrefix("{"))
         if !wantsJSON {
-            guard let value = Double(trimmed.hasPrefix("\"") ? String(trimmed.dropFirst().dropLast()) : trimmed),
-                value.isFinite
+            guard let value = Double(trimmed.hasPrefix("\"") ? String(trimmed.dropFirst().dropLast()) : trimmed)
             else {
-                return [.problem("\(message.topic): `\(trimmed.prefix(40))` is not a number; skipped")]
+                let shown = String(trimmed.prefix(40)).escapingInvisibles
+                return [.problem("\(message.topic): `\(shown)` is not a number; skipped")]
             }
-            return [.sample(Sample(series: seriesFor(field: nil, device: device), time: now, value: value))]
+            return readings(of: [(nil, value)], device: device, topic: message.topic, now: now)
         }
         let document: JSONValue
         do {
@@ -81,9 +92,41 @@ public struct MQTTPayloadParser: Sendable {
         guard !kept.isEmpty else {
             return [.problem("\(message.topic): no numeric field\(configuration.fields.isEmpty ? "" : " of \(configuration.fields)") in the payload; skipped")]
         }
-        return kept.map { field, value in
-            .sample(Sample(series: seriesFor(field: field, device: device), time: now, value: value))
+        return readings(of: kept.map { ($0.0, $0.1) }, device: device, topic: message.topic, now: now)
+    }
+
+    /// Samples, a problem per value that cannot be true, and one problem for all the fields refused by
+    /// `max_series` (a payload with thousands of new fields is one line, not thousands).
+    private mutating func readings(of values: [(String?, Double)], device: String, topic: String, now: Int64)
+        -> [Reading]
+    {
+        var refused: [String] = []
+        var readings = values.compactMap { field, value in
+            reading(field: field, value: value, device: device, topic: topic, now: now, refused: &refused)
         }
+        if let problem = series.refusal(topic, keys: refused) { readings.append(.problem(problem)) }
+        return readings
+    }
+
+    /// A sample, a problem when the value cannot be true, or nil (noted in `refused`) past `max_series`.
+    private mutating func reading(field: String?, value: Double, device: String, topic: String, now: Int64,
+                                  refused: inout [String]) -> Reading?
+    {
+        let prefix = "\(topic): \(field.map { "\($0): " } ?? "")"
+        // Checked before a series is made, so a flood of NaN from invented devices takes no place in the table.
+        if let problem = Plausibility.problem(with: value, unit: "") { return .problem("\(prefix)\(problem); skipped") }
+        let key = (field ?? "") + "\u{0}" + device
+        let configuration = configuration
+        guard let series = series.series(for: key, now: now, make: {
+            Self.makeSeries(field: field, device: device, configuration: configuration)
+        }) else {
+            refused.append([device, field].compactMap { $0 }.joined(separator: "."))
+            return nil
+        }
+        if let problem = Plausibility.problem(with: value, unit: series.unit) {
+            return .problem("\(prefix)\(problem); skipped")
+        }
+        return .sample(Sample(series: series, time: now, value: value))
     }
 
     /// Numeric (and boolean) leaves of a JSON object, lowercase dotted paths, arrays and deep nesting left out.
@@ -93,27 +136,27 @@ public struct MQTTPayloadParser: Sendable {
             let path = (prefix.isEmpty ? "" : prefix + ".") + key.lowercased()
             switch member {
             case .object: flatten(member, prefix: path, into: &values, depth: depth + 1)
-            case .number(let number) where number.isFinite: values.append((path, number))
+            case .number(let number): values.append((path, number))
             case .bool(let flag): values.append((path, flag ? 1 : 0))
             default: continue
             }
         }
     }
 
+    /// The `device` attribute. Zigbee2MQTT publishes `<base>/<friendly name>` and friendly names may contain `/`
+    /// (its docs suggest `kitchen/sensor1` for grouping), so with that preset the device is everything after the
+    /// base topic; otherwise the last level, unless `device_level` picks one.
     private func deviceName(_ levels: [String]) -> String {
         if let level = configuration.deviceLevel, level >= 1, level <= levels.count { return levels[level - 1] }
+        if configuration.preset == "zigbee2mqtt", levels.count > 1 { return levels.dropFirst().joined(separator: "/") }
         return levels.last ?? ""
     }
 
-    private mutating func seriesFor(field: String?, device: String) -> Series {
-        let key = (field ?? "") + "\u{0}" + device
-        if let existing = series[key] { return existing }
+    private static func makeSeries(field: String?, device: String, configuration: MQTTInputConfiguration) -> Series {
         let leaf = field.map { String($0.split(separator: ".").last ?? Substring($0)) }
         let unit = field.flatMap { configuration.units[$0] ?? configuration.units[leaf ?? ""] } ?? configuration.identity.unit
         var extra = Attributes()
         extra.set("device", ifPresent: device)
-        let made = configuration.identity.series(suffix: field, unit: unit, extra: extra)
-        series[key] = made
-        return made
+        return configuration.identity.series(suffix: field, unit: unit, extra: extra)
     }
 }

@@ -13,16 +13,20 @@ public enum ReplayLine: Sendable {
 
 /// Streams a `timestamp,value` CSV line by line (recordings can be larger than a Pi's memory).
 ///
-/// The first line must be the header `timestamp,value` (any case, extra spaces and quotes allowed). Blank lines
-/// and `#` comments are ignored; a row with a bad timestamp, a bad or non-finite value, the wrong number of
-/// fields, or a timestamp older than the previous row is skipped and reported with its line number.
+/// The first line must be the header `timestamp,value` (any case, extra spaces and quotes allowed; a UTF-8 byte
+/// order mark, as spreadsheet exports write, is skipped). Blank lines and `#` comments are ignored; a row with a bad
+/// or out-of-range timestamp (see `Timestamp`), a bad or non-finite value, the wrong number of fields, more than
+/// `maximumLineLength` bytes, or a timestamp older than the previous row is skipped and reported with its line
+/// number. Memory stays bounded whatever the file holds: a line is never kept beyond `maximumLineLength` bytes.
 public final class ReplayFile {
+    public static let maximumLineLength = 4096
+
     public let path: String
     private let handle: UnsafeMutablePointer<FILE>
     private var lineNumber = 0
     private var previousTime = Int64.min
-    private var buffer: UnsafeMutablePointer<CChar>?
-    private var capacity = 0
+    private var lineBytes: [UInt8] = []
+    private var lineTooLong = false
 
     public init(path: String) throws(SystemFileError) {
         guard let handle = fopen(path, "r") else { throw SystemFileError(path: path, reason: String(cString: strerror(errno))) }
@@ -32,7 +36,6 @@ public final class ReplayFile {
 
     deinit {
         fclose(handle)
-        free(buffer)
     }
 
     /// Reads the header; returns a problem when it is missing or wrong (the file is then not replayed).
@@ -42,7 +45,8 @@ public final class ReplayFile {
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             let fields = Self.fields(trimmed).map { $0.lowercased() }
             if fields == ["timestamp", "value"] { return nil }
-            return "\(path):\(lineNumber): expected the header `timestamp,value`, found `\(trimmed.prefix(60))`"
+            let found = String(trimmed.prefix(60)).escapingInvisibles
+            return "\(path):\(lineNumber): expected the header `timestamp,value`, found `\(found)`"
         }
         return "\(path): the file is empty; expected the header `timestamp,value` and rows"
     }
@@ -51,6 +55,9 @@ public final class ReplayFile {
     public func next() -> ReplayLine? {
         while let line = nextLine() {
             let trimmed = line.trimmingSpaces()
+            if lineTooLong {
+                return .skipped(line: lineNumber, reason: "line longer than \(Self.maximumLineLength) bytes")
+            }
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
             return parse(trimmed)
         }
@@ -62,12 +69,18 @@ public final class ReplayFile {
         guard fields.count == 2 else {
             return .skipped(line: lineNumber, reason: "expected 2 fields (timestamp,value), found \(fields.count)")
         }
-        guard let time = Timestamp.parse(fields[0]) else {
-            return .skipped(line: lineNumber, reason: "`\(fields[0].prefix(40))` is not a timestamp "
+        let time: Int64
+        do {
+            time = try Timestamp.parseChecked(fields[0])
+        } catch .outOfRange {
+            return .skipped(line: lineNumber, reason: "`\(Self.quoted(fields[0]))` is outside the times Outpost "
+                + "records (1970-01-01 to 2199-12-31)")
+        } catch {
+            return .skipped(line: lineNumber, reason: "`\(Self.quoted(fields[0]))` is not a timestamp "
                 + "(RFC 3339, YYYY-MM-DD HH:MM:SS or unix seconds)")
         }
         guard let value = Double(fields[1]), value.isFinite else {
-            return .skipped(line: lineNumber, reason: "`\(fields[1].prefix(40))` is not a finite number")
+            return .skipped(line: lineNumber, reason: "`\(Self.quoted(fields[1]))` is not a finite number")
         }
         guard time >= previousTime else {
             return .skipped(line: lineNumber, reason: "timestamp `\(fields[0])` is older than the row before it")
@@ -84,10 +97,30 @@ public final class ReplayFile {
         }
     }
 
+    private static func quoted(_ field: String) -> String {
+        String(field.prefix(40)).escapingInvisibles
+    }
+
+    /// The next line without its newline (at most `maximumLineLength` bytes kept; `lineTooLong` says whether
+    /// more were dropped), or nil at the end of the file. The first line loses a UTF-8 byte order mark.
     private func nextLine() -> String? {
-        let count = getline(&buffer, &capacity, handle)
-        guard count >= 0, let buffer else { return nil }
+        lineBytes.removeAll(keepingCapacity: true)
+        lineTooLong = false
+        var sawAnything = false
+        while true {
+            let character = getc_unlocked(handle)
+            guard character != EOF else { break }
+            sawAnything = true
+            if character == 0x0A { break }
+            if lineBytes.count < Self.maximumLineLength {
+                lineBytes.append(UInt8(truncatingIfNeeded: character))
+            } else {
+                lineTooLong = true
+            }
+        }
+        guard sawAnything else { return nil }
         lineNumber += 1
-        return String(decoding: UnsafeRawBufferPointer(start: buffer, count: count), as: UTF8.self)
+        if lineNumber == 1, lineBytes.starts(with: [0xEF, 0xBB, 0xBF]) { lineBytes.removeFirst(3) }
+        return String(decoding: lineBytes, as: UTF8.self)
     }
 }

@@ -6,7 +6,8 @@ public struct ReplayInputConfiguration: Sendable {
     public var path: String
     /// `name` (default: the file name without `.csv`), `unit`, `sensor_id`, `device`, `location`, `attributes`.
     public var identity: SensorIdentity
-    /// `speed`, default `0`: `0` replays as fast as possible; `1` at the recorded pace; `10` ten times faster.
+    /// `speed`, default `0`: `0` replays as fast as possible; `1` at the recorded pace; `10` ten times faster
+    /// (0 to 1000000; a pause is never longer than a day).
     public var speed = 0.0
 
     public static func defaultName(for path: String) -> String {
@@ -17,8 +18,7 @@ public struct ReplayInputConfiguration: Sendable {
     static func read(_ reader: ConfigReader, context: InputContext) -> ReplayInputConfiguration? {
         let path = reader.requiredString("path", hint: "point it at a CSV with header `timestamp,value`")
         let identity = SensorIdentity.read(reader, defaultName: defaultName(for: path ?? "replay"))
-        let speed = reader.double("speed", default: 0)
-        if speed < 0 { reader.invalid("speed", "must be 0 (as fast as possible) or positive, got \(speed)") }
+        let speed = reader.double("speed", in: 0...1_000_000, default: 0)
         reader.finish()
         guard let path else { return nil }
         var configuration = ReplayInputConfiguration(path: context.resolve(path), identity: identity)

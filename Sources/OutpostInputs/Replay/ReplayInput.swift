@@ -52,8 +52,8 @@ public struct ReplayInput: Input, InputKind {
                 switch line {
                 case .row(_, let time, let value):
                     if configuration.speed > 0, let previous = previousTime, time > previous {
-                        let gap = Duration.nanoseconds(Int64(Double(time - previous) / configuration.speed))
-                        try await clock.sleep(for: gap, tolerance: nil)
+                        try await clock.sleep(for: Self.gap(from: previous, to: time, speed: configuration.speed),
+                                              tolerance: nil)
                     }
                     previousTime = time
                     readings.append(.sample(Sample(series: series, time: time, value: value)))
@@ -63,6 +63,16 @@ public struct ReplayInput: Input, InputKind {
             }
             await sink.accept(readings)
         }
+    }
+}
+
+extension ReplayInput {
+    /// The wait between two recorded times at `speed`, computed in Double (a huge recorded gap or a tiny speed must
+    /// not overflow Int64) and capped at one day: a recording with a hole does not freeze the input for years.
+    static func gap(from previous: Int64, to time: Int64, speed: Double) -> Duration {
+        let nanos = (Double(time) - Double(previous)) / speed
+        guard nanos > 0 else { return .zero }  // also NaN
+        return .nanoseconds(Int64(min(nanos, 86_400e9)))
     }
 }
 

@@ -4,31 +4,59 @@ import OutpostCore
 ///
 /// Accepted: RFC 3339 (`2026-03-01T12:00:00Z`, `2026-03-01T12:00:00.250+01:00`), `YYYY-MM-DD HH:MM:SS` with
 /// optional fraction (taken as UTC, since it names no zone), and unix seconds (`1772366400`, `1772366400.25`).
+///
+/// Only instants from 1970-01-01 up to (not including) 2200-01-01 are accepted (`range`): OTLP carries times as
+/// unsigned nanoseconds since 1970, and keeping every time non-negative and far below `Int64.max` means no
+/// difference or `time + duration` in the pipeline can overflow. Everything is range-checked before it meets
+/// Int64 nanoseconds, so no text can make the parser trap.
 public enum Timestamp {
+    /// Why a text is not a usable timestamp.
+    public enum Failure: Error, Equatable {
+        case notATimestamp
+        case outOfRange
+    }
+
+    /// 1970-01-01T00:00:00Z ..< 2200-01-01T00:00:00Z in seconds.
+    public static let range: Range<Int64> = 0..<7_258_118_400
+
     public static func parse(_ text: String) -> Int64? {
+        try? parseChecked(text)
+    }
+
+    public static func parseChecked(_ text: String) throws(Failure) -> Int64 {
         let trimmed = Array(text.trimmingSpaces().utf8)
-        guard !trimmed.isEmpty else { return nil }
+        guard !trimmed.isEmpty else { throw .notATimestamp }
         if trimmed.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
             trimmed.dropFirst().allSatisfy({ $0 != UInt8(ascii: "-") })
         {
-            return unixSeconds(trimmed)
+            return try unixSeconds(trimmed)
         }
-        return dateTime(trimmed)
+        guard let (seconds, nanos) = dateTime(trimmed) else { throw .notATimestamp }
+        return try instant(seconds: seconds, nanos: nanos)
     }
 
-    private static func unixSeconds(_ bytes: [UInt8]) -> Int64? {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let seconds = Int64(parts[0]), abs(seconds) < 9_000_000_000 else { return nil }
-        var nanos: Int64 = 0
-        if parts.count == 2 {
-            guard let fraction = fractionNanos(Array(parts[1].utf8)) else { return nil }
-            nanos = seconds < 0 || parts[0].hasPrefix("-") ? -fraction : fraction
-        }
+    /// Seconds and a fraction as unix nanoseconds, refused outside `range` before they are multiplied.
+    private static func instant(seconds: Int64, nanos: Int64) throws(Failure) -> Int64 {
+        guard range.contains(seconds) else { throw .outOfRange }
         return seconds * 1_000_000_000 + nanos
     }
 
-    private static func dateTime(_ b: [UInt8]) -> Int64? {
+    private static func unixSeconds(_ bytes: [UInt8]) throws(Failure) -> Int64 {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, !parts[0].isEmpty, parts[0] != "-" else { throw .notATimestamp }
+        // Only digits and a leading `-` remain: a negative or too long number is out of range, not malformed.
+        guard let seconds = Int64(parts[0]), !parts[0].hasPrefix("-") else { throw .outOfRange }
+        var nanos: Int64 = 0
+        if parts.count == 2 {
+            guard let fraction = fractionNanos(Array(parts[1].utf8)) else { throw .notATimestamp }
+            nanos = fraction
+        }
+        return try instant(seconds: seconds, nanos: nanos)
+    }
+
+    /// Seconds (UTC) and nanoseconds of an RFC 3339-like date; years have four digits, so no overflow here.
+    private static func dateTime(_ b: [UInt8]) -> (Int64, Int64)? {
         // YYYY-MM-DD?HH:MM:SS
         guard b.count >= 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
             [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
@@ -50,7 +78,7 @@ public enum Timestamp {
         guard let offsetSeconds = zoneOffset(Array(b[index...])) else { return nil }
         let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - offsetSeconds
-        return seconds * 1_000_000_000 + nanos
+        return (seconds, nanos)
     }
 
     /// Seconds east of UTC: `Z`, `+01:00`, `-0530`, or nothing (UTC).

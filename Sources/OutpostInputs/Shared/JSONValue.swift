@@ -1,7 +1,8 @@
 /// A parsed JSON document, for command output and (later) MQTT payloads.
 ///
-/// A small parser of our own: it bounds nesting depth and input size so hostile payloads cannot exhaust the
-/// stack or memory, and it needs no Foundation.
+/// A small parser of our own: it bounds nesting depth (32), members per object or array (`maximumMembers`) and
+/// input size (the caller's `max_payload` / `max_output`) so hostile payloads cannot exhaust the stack or memory,
+/// and it needs no Foundation. Numbers that overflow a Double parse as ±Inf; inputs refuse those as readings.
 public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -27,6 +28,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         public let reason: String
         public var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
+
+    public static let maximumMembers = 10_000
 
     public static func parse(_ text: String, maxDepth: Int = 32) throws(ParseError) -> JSONValue {
         var parser = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
@@ -119,6 +122,9 @@ private struct JSONParser {
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
             position += 1
+            guard members.count < JSONValue.maximumMembers else {
+                throw error("more than \(JSONValue.maximumMembers) members in one object")
+            }
             members.append((key, try parseValue(depth: depth + 1)))
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input") }
@@ -137,6 +143,9 @@ private struct JSONParser {
             return .array(items)
         }
         while true {
+            guard items.count < JSONValue.maximumMembers else {
+                throw error("more than \(JSONValue.maximumMembers) items in one array")
+            }
             items.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end of input") }

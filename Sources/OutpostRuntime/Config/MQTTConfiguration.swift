@@ -42,7 +42,13 @@ public struct MQTTConfiguration: Sendable {
         broker?.caFile = reader.string("ca_file").map(resolve)
         broker?.clientCertificate = reader.string("client_certificate").map(resolve)
         broker?.clientKey = reader.string("client_key").map(resolve)
-        broker?.keepAlive = Int(reader.positiveDuration("keepalive", default: .seconds(30)).components.seconds)
+        // MQTT carries the keep-alive in a 16-bit field (MQTT 3.1.1 §3.1.2.10): at most 65535 seconds.
+        var keepAlive = reader.positiveDuration("keepalive", default: .seconds(30))
+        if keepAlive > .seconds(65535) {
+            reader.invalid("keepalive", "must be at most 65535s (18h12m15s), the most MQTT can carry")
+            keepAlive = .seconds(30)
+        }
+        broker?.keepAlive = Int(keepAlive.components.seconds)
         let version = reader.choice("protocol", ["auto", "5", "3.1.1"], default: "auto")
         broker?.protocolVersion = MQTTBroker.ProtocolVersion(rawValue: version) ?? .auto
         reader.finish()

@@ -159,7 +159,7 @@ public struct OutpostConfiguration: Sendable {
                             wallClock: any WallClock) throws -> OutpostConfiguration {
         let text: String
         do {
-            text = try SystemFiles.read(path, limit: 4 << 20)
+            text = try SystemFiles.read(path, limit: TOMLParser.maximumFileSize + 1)
         } catch {
             throw ConfigErrors([ConfigError(.unreadableFile, "\(error); pass an existing file with --config",
                                             path: nil, location: nil)])

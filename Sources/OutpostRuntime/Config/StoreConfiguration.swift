@@ -20,15 +20,13 @@ public struct BatchConfiguration: Sendable {
     static func read(_ reader: ConfigReader?) -> BatchConfiguration {
         var batch = BatchConfiguration()
         guard let reader else { return batch }
-        batch.maxPoints = reader.int("max_points", default: batch.maxPoints)
+        batch.maxPoints = reader.int("max_points", in: 1...10_000_000, default: batch.maxPoints)
         batch.maxBytes = Int(reader.size("max_bytes", default: Int64(batch.maxBytes)))
         batch.maxAge = reader.positiveDuration("max_age", default: batch.maxAge)
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue), default: "protobuf")
         batch.encoding = OTLPEncoding(rawValue: encoding) ?? .protobuf
-        batch.gzipLevel = Int32(reader.int("gzip_level", default: Int(batch.gzipLevel)))
-        if batch.maxPoints < 1 { reader.invalid("max_points", "must be at least 1, got \(batch.maxPoints)") }
+        batch.gzipLevel = Int32(reader.int("gzip_level", in: 0...9, default: Int(batch.gzipLevel)))
         if batch.maxBytes < 1024 { reader.invalid("max_bytes", "must be at least 1KiB, got \(batch.maxBytes) bytes") }
-        if !(0...9).contains(batch.gzipLevel) { reader.invalid("gzip_level", "must be 0 to 9, got \(batch.gzipLevel)") }
         reader.finish()
         return batch
     }

@@ -81,9 +81,13 @@ final class BatcherService: Service {
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {
         switch message {
         case .samples(let samples):
-            state.add(samples, at: monotonic.nowNanos())
-            if state.metrics.count >= configuration.maxPoints {
-                await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
+            var rest = samples[...]
+            while !rest.isEmpty {
+                rest = state.add(rest, at: monotonic.nowNanos())
+                // A counter reset ends the batch first: each batch holds one start time per counter series.
+                if !rest.isEmpty || state.metrics.count >= configuration.maxPoints {
+                    await flush(&state, lanes: [.metrics], now: wallClock.nowNanos())
+                }
             }
         case .events(let events):
             state.add(events, at: monotonic.nowNanos())
@@ -136,13 +140,14 @@ final class BatcherService: Service {
         let interval = MonotonicClock.nanos(statusConfiguration.selfMetricsInterval)
         guard interval > 0, state.lastSelfMetrics.map({ monotonic - $0 >= interval }) ?? true else { return }
         state.lastSelfMetrics = monotonic
-        state.add(SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now),
-                  at: monotonic)
+        // Outpost's own counters only grow while it runs, so they never reset mid-batch and `add` takes them all.
+        let samples = SelfMetrics.samples(counters: counters.snapshot, spool: spool.statistics.withLock { $0 }, now: now)
+        _ = state.add(samples[...], at: monotonic)
     }
 }
 
 /// What the batcher holds in memory between flushes.
-private struct PendingBatches {
+struct PendingBatches {
     var metrics: [Sample] = []
     var events: [Event] = []
     var alerts: [Event] = []
@@ -150,16 +155,37 @@ private struct PendingBatches {
     var firstMetric: Int64?
     var firstEvent: Int64?
     var lastSelfMetrics: Int64?
-    /// When each counter series was first seen: the start of its cumulative sum.
+    /// The start of each counter series' cumulative sum: when it was first seen, or just after the last point
+    /// before its latest reset.
     var counterStarts: [Series: Int64] = [:]
+    /// The latest point of each counter series, to notice a reset (the value went down: a reboot, a driver reload,
+    /// a wrapped 32-bit counter).
+    private var lastCounter: [Series: Sample] = [:]
+    /// Counter series with points in `metrics`.
+    private var pendingCounters: Set<Series> = []
 
-    mutating func add(_ samples: [Sample], at monotonic: Int64) {
-        guard !samples.isEmpty else { return }
+    /// Adds samples up to the first counter reset of a series that already has points waiting, and returns the
+    /// rest: the caller flushes, then adds them. A reset starts a new cumulative series, as the OTLP metrics data
+    /// model requires (Sums, "Resets and Gaps"): its start time is just after the last point before the reset.
+    mutating func add(_ samples: ArraySlice<Sample>, at monotonic: Int64) -> ArraySlice<Sample> {
+        guard !samples.isEmpty else { return [] }
         if firstMetric == nil { firstMetric = monotonic }
-        for sample in samples where sample.series.kind == .counter && counterStarts[sample.series] == nil {
-            counterStarts[sample.series] = sample.time
+        for index in samples.indices where samples[index].series.kind == .counter {
+            let sample = samples[index]
+            if let last = lastCounter[sample.series], sample.value < last.value {
+                if pendingCounters.contains(sample.series) {
+                    metrics += samples[..<index]
+                    return samples[index...]
+                }
+                counterStarts[sample.series] = last.time < sample.time ? last.time + 1 : sample.time
+            } else if counterStarts[sample.series] == nil {
+                counterStarts[sample.series] = sample.time
+            }
+            lastCounter[sample.series] = sample
+            pendingCounters.insert(sample.series)
         }
         metrics += samples
+        return []
     }
 
     mutating func add(_ incoming: [(event: Event, isAlert: Bool)], at monotonic: Int64) {
@@ -184,6 +210,7 @@ private struct PendingBatches {
         defer {
             metrics = []
             firstMetric = nil
+            pendingCounters = []
         }
         return metrics
     }

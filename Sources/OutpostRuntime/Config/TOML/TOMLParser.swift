@@ -13,8 +13,17 @@ struct TOMLSyntaxError: Error {
 /// +45 MB static) or report positions only for syntax errors, and operators need file:line:column for every
 /// error (wrong types, unknown keys, bad values), not just for syntax.
 struct TOMLParser {
+    /// Limits that keep a hostile or mangled file from exhausting the stack or memory: values nest by recursion,
+    /// so arrays and inline tables may nest `maximumDepth` deep, a key may have `maximumKeyParts` dotted parts, a
+    /// line may be `maximumLineLength` bytes and the file `maximumFileSize` bytes. Real configs stay far below.
+    static let maximumDepth = 32
+    static let maximumKeyParts = 32
+    static let maximumLineLength = 16 * 1024
+    static let maximumFileSize = 4 * 1024 * 1024
+
     private let bytes: [UInt8]
     private var index = 0
+    private var depth = 0
     private var line = 1
     private var lineStart = 0
     private let root = TOMLTableBuilder(kind: .implicit, line: 1, column: 1)
@@ -28,11 +37,31 @@ struct TOMLParser {
     /// The whole document as a table.
     static func parse(_ source: String) throws(TOMLSyntaxError) -> TOMLTableBuilder {
         var parser = TOMLParser(source)
+        try parser.checkSize()
         try parser.parseDocument()
         return parser.root
     }
 
     // MARK: document structure
+
+    /// Refuses a file or a line beyond the limits before parsing, naming where the first long line is.
+    private func checkSize() throws(TOMLSyntaxError) {
+        guard bytes.count <= Self.maximumFileSize else {
+            throw TOMLSyntaxError(message: "the file is \(bytes.count) bytes; a config may be at most "
+                                  + "\(Self.maximumFileSize) bytes", line: 1, column: 1)
+        }
+        var line = 1, start = 0
+        for (offset, byte) in bytes.enumerated() {
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                start = offset + 1
+            } else if offset - start >= Self.maximumLineLength {
+                throw TOMLSyntaxError(message: "line longer than \(Self.maximumLineLength) bytes; split it "
+                                      + "(arrays and multi-line strings may span lines)", line: line,
+                                      column: Self.maximumLineLength + 1)
+            }
+        }
+    }
 
     private mutating func parseDocument() throws(TOMLSyntaxError) {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
@@ -71,6 +100,10 @@ struct TOMLParser {
         if isArray { index += 1 }
         skipSpaces()
         let keys = try parseKey()
+        guard keys.count <= Self.maximumKeyParts else {
+            throw TOMLSyntaxError(message: "a table header may have at most \(Self.maximumKeyParts) dotted parts",
+                                  line: line, column: column)
+        }
         skipSpaces()
         guard peek() == UInt8(ascii: "]") else { throw error("expected `]` to close the table header") }
         index += 1
@@ -93,6 +126,10 @@ struct TOMLParser {
     private mutating func parseKeyValue(into table: TOMLTableBuilder) throws(TOMLSyntaxError) {
         let (line, column) = position
         let keys = try parseKey()
+        guard keys.count <= Self.maximumKeyParts else {
+            throw TOMLSyntaxError(message: "a key may have at most \(Self.maximumKeyParts) dotted parts",
+                                  line: line, column: column)
+        }
         skipSpaces()
         guard peek() == UInt8(ascii: "=") else {
             throw error("expected `=` after the key `\(keys.joined(separator: "."))`")
@@ -148,13 +185,25 @@ struct TOMLParser {
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
             kind = .bool(try parseBool())
         case UInt8(ascii: "["):
+            try enterNesting()
             kind = .array(try parseArray())
+            depth -= 1
         case UInt8(ascii: "{"):
+            try enterNesting()
             kind = .table(try parseInlineTable(line: line, column: column))
+            depth -= 1
         default:
             kind = try parseNumberOrDate()
         }
         return TOMLValue(kind: kind, line: line, column: column)
+    }
+
+    /// One level deeper into an array or inline table, refused beyond `maximumDepth` (each level is a recursion).
+    private mutating func enterNesting() throws(TOMLSyntaxError) {
+        guard depth < Self.maximumDepth else {
+            throw error("arrays and inline tables nest more than \(Self.maximumDepth) levels deep; flatten the value")
+        }
+        depth += 1
     }
 
     private mutating func parseBool() throws(TOMLSyntaxError) -> Bool {
@@ -463,7 +512,8 @@ struct TOMLParser {
         switch byte {
         case UInt8(ascii: "\n"), UInt8(ascii: "\r"): "the end of the line"
         case 0: "nothing"
-        default: "`\(Character(Unicode.Scalar(byte)))`"
+        case 0x80...: "the byte 0x\(String(byte, radix: 16, uppercase: true))"
+        default: "`\(String(Character(Unicode.Scalar(byte))).escapingInvisibles)`"
         }
     }
 

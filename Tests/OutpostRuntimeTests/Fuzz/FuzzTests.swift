@@ -1,0 +1,120 @@
+import Foundation
+import OutpostCore
+@testable import OutpostInputs
+import OutpostMQTT
+import Testing
+@testable import OutpostRuntime
+
+/// Fuzz targets for what Outpost parses from outside: the TOML config (through every key reader), JSON from MQTT
+/// and commands, and replay CSVs with their timestamps. In the suite each runs a short, fixed budget (seeded, so
+/// repeatable); `Scripts/fuzz` runs them for minutes. Inputs that crashed Outpost before are kept in
+/// `Fuzz/Regressions` and run first.
+@Suite("Fuzzing: hostile config, JSON and CSV never crash")
+struct FuzzTests {
+    static let executions = 1500
+
+    static func regressions(_ suffix: String) -> [String] {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Regressions")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.filter { $0.hasSuffix(suffix) }.sorted().compactMap {
+            try? String(contentsOf: folder.appendingPathComponent($0), encoding: .utf8)
+        }
+    }
+
+    @Test("the config loader: every mutation is a config or an error, never a trap")
+    func toml() throws {
+        let regressions = Self.regressions(".toml")
+        #expect(regressions.count >= 9)
+        for text in regressions {
+            #expect(throws: ConfigErrors.self) { try OutpostConfiguration.parse(text, file: "fuzz.toml", environment: [:]) }
+        }
+        let seeds = [
+            "[gateway]\nid = \"g\"\n[[input.simulated]]\nname = \"a.b\"\ninterval = \"5s\"\nbase = 1.5\n",
+            "[batch]\nmax_points = 100\ngzip_level = 6\nmax_age = 10\n[detect]\nsigma = 3.0\nwindow = 60\n"
+                + "[[input.simulated]]\nname = \"x\"\n[[input.simulated.inject]]\nkind = \"spike\"\nat = \"1m\"\n",
+            "[[input.exec]]\ncommand = [\"true\"]\nformat = \"json\"\nunits = { a = \"%\" }\nmax_series = 5\n",
+            "[[input.replay]]\npath = \"r.csv\"\nspeed = 2\n[input.host]\ninterval = 1.5e0\nt = 1979-05-27T07:32:00Z\n",
+        ] + regressions.filter { $0.count < 4096 }
+        var fuzzer = MutationFuzzer(target: "toml", seeds: seeds, tokens: [
+            "[", "{a=", "inf", "nan", "-inf", "1e300", "9223372036854775807", "-9223372036854775808", "\"",
+            "\"\"\"", "'''", "\n", "a.b.c", "[[input.file]]", "\u{FEFF}", "${X}", "= ", "0x7fffffffffffffff", "\"9999d\"",
+        ])
+        _ = fuzzer.run(executions: Self.executions) { bytes in
+            (try? OutpostConfiguration.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.toml",
+                                             environment: [:])) != nil
+        }
+    }
+
+    @Test("JSON from MQTT and commands: parsed or refused, and never a non-finite sample")
+    func json() throws {
+        var configuration = MQTTInputConfiguration(broker: "b", topics: ["#"], identity: SensorIdentity(name: "z", unit: ""))
+        configuration.preset = "zigbee2mqtt"
+        configuration.format = .json
+        configuration.units = MQTTInputConfiguration.defaultUnits
+        configuration.seriesTable = SeriesTable(limit: 200)
+        var mqtt = MQTTPayloadParser(configuration: configuration)
+        var exec = ExecInputConfiguration(command: ["true"], identity: SensorIdentity(name: "e", unit: "%"),
+                                          extraction: try NumberExtraction())
+        exec.format = .json
+        let json = ExecReader(configuration: exec)
+        exec.format = .keyValue
+        let keyValue = ExecReader(configuration: exec)
+        var time: Int64 = 0
+        let check: ([UInt8]) -> Bool = { bytes in
+            time += 1
+            let text = String(decoding: bytes, as: UTF8.self)
+            let readings = mqtt.readings(for: MQTTMessage(topic: "zigbee2mqtt/room/\(time % 7)", payload: bytes), now: time)
+            for case .sample(let sample) in readings where !sample.value.isFinite {
+                Issue.record("non-finite sample from \(text.prefix(80))")
+            }
+            let (values, _) = json.parse(text)
+            _ = keyValue.parse(text)
+            return (try? JSONValue.parse(text)) != nil && !values.isEmpty
+        }
+        for text in Self.regressions(".json") { _ = check(Array(text.utf8)) }
+        var fuzzer = MutationFuzzer(target: "json", seeds: [
+            #"{"temperature":21.5,"humidity":40,"battery":"87","update":{"state":"idle","x":[1,2]},"ok":true}"#,
+            #"{"BME280":{"Temperature":21.1,"Pressure":1013.2},"Time":"2026-03-01T12:00:00"}"#, "21.5", "\"7\"",
+            "a=1\nb=2.5e3\n",
+        ] + Self.regressions(".json").filter { $0.count < 4096 }, tokens: [
+            "{", "[", "\"a\":", "1e999", "-1e999", "\"NaN\"", "\"inf\"", "null", ",", "\\u0000", "\\ud800", "1e-400",
+            "140", "-300",
+        ])
+        _ = fuzzer.run(executions: Self.executions, check)
+    }
+
+    @Test("replay CSVs: rows are in range, finite and in order, or skipped with a line number")
+    func csv() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("in.csv").path
+        let check: ([UInt8]) -> Bool = { bytes in
+            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            guard let file = try? ReplayFile(path: path) else { return false }
+            guard file.readHeader() == nil else { return false }
+            var previous = Int64.min, rows = 0
+            while let line = file.next() {
+                guard case .row(let number, let time, let value) = line else { continue }
+                if !value.isFinite || time < previous || time < 0 || time >= Timestamp.range.upperBound * 1_000_000_000 {
+                    Issue.record("line \(number): \(time), \(value) from \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+                }
+                previous = time
+                rows += 1
+            }
+            for field in String(decoding: bytes.prefix(4096), as: UTF8.self).split(separator: ",") {
+                _ = Timestamp.parse(String(field))
+            }
+            return rows > 0
+        }
+        for text in Self.regressions(".csv") { #expect(check(Array(text.utf8))) }
+        var fuzzer = MutationFuzzer(target: "csv", seeds: [
+            "timestamp,value\n2026-03-01T12:00:00Z,20.5\n2026-03-01 12:00:01,20.6\n1772366402,20.7\n"
+                + "2026-03-01T13:00:04.25+01:00,20.9\n# c\n\"2026-03-01T12:00:09.250Z\",\"21.2\"\n",
+        ] + Self.regressions(".csv"), tokens: [
+            "2262-04-11T23:47:17Z", "9999", "0001", "-9223372036854775808", "99999999999999999999", "\u{FEFF}", "\r\n",
+            ",", "nan", "1e999", "+23:59", ".999999999999", "T", "Z",
+        ])
+        _ = fuzzer.run(executions: Self.executions, check)
+    }
+}
