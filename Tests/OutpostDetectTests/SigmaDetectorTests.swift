@@ -122,21 +122,114 @@ struct SigmaDetectorTests {
         #expect(feed(&detector, values, series: series()).isEmpty)
     }
 
-    @Test("false-alert rate on long stationary Gaussian noise stays near the 3-sigma tail", arguments: [
+    @Test("the bare 3-sigma score still fires on about the 0.27 % Gaussian tail", arguments: [
         BaselineStatistics.Method.ewma, .window,
     ])
-    func falseAlertRate(method: BaselineStatistics.Method) {
+    func bareScoreTailRate(method: BaselineStatistics.Method) {
         var detector = SigmaDetector(configuration: configuration {
             $0.method = method
             $0.sigma = 3
             $0.window = 300
             $0.quietPeriod = .seconds(5)
+            $0.quietSamples = 1
+            $0.confirmSamples = 1
+            $0.rangeHorizon = .zero
+            $0.maxEpisodesPerHour = 0
         })
         let count = 200_000
         let raised = feed(&detector, noise(count, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
         // The two-sided 3-sigma tail is 0.27 %; an estimated baseline widens it a little, episodes merge a little.
         let rate = Double(raised.count) / Double(count)
         #expect(rate > 0.001 && rate < 0.005, "rate \(rate)")
+    }
+
+    @Test("at the defaults, 2.3 days of 1 Hz Gaussian noise raise at most a handful of episodes")
+    func defaultsQuietOnNoise() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let raised = feed(&detector, noise(200_000, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
+        // The bare score would raise about 500 times here (previous test).
+        #expect(raised.count <= 5, "\(raised.count) episodes")
+    }
+
+    @Test("a long flat run does not collapse the deviation: the next ordinary value stays quiet")
+    func flatRunKeepsDeviation() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        _ = feed(&detector, noise(3000, seed: 30), series: s)
+        _ = feed(&detector, Array(repeating: 20.0, count: 5000), series: s, start: 3000 * second)
+        #expect(detector.estimate.standardDeviation > 0.3)
+        #expect(feed(&detector, noise(3000, seed: 31), series: s, start: 8000 * second).isEmpty)
+    }
+
+    @Test("a quantised series that steps by its resolution stays quiet without min_stddev")
+    func learnedResolution() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        // Humidity in whole percent: long flat runs, then one-count steps up and down.
+        var values: [Double] = []
+        for step in 0..<200 { values += Array(repeating: 50.0 + Double(step % 3), count: step == 0 ? 20 : 100) }
+        #expect(feed(&detector, values, series: series()).isEmpty)
+    }
+
+    @Test("one sample beyond sigma inside the known range waits for confirm_samples in a row")
+    func confirmInsideRange() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        // A wide history first, so 23 is inside the range of the horizon though far from the current mean.
+        _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [24.0] + noise(400, seed: 33, sd: 0.5), series: s)
+        let start = 501 * second
+        #expect(detector.process(Sample(series: s, time: start, value: 23)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + second, value: 20)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + 2 * second, value: 23)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + 3 * second, value: 23)).isEmpty)
+        let third = detector.process(Sample(series: s, time: start + 4 * second, value: 23))
+        #expect(third.map(\.name) == [.anomalyRaised], "the third sample in a row confirms the excursion")
+    }
+
+    @Test("a new high for the range horizon raises on its first sample")
+    func newHighRaisesAtOnce() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        _ = feed(&detector, noise(500, seed: 34), series: s)
+        let events = detector.process(Sample(series: s, time: 500 * second, value: 26))
+        #expect(events.map(\.name) == [.anomalyRaised])
+    }
+
+    @Test("one flickering excursion at a 15 minute cadence is one episode")
+    func episodesCountSamples() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        let interval = 900 * second
+        var values = noise(200, seed: 35)
+        // Around the limit for 12 samples (3 hours): beyond sigma, calm, beyond again.
+        for index in 0..<12 { values.append(index % 3 == 2 ? 20.0 : 24.0 + Double(index) * 0.1) }
+        values += noise(40, seed: 36)
+        var events: [Event] = []
+        for (index, value) in values.enumerated() {
+            events += detector.process(Sample(series: s, time: Int64(index) * interval, value: value))
+        }
+        let flicker = events.filter { $0.time >= 200 * interval }
+        #expect(flicker.map(\.name) == [.anomalyRaised, .anomalyResolved])
+    }
+
+    @Test("no series raises more than max_episodes_per_hour; the rest are counted in the next resolved event")
+    func alertBudget() {
+        var detector = SigmaDetector(configuration: configuration {
+            $0.maxEpisodesPerHour = 2
+            $0.levelShiftAfter = .zero
+        })
+        let s = series()
+        var values = noise(100, seed: 37)
+        for height in stride(from: 40.0, to: 50, by: 2) {  // five spikes within 2 minutes, each a new high
+            values += [height] + Array(repeating: 20.0, count: 15)
+        }
+        values += Array(repeating: 20.0, count: 3600)  // an hour later the budget is free again
+        values += [60.0] + Array(repeating: 20.0, count: 15)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved, .anomalyRaised, .anomalyResolved,
+                                       .anomalyRaised, .anomalyResolved])
+        #expect(events[3].attributes["outpost.anomaly.suppressed"] == .int(0))
+        #expect(events[5].attributes["outpost.anomaly.suppressed"] == .int(3))
+        #expect(detector.suppressedEpisodes == 3)
     }
 
     @Test("every event explains itself")

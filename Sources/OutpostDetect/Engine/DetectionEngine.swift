@@ -75,6 +75,8 @@ public struct SeriesSummary: Sendable {
     public var maximum = -Double.infinity
     public var mean = 0.0
     public var anomalies = 0
+    /// Episodes over `max_episodes_per_hour`, counted instead of sent.
+    public var suppressed = 0
     public var thresholdCrossings = 0
     public var firstTime: Int64 = 0
     public var lastTime: Int64 = 0
@@ -105,6 +107,7 @@ private struct SeriesState: Sendable {
         guard let detected = detectable(sample) else { return events }
         if var detector = sigma {
             events += detector.process(detected)
+            summary.suppressed = detector.suppressedEpisodes
             sigma = detector
         }
         for index in thresholds.indices {

@@ -2,23 +2,44 @@ import OutpostCore
 
 /// Detects samples more than `sigma` standard deviations from a series' learned baseline, one episode at a time.
 ///
-/// An episode starts with one `outpost.anomaly.raised` on the first anomalous sample and ends with one
-/// `outpost.anomaly.resolved` once |z| has stayed at or below `resolve_sigma` for `quiet_period`, so an excursion
-/// of many samples yields two events, not one per sample. Samples beyond `sigma` stay out of the baseline (an
-/// anomaly must not teach the detector that it is normal), unless the excursion lasts `level_shift_after`, when
-/// the recent anomalous values become the new baseline. Time is the samples' own time, so a
-/// replay gives the same events as the live run did.
+/// An episode starts with one `outpost.anomaly.raised` and ends with one `outpost.anomaly.resolved` once |z| has
+/// stayed at or below `resolve_sigma` for `quiet_period` and `quiet_samples`, so an excursion of many samples yields
+/// two events, not one per sample, at any sample interval. It raises on the first sample that is beyond `sigma` and
+/// a new high or low for `range_horizon`, otherwise once `confirm_samples` samples in a row are beyond `sigma`:
+/// lone heavy-tailed noise inside the usual range stays quiet, spikes still raise at once. The deviation is the
+/// larger of the short baseline's and a long-horizon one (20 windows), so a flat run cannot collapse it. Samples
+/// beyond `sigma` stay out of the baseline (an anomaly must not teach the detector that it is normal), unless the
+/// excursion lasts `level_shift_after` and `warmup` samples, when the recent anomalous values become the new
+/// baseline. At most `max_episodes_per_hour` episodes are sent per series; the rest are counted. Time is the
+/// samples' own time, so a replay gives the same events as the live run did.
 public struct SigmaDetector: Sendable {
     public let configuration: SigmaConfiguration
     private var baseline: BaselineStatistics
+    /// Exponentially weighted mean square of the residuals (value minus baseline mean) over 20 windows.
+    private var longVariance = 0.0
+    private var range: RangeHistory
+    /// The smallest change between consecutive samples seen so far: the series' resolution, learned.
+    private var resolution = Double.infinity
+    private var previousValue: Double?
     private var episode: Episode?
+    /// Samples beyond `sigma` in a row, before they confirm an episode, and the most extreme of them.
+    private var pending = 0
+    private var pendingPeak: (z: Double, value: Double) = (0, 0)
+    /// Raise times within the last hour, oldest first, for the episode budget.
+    private var recentRaises: [Int64] = []
+    /// Episodes kept quiet by the budget: since the last resolved event sent, and in total.
+    private var suppressedSinceReport = 0
+    public private(set) var suppressedEpisodes = 0
 
     private struct Episode {
         let start: Int64
         var lastOutside: Int64
+        var calmSamples = 0
         var peakZ: Double
         var peakValue: Double
         var samples = 0
+        /// Over the budget: the episode runs its course without events.
+        var suppressed = false
         /// The newest excursion values, the candidate baseline if the level shift is accepted.
         var recent: [Double] = []
     }
@@ -33,6 +54,7 @@ public struct SigmaDetector: Sendable {
     public init(configuration: SigmaConfiguration) {
         self.configuration = configuration
         self.baseline = BaselineStatistics(method: configuration.method, span: configuration.window)
+        self.range = RangeHistory(horizon: UnixNanos.from(configuration.rangeHorizon))
     }
 
     public var estimate: Estimate {
@@ -41,29 +63,88 @@ public struct SigmaDetector: Sendable {
 
     public var isInEpisode: Bool { episode != nil }
 
+    /// Whether the current episode is one the budget keeps quiet.
+    public var isSuppressed: Bool { episode?.suppressed ?? false }
+
     /// Feeds one sample; returns the events it causes (none for almost every sample).
     public mutating func process(_ sample: Sample) -> [Event] {
         guard sample.value.isFinite else { return [] }
+        defer {
+            range.add(sample.value, time: sample.time)
+            noteStep(to: sample.value)
+        }
         guard baseline.count >= configuration.warmup else {
-            baseline.add(sample.value)
+            learn(sample.value)
             return []
         }
         let z = zScore(sample.value)
         if var current = episode {
             return continueEpisode(&current, sample: sample, z: z)
         }
-        if exceeds(z, configuration.sigma) {
-            episode = Episode(start: sample.time, lastOutside: sample.time, peakZ: z, peakValue: sample.value,
-                              samples: 1, recent: [sample.value])
-            return [raisedEvent(sample, z: z)]
+        guard exceeds(z, configuration.sigma) else {
+            pending = 0
+            learn(sample.value)
+            return []
         }
-        baseline.add(sample.value)
-        return []
+        if pending == 0 || abs(z) > abs(pendingPeak.z) { pendingPeak = (z, sample.value) }
+        pending += 1
+        let newExtreme = range.isOutside(sample.value, margin: flooredDeviation, high: z > 0)
+        guard newExtreme || pending >= configuration.confirmSamples else { return [] }
+        return startEpisode(sample, z: z)
+    }
+
+    private mutating func startEpisode(_ sample: Sample, z: Double) -> [Event] {
+        let peak = abs(z) >= abs(pendingPeak.z) ? (z: z, value: sample.value) : pendingPeak
+        let confirmed = pending
+        pending = 0
+        var current = Episode(start: sample.time, lastOutside: sample.time, peakZ: peak.z, peakValue: peak.value,
+                              samples: confirmed, recent: [sample.value])
+        if overBudget(at: sample.time) {
+            current.suppressed = true
+            suppressedEpisodes += 1
+            suppressedSinceReport += 1
+            episode = current
+            return []
+        }
+        recentRaises.append(sample.time)
+        episode = current
+        return [raisedEvent(sample, z: z)]
+    }
+
+    /// Whether another episode at `time` would exceed `max_episodes_per_hour`.
+    private mutating func overBudget(at time: Int64) -> Bool {
+        let limit = configuration.maxEpisodesPerHour
+        guard limit > 0 else { return false }
+        let hour: Int64 = 3600 * 1_000_000_000
+        recentRaises.removeAll { time - $0 >= hour }
+        return recentRaises.count >= limit
+    }
+
+    private mutating func noteStep(to value: Double) {
+        if let previousValue, value != previousValue { resolution = min(resolution, abs(value - previousValue)) }
+        previousValue = value
+    }
+
+    /// Adds a normal sample to the short baseline and the long-horizon deviation.
+    private mutating func learn(_ value: Double) {
+        // A repeated value says nothing new about the spread: flat runs must not shrink the long-horizon deviation.
+        if baseline.count >= configuration.warmup, value != previousValue {
+            let residual = value - baseline.mean
+            let alpha = 2.0 / Double(20 * configuration.window + 1)
+            longVariance += alpha * (residual * residual - longVariance)
+        }
+        baseline.add(value)
+        if baseline.count == configuration.warmup { longVariance = baseline.variance }
     }
 
     private mutating func continueEpisode(_ current: inout Episode, sample: Sample, z: Double) -> [Event] {
         current.samples += 1
-        if exceeds(z, configuration.resolveSigma) { current.lastOutside = sample.time }
+        if exceeds(z, configuration.resolveSigma) {
+            current.lastOutside = sample.time
+            current.calmSamples = 0
+        } else {
+            current.calmSamples += 1
+        }
         // Only samples beyond `sigma` stay out of the baseline. Keeping out everything beyond the resolve level
         // would freeze the baseline behind any slow trend, and the episode would never end.
         if exceeds(z, configuration.sigma) {
@@ -74,26 +155,35 @@ public struct SigmaDetector: Sendable {
             current.recent.append(sample.value)
             if current.recent.count > configuration.window { current.recent.removeFirst() }
         } else {
-            baseline.add(sample.value)
+            learn(sample.value)
         }
         let levelShift = configuration.levelShiftAfter
         if levelShift > .zero, sample.time - current.start >= UnixNanos.from(levelShift),
-            exceeds(z, configuration.sigma), current.recent.count >= 2
+            exceeds(z, configuration.sigma), current.recent.count >= max(2, min(configuration.warmup, configuration.window))
         {
             baseline.reset(to: current.recent)
-            episode = nil
-            return [resolvedEvent(sample, episode: current, reason: "level_shift_accepted")]
+            longVariance = max(longVariance, baseline.variance)
+            return endEpisode(current, sample: sample, reason: "level_shift_accepted")
         }
-        if sample.time - current.lastOutside >= UnixNanos.from(configuration.quietPeriod) {
-            episode = nil
-            return [resolvedEvent(sample, episode: current, reason: "returned_to_baseline")]
+        if sample.time - current.lastOutside >= UnixNanos.from(configuration.quietPeriod),
+            current.calmSamples >= configuration.quietSamples
+        {
+            return endEpisode(current, sample: sample, reason: "returned_to_baseline")
         }
         episode = current
         return []
     }
 
+    private mutating func endEpisode(_ current: Episode, sample: Sample, reason: String) -> [Event] {
+        episode = nil
+        guard !current.suppressed else { return [] }
+        defer { suppressedSinceReport = 0 }
+        return [resolvedEvent(sample, episode: current, reason: reason)]
+    }
+
     private var flooredDeviation: Double {
-        max(baseline.standardDeviation, configuration.minStddev)
+        let learnedResolution = resolution.isFinite ? resolution : 0
+        return max(baseline.standardDeviation, longVariance.squareRoot(), learnedResolution, configuration.minStddev)
     }
 
     private func zScore(_ value: Double) -> Double {
@@ -131,6 +221,7 @@ public struct SigmaDetector: Sendable {
         attributes["outpost.anomaly.peak_value"] = .double(episode.peakValue)
         attributes["outpost.anomaly.peak_z"] = .double(episode.peakZ)
         attributes["outpost.anomaly.samples"] = .int(Int64(episode.samples))
+        attributes["outpost.anomaly.suppressed"] = .int(Int64(suppressedSinceReport))
         let verb = reason == "level_shift_accepted" ? "accepted a new level" : "returned to normal"
         let message = "\(series.name) \(verb) after \(formatted(UnixNanos.seconds(sample.time - episode.start)))s "
             + "(peak \(formatted(episode.peakValue))\(unitSuffix(series)), \(formatted(abs(episode.peakZ))) sigma)"
