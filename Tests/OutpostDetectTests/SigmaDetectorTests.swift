@@ -153,7 +153,8 @@ struct SigmaDetectorTests {
 
     @Test("a long flat run does not collapse the deviation: the next ordinary value stays quiet")
     func flatRunKeepsDeviation() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        // The stuck rule would rightly flag 5000 identical values of a noisy sensor; this test is about the band.
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.stuckSamples = 0 })
         let s = series()
         _ = feed(&detector, noise(3000, seed: 30), series: s)
         _ = feed(&detector, Array(repeating: 20.0, count: 5000), series: s, start: 3000 * second)
@@ -174,15 +175,24 @@ struct SigmaDetectorTests {
     func confirmInsideRange() {
         var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
         let s = series()
-        // A wide history first, so 23 is inside the range of the horizon though far from the current mean.
+        // A wide history first, so 21.8 (about 3.7 sigma) is inside the range of the horizon.
         _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [24.0] + noise(400, seed: 33, sd: 0.5), series: s)
         let start = 501 * second
-        #expect(detector.process(Sample(series: s, time: start, value: 23)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start, value: 21.8)).isEmpty)
         #expect(detector.process(Sample(series: s, time: start + second, value: 20)).isEmpty)
-        #expect(detector.process(Sample(series: s, time: start + 2 * second, value: 23)).isEmpty)
-        #expect(detector.process(Sample(series: s, time: start + 3 * second, value: 23)).isEmpty)
-        let third = detector.process(Sample(series: s, time: start + 4 * second, value: 23))
+        #expect(detector.process(Sample(series: s, time: start + 2 * second, value: 21.8)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + 3 * second, value: 21.8)).isEmpty)
+        let third = detector.process(Sample(series: s, time: start + 4 * second, value: 21.8))
         #expect(third.map(\.name) == [.anomalyRaised], "the third sample in a row confirms the excursion")
+    }
+
+    @Test("a sample beyond twice sigma raises at once, even inside the known range")
+    func clearSpikeInsideRange() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [26.0] + noise(400, seed: 33, sd: 0.5), series: s)
+        let events = detector.process(Sample(series: s, time: 501 * second, value: 24))
+        #expect(events.map(\.name) == [.anomalyRaised])
     }
 
     @Test("a new high for the range horizon raises on its first sample")
@@ -211,11 +221,38 @@ struct SigmaDetectorTests {
         #expect(flicker.map(\.name) == [.anomalyRaised, .anomalyResolved])
     }
 
+    @Test("a noisy sensor that repeats one value stuck_samples times raises once, and resolves when it moves")
+    func stuckSensor() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        let values = noise(1000, seed: 38) + Array(repeating: 20.1, count: 30) + noise(30, seed: 39)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved])
+        #expect(events.first?.time == 1009 * second, "the tenth identical value")
+        #expect(events.first?.attributes["outpost.anomaly.direction"] == .string("stuck"))
+        #expect(events.last?.time == 1030 * second)
+        #expect(events.last?.attributes["outpost.anomaly.reason"] == .string("value_changed"))
+    }
+
+    @Test("a sensor that often sits still is stuck only when it sits still twice as long as ever before")
+    func stuckLearnsUsualRuns() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        var values: [Double] = []
+        for step in 0..<60 { values += Array(repeating: 50.0 + Double(step % 2), count: 1 + step % 40) }
+        values += Array(repeating: 50.0, count: 60) + [51.0]  // longer than any run so far, not twice as long
+        #expect(feed(&detector, values, series: s).isEmpty)
+        let events = feed(&detector, Array(repeating: 50.0, count: 130), series: s, start: Int64(values.count) * second)
+        #expect(events.map(\.name) == [.anomalyRaised])
+        #expect(events.first?.attributes["outpost.anomaly.run"] == .int(121), "more than twice the run of 60")
+    }
+
     @Test("no series raises more than max_episodes_per_hour; the rest are counted in the next resolved event")
     func alertBudget() {
         var detector = SigmaDetector(configuration: configuration {
             $0.maxEpisodesPerHour = 2
             $0.levelShiftAfter = .zero
+            $0.stuckSamples = 0
         })
         let s = series()
         var values = noise(100, seed: 37)

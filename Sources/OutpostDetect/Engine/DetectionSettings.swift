@@ -64,6 +64,7 @@ public struct DetectionPatch: Sendable, Equatable {
             case "range_horizon": result.sigma.rangeHorizon = values.sigma.rangeHorizon
             case "quiet_samples": result.sigma.quietSamples = values.sigma.quietSamples
             case "max_episodes_per_hour": result.sigma.maxEpisodesPerHour = values.sigma.maxEpisodesPerHour
+            case "stuck_samples": result.sigma.stuckSamples = values.sigma.stuckSamples
             case "stale_after": result.staleAfter = values.staleAfter
             default: break
             }

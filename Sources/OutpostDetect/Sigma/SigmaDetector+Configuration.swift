@@ -53,6 +53,9 @@ public struct SigmaConfiguration: Sendable, Equatable {
     /// `max_episodes_per_hour`, default `4`: a series raises at most this many episodes in any hour; further ones
     /// are counted (in status and the next resolved event) instead of sent. `0` means no limit.
     public var maxEpisodesPerHour = 4
+    /// `stuck_samples`, default `10`: a run of identical values this long, and more than twice the longest run the
+    /// series showed in normal data, raises a stuck-sensor episode (after 10 windows of learning). `0` turns it off.
+    public var stuckSamples = 10
     /// `min_stddev`, default `0.0`: floor on the standard deviation, in the series' unit (its resolution), so a
     /// flat sensor does not alert on its last digit.
     public var minStddev = 0.0
@@ -68,7 +71,7 @@ public struct SigmaConfiguration: Sendable, Equatable {
     public static let keys: Set<String> = [
         "enabled", "method", "window", "warmup", "sigma", "resolve_sigma", "quiet_period", "min_stddev", "direction",
         "level_shift_after", "sensitivity", "confirm_samples", "range_horizon", "quiet_samples",
-        "max_episodes_per_hour",
+        "max_episodes_per_hour", "stuck_samples",
     ]
 
     /// Overrides present in `reader`, applied on top of `self`; absent keys keep their current values.
@@ -91,6 +94,7 @@ public struct SigmaConfiguration: Sendable, Equatable {
         result.rangeHorizon = reader.duration("range_horizon", default: rangeHorizon)
         result.quietSamples = reader.int("quiet_samples", default: quietSamples)
         result.maxEpisodesPerHour = reader.int("max_episodes_per_hour", default: maxEpisodesPerHour)
+        result.stuckSamples = reader.int("stuck_samples", default: stuckSamples)
         result.resolveSigma = reader.double("resolve_sigma", default: resolveSigma)
         result.quietPeriod = reader.duration("quiet_period", default: quietPeriod)
         result.minStddev = reader.double("min_stddev", default: minStddev)
@@ -113,6 +117,7 @@ public struct SigmaConfiguration: Sendable, Equatable {
         if maxEpisodesPerHour < 0 {
             reader.invalid("max_episodes_per_hour", "must not be negative (0 means no limit), got \(maxEpisodesPerHour)")
         }
+        if stuckSamples < 0 { reader.invalid("stuck_samples", "must not be negative (0 turns it off), got \(stuckSamples)") }
         if rangeHorizon < .zero { reader.invalid("range_horizon", "must not be negative") }
         if minStddev < 0 { reader.invalid("min_stddev", "must not be negative, got \(minStddev)") }
         if quietPeriod < .zero { reader.invalid("quiet_period", "must not be negative") }

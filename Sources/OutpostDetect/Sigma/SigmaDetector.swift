@@ -21,6 +21,9 @@ public struct SigmaDetector: Sendable {
     /// The smallest change between consecutive samples seen so far: the series' resolution, learned.
     private var resolution = Double.infinity
     private var previousValue: Double?
+    /// Identical values in a row so far, and the longest such run seen.
+    private var run = 0
+    private var longestRun = 1
     private var episode: Episode?
     /// Samples beyond `sigma` in a row, before they confirm an episode, and the most extreme of them.
     private var pending = 0
@@ -40,6 +43,8 @@ public struct SigmaDetector: Sendable {
         var samples = 0
         /// Over the budget: the episode runs its course without events.
         var suppressed = false
+        /// Raised by the stuck rule: ends when the value changes.
+        var stuck = false
         /// The newest excursion values, the candidate baseline if the level shift is accepted.
         var recent: [Double] = []
     }
@@ -83,22 +88,33 @@ public struct SigmaDetector: Sendable {
         }
         guard exceeds(z, configuration.sigma) else {
             pending = 0
+            if isStuck(sample.value) { return startEpisode(sample, z: z, stuck: true) }
             learn(sample.value)
             return []
         }
         if pending == 0 || abs(z) > abs(pendingPeak.z) { pendingPeak = (z, sample.value) }
         pending += 1
         let newExtreme = range.isOutside(sample.value, margin: flooredDeviation, high: z > 0)
-        guard newExtreme || pending >= configuration.confirmSamples else { return [] }
+        let clearSpike = abs(z) > 2 * configuration.sigma
+        guard newExtreme || clearSpike || pending >= configuration.confirmSamples else { return [] }
         return startEpisode(sample, z: z)
     }
 
-    private mutating func startEpisode(_ sample: Sample, z: Double) -> [Event] {
-        let peak = abs(z) >= abs(pendingPeak.z) ? (z: z, value: sample.value) : pendingPeak
-        let confirmed = pending
+    /// Whether `value` extends a run of identical values past `stuck_samples` and twice the longest run of normal
+    /// data seen (a quantised sensor that often sits still must sit still far longer than usual).
+    private mutating func isStuck(_ value: Double) -> Bool {
+        let minimum = configuration.stuckSamples
+        guard minimum > 0, value == previousValue, baseline.count >= 10 * configuration.window else { return false }
+        let length = run + 1
+        return length >= minimum && length > 2 * longestRun
+    }
+
+    private mutating func startEpisode(_ sample: Sample, z: Double, stuck: Bool = false) -> [Event] {
+        let peak = abs(z) >= abs(pendingPeak.z) || stuck ? (z: z, value: sample.value) : pendingPeak
+        let confirmed = stuck ? run + 1 : pending
         pending = 0
         var current = Episode(start: sample.time, lastOutside: sample.time, peakZ: peak.z, peakValue: peak.value,
-                              samples: confirmed, recent: [sample.value])
+                              samples: confirmed, stuck: stuck, recent: [sample.value])
         if overBudget(at: sample.time) {
             current.suppressed = true
             suppressedEpisodes += 1
@@ -108,7 +124,7 @@ public struct SigmaDetector: Sendable {
         }
         recentRaises.append(sample.time)
         episode = current
-        return [raisedEvent(sample, z: z)]
+        return [stuck ? stuckEvent(sample, z: z) : raisedEvent(sample, z: z)]
     }
 
     /// Whether another episode at `time` would exceed `max_episodes_per_hour`.
@@ -122,6 +138,14 @@ public struct SigmaDetector: Sendable {
 
     private mutating func noteStep(to value: Double) {
         if let previousValue, value != previousValue { resolution = min(resolution, abs(value - previousValue)) }
+        if value == previousValue {
+            run += 1
+        } else {
+            // A stuck run that ended is learned too: it was reported once, and a series whose normal includes such
+            // runs (a pump that is off for hours) must not report every one of them.
+            longestRun = max(longestRun, run)
+            run = 1
+        }
         previousValue = value
     }
 
@@ -139,6 +163,14 @@ public struct SigmaDetector: Sendable {
 
     private mutating func continueEpisode(_ current: inout Episode, sample: Sample, z: Double) -> [Event] {
         current.samples += 1
+        if current.stuck {
+            guard sample.value == previousValue else {
+                learn(sample.value)
+                return endEpisode(current, sample: sample, reason: "value_changed")
+            }
+            episode = current
+            return []
+        }
         if exceeds(z, configuration.resolveSigma) {
             current.lastOutside = sample.time
             current.calmSamples = 0
@@ -202,6 +234,17 @@ public struct SigmaDetector: Sendable {
         }
     }
 
+    private func stuckEvent(_ sample: Sample, z: Double) -> Event {
+        let series = sample.series
+        var attributes = explanation(series: series, value: sample.value, z: z)
+        attributes["outpost.anomaly.direction"] = .string("stuck")
+        attributes["outpost.anomaly.run"] = .int(Int64(run + 1))
+        let message = "\(series.name) has read \(formatted(sample.value))\(unitSuffix(series)) for \(run + 1) samples "
+            + "in a row (the longest run before was \(longestRun))"
+        return Event(name: .anomalyRaised, severity: .warn, time: sample.time, series: series, message: message,
+                     attributes: attributes)
+    }
+
     private func raisedEvent(_ sample: Sample, z: Double) -> Event {
         let series = sample.series
         var attributes = explanation(series: series, value: sample.value, z: z)
@@ -222,7 +265,11 @@ public struct SigmaDetector: Sendable {
         attributes["outpost.anomaly.peak_z"] = .double(episode.peakZ)
         attributes["outpost.anomaly.samples"] = .int(Int64(episode.samples))
         attributes["outpost.anomaly.suppressed"] = .int(Int64(suppressedSinceReport))
-        let verb = reason == "level_shift_accepted" ? "accepted a new level" : "returned to normal"
+        let verb = switch reason {
+        case "level_shift_accepted": "accepted a new level"
+        case "value_changed": "changed value again"
+        default: "returned to normal"
+        }
         let message = "\(series.name) \(verb) after \(formatted(UnixNanos.seconds(sample.time - episode.start)))s "
             + "(peak \(formatted(episode.peakValue))\(unitSuffix(series)), \(formatted(abs(episode.peakZ))) sigma)"
         return Event(name: .anomalyResolved, severity: .info, time: sample.time, series: series, message: message,
