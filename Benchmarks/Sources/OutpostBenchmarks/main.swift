@@ -77,6 +77,28 @@ func detectionOnly(samples: Int) -> Measurement {
                        unit: "samples/s")
 }
 
+/// Memory of detection per series: resident-set growth with 20 000 series that have each seen 200 samples, divided
+/// by the series count; it includes the engine's dictionary, the summaries and the allocator's overhead.
+func detectionMemory(series count: Int = 20_000) -> [Measurement] {
+    var generator = SeededGenerator(seed: 2)
+    let names = (0..<count).map { Series(name: "bench.\($0)", unit: "Cel") }
+    let before = residentBytes()
+    var engine = DetectionEngine(configuration: DetectionConfiguration())
+    for tick in 0..<200 {
+        for series in names {
+            _ = engine.process(Sample(series: series, time: Int64(tick) * 1_000_000_000,
+                                      value: 20 + generator.nextGaussian()))
+        }
+    }
+    let after = residentBytes()
+    let perSeries = Double(after - before) / Double(count)
+    precondition(engine.summaries.count == count)
+    return [
+        Measurement(name: "detection state per series (engine, 20 000 series, RSS growth)", value: perSeries, unit: "B"),
+        Measurement(name: "SigmaDetector inline size", value: Double(MemoryLayout<SigmaDetector>.size), unit: "B"),
+    ]
+}
+
 /// A CSV recording → parse → detection → alert JSON: the `outpost replay` path.
 func replayFile(rows: Int) -> Measurement {
     let path = "/tmp/outpost-bench-\(getpid()).csv"
@@ -191,6 +213,12 @@ func storePipeline() -> [Measurement] {
     ]
 }
 
+func residentBytes() -> Int {
+    let status = (try? SystemFiles.read("/proc/self/status")) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Int(line.split(separator: " ").dropLast().last ?? "0") ?? 0) * 1024
+}
+
 func bytesWritten() -> Int {
     let io = (try? SystemFiles.read("/proc/self/io")) ?? ""
     let line = io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") } ?? ""
@@ -202,11 +230,12 @@ let measurements = [
     simulatedThroughDetection(series: 100, ticks: 10_000),
     replayFile(rows: 1_000_000),
     hostPoll(),
-] + wireBytesPerSample() + storePipeline()
+] + detectionMemory() + wireBytesPerSample() + storePipeline()
 print("| benchmark | result |")
 print("| --- | ---: |")
 for measurement in measurements {
     let rounded = measurement.value >= 100 ? String(Int(measurement.value.rounded()))
         : String((measurement.value * 10).rounded() / 10)
-    print("| \(measurement.name) | \(rounded) \(measurement.unit) |")
+    let perSample = measurement.unit == "samples/s" ? " (\(String((1e7 / measurement.value).rounded() / 10)) µs/sample)" : ""
+    print("| \(measurement.name) | \(rounded) \(measurement.unit)\(perSample) |")
 }

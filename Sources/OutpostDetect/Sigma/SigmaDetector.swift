@@ -94,7 +94,9 @@ public struct SigmaDetector: Sendable {
         }
         if pending == 0 || abs(z) > abs(pendingPeak.z) { pendingPeak = (z, sample.value) }
         pending += 1
-        let newExtreme = range.isOutside(sample.value, margin: flooredDeviation, high: z > 0)
+        // A young range makes every other sample a record: the rule waits for a window of history.
+        let newExtreme = baseline.count >= configuration.window
+            && range.isOutside(sample.value, margin: flooredDeviation, high: z > 0)
         let clearSpike = abs(z) > 2 * configuration.sigma
         guard newExtreme || clearSpike || pending >= configuration.confirmSamples else { return [] }
         return startEpisode(sample, z: z)
