@@ -284,6 +284,32 @@ struct SigmaDetectorTests {
     }
 }
 
+@Suite("Detection engine")
+struct DetectionEngineTests {
+    @Test("the engine totals the episodes each series' budget suppressed")
+    func suppressedTotals() {
+        var configuration = DetectionConfiguration()
+        configuration.defaults.sigma.maxEpisodesPerHour = 1
+        configuration.defaults.sigma.quietPeriod = .seconds(1)
+        var engine = DetectionEngine(configuration: configuration)
+        var generator = TestNoise(seed: 40)
+        for name in ["a", "b"] {
+            let s = series(name)
+            for index in 0..<100 {
+                _ = engine.process(Sample(series: s, time: Int64(index) * second, value: 20 + 0.5 * generator.gaussian()))
+            }
+            for (offset, height) in [40.0, 45, 50].enumerated() {  // three new highs in a minute: two over budget
+                let start = Int64(100 + offset * 20) * second
+                _ = engine.process(Sample(series: s, time: start, value: height))
+                for calm in 1..<20 { _ = engine.process(Sample(series: s, time: start + Int64(calm) * second, value: 20)) }
+            }
+        }
+        #expect(engine.suppressedEpisodes == 4)
+        #expect(engine.summaries.map(\.suppressed) == [2, 2])
+        #expect(engine.summaries.map(\.anomalies) == [1, 1])
+    }
+}
+
 @Suite("Baseline statistics")
 struct BaselineStatisticsTests {
     @Test("window mean and variance equal a two-pass computation over the last N values")

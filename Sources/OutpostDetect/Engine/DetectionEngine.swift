@@ -20,6 +20,8 @@ public struct DetectionEngine: Sendable {
     public let configuration: DetectionConfiguration
     private var states: [Series: SeriesState] = [:]
     private var order: [Series] = []
+    /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
+    public private(set) var suppressedEpisodes = 0
 
     public init(configuration: DetectionConfiguration) {
         self.configuration = configuration
@@ -32,7 +34,10 @@ public struct DetectionEngine: Sendable {
             states[sample.series] = makeState(for: sample, source: source)
             order.append(sample.series)
         }
-        return states[sample.series]!.process(sample)
+        let before = states[sample.series]!.summary.suppressed
+        let events = states[sample.series]!.process(sample)
+        suppressedEpisodes += states[sample.series]!.summary.suppressed - before
+        return events
     }
 
     /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
