@@ -80,13 +80,16 @@ def median(values):
     return ordered[len(ordered) // 2] if ordered else None
 
 
-def report(families):
+def report(families, exclude=()):
     kinds = corpus.FAULTS
     header = f"{'family':<22}{'false/day':>10}" + "".join(f"{k:>13}" for k in kinds)
     print(header)
     total = {"false": 0, "clean_days": 0.0, "caught": collections.Counter(), "faults": collections.Counter(),
              "delays": collections.defaultdict(list)}
     for family, stats in families.items():
+        if family in exclude:
+            print(f"{family:<22}{stats['false'] / stats['clean_days']:>10.2f}  (excluded from the totals)")
+            continue
         cells = [f"{stats['caught'][k]}/{stats['faults'][k]}" for k in kinds]
         print(f"{family:<22}{stats['false'] / stats['clean_days']:>10.2f}" + "".join(f"{c:>13}" for c in cells))
         total["false"] += stats["false"]
@@ -112,13 +115,14 @@ def main():
     parser.add_argument("--config", help="a TOML whose [detect] to use (default: the built-in defaults)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--copies", type=int, default=3)
+    parser.add_argument("--exclude", action="append", default=[], help="leave a family out of the totals")
     parser.add_argument("--keep", help="write the corpus and alerts here instead of a temporary folder")
     arguments = parser.parse_args()
     folder = arguments.keep or tempfile.mkdtemp(prefix="outpost-detection-")
     manifest = corpus.generate(folder, seed=arguments.seed, copies=arguments.copies)
     files = [os.path.join(folder, name + ".csv") for name, *_ in manifest]
     raised = replay(arguments.outpost, arguments.config, files, os.path.join(folder, "alerts.jsonl"))
-    report(score(manifest, read_labels(os.path.join(folder, "labels.csv")), raised))
+    report(score(manifest, read_labels(os.path.join(folder, "labels.csv")), raised), exclude=arguments.exclude)
     if not arguments.keep:
         subprocess.run(["rm", "-rf", folder], check=False)
 

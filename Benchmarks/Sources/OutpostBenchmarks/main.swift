@@ -61,19 +61,27 @@ func simulatedThroughDetection(series seriesCount: Int, ticks: Int) -> Measureme
 }
 
 /// Detection alone on precomputed values: the cost of the detector itself.
-func detectionOnly(samples: Int) -> Measurement {
+/// `bare`: the 3-sigma score alone (confirmation, range, stuck rule and budget off), for a side-by-side ratio.
+func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
     let series = Series(name: "bench.value", unit: "Cel")
     var generator = SeededGenerator(seed: 1)
     let values = (0..<samples).map { _ in 20 + generator.nextGaussian() }
     let result = best(of: 5) {
-        var engine = DetectionEngine(configuration: DetectionConfiguration())
+        var configuration = DetectionConfiguration()
+        if bare {
+            configuration.defaults.sigma.confirmSamples = 1
+            configuration.defaults.sigma.rangeHorizon = .zero
+            configuration.defaults.sigma.stuckSamples = 0
+            configuration.defaults.sigma.maxEpisodesPerHour = 0
+        }
+        var engine = DetectionEngine(configuration: configuration)
         var events = 0
         for (index, value) in values.enumerated() {
             events += engine.process(Sample(series: series, time: Int64(index) * 1_000_000_000, value: value)).count
         }
         return samples + events * 0
     }
-    return Measurement(name: "sigma detection alone (1 series, ewma)", value: Double(result.count) / result.seconds,
+    return Measurement(name: "sigma detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))", value: Double(result.count) / result.seconds,
                        unit: "samples/s")
 }
 
@@ -227,6 +235,7 @@ func bytesWritten() -> Int {
 
 let measurements = [
     detectionOnly(samples: 2_000_000),
+    detectionOnly(samples: 2_000_000, bare: true),
     simulatedThroughDetection(series: 100, ticks: 10_000),
     replayFile(rows: 1_000_000),
     hostPoll(),
