@@ -247,6 +247,35 @@ struct SigmaDetectorTests {
         #expect(events.first?.attributes["outpost.anomaly.run"] == .int(121), "more than twice the run of 60")
     }
 
+    @Test("a pump going on and off alerts on its first switch only: both levels are known from then on")
+    func knownRegimes() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        let s = series("pump.current", unit: "A")
+        var generator = TestNoise(seed: 41)
+        var values: [Double] = []
+        for _ in 0..<6 {
+            values += Array(repeating: 0.0, count: 300)  // off: exactly zero
+            values += (0..<300).map { _ in 12 + 0.3 * generator.gaussian() }  // on
+        }
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved], "\(events.map(\.message))")
+        #expect(events.last?.attributes["outpost.anomaly.reason"] == .string("level_shift_accepted"))
+        #expect(events.allSatisfy { $0.time < 400 * second })
+        // A level the pump never held is still an anomaly.
+        let fault = feed(&detector, Array(repeating: 30.0, count: 5), series: s, start: Int64(values.count) * second)
+        #expect(fault.map(\.name) == [.anomalyRaised])
+    }
+
+    @Test("a slow cycle's accepted level shifts are not remembered as regimes")
+    func nearLevelsNotRemembered() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        let s = series()
+        // Up by 2.5 (5 sigma; the bands touch) and accepted, back down to the old level: an anomaly again.
+        let values = noise(300, seed: 42) + noise(300, seed: 43, mean: 22.5) + noise(20, seed: 44)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved, .anomalyRaised], "\(events.map(\.message))")
+    }
+
     @Test("no series raises more than max_episodes_per_hour; the rest are counted in the next resolved event")
     func alertBudget() {
         var detector = SigmaDetector(configuration: configuration {

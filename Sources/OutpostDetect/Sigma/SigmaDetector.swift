@@ -10,7 +10,10 @@ import OutpostCore
 /// larger of the short baseline's and a long-horizon one (20 windows), so a flat run cannot collapse it. Samples
 /// beyond `sigma` stay out of the baseline (an anomaly must not teach the detector that it is normal), unless the
 /// excursion lasts `level_shift_after` and `warmup` samples, when the recent anomalous values become the new
-/// baseline. At most `max_episodes_per_hour` episodes are sent per series; the rest are counted. Time is the
+/// baseline; when the two levels' bands do not touch, both are remembered (up to 4), and `confirm_samples` in a row
+/// back inside a remembered level's band move the baseline there without an episode (regimes such as a pump going on
+/// and off). A run of identical values past `stuck_samples` and twice the longest run seen is a stuck-sensor
+/// episode. At most `max_episodes_per_hour` episodes are sent per series; the rest are counted. Time is the
 /// samples' own time, so a replay gives the same events as the live run did.
 public struct SigmaDetector: Sendable {
     public let configuration: SigmaConfiguration
@@ -27,12 +30,23 @@ public struct SigmaDetector: Sendable {
     private var episode: Episode?
     /// Samples beyond `sigma` in a row, before they confirm an episode, and the most extreme of them.
     private var pending = 0
+    /// Levels the series settled at before (each accepted level shift, and the level it left), newest last.
+    private var knownLevels: [KnownLevel] = []
+    /// Samples in a row back at one known level, and which.
+    private var returning = (level: -1, samples: 0)
     private var pendingPeak: (z: Double, value: Double) = (0, 0)
     /// Raise times within the last hour, oldest first, for the episode budget.
     private var recentRaises: [Int64] = []
     /// Episodes kept quiet by the budget: since the last resolved event sent, and in total.
     private var suppressedSinceReport = 0
     public private(set) var suppressedEpisodes = 0
+
+    /// A level the series has held: a return to it is a known regime (a pump going on and off), not an anomaly.
+    private struct KnownLevel {
+        var mean: Double
+        var deviation: Double
+        static let limit = 4
+    }
 
     private struct Episode {
         let start: Int64
@@ -88,8 +102,13 @@ public struct SigmaDetector: Sendable {
         }
         guard exceeds(z, configuration.sigma) else {
             pending = 0
+            returning = (-1, 0)
             if isStuck(sample.value) { return startEpisode(sample, z: z, stuck: true) }
             learn(sample.value)
+            return []
+        }
+        if let level = knownLevel(near: sample.value) {
+            returnToKnownLevel(level)
             return []
         }
         if pending == 0 || abs(z) > abs(pendingPeak.z) { pendingPeak = (z, sample.value) }
@@ -100,6 +119,38 @@ public struct SigmaDetector: Sendable {
         let clearSpike = abs(z) > 2 * configuration.sigma
         guard newExtreme || clearSpike || pending >= configuration.confirmSamples else { return [] }
         return startEpisode(sample, z: z)
+    }
+
+    private func knownLevel(near value: Double) -> Int? {
+        knownLevels.indices.last { index in
+            let level = knownLevels[index]
+            return abs(value - level.mean) <= configuration.sigma * max(level.deviation, floorWithoutBaseline)
+        }
+    }
+
+    /// After `confirm_samples` samples in a row at a known level, the baseline moves there without an episode.
+    private mutating func returnToKnownLevel(_ index: Int) {
+        returning = returning.level == index ? (index, returning.samples + 1) : (index, 1)
+        pending = 0
+        guard returning.samples >= configuration.confirmSamples else { return }
+        let target = knownLevels[index]
+        remember(KnownLevel(mean: baseline.mean, deviation: flooredDeviation))
+        seedBaseline(mean: target.mean, deviation: target.deviation)
+        returning = (-1, 0)
+    }
+
+    /// Records `level`, replacing a remembered one it matches, forgetting the oldest beyond the limit.
+    private mutating func remember(_ level: KnownLevel) {
+        if let same = knownLevel(near: level.mean) { knownLevels.remove(at: same) }
+        knownLevels.append(level)
+        if knownLevels.count > KnownLevel.limit { knownLevels.removeFirst() }
+    }
+
+    /// Starts the baseline over at `mean` with `deviation`, as if it had learned `warmup` samples there.
+    private mutating func seedBaseline(mean: Double, deviation: Double) {
+        let count = max(2, configuration.warmup)
+        let spread = deviation * (Double(count - 1) / Double(count)).squareRoot()
+        baseline.reset(to: (0..<count).map { mean + ($0 % 2 == 0 ? -spread : spread) })
     }
 
     /// Whether `value` extends a run of identical values past `stuck_samples` and twice the longest run of normal
@@ -195,7 +246,14 @@ public struct SigmaDetector: Sendable {
         if levelShift > .zero, sample.time - current.start >= UnixNanos.from(levelShift),
             exceeds(z, configuration.sigma), current.recent.count >= max(2, min(configuration.warmup, configuration.window))
         {
+            let left = KnownLevel(mean: baseline.mean, deviation: flooredDeviation)
             baseline.reset(to: current.recent)
+            let reached = KnownLevel(mean: baseline.mean, deviation: max(baseline.standardDeviation, floorWithoutBaseline))
+            // Only distinct regimes, whose bands do not touch, are remembered: a slow cycle's accepted shifts are not.
+            if abs(reached.mean - left.mean) > configuration.sigma * (reached.deviation + left.deviation) {
+                remember(left)
+                remember(reached)
+            }
             longVariance = max(longVariance, baseline.variance)
             return endEpisode(current, sample: sample, reason: "level_shift_accepted")
         }
@@ -216,8 +274,12 @@ public struct SigmaDetector: Sendable {
     }
 
     private var flooredDeviation: Double {
-        let learnedResolution = resolution.isFinite ? resolution : 0
-        return max(baseline.standardDeviation, longVariance.squareRoot(), learnedResolution, configuration.minStddev)
+        max(baseline.standardDeviation, longVariance.squareRoot(), floorWithoutBaseline)
+    }
+
+    /// The floors that do not depend on the current baseline: the learned resolution and `min_stddev`.
+    private var floorWithoutBaseline: Double {
+        max(resolution.isFinite ? resolution : 0, configuration.minStddev)
     }
 
     private func zScore(_ value: Double) -> Double {
