@@ -199,7 +199,7 @@ def generate(folder, seed=1, copies=3):
             name = f"{kind.name}.{copy + 1}"
             n = kind.days * DAY // kind.cadence
             values = kind.make(rng, n, kind.cadence)
-            # Faults land after two days of learning (a quarter of short recordings), one fault kind each, at least 18 hours apart.
+            # Faults land after two days of learning (a quarter of short recordings), one of each kind, spread out.
             faults, covered = FAULTS[:], set()
             rng.shuffle(faults)
             learning = min(2 * DAY // kind.cadence, n // 4)

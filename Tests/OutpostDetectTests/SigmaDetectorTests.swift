@@ -325,12 +325,15 @@ struct DetectionEngineTests {
         for name in ["a", "b"] {
             let s = series(name)
             for index in 0..<100 {
-                _ = engine.process(Sample(series: s, time: Int64(index) * second, value: 20 + 0.5 * generator.gaussian()))
+                let value = 20 + 0.5 * generator.gaussian()
+                _ = engine.process(Sample(series: s, time: Int64(index) * second, value: value))
             }
             for (offset, height) in [40.0, 45, 50].enumerated() {  // three new highs in a minute: two over budget
                 let start = Int64(100 + offset * 20) * second
                 _ = engine.process(Sample(series: s, time: start, value: height))
-                for calm in 1..<20 { _ = engine.process(Sample(series: s, time: start + Int64(calm) * second, value: 20)) }
+                for calm in 1..<20 {
+                    _ = engine.process(Sample(series: s, time: start + Int64(calm) * second, value: 20))
+                }
             }
         }
         #expect(engine.suppressedEpisodes == 4)

@@ -81,7 +81,8 @@ func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
         }
         return samples + events * 0
     }
-    return Measurement(name: "sigma detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))", value: Double(result.count) / result.seconds,
+    let name = "sigma detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))"
+    return Measurement(name: name, value: Double(result.count) / result.seconds,
                        unit: "samples/s")
 }
 
@@ -102,7 +103,8 @@ func detectionMemory(series count: Int = 20_000) -> [Measurement] {
     let perSeries = Double(after - before) / Double(count)
     precondition(engine.summaries.count == count)
     return [
-        Measurement(name: "detection state per series (engine, 20 000 series, RSS growth)", value: perSeries, unit: "B"),
+        Measurement(name: "detection state per series (engine, 20 000 series, RSS growth)", value: perSeries,
+                    unit: "B"),
         Measurement(name: "SigmaDetector inline size", value: Double(MemoryLayout<SigmaDetector>.size), unit: "B"),
     ]
 }
@@ -245,6 +247,7 @@ print("| --- | ---: |")
 for measurement in measurements {
     let rounded = measurement.value >= 100 ? String(Int(measurement.value.rounded()))
         : String((measurement.value * 10).rounded() / 10)
-    let perSample = measurement.unit == "samples/s" ? " (\(String((1e7 / measurement.value).rounded() / 10)) µs/sample)" : ""
+    let microseconds = String((1e7 / measurement.value).rounded() / 10)
+    let perSample = measurement.unit == "samples/s" ? " (\(microseconds) µs/sample)" : ""
     print("| \(measurement.name) | \(rounded) \(measurement.unit)\(perSample) |")
 }

@@ -115,9 +115,12 @@ public struct SigmaConfiguration: Sendable, Equatable {
         if confirmSamples < 1 { reader.invalid("confirm_samples", "must be at least 1 sample, got \(confirmSamples)") }
         if quietSamples < 1 { reader.invalid("quiet_samples", "must be at least 1 sample, got \(quietSamples)") }
         if maxEpisodesPerHour < 0 {
-            reader.invalid("max_episodes_per_hour", "must not be negative (0 means no limit), got \(maxEpisodesPerHour)")
+            reader.invalid("max_episodes_per_hour",
+                           "must not be negative (0 means no limit), got \(maxEpisodesPerHour)")
         }
-        if stuckSamples < 0 { reader.invalid("stuck_samples", "must not be negative (0 turns it off), got \(stuckSamples)") }
+        if stuckSamples < 0 {
+            reader.invalid("stuck_samples", "must not be negative (0 turns it off), got \(stuckSamples)")
+        }
         if rangeHorizon < .zero { reader.invalid("range_horizon", "must not be negative") }
         if minStddev < 0 { reader.invalid("min_stddev", "must not be negative, got \(minStddev)") }
         if quietPeriod < .zero { reader.invalid("quiet_period", "must not be negative") }

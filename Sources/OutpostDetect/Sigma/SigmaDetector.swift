@@ -244,11 +244,13 @@ public struct SigmaDetector: Sendable {
         }
         let levelShift = configuration.levelShiftAfter
         if levelShift > .zero, sample.time - current.start >= UnixNanos.from(levelShift),
-            exceeds(z, configuration.sigma), current.recent.count >= max(2, min(configuration.warmup, configuration.window))
+            exceeds(z, configuration.sigma),
+            current.recent.count >= max(2, min(configuration.warmup, configuration.window))
         {
             let left = KnownLevel(mean: baseline.mean, deviation: flooredDeviation)
             baseline.reset(to: current.recent)
-            let reached = KnownLevel(mean: baseline.mean, deviation: max(baseline.standardDeviation, floorWithoutBaseline))
+            let reached = KnownLevel(mean: baseline.mean,
+                                     deviation: max(baseline.standardDeviation, floorWithoutBaseline))
             // Only distinct regimes, whose bands do not touch, are remembered: a slow cycle's accepted shifts are not.
             if abs(reached.mean - left.mean) > configuration.sigma * (reached.deviation + left.deviation) {
                 remember(left)

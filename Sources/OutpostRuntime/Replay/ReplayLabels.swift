@@ -23,7 +23,8 @@ public struct ReplayLabels: Sendable {
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = String(rawLine).trimmingSpaces()
             if line.isEmpty || line.hasPrefix("#") || line.lowercased().hasPrefix("series,") { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces() }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                .map { String($0).trimmingSpaces() }
             guard fields.count == 3 || fields.count == 4,
                 let start = Timestamp.parse(fields[1]), let end = Timestamp.parse(fields[2]), end >= start
             else {
@@ -74,10 +75,11 @@ public struct ReplayLabels: Sendable {
 
     public static func report(_ score: Score) -> String {
         func percent(_ value: Double) -> String { String((value * 1000).rounded() / 10) + " %" }
+        func hundredths(_ value: Double) -> String { String((value * 100).rounded() / 100) }
         return "labels: \(score.trueEpisodes) of \(score.episodes) episodes inside a labelled window (precision "
             + "\(percent(score.precision))), \(score.windowsFound) of \(score.windows) windows found (recall "
             + "\(percent(score.recall))), \(score.episodes - score.trueEpisodes) false episodes over "
-            + "\(String((score.days * 10).rounded() / 10)) days (\(String((score.falseEpisodesPerDay * 100).rounded() / 100))"
+            + "\(String((score.days * 10).rounded() / 10)) days (\(hundredths(score.falseEpisodesPerDay))"
             + " per day)"
     }
 }

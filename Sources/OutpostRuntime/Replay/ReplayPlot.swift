@@ -73,7 +73,8 @@ public enum ReplayPlot {
         let left = 70.0, right = width - 10, plotTop = top + 28, plotBottom = top + panelHeight - 30
         var out = "<text x=\"\(left)\" y=\"\(top + 18)\" font-weight=\"bold\">\(escaped(trace.name))"
             + (trace.unit.isEmpty ? "" : " (\(escaped(trace.unit)))") + "</text>\n"
-        out += "<text x=\"\(right)\" y=\"\(top + 18)\" text-anchor=\"end\" fill=\"#555\">\(trace.values.count) samples, "
+        out += "<text x=\"\(right)\" y=\"\(top + 18)\" text-anchor=\"end\" fill=\"#555\">"
+            + "\(trace.values.count) samples, "
             + "\(trace.episodes.count) episodes, band ±\(formatted(trace.sigma))σ</text>\n"
         guard let first = trace.times.first, let last = trace.times.last else { return out }
         let buckets = bucketed(trace, first: first, last: last)
@@ -107,10 +108,13 @@ public enum ReplayPlot {
                 + "fill-opacity=\"0.18\" stroke=\"none\"/>\n"
         }
         let filled = buckets.indices.filter { buckets[$0].count > 0 }
-        let envelope = filled.map { "M\(rounded(columnX($0))) \(rounded(y(buckets[$0].low)))V\(rounded(y(buckets[$0].high)))" }
+        let envelope = filled.map {
+            "M\(rounded(columnX($0))) \(rounded(y(buckets[$0].low)))V\(rounded(y(buckets[$0].high)))"
+        }
         out += "<path d=\"\(envelope.joined())\" stroke=\"#333\" stroke-width=\"1.2\" fill=\"none\"/>\n"
         let line = filled.map { "\(rounded(columnX($0))),\(rounded(y(buckets[$0].sum / Double(buckets[$0].count))))" }
-        out += "<polyline points=\"\(line.joined(separator: " "))\" stroke=\"#333\" stroke-width=\"1\" fill=\"none\"/>\n"
+        out += "<polyline points=\"\(line.joined(separator: " "))\" stroke=\"#333\" stroke-width=\"1\" "
+            + "fill=\"none\"/>\n"
         for time in trace.thresholdTimes {
             out += "<circle cx=\(quoted(x(time))) cy=\(quoted(plotTop + 4)) r=\"3\" fill=\"#fb8c00\"/>\n"
         }
