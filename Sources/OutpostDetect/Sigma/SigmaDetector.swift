@@ -111,6 +111,7 @@ public struct SigmaDetector: Sendable {
             returnToKnownLevel(level)
             return []
         }
+        returning = (-1, 0)
         if pending == 0 || abs(z) > abs(pendingPeak.z) { pendingPeak = (z, sample.value) }
         pending += 1
         // A young range makes every other sample a record: the rule waits for a window of history.
