@@ -150,21 +150,47 @@ extension OutpostCommand {
         @Option(name: .shortAndLong, help: "Write the events as JSON lines here instead of to stdout.")
         var output: String?
 
+        @Option(help: "Draw the series, their bands and episodes into this .svg or .html file (one panel per file).")
+        var plot: String?
+
+        @Option(help: "Score the episodes against labelled windows in this CSV (series,start,end[,kind]).")
+        var labels: String?
+
         func validate() throws {
             if input.isEmpty { throw ValidationError("give at least one CSV with --input") }
+            if let plot, !(plot.hasSuffix(".svg") || plot.hasSuffix(".html")) {
+                throw ValidationError("--plot \(plot): name the file .svg or .html")
+            }
         }
 
         func run() async throws {
             let configuration = try config.map { try loadConfiguration($0) }
             let runner = ReplayRunner(configuration: configuration)
             var sink = try EventFile(path: output)
+            let labelWindows = try labels.map { path in
+                let text: String
+                do {
+                    text = try SystemFiles.read(path, limit: 64 << 20)
+                } catch {
+                    printToStandardError("--labels: \(error)")
+                    throw ExitCode.failure
+                }
+                return ReplayLabels.parse(text, path: path, problem: printToStandardError)
+            }
             var summaries: [ReplayRunner.FileSummary] = []
             for path in input {
-                summaries.append(runner.replay(path: path, emit: { sink.write($0) }, problem: printToStandardError))
+                summaries.append(runner.replay(path: path, keepSamples: plot != nil, emit: { sink.write($0) },
+                                               problem: printToStandardError))
             }
             sink.close()
-            let table = ReplayRunner.table(summaries)
-            if output == nil { printToStandardError(table) } else { print(table) }
+            var report = ReplayRunner.table(summaries)
+            if let labelWindows { report += "\n" + ReplayLabels.report(labelWindows.score(summaries)) }
+            if output == nil { printToStandardError(report) } else { print(report) }
+            if let plot {
+                var file = try EventFile(path: plot)
+                file.write(ReplayPlot.render(summaries.compactMap(\.trace), html: plot.hasSuffix(".html")))
+                file.close()
+            }
             if summaries.contains(where: { $0.failure != nil }) { throw ExitCode.failure }
         }
     }

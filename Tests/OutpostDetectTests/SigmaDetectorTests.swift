@@ -122,21 +122,180 @@ struct SigmaDetectorTests {
         #expect(feed(&detector, values, series: series()).isEmpty)
     }
 
-    @Test("false-alert rate on long stationary Gaussian noise stays near the 3-sigma tail", arguments: [
+    @Test("the bare 3-sigma score still fires on about the 0.27 % Gaussian tail", arguments: [
         BaselineStatistics.Method.ewma, .window,
     ])
-    func falseAlertRate(method: BaselineStatistics.Method) {
+    func bareScoreTailRate(method: BaselineStatistics.Method) {
         var detector = SigmaDetector(configuration: configuration {
             $0.method = method
             $0.sigma = 3
             $0.window = 300
             $0.quietPeriod = .seconds(5)
+            $0.quietSamples = 1
+            $0.confirmSamples = 1
+            $0.rangeHorizon = .zero
+            $0.maxEpisodesPerHour = 0
         })
         let count = 200_000
         let raised = feed(&detector, noise(count, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
         // The two-sided 3-sigma tail is 0.27 %; an estimated baseline widens it a little, episodes merge a little.
         let rate = Double(raised.count) / Double(count)
         #expect(rate > 0.001 && rate < 0.005, "rate \(rate)")
+    }
+
+    @Test("at the defaults, 2.3 days of 1 Hz Gaussian noise raise at most a handful of episodes")
+    func defaultsQuietOnNoise() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let raised = feed(&detector, noise(200_000, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
+        // The bare score would raise about 500 times here (previous test).
+        #expect(raised.count <= 5, "\(raised.count) episodes")
+    }
+
+    @Test("a long flat run does not collapse the deviation: the next ordinary value stays quiet")
+    func flatRunKeepsDeviation() {
+        // The stuck rule would rightly flag 5000 identical values of a noisy sensor; this test is about the band.
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.stuckSamples = 0 })
+        let s = series()
+        _ = feed(&detector, noise(3000, seed: 30), series: s)
+        _ = feed(&detector, Array(repeating: 20.0, count: 5000), series: s, start: 3000 * second)
+        #expect(detector.estimate.standardDeviation > 0.3)
+        #expect(feed(&detector, noise(3000, seed: 31), series: s, start: 8000 * second).isEmpty)
+    }
+
+    @Test("a quantised series that steps by its resolution stays quiet without min_stddev")
+    func learnedResolution() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        // Humidity in whole percent: long flat runs, then one-count steps up and down.
+        var values: [Double] = []
+        for step in 0..<200 { values += Array(repeating: 50.0 + Double(step % 3), count: step == 0 ? 20 : 100) }
+        #expect(feed(&detector, values, series: series()).isEmpty)
+    }
+
+    @Test("one sample beyond sigma inside the known range waits for confirm_samples in a row")
+    func confirmInsideRange() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        // A wide history first, so 21.8 (about 3.7 sigma) is inside the range of the horizon.
+        _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [24.0] + noise(400, seed: 33, sd: 0.5), series: s)
+        let start = 501 * second
+        #expect(detector.process(Sample(series: s, time: start, value: 21.8)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + second, value: 20)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + 2 * second, value: 21.8)).isEmpty)
+        #expect(detector.process(Sample(series: s, time: start + 3 * second, value: 21.8)).isEmpty)
+        let third = detector.process(Sample(series: s, time: start + 4 * second, value: 21.8))
+        #expect(third.map(\.name) == [.anomalyRaised], "the third sample in a row confirms the excursion")
+    }
+
+    @Test("a sample beyond twice sigma raises at once, even inside the known range")
+    func clearSpikeInsideRange() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [26.0] + noise(400, seed: 33, sd: 0.5), series: s)
+        let events = detector.process(Sample(series: s, time: 501 * second, value: 24))
+        #expect(events.map(\.name) == [.anomalyRaised])
+    }
+
+    @Test("a new high for the range horizon raises on its first sample")
+    func newHighRaisesAtOnce() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        let s = series()
+        _ = feed(&detector, noise(500, seed: 34), series: s)
+        let events = detector.process(Sample(series: s, time: 500 * second, value: 26))
+        #expect(events.map(\.name) == [.anomalyRaised])
+    }
+
+    @Test("one flickering excursion at a 15 minute cadence is one episode")
+    func episodesCountSamples() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        let interval = 900 * second
+        var values = noise(200, seed: 35)
+        // Around the limit for 12 samples (3 hours): beyond sigma, calm, beyond again.
+        for index in 0..<12 { values.append(index % 3 == 2 ? 20.0 : 24.0 + Double(index) * 0.1) }
+        values += noise(40, seed: 36)
+        var events: [Event] = []
+        for (index, value) in values.enumerated() {
+            events += detector.process(Sample(series: s, time: Int64(index) * interval, value: value))
+        }
+        let flicker = events.filter { $0.time >= 200 * interval }
+        #expect(flicker.map(\.name) == [.anomalyRaised, .anomalyResolved])
+    }
+
+    @Test("a noisy sensor that repeats one value stuck_samples times raises once, and resolves when it moves")
+    func stuckSensor() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        let values = noise(1000, seed: 38) + Array(repeating: 20.1, count: 30) + noise(30, seed: 39)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved])
+        #expect(events.first?.time == 1009 * second, "the tenth identical value")
+        #expect(events.first?.attributes["outpost.anomaly.direction"] == .string("stuck"))
+        #expect(events.last?.time == 1030 * second)
+        #expect(events.last?.attributes["outpost.anomaly.reason"] == .string("value_changed"))
+    }
+
+    @Test("a sensor that often sits still is stuck only when it sits still twice as long as ever before")
+    func stuckLearnsUsualRuns() {
+        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        let s = series()
+        var values: [Double] = []
+        for step in 0..<60 { values += Array(repeating: 50.0 + Double(step % 2), count: 1 + step % 40) }
+        values += Array(repeating: 50.0, count: 60) + [51.0]  // longer than any run so far, not twice as long
+        #expect(feed(&detector, values, series: s).isEmpty)
+        let events = feed(&detector, Array(repeating: 50.0, count: 130), series: s, start: Int64(values.count) * second)
+        #expect(events.map(\.name) == [.anomalyRaised])
+        #expect(events.first?.attributes["outpost.anomaly.run"] == .int(121), "more than twice the run of 60")
+    }
+
+    @Test("a pump going on and off alerts on its first switch only: both levels are known from then on")
+    func knownRegimes() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        let s = series("pump.current", unit: "A")
+        var generator = TestNoise(seed: 41)
+        var values: [Double] = []
+        for _ in 0..<6 {
+            values += Array(repeating: 0.0, count: 300)  // off: exactly zero
+            values += (0..<300).map { _ in 12 + 0.3 * generator.gaussian() }  // on
+        }
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved], "\(events.map(\.message))")
+        #expect(events.last?.attributes["outpost.anomaly.reason"] == .string("level_shift_accepted"))
+        #expect(events.allSatisfy { $0.time < 400 * second })
+        // A level the pump never held is still an anomaly.
+        let fault = feed(&detector, Array(repeating: 30.0, count: 5), series: s, start: Int64(values.count) * second)
+        #expect(fault.map(\.name) == [.anomalyRaised])
+    }
+
+    @Test("a slow cycle's accepted level shifts are not remembered as regimes")
+    func nearLevelsNotRemembered() {
+        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        let s = series()
+        // Up by 2.5 (5 sigma; the bands touch) and accepted, back down to the old level: an anomaly again.
+        let values = noise(300, seed: 42) + noise(300, seed: 43, mean: 22.5) + noise(20, seed: 44)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved, .anomalyRaised], "\(events.map(\.message))")
+    }
+
+    @Test("no series raises more than max_episodes_per_hour; the rest are counted in the next resolved event")
+    func alertBudget() {
+        var detector = SigmaDetector(configuration: configuration {
+            $0.maxEpisodesPerHour = 2
+            $0.levelShiftAfter = .zero
+            $0.stuckSamples = 0
+        })
+        let s = series()
+        var values = noise(100, seed: 37)
+        for height in stride(from: 40.0, to: 50, by: 2) {  // five spikes within 2 minutes, each a new high
+            values += [height] + Array(repeating: 20.0, count: 15)
+        }
+        values += Array(repeating: 20.0, count: 3600)  // an hour later the budget is free again
+        values += [60.0] + Array(repeating: 20.0, count: 15)
+        let events = feed(&detector, values, series: s)
+        #expect(events.map(\.name) == [.anomalyRaised, .anomalyResolved, .anomalyRaised, .anomalyResolved,
+                                       .anomalyRaised, .anomalyResolved])
+        #expect(events[3].attributes["outpost.anomaly.suppressed"] == .int(0))
+        #expect(events[5].attributes["outpost.anomaly.suppressed"] == .int(3))
+        #expect(detector.suppressedEpisodes == 3)
     }
 
     @Test("every event explains itself")
@@ -151,6 +310,35 @@ struct SigmaDetectorTests {
         }
         #expect(event.series?.attributes["location"] == .string("north"))
         #expect(event.time == 100 * second)
+    }
+}
+
+@Suite("Detection engine")
+struct DetectionEngineTests {
+    @Test("the engine totals the episodes each series' budget suppressed")
+    func suppressedTotals() {
+        var configuration = DetectionConfiguration()
+        configuration.defaults.sigma.maxEpisodesPerHour = 1
+        configuration.defaults.sigma.quietPeriod = .seconds(1)
+        var engine = DetectionEngine(configuration: configuration)
+        var generator = TestNoise(seed: 40)
+        for name in ["a", "b"] {
+            let s = series(name)
+            for index in 0..<100 {
+                let value = 20 + 0.5 * generator.gaussian()
+                _ = engine.process(Sample(series: s, time: Int64(index) * second, value: value))
+            }
+            for (offset, height) in [40.0, 45, 50].enumerated() {  // three new highs in a minute: two over budget
+                let start = Int64(100 + offset * 20) * second
+                _ = engine.process(Sample(series: s, time: start, value: height))
+                for calm in 1..<20 {
+                    _ = engine.process(Sample(series: s, time: start + Int64(calm) * second, value: 20))
+                }
+            }
+        }
+        #expect(engine.suppressedEpisodes == 4)
+        #expect(engine.summaries.map(\.suppressed) == [2, 2])
+        #expect(engine.summaries.map(\.anomalies) == [1, 1])
     }
 }
 

@@ -146,6 +146,40 @@ struct CommandLineTests {
         #expect(out.contains(" 300 "), "300 rows in the summary: \(out)")
     }
 
+    @Test("`outpost replay --plot` draws a panel with band and episode; `--labels` scores it")
+    func replayPlotAndLabels() throws {
+        let csv = try writeTemporary("boiler.csv", spikeCSV())
+        let folder = csv.deletingLastPathComponent()
+        let plot = folder.appendingPathComponent("replay.html")
+        // One window around the spike (12:03:20), one where nothing happens: precision 100 %, recall 50 %.
+        let labels = try writeTemporary("labels.csv", """
+            series,start,end,kind
+            boiler,2026-03-01T12:03:15Z,2026-03-01T12:03:30Z,spike
+            boiler,1772366500,1772366510,stuck
+            """)
+        let (status, out, err) = try OutpostProcess.run(["replay", "--input", csv.path, "--output",
+                                                         folder.appendingPathComponent("alerts.jsonl").path,
+                                                         "--plot", plot.path, "--labels", labels.path])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("labels: 1 of 1 episodes inside a labelled window (precision 100.0 %), "
+            + "1 of 2 windows found (recall 50.0 %)"), "\(out)")
+        let html = try String(contentsOf: plot, encoding: .utf8)
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("<svg"))
+        #expect(html.contains(">boiler</text>"))
+        #expect(html.contains("300 samples, 1 episodes"))
+        #expect(html.contains("<polygon points="), "the band")
+        #expect(html.contains("fill=\"#e53935\""), "the episode")
+    }
+
+    @Test("`outpost replay --plot` wants an .svg or .html name")
+    func replayPlotName() throws {
+        let csv = try writeTemporary("boiler.csv", spikeCSV())
+        let (status, _, err) = try OutpostProcess.run(["replay", "--input", csv.path, "--plot", "/tmp/plot.png"])
+        #expect(status != 0)
+        #expect(err.contains("name the file .svg or .html"), "\(err)")
+    }
+
     @Test("`outpost run` prints alerts as JSON lines on stdout and stops cleanly on SIGTERM")
     func runAndStop() throws {
         let csv = try writeTemporary("tank.csv", spikeCSV())

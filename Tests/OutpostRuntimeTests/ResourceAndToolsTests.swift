@@ -65,9 +65,11 @@ struct StatusAndSpoolCommandTests {
         #expect(statusCode == 0)
         #expect(status.contains("on tools-gw: running"))
         #expect(status.contains("[simulated] tank.level:"))
+        #expect(status.contains("anomaly episodes over the per-series budget 0"), "\(status)")
         let (_, json, _) = try OutpostProcess.run(["status", "--config", config.path, "--json"])
         let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         #expect(document?["schema"] as? String == "outpost.status.v1")
+        #expect(document?["anomalies_suppressed"] as? Int == 0)
         #expect(((document?["spool"] as? [String: Any])?["lanes"] as? [String: Any])?["metrics"] != nil)
 
         let (_, inspected, _) = try OutpostProcess.run(["spool", "inspect", "--config", config.path, "--limit", "1"])

@@ -61,20 +61,52 @@ func simulatedThroughDetection(series seriesCount: Int, ticks: Int) -> Measureme
 }
 
 /// Detection alone on precomputed values: the cost of the detector itself.
-func detectionOnly(samples: Int) -> Measurement {
+/// `bare`: the 3-sigma score alone (confirmation, range, stuck rule and budget off), for a side-by-side ratio.
+func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
     let series = Series(name: "bench.value", unit: "Cel")
     var generator = SeededGenerator(seed: 1)
     let values = (0..<samples).map { _ in 20 + generator.nextGaussian() }
     let result = best(of: 5) {
-        var engine = DetectionEngine(configuration: DetectionConfiguration())
+        var configuration = DetectionConfiguration()
+        if bare {
+            configuration.defaults.sigma.confirmSamples = 1
+            configuration.defaults.sigma.rangeHorizon = .zero
+            configuration.defaults.sigma.stuckSamples = 0
+            configuration.defaults.sigma.maxEpisodesPerHour = 0
+        }
+        var engine = DetectionEngine(configuration: configuration)
         var events = 0
         for (index, value) in values.enumerated() {
             events += engine.process(Sample(series: series, time: Int64(index) * 1_000_000_000, value: value)).count
         }
         return samples + events * 0
     }
-    return Measurement(name: "sigma detection alone (1 series, ewma)", value: Double(result.count) / result.seconds,
+    let name = "sigma detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))"
+    return Measurement(name: name, value: Double(result.count) / result.seconds,
                        unit: "samples/s")
+}
+
+/// Memory of detection per series: resident-set growth with 20 000 series that have each seen 200 samples, divided
+/// by the series count; it includes the engine's dictionary, the summaries and the allocator's overhead.
+func detectionMemory(series count: Int = 20_000) -> [Measurement] {
+    var generator = SeededGenerator(seed: 2)
+    let names = (0..<count).map { Series(name: "bench.\($0)", unit: "Cel") }
+    let before = residentBytes()
+    var engine = DetectionEngine(configuration: DetectionConfiguration())
+    for tick in 0..<200 {
+        for series in names {
+            _ = engine.process(Sample(series: series, time: Int64(tick) * 1_000_000_000,
+                                      value: 20 + generator.nextGaussian()))
+        }
+    }
+    let after = residentBytes()
+    let perSeries = Double(after - before) / Double(count)
+    precondition(engine.summaries.count == count)
+    return [
+        Measurement(name: "detection state per series (engine, 20 000 series, RSS growth)", value: perSeries,
+                    unit: "B"),
+        Measurement(name: "SigmaDetector inline size", value: Double(MemoryLayout<SigmaDetector>.size), unit: "B"),
+    ]
 }
 
 /// A CSV recording → parse → detection → alert JSON: the `outpost replay` path.
@@ -191,6 +223,12 @@ func storePipeline() -> [Measurement] {
     ]
 }
 
+func residentBytes() -> Int {
+    let status = (try? SystemFiles.read("/proc/self/status")) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+    return (Int(line.split(separator: " ").dropLast().last ?? "0") ?? 0) * 1024
+}
+
 func bytesWritten() -> Int {
     let io = (try? SystemFiles.read("/proc/self/io")) ?? ""
     let line = io.split(separator: "\n").first { $0.hasPrefix("write_bytes:") } ?? ""
@@ -199,14 +237,17 @@ func bytesWritten() -> Int {
 
 let measurements = [
     detectionOnly(samples: 2_000_000),
+    detectionOnly(samples: 2_000_000, bare: true),
     simulatedThroughDetection(series: 100, ticks: 10_000),
     replayFile(rows: 1_000_000),
     hostPoll(),
-] + wireBytesPerSample() + storePipeline()
+] + detectionMemory() + wireBytesPerSample() + storePipeline()
 print("| benchmark | result |")
 print("| --- | ---: |")
 for measurement in measurements {
     let rounded = measurement.value >= 100 ? String(Int(measurement.value.rounded()))
         : String((measurement.value * 10).rounded() / 10)
-    print("| \(measurement.name) | \(rounded) \(measurement.unit) |")
+    let microseconds = String((1e7 / measurement.value).rounded() / 10)
+    let perSample = measurement.unit == "samples/s" ? " (\(microseconds) µs/sample)" : ""
+    print("| \(measurement.name) | \(rounded) \(measurement.unit)\(perSample) |")
 }

@@ -20,6 +20,8 @@ public struct DetectionEngine: Sendable {
     public let configuration: DetectionConfiguration
     private var states: [Series: SeriesState] = [:]
     private var order: [Series] = []
+    /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
+    public private(set) var suppressedEpisodes = 0
 
     public init(configuration: DetectionConfiguration) {
         self.configuration = configuration
@@ -32,7 +34,10 @@ public struct DetectionEngine: Sendable {
             states[sample.series] = makeState(for: sample, source: source)
             order.append(sample.series)
         }
-        return states[sample.series]!.process(sample)
+        let before = states[sample.series]!.summary.suppressed
+        let events = states[sample.series]!.process(sample)
+        suppressedEpisodes += states[sample.series]!.summary.suppressed - before
+        return events
     }
 
     /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
@@ -75,6 +80,8 @@ public struct SeriesSummary: Sendable {
     public var maximum = -Double.infinity
     public var mean = 0.0
     public var anomalies = 0
+    /// Episodes over `max_episodes_per_hour`, counted instead of sent.
+    public var suppressed = 0
     public var thresholdCrossings = 0
     public var firstTime: Int64 = 0
     public var lastTime: Int64 = 0
@@ -105,6 +112,7 @@ private struct SeriesState: Sendable {
         guard let detected = detectable(sample) else { return events }
         if var detector = sigma {
             events += detector.process(detected)
+            summary.suppressed = detector.suppressedEpisodes
             sigma = detector
         }
         for index in thresholds.indices {

@@ -56,6 +56,15 @@ public struct DetectionPatch: Sendable, Equatable {
             case "min_stddev": result.sigma.minStddev = values.sigma.minStddev
             case "direction": result.sigma.direction = values.sigma.direction
             case "level_shift_after": result.sigma.levelShiftAfter = values.sigma.levelShiftAfter
+            case "sensitivity":
+                // `values` holds the preset, or the table's own sigma / confirm_samples where it sets them too.
+                result.sigma.sigma = values.sigma.sigma
+                result.sigma.confirmSamples = values.sigma.confirmSamples
+            case "confirm_samples": result.sigma.confirmSamples = values.sigma.confirmSamples
+            case "range_horizon": result.sigma.rangeHorizon = values.sigma.rangeHorizon
+            case "quiet_samples": result.sigma.quietSamples = values.sigma.quietSamples
+            case "max_episodes_per_hour": result.sigma.maxEpisodesPerHour = values.sigma.maxEpisodesPerHour
+            case "stuck_samples": result.sigma.stuckSamples = values.sigma.stuckSamples
             case "stale_after": result.staleAfter = values.staleAfter
             default: break
             }

@@ -86,7 +86,7 @@ final class DetectionService: Service {
                 }
             }
             state.samplesSeen += samples.count
-            count(input: input, samples: samples, problems: problems)
+            count(input: input, samples: samples, problems: problems, suppressed: state.engine.suppressedEpisodes)
             if !samples.isEmpty { await batcher?.send(.samples(samples)) }
             await publish(events, state: &state)
         case .events(let events):
@@ -98,9 +98,10 @@ final class DetectionService: Service {
         }
     }
 
-    private func count(input: Int, samples: [Sample], problems: Int) {
+    private func count(input: Int, samples: [Sample], problems: Int, suppressed: Int) {
         guard let counters, !samples.isEmpty || problems > 0 else { return }
         counters.update { totals in
+            totals.anomaliesSuppressed = suppressed
             totals.samplesIngested += samples.count
             totals.inputs[input].samples += samples.count
             totals.inputs[input].problems += problems

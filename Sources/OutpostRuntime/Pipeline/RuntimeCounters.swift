@@ -15,6 +15,8 @@ final class RuntimeCounters: Sendable {
         var samplesIngested = 0
         var events = 0
         var alerts = 0
+        /// Anomaly episodes the per-series budget (`max_episodes_per_hour`) kept quiet.
+        var anomaliesSuppressed = 0
         var batchesSpooled = 0
         var bytesSpooled = 0
         var itemsSpooled = 0

@@ -103,6 +103,7 @@ enum StatusDocument {
         json.integer("samples_ingested", Int64(counters.samplesIngested))
         json.integer("events", Int64(counters.events))
         json.integer("alerts", Int64(counters.alerts))
+        json.integer("anomalies_suppressed", Int64(counters.anomaliesSuppressed))
         json.beginArray("inputs")
         for (index, input) in configuration.inputs.enumerated() {
             let totals = index < counters.inputs.count ? counters.inputs[index] : RuntimeCounters.InputTotals()

@@ -26,10 +26,13 @@ public struct ReplayRunner {
         public var events = 0
         /// Set when the file could not be replayed at all.
         public var failure: String?
+        /// Samples, bands and episodes for `--plot` and `--labels` (samples only when asked for).
+        public var trace: ReplayTrace?
     }
 
     /// Replays `path`; each event goes to `emit` as alert JSON, each skipped row to `problem`.
-    public func replay(path: String, emit: (String) -> Void, problem: (String) -> Void) -> FileSummary {
+    public func replay(path: String, keepSamples: Bool = false, emit: (String) -> Void,
+                       problem: (String) -> Void) -> FileSummary {
         var summary = FileSummary(path: path)
         let file: ReplayFile
         do {
@@ -45,12 +48,16 @@ public struct ReplayRunner {
         let (series, source) = seriesAndSource(for: path)
         var engine = DetectionEngine(configuration: detection)
         let gateway = configuration?.gateway.id ?? "replay"
+        let sigma = detection.settings(for: series, sensorPatch: source.patch).sigma.sigma
+        var trace = ReplayTrace(name: series.name, unit: series.unit, sigma: sigma)
         while let line = file.next() {
             switch line {
             case .row(_, let time, let value):
                 summary.rows += 1
+                if keepSamples { trace.add(time: time, value: value, estimate: engine.estimate(for: series)) }
                 for event in engine.process(Sample(series: series, time: time, value: value), from: source) {
                     summary.events += 1
+                    trace.note(event)
                     emit(AlertJSON.encode(event, gateway: gateway))
                 }
             case .skipped(let number, let reason):
@@ -60,6 +67,7 @@ public struct ReplayRunner {
         }
         summary.series = engine.summaries.first
         summary.estimate = engine.estimate(for: series)
+        summary.trace = trace
         return summary
     }
 
@@ -77,8 +85,8 @@ public struct ReplayRunner {
 
     /// A fixed-width table of the summaries, one line per file.
     public static func table(_ summaries: [FileSummary]) -> String {
-        var lines = ["series                              rows  skipped  anomalies  thresholds       min      mean"
-            + "       max   stddev"]
+        var lines = ["series                              rows  skipped  anomalies  suppressed  thresholds       min"
+            + "      mean       max   stddev"]
         for summary in summaries {
             if let failure = summary.failure {
                 lines.append("\(summary.path): not replayed: \(failure)")
@@ -88,7 +96,8 @@ public struct ReplayRunner {
             let name = stats?.series.name ?? ReplayInputConfiguration.defaultName(for: summary.path)
             let columns: [String] = [
                 (name).padded(to: 32, left: true), (String(summary.rows)).padded(to: 8), (String(summary.skipped)).padded(to: 9),
-                (String(stats?.anomalies ?? 0)).padded(to: 11), (String(stats?.thresholdCrossings ?? 0)).padded(to: 12),
+                (String(stats?.anomalies ?? 0)).padded(to: 11), (String(stats?.suppressed ?? 0)).padded(to: 12),
+                (String(stats?.thresholdCrossings ?? 0)).padded(to: 12),
                 (number(stats?.minimum)).padded(to: 10), (number(stats?.mean)).padded(to: 10), (number(stats?.maximum)).padded(to: 10),
                 (number(summary.estimate?.standardDeviation)).padded(to: 9),
             ]

@@ -30,7 +30,8 @@ public enum StatusReport {
         lines.append("outpost \(string("version")) on \(string("gateway")): \(running ? "running" : "not running") "
             + "(status written \(age)s ago, pid \(string("pid")), config \(string("config")))")
         lines.append("samples ingested \(string("samples_ingested")), events \(string("events")), "
-            + "alerts \(string("alerts"))")
+            + "alerts \(string("alerts")), anomaly episodes over the per-series budget "
+            + string("anomalies_suppressed"))
         lines.append("inputs:")
         if case .array(let inputs)? = status.value(atPath: "inputs") {
             for input in inputs {

@@ -1,0 +1,45 @@
+/// The lowest and highest values of a series over a bounded horizon, in a fixed number of time blocks.
+///
+/// A value outside this range is a *new high* or *new low* for the horizon. Memory is `blockCount` pairs whatever
+/// the sample rate: each block keeps only its minimum and maximum, and the oldest block is forgotten as time moves
+/// on, so the horizon is between `horizon - horizon / blockCount` and `horizon` long.
+struct RangeHistory: Sendable {
+    static let blockCount = 12
+    private let blockLength: Int64
+    private var lows: [Double]
+    private var highs: [Double]
+    /// The block index (time / blockLength) of the newest block, nil before the first value.
+    private var newest: Int64?
+
+    /// `horizon` in nanoseconds; zero or less turns the history off (every value is inside it).
+    init(horizon: Int64) {
+        blockLength = max(1, horizon / Int64(Self.blockCount))
+        lows = horizon > 0 ? Array(repeating: .infinity, count: Self.blockCount) : []
+        highs = horizon > 0 ? Array(repeating: -.infinity, count: Self.blockCount) : []
+    }
+
+    var isEnabled: Bool { !lows.isEmpty }
+
+    /// Whether `value` lies more than `margin` beyond every value kept, above (`high`) or below.
+    func isOutside(_ value: Double, margin: Double, high: Bool) -> Bool {
+        guard isEnabled, newest != nil else { return false }
+        return high ? value > highs.max()! + margin : value < lows.min()! - margin
+    }
+
+    mutating func add(_ value: Double, time: Int64) {
+        guard isEnabled else { return }
+        let block = time / blockLength
+        if let newest, block > newest {
+            // Clear every block the clock passed over, at most all of them.
+            for skipped in (newest + 1)...min(block, newest + Int64(Self.blockCount)) {
+                let slot = Int(skipped % Int64(Self.blockCount))
+                lows[slot] = .infinity
+                highs[slot] = -.infinity
+            }
+        }
+        if newest == nil || block > newest! { newest = block }
+        let slot = Int(newest! % Int64(Self.blockCount))
+        lows[slot] = min(lows[slot], value)
+        highs[slot] = max(highs[slot], value)
+    }
+}
