@@ -71,8 +71,9 @@ struct CrossBuildTests {
                 return 0;
             }
             """.write(toFile: work + "/main.c", atomically: true, encoding: .utf8)
-        let (built, buildLog) = try shell(". \(repositoryRoot.path)/Scripts/cross/lib.sh && \"$(toolchain_tool clang)\" "
-            + "--target=aarch64-linux-gnu --sysroot=\(sysroot) -fuse-ld=lld -O2 -o \(work)/compat \(work)/main.c "
+        let (built, buildLog) = try shell(". \(repositoryRoot.path)/Scripts/cross/lib.sh && "
+            + "\"$(toolchain_tool clang)\" --target=aarch64-linux-gnu --sysroot=\(sysroot) -fuse-ld=lld -O2 "
+            + "-o \(work)/compat \(work)/main.c "
             + "\(repositoryRoot.path)/Scripts/cross/glibc-compat.c")
         try #require(built == 0, "\(buildLog)")
         #expect(try shell("qemu-aarch64 -cpu cortex-a53 -L \(sysroot) \(work)/compat").1
