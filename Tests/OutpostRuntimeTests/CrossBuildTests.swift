@@ -40,7 +40,45 @@ struct CrossBuildTests {
         #expect(output.contains("the Swift runtime for aarch64-unknown-linux-gnu is missing"))
         #expect(output.contains("-RELEASE-debian12-aarch64.tar.gz"))
         #expect(output.contains("--swift-runtime"))
+        #expect(output.contains("Scripts/cross-build raspberry-pi-5 --swift-runtime debian"))
         let (unknown, message) = try shell("\(repositoryRoot.path)/Scripts/cross-build raspberry-pi-9")
         #expect(unknown == 2 && message.contains("raspberry-pi-zero-2-w"))
+    }
+
+    @Test("glibc-compat gives a Debian 12 aarch64 program the glibc 2.38 names Debian sid's Swift runtime calls")
+    func glibcCompat() throws {
+        let (status, sysrootOutput) = try shell("\(repositoryRoot.path)/Scripts/cross/assemble-sysroot arm64")
+        try #require(status == 0, "\(sysrootOutput)")
+        let sysroot = sysrootOutput.split(separator: "\n").last.map(String.init) ?? ""
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("compat-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // Debian 12's headers declare none of them: the runtime's objects reference them the same way.
+        try """
+            #include <stdio.h>
+            long __isoc23_strtol(const char *, char **, int);
+            long long __isoc23_strtoll(const char *, char **, int);
+            int __isoc23_sscanf(const char *, const char *, ...);
+            size_t strlcpy(char *, const char *, size_t);
+            int main(void) {
+                char *end, small[4], big[16];
+                long a = __isoc23_strtol("0x1f rest", &end, 0);
+                long long b = __isoc23_strtoll("-9000000000", NULL, 10);
+                int c = 0, d = 0, n = __isoc23_sscanf("7:42", "%d:%d", &c, &d);
+                size_t cut = strlcpy(small, "outpost", sizeof small), whole = strlcpy(big, "outpost", sizeof big);
+                printf("%ld [%s] %lld %d %d %d | %zu [%s] %zu [%s] %zu\\n", a, end, b, n, c, d, cut, small, whole, big,
+                       strlcpy(small, "x", 0));
+                return 0;
+            }
+            """.write(toFile: work + "/main.c", atomically: true, encoding: .utf8)
+        let (built, buildLog) = try shell(". \(repositoryRoot.path)/Scripts/cross/lib.sh && "
+            + "\"$(toolchain_tool clang)\" --target=aarch64-linux-gnu --sysroot=\(sysroot) -fuse-ld=lld -O2 "
+            + "-o \(work)/compat \(work)/main.c "
+            + "\(repositoryRoot.path)/Scripts/cross/glibc-compat.c")
+        try #require(built == 0, "\(buildLog)")
+        #expect(try shell("qemu-aarch64 -cpu cortex-a53 -L \(sysroot) \(work)/compat").1
+            == "31 [ rest] -9000000000 2 7 42 | 7 [out] 7 [outpost] 1\n")
+        #expect(try shell("readelf --dyn-syms -W \(work)/compat | grep -cE 'strlcpy|__isoc23'").1 == "0\n",
+                "hidden: the program never exports them over a newer glibc's own")
     }
 }
