@@ -23,3 +23,14 @@ public struct MonotonicClock: Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+/// Anything that reads monotonic nanoseconds: `MonotonicClock` in production, a hand-set clock in tests.
+public protocol MonotonicTime: Sendable {
+    /// Nanoseconds since an arbitrary fixed point: positive (never zero) and never decreasing.
+    func nanos() -> Int64
+}
+
+extension MonotonicClock: MonotonicTime {
+    /// `nowNanos() + 1`: never zero, so a value negated to mark a provisional stamp is always negative.
+    public func nanos() -> Int64 { nowNanos() + 1 }
+}

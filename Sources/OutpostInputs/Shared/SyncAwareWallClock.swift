@@ -87,7 +87,7 @@ public final class SyncAwareWallClock: WallClock, Sendable {
         var firstDoubt: Int64?
     }
 
-    public init(base: any WallClock = SystemWallClock(), monotonic: any MonotonicTime = SystemMonotonicTime(),
+    public init(base: any WallClock = SystemWallClock(), monotonic: any MonotonicTime = MonotonicClock(ContinuousClock()),
                 probe: ClockSyncProbe = ClockSyncProbe()) {
         self.base = base
         self.monotonic = monotonic
