@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(
             name: "OutpostRuntimeTests",
             dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostSpool",
-                           "OutpostCore", "OutpostTestSupport"]
+                           "OutpostCore", "OutpostTestSupport"],
+            exclude: ["Fuzz/Regressions"]
         ),
     ],
     swiftLanguageModes: [.v6]
