@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostDetect
 import Testing
 @testable import OutpostRuntime
 
@@ -35,6 +36,21 @@ struct HostileConfigTests {
         #expect(error.message.contains("nest more than 32 levels"))
         #expect(error.location?.line == (kind == "arrays" ? 33 : 1))
         #expect(error.location?.column != nil)
+    }
+
+    @Test("a huge stale_after count is an error at its key; the largest allowed one saturates, never traps",
+          arguments: ["9223372036854775807", "1000001"])
+    func staleAfterCount(_ count: String) throws {
+        let error = try #require(errors(simulated("interval = \"3650d\"\n[input.simulated.detect]\nstale_after = \(count)")).first)
+        #expect(error.message.contains("stale_after"))
+        #expect(error.location?.line == 5)
+    }
+
+    @Test("a million intervals of ten years is the longest silence a config can give")
+    func staleAfterSaturates() throws {
+        #expect(errors(simulated("interval = \"3650d\"\n[input.simulated.detect]\nstale_after = 1000000")).isEmpty)
+        let limit = StaleAfter.intervals(1_000_000).limit(interval: .seconds(3650 * 86_400))
+        #expect(limit == .seconds(3650 * 86_400))
     }
 
     @Test("nesting up to the limit is fine TOML")

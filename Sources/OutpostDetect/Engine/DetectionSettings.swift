@@ -8,9 +8,14 @@ public enum StaleAfter: Sendable, Equatable {
     case duration(Duration)
     case never
 
-    func limit(interval: Duration?) -> Duration? {
+    /// The longest silence a limit can be: the longest duration a config may give, so that `intervals × count`
+    /// (both bounded where they are read) always fits the Int64 nanoseconds that staleness counts in.
+    static let longest = Duration.nanoseconds(Int64(ConfigQuantities.maximumDurationNanos))
+
+    /// How long a series may stay silent: saturating at `longest`.
+    public func limit(interval: Duration?) -> Duration? {
         switch self {
-        case .intervals(let count): interval.map { $0 * count }
+        case .intervals(let count): interval.map { min($0 * count, Self.longest) }
         case .duration(let duration): duration
         case .never: nil
         }
@@ -72,12 +77,15 @@ public struct DetectionPatch: Sendable, Equatable {
         return result
     }
 
+    /// A million intervals: beyond any sensible count, small enough that `interval × count` cannot overflow.
+    static let maximumIntervals = 1_000_000
+
     static func readStaleAfter(_ reader: ConfigReader) -> StaleAfter? {
         guard let node = reader.node("stale_after") else { return nil }
         switch node.value {
         case .int(let count) where count == 0: return .never
-        case .int(let count) where count > 0: return .intervals(count)
-        case .int: reader.invalid("stale_after", "must not be negative")
+        case .int(let count) where count > 0 && count <= maximumIntervals: return .intervals(count)
+        case .int: reader.invalid("stale_after", "must be 0 (off) to \(maximumIntervals) intervals, or a duration")
         default:
             if let duration = reader.duration("stale_after") {
                 return duration > .zero ? .duration(duration) : .never

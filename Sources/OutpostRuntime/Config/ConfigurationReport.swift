@@ -52,7 +52,9 @@ public enum ConfigurationReport {
         case .never: stale = "never"
         case .duration(let duration): stale = ConfigQuantities.format(duration)
         case .intervals(let count):
-            stale = interval.map { "\(count) intervals (\(ConfigQuantities.format($0 * count)))" } ?? "\(count) intervals"
+            stale = settings.staleAfter.limit(interval: interval).map {
+                "\(count) intervals (\(ConfigQuantities.format($0)))"
+            } ?? "\(count) intervals"
         }
         guard sigma.enabled else { return "sigma off, stale after \(stale)" }
         return "\(sigma.method.rawValue) window=\(sigma.window) warmup=\(sigma.warmup) sigma=\(sigma.sigma) "

@@ -19,18 +19,23 @@ import Glibc
 public final class SQLiteSpool {
     /// A per-batch allowance for row and index overhead in the size bound.
     static let overheadPerBatch = 128
+    /// The WAL is copied into the main file once it holds this many pages (128 KiB), not SQLite's 1000 (4 MiB): what
+    /// a checkpoint needs on a full disk stays within the reserve (`SpoolReserve`), so the spool can always drain.
+    static let walCheckpointPages = 32
 
     public let path: String
     public let maxBytes: Int
     public let uplinks: [String]
     let database: SQLiteDatabase
     var accountedBytes = 0
+    let reserve: SpoolReserve
 
     /// Opens (or creates) the spool at `path` for `uplinks`.
     public init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
         self.path = path
         self.maxBytes = maxBytes
         self.uplinks = uplinks
+        reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path)
         try checkCompatible()
         try database.execute("""
@@ -38,6 +43,7 @@ public final class SQLiteSpool {
             PRAGMA user_version = \(Self.schemaVersion);
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
+            PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages);
             PRAGMA foreign_keys = ON;
             CREATE TABLE IF NOT EXISTS batches (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -71,6 +77,7 @@ public final class SQLiteSpool {
         try addRoutingColumnIfMissing()
         try forgetRemovedUplinks()
         accountedBytes = try totalAccountedBytes()
+        reserve.take()
     }
 
     /// Marks Outpost's spool files (`PRAGMA application_id`, "OUTP"), so another program's database is told apart.
@@ -150,6 +157,7 @@ public final class SQLiteSpool {
         self.path = path
         self.maxBytes = 0
         self.uplinks = []
+        reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path, readOnly: true)
         accountedBytes = try totalAccountedBytes()
     }
@@ -161,6 +169,7 @@ public final class SQLiteSpool {
     /// `destinations` names the uplinks the batch is for; nil means every uplink.
     @discardableResult
     public func enqueue(_ batch: Batch, for destinations: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
+        reserve.take()
         let size = batch.payload.count + Self.overheadPerBatch
         if maxBytes > 0, size > maxBytes {
             let eviction = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
@@ -274,10 +283,26 @@ public final class SQLiteSpool {
 
     /// `uplink` delivered the batch: it leaves the spool once no uplink still needs it.
     public func delivered(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
-        try database.transaction { () throws(SQLiteError) in
-            try database.prepare("DELETE FROM deliveries WHERE seq = ? AND uplink = ?")
-                .bind(.int(sequence), .text(uplink)).run()
-            try deleteIfDone(sequence)
+        try settling { () throws(SQLiteError) in
+            try database.transaction { () throws(SQLiteError) in
+                try database.prepare("DELETE FROM deliveries WHERE seq = ? AND uplink = ?")
+                    .bind(.int(sequence), .text(uplink)).run()
+                try deleteIfDone(sequence)
+            }
+        }
+    }
+
+    /// Runs a settle; on a full disk, gives back the reserve and empties the WAL into the main file (where deleted
+    /// batches leave free pages), tries once more, then empties the WAL again and takes the reserve back if it can.
+    private func settling(_ body: () throws(SQLiteError) -> Void) throws(SQLiteError) {
+        do {
+            try body()
+        } catch where error.isDiskFull {
+            _ = reserve.release()
+            try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try body()
+            try? database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            reserve.take()
         }
     }
 
@@ -285,13 +310,20 @@ public final class SQLiteSpool {
     public func deferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String)
         throws(SQLiteError)
     {
-        try database.prepare("""
-            UPDATE deliveries SET attempts = attempts + 1, next_attempt = ?, last_error = ? WHERE seq = ? AND uplink = ?
-            """).bind(.int(nextAttempt), .text(error), .int(sequence), .text(uplink)).run()
+        try settling { () throws(SQLiteError) in
+            try database.prepare("""
+                UPDATE deliveries SET attempts = attempts + 1, next_attempt = ?, last_error = ?
+                WHERE seq = ? AND uplink = ?
+                """).bind(.int(nextAttempt), .text(error), .int(sequence), .text(uplink)).run()
+        }
     }
 
     /// `uplink` rejected the batch for good (a permanent error): it is dropped for that uplink and counted.
     public func rejected(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
+        try settling { () throws(SQLiteError) in try rejectOnce(sequence, by: uplink) }
+    }
+
+    private func rejectOnce(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
         try database.transaction { () throws(SQLiteError) in
             let batch = try database.prepare("SELECT lane, items, length(payload) FROM batches WHERE seq = ?")
             guard try batch.bind(.int(sequence)).step() else { return }
