@@ -42,7 +42,8 @@ struct HostileConfigTests {
           arguments: ["9223372036854775807", "1000001"])
     func staleAfterCount(_ count: String) throws {
         let error = try #require(errors(simulated("interval = \"3650d\"\n[input.simulated.detect]\nstale_after = \(count)")).first)
-        #expect(error.message.contains("stale_after"))
+        #expect(error.description.contains("stale_after"))
+        #expect(error.message.contains("1000000 intervals"))
         #expect(error.location?.line == 5)
     }
 
