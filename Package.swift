@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),
         .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"], exclude: ["otlp_decode.py"]),
-        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore"]),
+        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostUplinksTests",

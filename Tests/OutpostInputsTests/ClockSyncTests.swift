@@ -1,27 +1,9 @@
 import Foundation
+import OutpostTestSupport
 import OutpostCore
 import Synchronization
 import Testing
 @testable import OutpostInputs
-
-/// A wall clock and a monotonic clock the test sets by hand.
-final class SteppedClocks: WallClock, MonotonicTime {
-    private let state = Mutex<(wall: Int64, mono: Int64)>((100 * 1_000_000_000, 1))
-
-    func nowNanos() -> Int64 { state.withLock { $0.wall } }
-    func nanos() -> Int64 { state.withLock { $0.mono } }
-
-    func advance(seconds: Int64) {
-        state.withLock {
-            $0.wall += seconds * 1_000_000_000
-            $0.mono += seconds * 1_000_000_000
-        }
-    }
-
-    func setWall(_ seconds: Int64) {
-        state.withLock { $0.wall = seconds * 1_000_000_000 }
-    }
-}
 
 private let today: Int64 = 1_796_078_705
 
@@ -36,7 +18,7 @@ private func probe(timesync: String = "/nonexistent", kernel: Bool? = nil) -> Cl
 struct ClockSyncTests {
     @Test("booting in 1970: stamps are provisional until the clock is set, then resolve to the right wall time")
     func bootIn1970() {
-        let clocks = SteppedClocks()
+        let clocks = HandSetClocks()
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe())
         let early = clock.nowNanos()
         #expect(early < 0, "a 1970 reading is never handed out as a time")
@@ -57,7 +39,7 @@ struct ClockSyncTests {
     func timesyncd() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("timesync-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let clocks = SteppedClocks()
+        let clocks = HandSetClocks()
         clocks.setWall(today)
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe(timesync: folder.path))
         #expect(clock.nowNanos() < 0)
@@ -71,14 +53,14 @@ struct ClockSyncTests {
     func boundedWait() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("timesync-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let clocks = SteppedClocks()
+        let clocks = HandSetClocks()
         clocks.setWall(today)
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe(timesync: folder.path))
         #expect(clock.nowNanos() < 0)
         clocks.advance(seconds: SyncAwareWallClock.maximumWait / 1_000_000_000)
         #expect(clock.nowNanos() > 0, "an offline gateway gives up waiting for NTP")
 
-        let stuck = SteppedClocks()
+        let stuck = HandSetClocks()
         let clock1970 = SyncAwareWallClock(base: stuck, monotonic: stuck, probe: probe())
         #expect(clock1970.nowNanos() < 0)
         stuck.advance(seconds: 24 * 3600)
@@ -87,7 +69,7 @@ struct ClockSyncTests {
 
     @Test("the kernel's unsynchronised flag alone does not hold samples (it stays set without any NTP daemon)")
     func kernelFlagAlone() {
-        let clocks = SteppedClocks()
+        let clocks = HandSetClocks()
         clocks.setWall(today)
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe(kernel: false))
         #expect(clock.nowNanos() == today * 1_000_000_000)

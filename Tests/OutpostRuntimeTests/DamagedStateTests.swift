@@ -8,19 +8,6 @@ import Testing
 @testable import OutpostRuntime
 @testable import OutpostSpool
 
-/// Seeded noise over `count` bytes at `offset`: a bad sector, reproducibly.
-private func garble(_ path: String, at offset: Int, count: Int) throws {
-    var state: UInt64 = 7
-    let noise = (0..<count).map { _ -> UInt8 in
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return UInt8(truncatingIfNeeded: state >> 33)
-    }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    try handle.seek(toOffset: UInt64(offset))
-    handle.write(Data(noise))
-    try handle.close()
-}
-
 /// Runs SQL with Python's sqlite3 (another program touching the file) and returns its printed result.
 @discardableResult
 private func python(_ path: String, _ script: String) throws -> String {
@@ -77,7 +64,7 @@ struct DamagedStateTests {
             spool.close()
         }
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
-        try garble(path, at: size / 2 / 4096 * 4096, count: 4096)
+        try garble(path, at: size / 2 / 4096 * 4096, count: 4096, seed: 7)
         let events = EventCollector()
         let service = try await openSpool(path, stateDirectory: state, events: events)
         let reset = try await events.next()
@@ -103,7 +90,7 @@ struct DamagedStateTests {
         _ = try python(path, "c.execute('PRAGMA wal_checkpoint(TRUNCATE)').fetchall()")
         let roots = try python(path, "print(' '.join(str(r[0]) for r in c.execute(\"select rootpage from sqlite_master where name in ('deliveries','deliveries_by_uplink')\")))")
         for root in roots.split(separator: " ").compactMap({ Int($0) }) {
-            try garble(path, at: (root - 1) * 4096, count: 4096)
+            try garble(path, at: (root - 1) * 4096, count: 4096, seed: 7)
         }
         let next = await service.nextBatch(for: "otlp", now: 0, liveSince: 0, includeBacklog: true)
         let reset = try await events.next()
@@ -251,25 +238,11 @@ struct RejectionReportTests {
     }
 }
 
-/// A wall clock and a monotonic clock the test sets by hand.
-private final class BootClocks: WallClock, MonotonicTime {
-    private let state = Mutex<(wall: Int64, mono: Int64)>((100 * 1_000_000_000, 1))
-    func nowNanos() -> Int64 { state.withLock { $0.wall } }
-    func nanos() -> Int64 { state.withLock { $0.mono } }
-    func advance(seconds: Int64) {
-        state.withLock {
-            $0.wall += seconds * 1_000_000_000
-            $0.mono += seconds * 1_000_000_000
-        }
-    }
-    func setWall(_ seconds: Int64) { state.withLock { $0.wall = seconds * 1_000_000_000 } }
-}
-
 @Suite("Clock at boot: readings wait for a synchronised clock")
 struct SampleGateTests {
     @Test("readings stamped in 1970 are held, then leave in order with the right times once the clock is set")
     func holdThenRelease() {
-        let clocks = BootClocks()
+        let clocks = HandSetClocks()
         var probe = ClockSyncProbe()
         probe.timesyncDirectory = "/nonexistent"
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe)
@@ -292,7 +265,7 @@ struct SampleGateTests {
 
     @Test("the hold is bounded: beyond maximumHeldPerInput the oldest readings go, counted")
     func bounded() {
-        let clocks = BootClocks()
+        let clocks = HandSetClocks()
         var probe = ClockSyncProbe()
         probe.timesyncDirectory = "/nonexistent"
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe)
@@ -336,7 +309,7 @@ struct FullSpoolReportTests {
 struct HeldEventTests {
     @Test("an event raised while the clock reads 1970 leaves once it is set, stamped when it happened")
     func heldUntilSync() async throws {
-        let clocks = BootClocks()
+        let clocks = HandSetClocks()
         var probe = ClockSyncProbe()
         probe.timesyncDirectory = "/nonexistent"
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe)

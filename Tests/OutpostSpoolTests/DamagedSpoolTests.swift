@@ -1,20 +1,8 @@
 import Foundation
+import OutpostTestSupport
 import OutpostCore
 import Testing
 @testable import OutpostSpool
-
-/// Writes `count` bytes of seeded noise at `offset`: a bad sector, reproducibly.
-func garble(_ path: String, at offset: Int, count: Int, seed: UInt64 = 1) throws {
-    var state = seed
-    let noise = (0..<count).map { _ -> UInt8 in
-        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-        return UInt8(truncatingIfNeeded: state >> 33)
-    }
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    try handle.seek(toOffset: UInt64(offset))
-    handle.write(Data(noise))
-    try handle.close()
-}
 
 /// Runs SQL through the sqlite3 shell, the way another program (or an operator) would touch the file.
 func sqlite(_ path: String, _ sql: String) throws {

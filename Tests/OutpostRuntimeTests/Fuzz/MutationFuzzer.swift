@@ -1,4 +1,5 @@
 import Foundation
+import OutpostTestSupport
 
 /// A seeded mutation fuzzer: bytes flipped, inserted, deleted, repeated (to build deep nesting and long lines)
 /// and spliced with tokens that broke parsers before (`inf`, `[`, years past 2262, a BOM).
@@ -79,17 +80,3 @@ struct MutationFuzzer {
     }
 }
 
-/// A small, fast, seedable generator (Steele, Lea, Flood: SplitMix64), so every run can be repeated.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
