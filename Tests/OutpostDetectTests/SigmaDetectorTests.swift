@@ -315,6 +315,25 @@ struct SigmaDetectorTests {
 
 @Suite("Detection engine")
 struct DetectionEngineTests {
+    @Test("a forgotten series leaves the engine: no state, no staleness, and a fresh start when it returns")
+    func forget() {
+        var engine = DetectionEngine(configuration: DetectionConfiguration())
+        let periodic = SampleSource(interval: .seconds(1))
+        for name in ["kept", "gone"] {
+            for index in 0..<40 {
+                _ = engine.process(Sample(series: series(name), time: Int64(index) * second, value: 20), from: periodic)
+            }
+        }
+        engine.forget(series("gone"))
+        #expect(engine.seriesCount == 1)
+        #expect(engine.summaries.map(\.series.name) == ["kept"])
+        var stale: [Event] = []
+        for tick in 40...60 { stale += engine.checkStaleness(now: Int64(tick) * second) }
+        #expect(stale.compactMap(\.series?.name) == ["kept"], "only the series still known can go stale")
+        _ = engine.process(Sample(series: series("gone"), time: 101 * second, value: 20), from: periodic)
+        #expect(engine.summaries.last?.samples == 1, "a returning series starts learning again")
+    }
+
     @Test("the engine totals the episodes each series' budget suppressed")
     func suppressedTotals() {
         var configuration = DetectionConfiguration()

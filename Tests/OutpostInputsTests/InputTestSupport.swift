@@ -31,6 +31,7 @@ func context(stateDirectory: String = "/tmp", hostDefaults: HostBoardDefaults = 
 
 extension Array where Element == Reading {
     var samples: [Sample] { compactMap { if case .sample(let sample) = $0 { sample } else { nil } } }
+    var forgotten: [Series] { compactMap { if case .forgotten(let series) = $0 { series } else { nil } } }
     var events: [Event] { compactMap { if case .event(let event) = $0 { event } else { nil } } }
     var problems: [String] { compactMap { if case .problem(let text) = $0 { text } else { nil } } }
 

@@ -61,14 +61,17 @@ struct SeriesLimitTests {
     }
 
     @Test("a series idle longer than series_idle gives its place to a new one")
-    func idleForgotten() {
+    func idleForgotten() throws {
         let minute: Int64 = 60_000_000_000
         var parser = zigbee(maxSeries: 1, idle: .seconds(600))
-        #expect(parser.readings(for: message("zigbee2mqtt/old", #"{"temperature":1}"#), now: 0).samples.count == 1)
+        let first = parser.readings(for: message("zigbee2mqtt/old", #"{"temperature":1}"#), now: 0)
+        #expect(first.samples.count == 1)
         #expect(parser.readings(for: message("zigbee2mqtt/new", #"{"temperature":1}"#), now: 5 * minute)
             .samples.isEmpty, "the old one is not idle yet")
-        #expect(parser.readings(for: message("zigbee2mqtt/new", #"{"temperature":1}"#), now: 11 * minute)
-            .samples.count == 1)
+        let old = try #require(first.samples.first).series
+        let readings = parser.readings(for: message("zigbee2mqtt/new", #"{"temperature":1}"#), now: 11 * minute)
+        #expect(readings.samples.count == 1)
+        #expect(readings.forgotten == [old], "detection is told to forget the idle series too")
         #expect(parser.refusedSeries == 1)
     }
 

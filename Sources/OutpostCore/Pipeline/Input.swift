@@ -4,6 +4,9 @@ public enum Reading: Sendable {
     case event(Event)
     /// Bad data the input skipped (a malformed row, an unparsable output): logged, rate-limited, never fatal.
     case problem(String)
+    /// The input stopped tracking a series it made from what it read (an MQTT device idle for `series_idle`):
+    /// detection forgets the series' state too, so names invented by a publisher cannot grow Outpost for good.
+    case forgotten(Series)
 }
 
 /// Where inputs deliver what they read. The runtime's sink fans out to detection and (later) the batcher.

@@ -40,6 +40,15 @@ public struct DetectionEngine: Sendable {
         return events
     }
 
+    /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
+    public mutating func forget(_ series: Series) {
+        guard states.removeValue(forKey: series) != nil else { return }
+        order.removeAll { $0 == series }
+    }
+
+    /// How many series the engine keeps state for.
+    public var seriesCount: Int { order.count }
+
     /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
     public mutating func checkStaleness(now: Int64) -> [Event] {
         var events: [Event] = []

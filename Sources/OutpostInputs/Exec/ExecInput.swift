@@ -45,7 +45,7 @@ public struct ExecReader: PollingReader {
         if let problem = series.refusal(configuration.identity.name, keys: refused) {
             readings.append(.problem(problem))
         }
-        return readings + problems.map { .problem("\(configuration.identity.name): \($0)") }
+        return readings + problems.map { .problem("\(configuration.identity.name): \($0)") } + series.takeForgotten()
     }
 
     /// A sample; a problem and a latched fault when the value cannot be true; nothing (noted in `refused`) past

@@ -105,7 +105,7 @@ public struct MQTTPayloadParser: Sendable {
             reading(field: field, value: value, device: device, topic: topic, now: now, refused: &refused)
         }
         if let problem = series.refusal(topic, keys: refused) { readings.append(.problem(problem)) }
-        return readings
+        return readings + series.takeForgotten()
     }
 
     /// A sample, a problem when the value cannot be true, or nil (noted in `refused`) past `max_series`.

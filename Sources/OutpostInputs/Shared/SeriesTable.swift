@@ -22,6 +22,8 @@ public struct SeriesTable: Sendable {
     private var lastSweep: Int64?
     /// New keys refused because the table was full, since the start.
     public private(set) var refused = 0
+    /// Series dropped by the last sweeps, not yet handed on (`takeForgotten`).
+    private var forgotten: [Series] = []
 
     public init(limit: Int = defaultLimit, idleAfter: Duration = defaultIdle) {
         self.limit = limit
@@ -51,7 +53,17 @@ public struct SeriesTable: Sendable {
     private mutating func forgetIdle(now: Int64) {
         if let lastSweep, Self.elapsed(from: lastSweep, to: now) < 60 * UnixNanos.perSecond { return }
         lastSweep = now
-        entries = entries.filter { Self.elapsed(from: $0.value.lastSeen, to: now) < idleAfter }
+        let idle = entries.filter { Self.elapsed(from: $0.value.lastSeen, to: now) >= idleAfter }
+        for (key, entry) in idle {
+            entries[key] = nil
+            forgotten.append(entry.series)
+        }
+    }
+
+    /// The series forgotten since the last call, as readings that tell detection to forget them as well.
+    public mutating func takeForgotten() -> [Reading] {
+        defer { forgotten = [] }
+        return forgotten.map { .forgotten($0) }
     }
 
     /// `to - from`, saturating (a wall clock stepped far back or forward must not trap).

@@ -77,6 +77,9 @@ final class DetectionService: Service {
                     events += state.engine.process(sample, from: sources[input])
                 case .event(let event):
                     events.append(event)
+                case .forgotten(let series):
+                    state.engine.forget(series)
+                    state.latest[series] = nil
                 case .problem(let text):
                     problems += 1
                     state.problems[input].record(text, now: wallClock.nowNanos(),

@@ -100,7 +100,7 @@ final class SampleGate: Sendable {
         switch reading {
         case .sample(let sample): return sample.time
         case .event(let event): return event.time
-        case .problem: return nil
+        case .problem, .forgotten: return nil
         }
     }
 
