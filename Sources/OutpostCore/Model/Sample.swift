@@ -26,6 +26,18 @@ public enum UnixNanos {
         return total
     }
 
+    /// `a + b`, saturating at the ends of Int64 (a time plus a huge wait must not trap).
+    public static func sum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (total, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : total
+    }
+
+    /// `to - from`, saturating (a wall clock stepped far back or forward must not trap).
+    public static func difference(from: Int64, to: Int64) -> Int64 {
+        let (difference, overflow) = to.subtractingReportingOverflow(from)
+        return overflow ? (to > from ? .max : .min) : difference
+    }
+
     public static func seconds(_ nanos: Int64) -> Double {
         Double(nanos) / Double(perSecond)
     }

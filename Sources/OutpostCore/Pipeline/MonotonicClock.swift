@@ -8,20 +8,11 @@ public struct MonotonicClock: Sendable {
 
     public init<C: Clock<Duration>>(_ clock: C) {
         let origin = clock.now
-        read = { Self.nanos(origin.duration(to: clock.now)) }
+        read = { UnixNanos.from(origin.duration(to: clock.now)) }
     }
 
     /// Nanoseconds since this value was made; never goes back.
     public func nowNanos() -> Int64 { read() }
-
-    /// `duration` in nanoseconds, saturating at ±Int64.max instead of trapping (a duration from outside can be huge).
-    public static func nanos(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let limit = Int64.max / 1_000_000_000 - 1
-        if seconds > limit { return .max }
-        if seconds < -limit { return -.max }
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 }
 
 /// Anything that reads monotonic nanoseconds: `MonotonicClock` in production, a hand-set clock in tests.

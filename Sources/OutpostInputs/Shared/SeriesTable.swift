@@ -51,9 +51,9 @@ public struct SeriesTable: Sendable {
     /// Drops keys idle for `idleAfter`; a full table is swept at most once a minute, so a flood of new names
     /// costs one dictionary lookup each, not a scan.
     private mutating func forgetIdle(now: Int64) {
-        if let lastSweep, Self.elapsed(from: lastSweep, to: now) < 60 * UnixNanos.perSecond { return }
+        if let lastSweep, UnixNanos.difference(from: lastSweep, to: now) < 60 * UnixNanos.perSecond { return }
         lastSweep = now
-        let idle = entries.filter { Self.elapsed(from: $0.value.lastSeen, to: now) >= idleAfter }
+        let idle = entries.filter { UnixNanos.difference(from: $0.value.lastSeen, to: now) >= idleAfter }
         for (key, entry) in idle {
             entries[key] = nil
             forgotten.append(entry.series)
@@ -64,12 +64,6 @@ public struct SeriesTable: Sendable {
     public mutating func takeForgotten() -> [Reading] {
         defer { forgotten = [] }
         return forgotten.map { .forgotten($0) }
-    }
-
-    /// `to - from`, saturating (a wall clock stepped far back or forward must not trap).
-    private static func elapsed(from: Int64, to: Int64) -> Int64 {
-        let (difference, overflow) = to.subtractingReportingOverflow(from)
-        return overflow ? (to > from ? .max : .min) : difference
     }
 
     /// The one problem an input reports for the keys it refused in one read or message (the first one named).

@@ -25,7 +25,7 @@ public struct ClockSyncProbe: Sendable {
     /// Why the clock cannot be trusted at `now` (unix nanoseconds), or nil when it can.
     public func unsynchronised(now: Int64) -> ClockDoubt? {
         if now < notBefore {
-            return ClockDoubt(reason: "the wall clock reads \(RFC3339Lite.format(now)), before this Outpost was built",
+            return ClockDoubt(reason: "the wall clock reads \(RFC3339.format(now)), before this Outpost was built",
                               certain: true)
         }
         if isDirectory(timesyncDirectory), access(timesyncDirectory + "/synchronized", F_OK) != 0 {
@@ -137,17 +137,5 @@ public final class SyncAwareWallClock: WallClock, Sendable {
             state.offset = wall - mono
             return true
         }
-    }
-}
-
-/// A compact UTC rendering for messages (OutpostInputs has no RFC 3339 formatter of its own).
-enum RFC3339Lite {
-    static func format(_ nanos: Int64) -> String {
-        var seconds = time_t(nanos / UnixNanos.perSecond)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):"
-            + "\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 }

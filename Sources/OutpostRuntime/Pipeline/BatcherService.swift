@@ -97,7 +97,7 @@ final class BatcherService: Service {
             }
         case .tick(let now, let monotonic):
             addSelfMetricsIfDue(&state, now: now, monotonic: monotonic)
-            let due = state.lanesOlderThan(MonotonicClock.nanos(configuration.maxAge), now: monotonic)
+            let due = state.lanesOlderThan(UnixNanos.from(configuration.maxAge), now: monotonic)
             if !due.isEmpty { await flush(&state, lanes: due, now: now) }
         }
     }
@@ -137,7 +137,7 @@ final class BatcherService: Service {
     }
 
     private func addSelfMetricsIfDue(_ state: inout PendingBatches, now: Int64, monotonic: Int64) {
-        let interval = MonotonicClock.nanos(statusConfiguration.selfMetricsInterval)
+        let interval = UnixNanos.from(statusConfiguration.selfMetricsInterval)
         guard interval > 0, state.lastSelfMetrics.map({ monotonic - $0 >= interval }) ?? true else { return }
         state.lastSelfMetrics = monotonic
         // Outpost's own counters only grow while it runs, so they never reset mid-batch and `add` takes them all.

@@ -151,8 +151,7 @@ public final class DeliveryLoop: Sendable {
             }
             let backlogAllowed = bucket.hasToken(now: now)
             let wallNow = loop.wallClock.nowNanos()
-            let window = wallNow.subtractingReportingOverflow(MonotonicClock.nanos(loop.settings.liveWindow))
-            let liveSince = window.overflow ? Int64.min : window.partialValue
+            let liveSince = UnixNanos.sum(wallNow, -UnixNanos.from(loop.settings.liveWindow))
             guard let next = await loop.queue.nextBatch(for: loop.uplink.name, now: wallNow, liveSince: liveSince,
                                                         includeBacklog: backlogAllowed)
             else {
@@ -208,9 +207,8 @@ public final class DeliveryLoop: Sendable {
             let (nextAttempt, transition) = connection.failed(reason: reason, retryAfter: after, now: now,
                                                               random: random)
             // The spool keeps wall-clock times; it only shows them (a delivery loop backs off as a whole).
-            let until = wallClock.nowNanos().addingReportingOverflow(nextAttempt - now)
-            try? await queue.markDeferred(spooled.sequence, by: uplink.name,
-                                          until: until.overflow ? .max : until.partialValue, error: reason)
+            let until = UnixNanos.sum(wallClock.nowNanos(), nextAttempt - now)
+            try? await queue.markDeferred(spooled.sequence, by: uplink.name, until: until, error: reason)
             if let transition, let held = reports.changed(transition, now: now) { report(.transition(held)) }
             status.withLock { $0.retries += 1 }
         case .rejected(let reason):
@@ -249,12 +247,11 @@ public final class DeliveryLoop: Sendable {
     private func updateStatus(_ connection: UplinkConnectionState, now: Int64) {
         let wallNow = wallClock.nowNanos()
         let waiting = connection.nextAttempt > now
-        let (until, overflow) = wallNow.addingReportingOverflow(connection.nextAttempt - now)
         status.withLock { status in
             status.phase = connection.phase
             status.consecutiveFailures = connection.failures
             status.lastError = connection.lastError
-            status.nextAttempt = waiting ? (overflow ? .max : until) : nil
+            status.nextAttempt = waiting ? UnixNanos.sum(wallNow, connection.nextAttempt - now) : nil
         }
     }
 }

@@ -71,7 +71,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
         failures += 1
         lastError = reason
         let wait = policy.delay(afterFailures: failures, retryAfter: retryAfter, random: random)
-        nextAttempt = Self.adding(wait, to: now)
+        nextAttempt = UnixNanos.sum(now, UnixNanos.from(wait))
         var transition = move(to: .backingOff, reason: reason)
         transition?.failedAttempts = failures
         return (nextAttempt, transition)
@@ -90,7 +90,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
         var settlePolicy = policy
         settlePolicy.initial = max(policy.initial, .seconds(1))
         let wait = settlePolicy.delay(afterFailures: settleFailures, random: random)
-        nextAttempt = max(nextAttempt, Self.adding(wait, to: now))
+        nextAttempt = max(nextAttempt, UnixNanos.sum(now, UnixNanos.from(wait)))
         return nextAttempt
     }
 
@@ -105,7 +105,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
     @discardableResult
     public mutating func reachable(now: Int64) -> Bool {
         guard phase == .backingOff, settleFailures == 0, nextAttempt > now else { return false }
-        let earliest = Self.adding(policy.initial, to: lastAttempt ?? now)
+        let earliest = UnixNanos.sum(lastAttempt ?? now, UnixNanos.from(policy.initial))
         let next = max(now, earliest)
         guard next < nextAttempt else { return false }
         nextAttempt = next
@@ -118,11 +118,6 @@ public struct UplinkConnectionState: Sendable, Equatable {
         phase = next
         // Starting → up is not news; everything else is.
         return transition.from == .starting && next == .up ? nil : transition
-    }
-
-    private static func adding(_ duration: Duration, to now: Int64) -> Int64 {
-        let (sum, overflow) = now.addingReportingOverflow(MonotonicClock.nanos(duration))
-        return overflow ? .max : sum
     }
 }
 
@@ -142,7 +137,7 @@ public struct StateReports: Sendable {
     private var heldBack = 0
 
     public init(interval: Duration = .seconds(60)) {
-        self.interval = MonotonicClock.nanos(interval)
+        self.interval = UnixNanos.from(interval)
     }
 
     /// A change at `now`: the report to send now, if any.
