@@ -110,6 +110,9 @@ public final class SyncAwareWallClock: WallClock, Sendable {
         return -stamp + offset
     }
 
+    /// Whether stamps are real wall times now (the clock has been trusted once, and stays so).
+    public var isTrusted: Bool { trusted(mono: monotonic.nanos()) }
+
     /// The kernel's own view (`adjtimex`), for the log: false while it reports the clock unsynchronised.
     public var kernelSynchronised: Bool? { probe.kernelSynchronised() }
 

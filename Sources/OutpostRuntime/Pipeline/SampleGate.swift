@@ -38,7 +38,7 @@ final class SampleGate: Sendable {
             (state.held[index], provisional || !state.held[index].isEmpty)
         }
         guard shouldHold else { return readings }
-        if clock.resolve(-1) == nil {
+        if !clock.isTrusted {
             hold(readings, from: index)
             return []
         }

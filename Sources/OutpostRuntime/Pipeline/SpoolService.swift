@@ -316,7 +316,7 @@ final class SpoolService: Service, Sendable {
 
     /// Sends the events held while the clock was not trusted, stamped right, once it is.
     func releaseHeldEvents() {
-        guard let eventClock, eventClock.resolve(-1) != nil else { return }
+        guard let eventClock, eventClock.isTrusted else { return }
         let held = heldEvents.withLock { held in
             defer { held = [] }
             return held
