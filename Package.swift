@@ -8,11 +8,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "outpost", targets: ["outpost"]),
+        // For a program that embeds Outpost: `OutpostConfiguration.load/parse`, `Runtime(configuration:environment:)`,
+        // `Runtime.run(logger:)` and `ConfigErrors` are its whole public API. Everything else is `package`.
         .library(name: "OutpostRuntime", targets: ["OutpostRuntime"]),
-        .library(name: "OutpostDetect", targets: ["OutpostDetect"]),
-        .library(name: "OutpostInputs", targets: ["OutpostInputs"]),
-        .library(name: "OutpostWire", targets: ["OutpostWire"]),
-        .library(name: "OutpostSpool", targets: ["OutpostSpool"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -58,6 +56,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Release-mode measurements of the hot paths: `swift run -c release outpost-benchmarks`. It lives in this
+        // package (not its own) because what it measures is `package`, not `public`.
+        .executableTarget(
+            name: "outpost-benchmarks",
+            dependencies: ["OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostRuntime", "OutpostSpool", "OutpostWire"],
+            path: "Benchmarks/Sources/OutpostBenchmarks"
         ),
         .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),

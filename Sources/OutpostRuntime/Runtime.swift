@@ -12,17 +12,23 @@ import ServiceLifecycle
 ///                 └────► batcher ─► spool (SQLite) ─► delivery loops ─► uplinks (OTLP/HTTP)
 /// status file ◄─ counters, spool statistics, uplink states
 public struct Runtime: Sendable {
-    public let configuration: OutpostConfiguration
+    package let configuration: OutpostConfiguration
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let extraOutputs: [any EventOutput]
     /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us.
     private let environment: [String: String]
 
-    public init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
+    package init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
                 wallClock: any WallClock = SystemWallClock(), environment: [String: String] = [:]) {
         self.init(configuration: configuration, clock: clock, wallClock: wallClock, extraOutputs: [],
                   environment: environment)
+    }
+
+    /// For a program that embeds Outpost: the real clocks, and `environment` for systemd's notify socket.
+    public init(configuration: OutpostConfiguration, environment: [String: String]) {
+        self.init(configuration: configuration, clock: ContinuousClock(), wallClock: SystemWallClock(),
+                  extraOutputs: [], environment: environment)
     }
 
     init(configuration: OutpostConfiguration, clock: any Clock<Duration>, wallClock: any WallClock,

@@ -1,6 +1,6 @@
 /// One problem in a config file: what is wrong, where, and what to do about it.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
+package struct ConfigError: Error, Sendable, CustomStringConvertible {
+    package enum Code: String, Sendable {
         case syntax
         case unknownKey = "unknown-key"
         case missingKey = "missing-key"
@@ -10,12 +10,12 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
         case unreadableFile = "unreadable-file"
     }
 
-    public let code: Code
-    public let message: String
-    public let path: ConfigPath?
-    public let location: ConfigLocation?
+    package let code: Code
+    package let message: String
+    package let path: ConfigPath?
+    package let location: ConfigLocation?
 
-    public init(_ code: Code, _ message: String, path: ConfigPath?, location: ConfigLocation?) {
+    package init(_ code: Code, _ message: String, path: ConfigPath?, location: ConfigLocation?) {
         self.code = code
         self.message = message
         self.path = path
@@ -23,7 +23,7 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `file:line:column: error[code]: key.path: message`, the shape compilers use so editors can jump to it.
-    public var description: String {
+    package var description: String {
         var text = ""
         if let location { text += "\(location): " }
         text += "error[\(code.rawValue)]: "
@@ -34,9 +34,9 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
 /// All the problems found in one config, reported together so an operator fixes them in one pass.
 public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
-    public let errors: [ConfigError]
+    package let errors: [ConfigError]
 
-    public init(_ errors: [ConfigError]) {
+    package init(_ errors: [ConfigError]) {
         self.errors = errors.sorted { lhs, rhs in
             (lhs.location?.line ?? .max, lhs.location?.column ?? .max) < (rhs.location?.line ?? .max, rhs.location?.column ?? .max)
         }
@@ -49,22 +49,22 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 }
 
 /// Collects errors while a config is read, so reading goes on past the first problem.
-public final class ConfigDiagnostics {
-    public private(set) var errors: [ConfigError] = []
-    public let file: String
+package final class ConfigDiagnostics {
+    package private(set) var errors: [ConfigError] = []
+    package let file: String
     /// Every key path any reader asked for, present or not, with array positions left out (`input.file.path`):
     /// lets a test prove the reference config documents every key the code reads.
-    public private(set) var askedKeys: Set<String> = []
+    package private(set) var askedKeys: Set<String> = []
 
-    public init(file: String) {
+    package init(file: String) {
         self.file = file
     }
 
-    public func report(_ error: ConfigError) {
+    package func report(_ error: ConfigError) {
         errors.append(error)
     }
 
-    public func report(_ code: ConfigError.Code, _ message: String, at node: ConfigNode) {
+    package func report(_ code: ConfigError.Code, _ message: String, at node: ConfigNode) {
         errors.append(ConfigError(code, message, path: node.path, location: node.location))
     }
 
@@ -73,7 +73,7 @@ public final class ConfigDiagnostics {
             .joined(separator: "."))
     }
 
-    public func throwIfAny() throws {
+    package func throwIfAny() throws {
         if !errors.isEmpty { throw ConfigErrors(errors) }
     }
 }

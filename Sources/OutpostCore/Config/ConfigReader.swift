@@ -3,13 +3,13 @@
 /// Each `+Configuration.swift` reads its keys through a reader and calls `finish()`, which reports every key it
 /// did not read as unknown: a typo must never silently disable a sensor. A wrong type is reported as a wrong type
 /// (with what was expected and what was found), never as a missing key.
-public final class ConfigReader {
-    public let node: ConfigNode
-    public let diagnostics: ConfigDiagnostics
+package final class ConfigReader {
+    package let node: ConfigNode
+    package let diagnostics: ConfigDiagnostics
     private let table: ConfigTable
     private var consumed: Set<String> = []
 
-    public init(node: ConfigNode, diagnostics: ConfigDiagnostics) {
+    package init(node: ConfigNode, diagnostics: ConfigDiagnostics) {
         self.node = node
         self.diagnostics = diagnostics
         if case .table(let table) = node.value {
@@ -20,20 +20,20 @@ public final class ConfigReader {
         }
     }
 
-    public var path: ConfigPath { node.path }
-    public var keys: [String] { table.entries.map(\.key) }
+    package var path: ConfigPath { node.path }
+    package var keys: [String] { table.entries.map(\.key) }
 
-    public func contains(_ key: String) -> Bool { table[key] != nil }
+    package func contains(_ key: String) -> Bool { table[key] != nil }
 
     /// The raw node under `key`, marked as read.
-    public func node(_ key: String) -> ConfigNode? {
+    package func node(_ key: String) -> ConfigNode? {
         consumed.insert(key)
         diagnostics.asked(path.appending(key))
         return table[key]
     }
 
     /// Reports a problem with the value under `key` (or with this table when the key is absent).
-    public func invalid(_ key: String, _ message: String) {
+    package func invalid(_ key: String, _ message: String) {
         if let child = table[key] {
             diagnostics.report(.invalidValue, message, at: child)
         } else {
@@ -41,14 +41,14 @@ public final class ConfigReader {
         }
     }
 
-    public func missing(_ key: String, _ hint: String) {
+    package func missing(_ key: String, _ hint: String) {
         diagnostics.report(
             ConfigError(.missingKey, "required key `\(key)` is missing; \(hint)", path: path, location: node.location)
         )
     }
 
     /// Reports every key that no one read. Call once, after reading everything this table may hold.
-    public func finish(knownElsewhere: Set<String> = []) {
+    package func finish(knownElsewhere: Set<String> = []) {
         for (key, child) in table.entries where !consumed.contains(key) && !knownElsewhere.contains(key) {
             let suggestion = ConfigReader.closest(to: key, among: consumed.union(knownElsewhere))
             let hint = suggestion.map { "; did you mean `\($0)`?" } ?? "; see config/outpost.toml for the keys it takes"
@@ -58,22 +58,22 @@ public final class ConfigReader {
 
     // MARK: typed getters
 
-    public func string(_ key: String) -> String? {
+    package func string(_ key: String) -> String? {
         guard let child = node(key) else { return nil }
         guard case .string(let value) = child.value else { return wrongType(child, expected: "a string") }
         return value
     }
 
-    public func string(_ key: String, default defaultValue: String) -> String {
+    package func string(_ key: String, default defaultValue: String) -> String {
         string(key) ?? defaultValue
     }
 
-    public func requiredString(_ key: String, hint: String) -> String? {
+    package func requiredString(_ key: String, hint: String) -> String? {
         if !contains(key) { missing(key, hint) }
         return string(key)
     }
 
-    public func bool(_ key: String, default defaultValue: Bool) -> Bool {
+    package func bool(_ key: String, default defaultValue: Bool) -> Bool {
         guard let child = node(key) else { return defaultValue }
         guard case .bool(let value) = child.value else { return wrongType(child, expected: "true or false") ?? defaultValue }
         return value
@@ -81,7 +81,7 @@ public final class ConfigReader {
 
     /// A finite number; integers are accepted where a fractional value is expected (`interval = 30`).
     /// `inf` and `nan` are valid TOML but never a valid setting: they are reported, not returned.
-    public func double(_ key: String) -> Double? {
+    package func double(_ key: String) -> Double? {
         guard let child = node(key) else { return nil }
         switch child.value {
         case .double(let value) where value.isFinite: return value
@@ -95,7 +95,7 @@ public final class ConfigReader {
     }
 
     /// A finite number within `range`; a value outside it is reported and the default used.
-    public func double(_ key: String, in range: ClosedRange<Double>, default defaultValue: Double) -> Double {
+    package func double(_ key: String, in range: ClosedRange<Double>, default defaultValue: Double) -> Double {
         guard let value = double(key) else { return defaultValue }
         guard range.contains(value) else {
             invalid(key, "must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
@@ -104,11 +104,11 @@ public final class ConfigReader {
         return value
     }
 
-    public func double(_ key: String, default defaultValue: Double) -> Double {
+    package func double(_ key: String, default defaultValue: Double) -> Double {
         double(key) ?? defaultValue
     }
 
-    public func int(_ key: String) -> Int? {
+    package func int(_ key: String) -> Int? {
         guard let child = node(key) else { return nil }
         switch child.value {
         case .int(let value): return value
@@ -117,13 +117,13 @@ public final class ConfigReader {
         }
     }
 
-    public func int(_ key: String, default defaultValue: Int) -> Int {
+    package func int(_ key: String, default defaultValue: Int) -> Int {
         int(key) ?? defaultValue
     }
 
     /// A whole number within `range`; a value outside it is reported and the default used, so a count, port or
     /// level from the file never meets a narrower integer type or an allocation unchecked.
-    public func int(_ key: String, in range: ClosedRange<Int>, default defaultValue: Int) -> Int {
+    package func int(_ key: String, in range: ClosedRange<Int>, default defaultValue: Int) -> Int {
         guard let value = int(key) else { return defaultValue }
         guard range.contains(value) else {
             invalid(key, "must be \(range.lowerBound) to \(range.upperBound), got \(value)")
@@ -133,7 +133,7 @@ public final class ConfigReader {
     }
 
     /// A duration: `"5s"`, `"1m30s"`, `"250ms"`, or a number of seconds.
-    public func duration(_ key: String) -> Duration? {
+    package func duration(_ key: String) -> Duration? {
         guard let child = node(key) else { return nil }
         switch child.value {
         case .int(let seconds): return boundedDuration(seconds: Double(seconds), written: "\(seconds)", at: child)
@@ -149,7 +149,7 @@ public final class ConfigReader {
         }
     }
 
-    public func duration(_ key: String, default defaultValue: Duration) -> Duration {
+    package func duration(_ key: String, default defaultValue: Duration) -> Duration {
         duration(key) ?? defaultValue
     }
 
@@ -169,7 +169,7 @@ public final class ConfigReader {
     }
 
     /// A positive duration; zero or negative values are reported.
-    public func positiveDuration(_ key: String, default defaultValue: Duration) -> Duration {
+    package func positiveDuration(_ key: String, default defaultValue: Duration) -> Duration {
         let value = duration(key) ?? defaultValue
         guard value > .zero else {
             invalid(key, "must be positive, got \(ConfigQuantities.format(value))")
@@ -179,7 +179,7 @@ public final class ConfigReader {
     }
 
     /// A byte size: `"64MiB"`, `"512KB"`, or a number of bytes.
-    public func size(_ key: String, default defaultValue: Int64) -> Int64 {
+    package func size(_ key: String, default defaultValue: Int64) -> Int64 {
         guard let child = node(key) else { return defaultValue }
         switch child.value {
         case .int(let bytes) where bytes >= 0: return Int64(bytes)
@@ -192,7 +192,7 @@ public final class ConfigReader {
     }
 
     /// A byte size within `range`; a size outside it is reported and the default used.
-    public func size(_ key: String, in range: ClosedRange<Int64>, default defaultValue: Int64) -> Int64 {
+    package func size(_ key: String, in range: ClosedRange<Int64>, default defaultValue: Int64) -> Int64 {
         let value = size(key, default: defaultValue)
         guard range.contains(value) else {
             let lower = ConfigQuantities.format(bytes: range.lowerBound)
@@ -204,7 +204,7 @@ public final class ConfigReader {
     }
 
     /// One of a fixed set of words; anything else is reported with the allowed words.
-    public func choice(_ key: String, _ allowed: [String], default defaultValue: String) -> String {
+    package func choice(_ key: String, _ allowed: [String], default defaultValue: String) -> String {
         guard let value = string(key) else { return defaultValue }
         guard allowed.contains(value) else {
             let list = allowed.map { "\"\($0)\"" }.joined(separator: ", ")
@@ -214,7 +214,7 @@ public final class ConfigReader {
         return value
     }
 
-    public func strings(_ key: String) -> [String]? {
+    package func strings(_ key: String) -> [String]? {
         guard let child = node(key) else { return nil }
         if case .string(let single) = child.value { return [single] }
         guard case .array(let items) = child.value else { return wrongType(child, expected: "an array of strings") }
@@ -230,7 +230,7 @@ public final class ConfigReader {
     }
 
     /// A string-to-string table such as `attributes = { room = "north" }`.
-    public func stringMap(_ key: String) -> [(key: String, value: String)] {
+    package func stringMap(_ key: String) -> [(key: String, value: String)] {
         guard let child = node(key) else { return [] }
         guard case .table(let entries) = child.value else { return wrongType(child, expected: "a table") ?? [] }
         var result: [(key: String, value: String)] = []
@@ -247,14 +247,14 @@ public final class ConfigReader {
     }
 
     /// A sub-table as its own reader, or nil when absent.
-    public func table(_ key: String) -> ConfigReader? {
+    package func table(_ key: String) -> ConfigReader? {
         guard let child = node(key) else { return nil }
         guard case .table = child.value else { return wrongType(child, expected: "a table") }
         return ConfigReader(node: child, diagnostics: diagnostics)
     }
 
     /// `[[key]]` entries, or a single `[key]` table treated as one entry.
-    public func tables(_ key: String) -> [ConfigReader] {
+    package func tables(_ key: String) -> [ConfigReader] {
         guard let child = node(key) else { return [] }
         switch child.value {
         case .table: return [ConfigReader(node: child, diagnostics: diagnostics)]

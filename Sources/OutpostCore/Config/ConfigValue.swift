@@ -1,40 +1,40 @@
 /// Where a config value sits in its file; every operator-facing config error carries one.
-public struct ConfigLocation: Sendable, Hashable, CustomStringConvertible {
-    public let file: String
-    public let line: Int
-    public let column: Int
+package struct ConfigLocation: Sendable, Hashable, CustomStringConvertible {
+    package let file: String
+    package let line: Int
+    package let column: Int
 
-    public init(file: String, line: Int, column: Int) {
+    package init(file: String, line: Int, column: Int) {
         self.file = file
         self.line = line
         self.column = column
     }
 
-    public var description: String { "\(file):\(line):\(column)" }
+    package var description: String { "\(file):\(line):\(column)" }
 }
 
 /// One step of a key path: a table key or a position in an array (0-based here, shown 1-based to operators).
-public enum ConfigPathComponent: Sendable, Hashable {
+package enum ConfigPathComponent: Sendable, Hashable {
     case key(String)
     case index(Int)
 }
 
 /// The path of a value inside the config, printed the way an operator finds it: `input.file[#2].interval`.
-public struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
-    public var components: [ConfigPathComponent]
+package struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
+    package var components: [ConfigPathComponent]
 
-    public init(_ components: [ConfigPathComponent] = []) {
+    package init(_ components: [ConfigPathComponent] = []) {
         self.components = components
     }
 
-    public func appending(_ key: String) -> ConfigPath { ConfigPath(components + [.key(key)]) }
-    public func appending(index: Int) -> ConfigPath { ConfigPath(components + [.index(index)]) }
+    package func appending(_ key: String) -> ConfigPath { ConfigPath(components + [.key(key)]) }
+    package func appending(index: Int) -> ConfigPath { ConfigPath(components + [.index(index)]) }
 
-    public var parent: ConfigPath? {
+    package var parent: ConfigPath? {
         components.isEmpty ? nil : ConfigPath(Array(components.dropLast()))
     }
 
-    public var description: String {
+    package var description: String {
         var text = ""
         for component in components {
             switch component {
@@ -51,7 +51,7 @@ public struct ConfigPath: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A parsed config value, independent of the TOML library, with the location of its key.
-public indirect enum ConfigValue: Sendable {
+package indirect enum ConfigValue: Sendable {
     case string(String)
     case int(Int)
     case double(Double)
@@ -60,7 +60,7 @@ public indirect enum ConfigValue: Sendable {
     case array([ConfigNode])
     case table(ConfigTable)
 
-    public var typeName: String {
+    package var typeName: String {
         switch self {
         case .string: "a string"
         case .int: "an integer"
@@ -74,12 +74,12 @@ public indirect enum ConfigValue: Sendable {
 }
 
 /// A value plus where it is and what it is called.
-public struct ConfigNode: Sendable {
-    public let value: ConfigValue
-    public let path: ConfigPath
-    public let location: ConfigLocation?
+package struct ConfigNode: Sendable {
+    package let value: ConfigValue
+    package let path: ConfigPath
+    package let location: ConfigLocation?
 
-    public init(value: ConfigValue, path: ConfigPath, location: ConfigLocation?) {
+    package init(value: ConfigValue, path: ConfigPath, location: ConfigLocation?) {
         self.value = value
         self.path = path
         self.location = location
@@ -87,14 +87,14 @@ public struct ConfigNode: Sendable {
 }
 
 /// A table's entries in a stable order.
-public struct ConfigTable: Sendable {
-    public let entries: [(key: String, node: ConfigNode)]
+package struct ConfigTable: Sendable {
+    package let entries: [(key: String, node: ConfigNode)]
 
-    public init(entries: [(key: String, node: ConfigNode)]) {
+    package init(entries: [(key: String, node: ConfigNode)]) {
         self.entries = entries
     }
 
-    public subscript(key: String) -> ConfigNode? {
+    package subscript(key: String) -> ConfigNode? {
         entries.first { $0.key == key }?.node
     }
 }

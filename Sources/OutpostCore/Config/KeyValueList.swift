@@ -1,7 +1,7 @@
 /// The `key1=value1,key2=value2` lists of the OpenTelemetry environment (`OTEL_RESOURCE_ATTRIBUTES`,
 /// `OTEL_EXPORTER_OTLP_HEADERS`): W3C Baggage format, values percent-encoded, blanks trimmed, malformed pairs skipped.
-public enum KeyValueList {
-    public static func parse(_ text: String) -> [(key: String, value: String)] {
+package enum KeyValueList {
+    package static func parse(_ text: String) -> [(key: String, value: String)] {
         text.split(separator: ",").compactMap { pair in
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { return nil }
@@ -11,7 +11,7 @@ public enum KeyValueList {
         }
     }
 
-    public static func percentDecoded(_ text: String) -> String {
+    package static func percentDecoded(_ text: String) -> String {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8).makeIterator()
         while let byte = iterator.next() {

@@ -2,7 +2,7 @@ extension String {
     /// The text with every invisible or control character written as `\u{XXXX}`, so a message that quotes input
     /// shows why two strings that look the same differ (a byte order mark, a zero-width space, a non-breaking
     /// space, a stray carriage return).
-    public var escapingInvisibles: String {
+    package var escapingInvisibles: String {
         var result = ""
         for scalar in unicodeScalars {
             if scalar.isInvisible {

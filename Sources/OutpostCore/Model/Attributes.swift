@@ -1,5 +1,5 @@
 /// A typed attribute value, as OpenTelemetry models them (string, int, double, bool).
-public enum AttributeValue: Sendable, Hashable {
+package enum AttributeValue: Sendable, Hashable {
     case string(String)
     case int(Int64)
     case double(Double)
@@ -7,7 +7,7 @@ public enum AttributeValue: Sendable, Hashable {
 }
 
 extension AttributeValue: CustomStringConvertible {
-    public var description: String {
+    package var description: String {
         switch self {
         case .string(let value): value
         case .int(let value): String(value)
@@ -18,20 +18,20 @@ extension AttributeValue: CustomStringConvertible {
 }
 
 /// An ordered list of key/value attributes; order is kept so output is stable and diffable.
-public struct Attributes: Sendable, Hashable, ExpressibleByDictionaryLiteral {
-    public private(set) var entries: [(key: String, value: AttributeValue)]
+package struct Attributes: Sendable, Hashable, ExpressibleByDictionaryLiteral {
+    package private(set) var entries: [(key: String, value: AttributeValue)]
 
-    public init(_ entries: [(key: String, value: AttributeValue)] = []) {
+    package init(_ entries: [(key: String, value: AttributeValue)] = []) {
         self.entries = entries
     }
 
-    public init(dictionaryLiteral elements: (String, AttributeValue)...) {
+    package init(dictionaryLiteral elements: (String, AttributeValue)...) {
         self.entries = elements.map { (key: $0.0, value: $0.1) }
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    package var isEmpty: Bool { entries.isEmpty }
 
-    public subscript(key: String) -> AttributeValue? {
+    package subscript(key: String) -> AttributeValue? {
         get { entries.first { $0.key == key }?.value }
         set {
             if let index = entries.firstIndex(where: { $0.key == key }) {
@@ -43,15 +43,15 @@ public struct Attributes: Sendable, Hashable, ExpressibleByDictionaryLiteral {
     }
 
     /// Adds `value` under `key` when it is non-empty; optional descriptive attributes stay out otherwise.
-    public mutating func set(_ key: String, ifPresent value: String?) {
+    package mutating func set(_ key: String, ifPresent value: String?) {
         if let value, !value.isEmpty { self[key] = .string(value) }
     }
 
-    public static func == (lhs: Attributes, rhs: Attributes) -> Bool {
+    package static func == (lhs: Attributes, rhs: Attributes) -> Bool {
         lhs.entries.elementsEqual(rhs.entries) { $0.key == $1.key && $0.value == $1.value }
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         for entry in entries {
             hasher.combine(entry.key)
             hasher.combine(entry.value)

@@ -1,7 +1,7 @@
 /// Proleptic Gregorian dates to and from days since 1970-01-01, for timestamp parsing and formatting without
 /// Foundation (Howard Hinnant's `days_from_civil` and `civil_from_days`).
-public enum CivilCalendar {
-    public static func days(year: Int, month: Int, day: Int) -> Int64 {
+package enum CivilCalendar {
+    package static func days(year: Int, month: Int, day: Int) -> Int64 {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -11,7 +11,7 @@ public enum CivilCalendar {
     }
 
     /// (year, month, day) of the day `days` after 1970-01-01.
-    public static func date(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    package static func date(days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097

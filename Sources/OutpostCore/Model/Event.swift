@@ -1,10 +1,10 @@
 /// OTLP SeverityNumber values used by Outpost (see the OTLP logs data model, "SeverityNumber").
-public enum Severity: Int, Sendable, Comparable, CaseIterable {
+package enum Severity: Int, Sendable, Comparable, CaseIterable {
     case info = 9
     case warn = 13
     case error = 17
 
-    public var text: String {
+    package var text: String {
         switch self {
         case .info: "INFO"
         case .warn: "WARN"
@@ -13,7 +13,7 @@ public enum Severity: Int, Sendable, Comparable, CaseIterable {
     }
 
     /// Parses `info`, `warn`/`warning` or `error`, in any case.
-    public init?(name: String) {
+    package init?(name: String) {
         switch name.lowercased() {
         case "info": self = .info
         case "warn", "warning": self = .warn
@@ -22,11 +22,11 @@ public enum Severity: Int, Sendable, Comparable, CaseIterable {
         }
     }
 
-    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rawValue < rhs.rawValue }
+    package static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// Every event name Outpost emits, `domain.action` as the OpenTelemetry event conventions ask.
-public enum EventName: String, Sendable, CaseIterable {
+package enum EventName: String, Sendable, CaseIterable {
     case anomalyRaised = "outpost.anomaly.raised"
     case anomalyResolved = "outpost.anomaly.resolved"
     case thresholdCrossed = "outpost.threshold.crossed"
@@ -44,18 +44,18 @@ public enum EventName: String, Sendable, CaseIterable {
 ///
 /// Attributes carry everything that explains the event (value, mean, stddev, z, sigma, ...), so an operator
 /// reading one alert needs nothing else to understand it.
-public struct Event: Sendable {
-    public let name: EventName
-    public let severity: Severity
+package struct Event: Sendable {
+    package let name: EventName
+    package let severity: Severity
     /// Unix time in nanoseconds of the sample or tick that caused the event.
-    public let time: Int64
+    package let time: Int64
     /// The series the event is about, when there is one.
-    public let series: Series?
+    package let series: Series?
     /// One human sentence, the OTLP body.
-    public let message: String
-    public let attributes: Attributes
+    package let message: String
+    package let attributes: Attributes
 
-    public init(
+    package init(
         name: EventName,
         severity: Severity,
         time: Int64,

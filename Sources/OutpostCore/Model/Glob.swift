@@ -2,18 +2,18 @@
 ///
 /// Used by detection overrides and rules (`series = "host.*"`); dots are ordinary characters, so `system.*`
 /// matches every system series and `*temperature*` any series whose name contains it.
-public struct Glob: Sendable, Hashable, CustomStringConvertible {
-    public let pattern: String
+package struct Glob: Sendable, Hashable, CustomStringConvertible {
+    package let pattern: String
     private let characters: [Character]
 
-    public init(_ pattern: String) {
+    package init(_ pattern: String) {
         self.pattern = pattern
         self.characters = Array(pattern)
     }
 
-    public var description: String { pattern }
+    package var description: String { pattern }
 
-    public func matches(_ text: String) -> Bool {
+    package func matches(_ text: String) -> Bool {
         let input = Array(text)
         var p = 0, t = 0
         var starPattern = -1, starText = 0

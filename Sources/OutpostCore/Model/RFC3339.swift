@@ -1,6 +1,6 @@
 /// RFC 3339 UTC timestamps with millisecond precision, without Foundation's formatters.
-public enum RFC3339 {
-    public static func format(_ unixNanos: Int64) -> String {
+package enum RFC3339 {
+    package static func format(_ unixNanos: Int64) -> String {
         let millis = unixNanos >= 0 ? unixNanos / 1_000_000 : (unixNanos - 999_999) / 1_000_000
         let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
         let milliPart = millis - seconds * 1000

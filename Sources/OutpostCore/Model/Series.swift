@@ -1,5 +1,5 @@
 /// How a series' values relate over time, which decides how it is detected and exported.
-public enum SeriesKind: String, Sendable, Hashable {
+package enum SeriesKind: String, Sendable, Hashable {
     /// A value measured at an instant (a temperature, a signal level).
     case gauge
     /// A monotonically increasing total (bytes received); exported as a cumulative sum.
@@ -11,17 +11,17 @@ public enum SeriesKind: String, Sendable, Hashable {
 /// A series is created once by its input and shared by reference with every sample, so a sample stays three words
 /// wide and the detectors key their state on it cheaply. Two series with the same name, unit and attributes are
 /// equal, whoever created them.
-public final class Series: Sendable, Hashable, CustomStringConvertible {
-    public let name: String
+package final class Series: Sendable, Hashable, CustomStringConvertible {
+    package let name: String
     /// UCUM unit: `Cel`, `%`, `hPa`, `dBm`, `By`, `1`, `s`.
-    public let unit: String
-    public let kind: SeriesKind
-    public let attributes: Attributes
+    package let unit: String
+    package let kind: SeriesKind
+    package let attributes: Attributes
     /// `name{k=v,...}`: unique per series, used for glob matching, logs and replay summaries.
-    public let key: String
+    package let key: String
     private let hashValueCache: Int
 
-    public init(name: String, unit: String, kind: SeriesKind = .gauge, attributes: Attributes = Attributes()) {
+    package init(name: String, unit: String, kind: SeriesKind = .gauge, attributes: Attributes = Attributes()) {
         self.name = name
         self.unit = unit
         self.kind = kind
@@ -30,13 +30,13 @@ public final class Series: Sendable, Hashable, CustomStringConvertible {
         self.hashValueCache = key.hashValue
     }
 
-    public var description: String { key }
+    package var description: String { key }
 
-    public static func == (lhs: Series, rhs: Series) -> Bool {
+    package static func == (lhs: Series, rhs: Series) -> Bool {
         lhs === rhs || (lhs.key == rhs.key && lhs.unit == rhs.unit && lhs.kind == rhs.kind)
     }
 
-    public func hash(into hasher: inout Hasher) {
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(hashValueCache)
     }
 

@@ -2,21 +2,21 @@
 ///
 /// Every wait it returns lies between `initial` (the floor: nothing retries faster, whatever a receiver says) and the
 /// larger of `maximum` and `maximumRetryAfter`; no input, however large, makes it trap.
-public struct BackoffPolicy: Sendable, Equatable {
+package struct BackoffPolicy: Sendable, Equatable {
     /// The first retry waits this long, and no retry waits less. Default 1 s.
-    public var initial: Duration = .seconds(1)
+    package var initial: Duration = .seconds(1)
     /// No wait is longer, whatever the number of failures. Default 5 min.
-    public var maximum: Duration = .seconds(300)
+    package var maximum: Duration = .seconds(300)
     /// A receiver's `Retry-After` is honoured up to this long. Default 1 h.
-    public var maximumRetryAfter: Duration = .seconds(3600)
+    package var maximumRetryAfter: Duration = .seconds(3600)
     /// Each wait is randomised by ± this fraction, so a fleet that lost its backend together does not return to it
     /// in lockstep. Default 0.2.
-    public var jitter = 0.2
+    package var jitter = 0.2
 
-    public init() {}
+    package init() {}
 
     /// The wait before attempt `failures + 1`: initial · 2^(failures − 1), jittered, kept within initial...maximum.
-    public func delay(afterFailures failures: Int, random: Double) -> Duration {
+    package func delay(afterFailures failures: Int, random: Double) -> Duration {
         let exponent = failures <= 1 ? 0 : min(failures - 1, 62)
         let floor = Self.seconds(initial), ceiling = max(Self.seconds(maximum), floor)
         let base = min(floor * Double(sign: .plus, exponent: exponent, significand: 1), ceiling)
@@ -30,7 +30,7 @@ public struct BackoffPolicy: Sendable, Equatable {
     /// As the OpenTelemetry Collector's exporters do: the longer of the exponential backoff and the receiver's hint,
     /// the hint capped at `maximumRetryAfter`. A hint of zero (or a date in the past) is no useful hint, so the
     /// backoff still grows: a receiver answering `Retry-After: 0` is not hammered.
-    public func delay(afterFailures failures: Int, retryAfter: Duration?, random: Double) -> Duration {
+    package func delay(afterFailures failures: Int, retryAfter: Duration?, random: Double) -> Duration {
         let backoff = delay(afterFailures: failures, random: random)
         guard let retryAfter, retryAfter > backoff else { return backoff }
         return min(retryAfter, max(maximumRetryAfter, backoff))

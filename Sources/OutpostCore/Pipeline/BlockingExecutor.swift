@@ -10,7 +10,7 @@ import Synchronization
 /// - `BlockingExecutor.pooled` shares a few threads among all periodic inputs: each run goes to the least busy of
 ///   `BlockingPool.laneCount` lanes, so 2,000 file inputs cost four threads, not one each. Callers that await each
 ///   run (every polled input does) are still serial, since a run's effects happen before its `await` returns.
-public struct BlockingExecutor: Sendable {
+package struct BlockingExecutor: Sendable {
     private enum Backing: Sendable {
         case dedicated(DispatchQueue)
         case pool(BlockingPool)
@@ -18,18 +18,18 @@ public struct BlockingExecutor: Sendable {
 
     private let backing: Backing
 
-    public init(label: String) {
+    package init(label: String) {
         backing = .dedicated(DispatchQueue(label: "outpost.blocking.\(label)"))
     }
 
     /// The executor of short, independent reads: the process-wide pool.
-    public static let pooled = BlockingExecutor(pool: BlockingPool.shared)
+    package static let pooled = BlockingExecutor(pool: BlockingPool.shared)
 
     init(pool: BlockingPool) {
         backing = .pool(pool)
     }
 
-    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    package func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         switch backing {
         case .dedicated(let queue):
             await withCheckedContinuation { continuation in

@@ -1,5 +1,5 @@
 /// What an input hands to the pipeline: readings and, when a sensor misbehaves, fault events.
-public enum Reading: Sendable {
+package enum Reading: Sendable {
     case sample(Sample)
     case event(Event)
     /// Bad data the input skipped (a malformed row, an unparsable output): logged, rate-limited, never fatal.
@@ -10,7 +10,7 @@ public enum Reading: Sendable {
 }
 
 /// Where inputs deliver what they read. The runtime's sink fans out to detection and (later) the batcher.
-public protocol ReadingSink: Sendable {
+package protocol ReadingSink: Sendable {
     /// Suspends while the pipeline is behind, so a fast replay cannot flood memory.
     func accept(_ readings: [Reading]) async
 }
@@ -19,7 +19,7 @@ public protocol ReadingSink: Sendable {
 ///
 /// `run` returns when the input is done (a finished replay) or when its task is cancelled; it reports bad data
 /// as events or log lines and keeps going, so one broken sensor never stops the others.
-public protocol Input: Sendable {
+package protocol Input: Sendable {
     /// The operator's name for this input (`[[input.file]] name`), used in logs and status.
     var name: String { get }
     /// How often the input produces a sample per series, when it is periodic; staleness rules use it.
@@ -28,6 +28,6 @@ public protocol Input: Sendable {
 }
 
 /// Unix time in nanoseconds from the wall clock. Injected so tests and replays decide what "now" is.
-public protocol WallClock: Sendable {
+package protocol WallClock: Sendable {
     func nowNanos() -> Int64
 }

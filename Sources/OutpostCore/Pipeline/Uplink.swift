@@ -1,5 +1,5 @@
 /// What an uplink says about one batch. Uplinks only deliver; the framework retries, backs off and drops.
-public enum DeliveryResult: Sendable, Equatable {
+package enum DeliveryResult: Sendable, Equatable {
     /// The receiver has the batch: it may leave the spool.
     case delivered
     /// Not now (the receiver is down, overloaded or slow): try again, after `after` when the receiver said when.
@@ -9,7 +9,7 @@ public enum DeliveryResult: Sendable, Equatable {
 }
 
 /// Something that delivers spooled batches upstream: OTLP/HTTP, MQTT.
-public protocol Uplink: Sendable {
+package protocol Uplink: Sendable {
     /// The operator's name for it (`[[uplink.otlp_http]] name`), used in the spool's delivery rows and status.
     var name: String { get }
     /// Sends one batch and says how it went. May block only its own thread, never the cooperative pool.

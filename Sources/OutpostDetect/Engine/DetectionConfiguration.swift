@@ -1,16 +1,16 @@
 import OutpostCore
 
 /// The `[detect]` table: defaults for every series, glob overrides and threshold rules.
-public struct DetectionConfiguration: Sendable {
-    public var defaults = DetectionSettings()
+package struct DetectionConfiguration: Sendable {
+    package var defaults = DetectionSettings()
     /// `[[detect.override]]`: `series` glob plus any detection key; later overrides win.
-    public var overrides: [(series: Glob, patch: DetectionPatch)] = []
+    package var overrides: [(series: Glob, patch: DetectionPatch)] = []
     /// `[[detect.threshold]]`: static limits.
-    public var thresholds: [ThresholdRuleConfiguration] = []
+    package var thresholds: [ThresholdRuleConfiguration] = []
 
-    public init() {}
+    package init() {}
 
-    public static func read(_ reader: ConfigReader?) -> DetectionConfiguration {
+    package static func read(_ reader: ConfigReader?) -> DetectionConfiguration {
         var configuration = DetectionConfiguration()
         guard let reader else { return configuration }
         configuration.defaults = DetectionPatch.read(reader).applied(to: configuration.defaults)
@@ -27,7 +27,7 @@ public struct DetectionConfiguration: Sendable {
     }
 
     /// The settings for `series`: defaults, then matching overrides in file order, then the sensor's own table.
-    public func settings(for series: Series, sensorPatch: DetectionPatch?) -> DetectionSettings {
+    package func settings(for series: Series, sensorPatch: DetectionPatch?) -> DetectionSettings {
         var settings = defaults
         for (glob, patch) in overrides where glob.matches(series.name) {
             settings = patch.applied(to: settings)

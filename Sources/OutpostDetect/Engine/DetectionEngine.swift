@@ -1,13 +1,13 @@
 import OutpostCore
 
 /// What detection knows about the input a sample came from.
-public struct SampleSource: Sendable {
+package struct SampleSource: Sendable {
     /// The input's own `detect` table, applied over `[detect]` and overrides.
-    public let patch: DetectionPatch?
+    package let patch: DetectionPatch?
     /// The input's polling interval, which `stale_after` counts in; nil (a replay) means no staleness.
-    public let interval: Duration?
+    package let interval: Duration?
 
-    public init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
+    package init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
         self.patch = patch
         self.interval = interval
     }
@@ -16,19 +16,19 @@ public struct SampleSource: Sendable {
 /// Runs every detector and rule for every series; owned by one task, so it needs no locks.
 ///
 /// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows.
-public struct DetectionEngine: Sendable {
-    public let configuration: DetectionConfiguration
+package struct DetectionEngine: Sendable {
+    package let configuration: DetectionConfiguration
     private var states: [Series: SeriesState] = [:]
     private var order: [Series] = []
     /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
-    public private(set) var suppressedEpisodes = 0
+    package private(set) var suppressedEpisodes = 0
 
-    public init(configuration: DetectionConfiguration) {
+    package init(configuration: DetectionConfiguration) {
         self.configuration = configuration
     }
 
     /// Feeds one sample through the series' detectors and rules.
-    public mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
+    package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         if states[sample.series] == nil {
             states[sample.series] = makeState(for: sample, source: source)
@@ -41,16 +41,16 @@ public struct DetectionEngine: Sendable {
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
-    public mutating func forget(_ series: Series) {
+    package mutating func forget(_ series: Series) {
         guard states.removeValue(forKey: series) != nil else { return }
         order.removeAll { $0 == series }
     }
 
     /// How many series the engine keeps state for.
-    public var seriesCount: Int { order.count }
+    package var seriesCount: Int { order.count }
 
     /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
-    public mutating func checkStaleness(now: Int64) -> [Event] {
+    package mutating func checkStaleness(now: Int64) -> [Event] {
         var events: [Event] = []
         for series in order {
             events += states[series]!.staleness?.check(series: series, now: now) ?? []
@@ -59,11 +59,11 @@ public struct DetectionEngine: Sendable {
     }
 
     /// Per-series totals, in first-seen order, for replay summaries and status.
-    public var summaries: [SeriesSummary] {
+    package var summaries: [SeriesSummary] {
         order.map { states[$0]!.summary }
     }
 
-    public func estimate(for series: Series) -> SigmaDetector.Estimate? {
+    package func estimate(for series: Series) -> SigmaDetector.Estimate? {
         states[series]?.sigma?.estimate
     }
 
@@ -82,18 +82,18 @@ public struct DetectionEngine: Sendable {
 }
 
 /// Totals for one series over a run.
-public struct SeriesSummary: Sendable {
-    public let series: Series
-    public var samples = 0
-    public var minimum = Double.infinity
-    public var maximum = -Double.infinity
-    public var mean = 0.0
-    public var anomalies = 0
+package struct SeriesSummary: Sendable {
+    package let series: Series
+    package var samples = 0
+    package var minimum = Double.infinity
+    package var maximum = -Double.infinity
+    package var mean = 0.0
+    package var anomalies = 0
     /// Episodes over `max_episodes_per_hour`, counted instead of sent.
-    public var suppressed = 0
-    public var thresholdCrossings = 0
-    public var firstTime: Int64 = 0
-    public var lastTime: Int64 = 0
+    package var suppressed = 0
+    package var thresholdCrossings = 0
+    package var firstTime: Int64 = 0
+    package var lastTime: Int64 = 0
 }
 
 private struct SeriesState: Sendable {

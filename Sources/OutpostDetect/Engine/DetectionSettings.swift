@@ -1,7 +1,7 @@
 import OutpostCore
 
 /// When a silent series counts as stale.
-public enum StaleAfter: Sendable, Equatable {
+package enum StaleAfter: Sendable, Equatable {
     /// After this many of its input's intervals (the input's `interval`).
     case intervals(Int)
     /// After a fixed duration, whatever the interval.
@@ -13,7 +13,7 @@ public enum StaleAfter: Sendable, Equatable {
     static let longest = Duration.nanoseconds(Int64(ConfigQuantities.maximumDurationNanos))
 
     /// How long a series may stay silent: saturating at `longest`.
-    public func limit(interval: Duration?) -> Duration? {
+    package func limit(interval: Duration?) -> Duration? {
         switch self {
         case .intervals(let count): interval.map { min($0 * count, Self.longest) }
         case .duration(let duration): duration
@@ -23,31 +23,31 @@ public enum StaleAfter: Sendable, Equatable {
 }
 
 /// Everything detection needs to know about one series, resolved from `[detect]`, overrides and the sensor.
-public struct DetectionSettings: Sendable, Equatable {
-    public var sigma = SigmaConfiguration()
+package struct DetectionSettings: Sendable, Equatable {
+    package var sigma = SigmaConfiguration()
     /// `stale_after`, default `3`: intervals (a whole number) or a duration (`"5m"`) without a sample before
     /// `outpost.device.stale`; `0` turns staleness off.
-    public var staleAfter = StaleAfter.intervals(3)
+    package var staleAfter = StaleAfter.intervals(3)
 
-    public init() {}
+    package init() {}
 
-    public static let keys = SigmaConfiguration.keys.union(["stale_after"])
+    package static let keys = SigmaConfiguration.keys.union(["stale_after"])
 }
 
 /// A partial `DetectionSettings`: only the keys a table actually sets, applied over whatever came before.
-public struct DetectionPatch: Sendable, Equatable {
+package struct DetectionPatch: Sendable, Equatable {
     let values: DetectionSettings
     let keys: Set<String>
 
     /// Reads the detection keys present in `reader`, validating them; other keys are left for the caller.
-    public static func read(_ reader: ConfigReader) -> DetectionPatch {
+    package static func read(_ reader: ConfigReader) -> DetectionPatch {
         var values = DetectionSettings()
         values.sigma = values.sigma.overridden(by: reader)
         values.staleAfter = readStaleAfter(reader) ?? values.staleAfter
         return DetectionPatch(values: values, keys: Set(reader.keys).intersection(DetectionSettings.keys))
     }
 
-    public func applied(to base: DetectionSettings) -> DetectionSettings {
+    package func applied(to base: DetectionSettings) -> DetectionSettings {
         var result = base
         for key in keys {
             switch key {

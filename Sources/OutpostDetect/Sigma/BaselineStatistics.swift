@@ -4,36 +4,36 @@
 /// variance), then differ once `span` samples have been seen:
 /// - `ewma` forgets old values exponentially with alpha = 2 / (span + 1), adapting to slow drifts;
 /// - `window` keeps exactly the last `span` baseline samples (Welford with removal over a ring buffer).
-public struct BaselineStatistics: Sendable {
-    public enum Method: String, Sendable, CaseIterable {
+package struct BaselineStatistics: Sendable {
+    package enum Method: String, Sendable, CaseIterable {
         case ewma
         case window
     }
 
-    public let method: Method
-    public let span: Int
-    public private(set) var count = 0
-    public private(set) var mean = 0.0
+    package let method: Method
+    package let span: Int
+    package private(set) var count = 0
+    package private(set) var mean = 0.0
     /// Sum of squared deviations (Welford's M2) while exact; the exponentially weighted variance after.
     private var spread = 0.0
     private var ring: [Double] = []
     private var ringStart = 0
 
-    public init(method: Method, span: Int) {
+    package init(method: Method, span: Int) {
         self.method = method
         self.span = max(2, span)
     }
 
-    public var variance: Double {
+    package var variance: Double {
         switch method {
         case .ewma where count > span: return max(0, spread)
         default: return count > 1 ? max(0, spread / Double(count - 1)) : 0
         }
     }
 
-    public var standardDeviation: Double { variance.squareRoot() }
+    package var standardDeviation: Double { variance.squareRoot() }
 
-    public mutating func add(_ value: Double) {
+    package mutating func add(_ value: Double) {
         switch method {
         case .ewma where count >= span:
             if count == span { spread = variance }
@@ -57,7 +57,7 @@ public struct BaselineStatistics: Sendable {
     }
 
     /// Starts over from `values` (a level shift accepted as the new normal).
-    public mutating func reset(to values: some Sequence<Double>) {
+    package mutating func reset(to values: some Sequence<Double>) {
         self = BaselineStatistics(method: method, span: span)
         for value in values { add(value) }
     }

@@ -1,13 +1,13 @@
 import OutpostCore
 
 /// Settings of the 3-sigma detector; `[detect]` in the config, overridable by glob and per sensor.
-public struct SigmaConfiguration: Sendable, Equatable {
-    public enum Direction: String, Sendable, CaseIterable {
+package struct SigmaConfiguration: Sendable, Equatable {
+    package enum Direction: String, Sendable, CaseIterable {
         case both, high, low
     }
 
     /// One knob over `sigma` and `confirm_samples`, for operators who do not want to tune both.
-    public enum Sensitivity: String, Sendable, CaseIterable {
+    package enum Sensitivity: String, Sendable, CaseIterable {
         case low, normal, high
 
         var sigma: Double {
@@ -28,54 +28,54 @@ public struct SigmaConfiguration: Sendable, Equatable {
     }
 
     /// `enabled`, default `true`: run the sigma detector on matching series.
-    public var enabled = true
+    package var enabled = true
     /// `method`, default `"ewma"`: `ewma` (exponentially weighted) or `window` (sliding window).
-    public var method = BaselineStatistics.Method.ewma
+    package var method = BaselineStatistics.Method.ewma
     /// `window`, default `60`: baseline span in samples (window length, or EWMA span with alpha = 2/(window+1)).
-    public var window = 60
+    package var window = 60
     /// `warmup`, default `30`: samples learned before the first alert can be raised.
-    public var warmup = 30
+    package var warmup = 30
     /// `sigma`, default `3.0`: |z| above this raises an anomaly.
-    public var sigma = 3.0
+    package var sigma = 3.0
     /// `confirm_samples`, default `3`: an excursion within the horizon's range raises once this many samples in a
     /// row lie beyond `sigma`; a new high or low for `range_horizon` raises on its first sample.
-    public var confirmSamples = 3
+    package var confirmSamples = 3
     /// `range_horizon`, default `"7d"`: how far back a value must be unmatched to count as a new high or low;
     /// `"0s"` drops the rule, so every excursion needs `confirm_samples`.
-    public var rangeHorizon: Duration = .seconds(7 * 86400)
+    package var rangeHorizon: Duration = .seconds(7 * 86400)
     /// `resolve_sigma`, default `2.0`: |z| must stay at or below this for `quiet_period` to resolve.
-    public var resolveSigma = 2.0
+    package var resolveSigma = 2.0
     /// `quiet_period`, default `"30s"`: how long a series must stay calm before its episode resolves.
-    public var quietPeriod: Duration = .seconds(30)
+    package var quietPeriod: Duration = .seconds(30)
     /// `quiet_samples`, default `10`: the episode also needs this many calm samples in a row to resolve, so one
     /// excursion is one episode at any sample interval (100 ms or 15 min).
-    public var quietSamples = 10
+    package var quietSamples = 10
     /// `max_episodes_per_hour`, default `4`: a series raises at most this many episodes in any hour; further ones
     /// are counted (in status and the next resolved event) instead of sent. `0` means no limit.
-    public var maxEpisodesPerHour = 4
+    package var maxEpisodesPerHour = 4
     /// `stuck_samples`, default `10`: a run of identical values this long, and more than twice the longest run the
     /// series showed in normal data, raises a stuck-sensor episode (after 10 windows of learning). `0` turns it off.
-    public var stuckSamples = 10
+    package var stuckSamples = 10
     /// `min_stddev`, default `0.0`: floor on the standard deviation, in the series' unit (its resolution), so a
     /// flat sensor does not alert on its last digit.
-    public var minStddev = 0.0
+    package var minStddev = 0.0
     /// `direction`, default `"both"`: `both`, `high` (only rises alert) or `low`.
-    public var direction = Direction.both
+    package var direction = Direction.both
     /// `level_shift_after`, default `"10m"`: an excursion lasting this long is accepted as the new normal;
     /// `"0s"` never accepts one.
-    public var levelShiftAfter: Duration = .seconds(600)
+    package var levelShiftAfter: Duration = .seconds(600)
 
-    public init() {}
+    package init() {}
 
     /// Keys in a `[detect]`-like table that belong to the sigma detector.
-    public static let keys: Set<String> = [
+    package static let keys: Set<String> = [
         "enabled", "method", "window", "warmup", "sigma", "resolve_sigma", "quiet_period", "min_stddev", "direction",
         "level_shift_after", "sensitivity", "confirm_samples", "range_horizon", "quiet_samples",
         "max_episodes_per_hour", "stuck_samples",
     ]
 
     /// Overrides present in `reader`, applied on top of `self`; absent keys keep their current values.
-    public func overridden(by reader: ConfigReader) -> SigmaConfiguration {
+    package func overridden(by reader: ConfigReader) -> SigmaConfiguration {
         var result = self
         if let name = reader.node("sensitivity").map({ _ in reader.choice(
             "sensitivity", Sensitivity.allCases.map(\.rawValue), default: Sensitivity.normal.rawValue) }),

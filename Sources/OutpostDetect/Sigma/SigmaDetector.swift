@@ -15,8 +15,8 @@ import OutpostCore
 /// and off). A run of identical values past `stuck_samples` and twice the longest run seen is a stuck-sensor
 /// episode. At most `max_episodes_per_hour` episodes are sent per series; the rest are counted. Time is the
 /// samples' own time, so a replay gives the same events as the live run did.
-public struct SigmaDetector: Sendable {
-    public let configuration: SigmaConfiguration
+package struct SigmaDetector: Sendable {
+    package let configuration: SigmaConfiguration
     private var baseline: BaselineStatistics
     /// Exponentially weighted mean square of the residuals (value minus baseline mean) over 20 windows.
     private var longVariance = 0.0
@@ -39,7 +39,7 @@ public struct SigmaDetector: Sendable {
     private var recentRaises: [Int64] = []
     /// Episodes kept quiet by the budget: since the last resolved event sent, and in total.
     private var suppressedSinceReport = 0
-    public private(set) var suppressedEpisodes = 0
+    package private(set) var suppressedEpisodes = 0
 
     /// A level the series has held: a return to it is a known regime (a pump going on and off), not an anomaly.
     private struct KnownLevel {
@@ -64,29 +64,29 @@ public struct SigmaDetector: Sendable {
     }
 
     /// Mean and standard deviation as the detector sees them (the latter floored by `min_stddev`).
-    public struct Estimate: Sendable, Equatable {
-        public let mean: Double
-        public let standardDeviation: Double
-        public let samples: Int
+    package struct Estimate: Sendable, Equatable {
+        package let mean: Double
+        package let standardDeviation: Double
+        package let samples: Int
     }
 
-    public init(configuration: SigmaConfiguration) {
+    package init(configuration: SigmaConfiguration) {
         self.configuration = configuration
         self.baseline = BaselineStatistics(method: configuration.method, span: configuration.window)
         self.range = RangeHistory(horizon: UnixNanos.from(configuration.rangeHorizon))
     }
 
-    public var estimate: Estimate {
+    package var estimate: Estimate {
         Estimate(mean: baseline.mean, standardDeviation: flooredDeviation, samples: baseline.count)
     }
 
-    public var isInEpisode: Bool { episode != nil }
+    package var isInEpisode: Bool { episode != nil }
 
     /// Whether the current episode is one the budget keeps quiet.
-    public var isSuppressed: Bool { episode?.suppressed ?? false }
+    package var isSuppressed: Bool { episode?.suppressed ?? false }
 
     /// Feeds one sample; returns the events it causes (none for almost every sample).
-    public mutating func process(_ sample: Sample) -> [Event] {
+    package mutating func process(_ sample: Sample) -> [Event] {
         guard sample.value.isFinite else { return [] }
         defer {
             range.add(sample.value, time: sample.time)

@@ -7,26 +7,26 @@ import OutpostCore
 /// previous one (or the latest sample), capped at `maximumStep`. Checks come about once a second from a ticker
 /// that sleeps on the monotonic clock, so a wall clock stepped by NTP (a Pi booting in 1970, then set to today) adds at most one capped step and
 /// never makes every series look silent for 56 years; a clock stepped back does not make silence negative.
-public struct StalenessRule: Sendable {
+package struct StalenessRule: Sendable {
     /// The most one check may add to the silence: a wall-clock step of any size counts as this much.
-    public static let maximumStep: Int64 = 2 * UnixNanos.perSecond
+    package static let maximumStep: Int64 = 2 * UnixNanos.perSecond
 
     /// How long a series may stay silent, in nanoseconds.
-    public let limit: Int64
+    package let limit: Int64
     /// Wall time of the latest sample (reported in the events' attributes).
-    public private(set) var lastSeen: Int64
-    public private(set) var isStale = false
+    package private(set) var lastSeen: Int64
+    package private(set) var isStale = false
     /// Nanoseconds of silence so far, summed from the checks.
-    public private(set) var silence: Int64 = 0
+    package private(set) var silence: Int64 = 0
     private var lastCheck: Int64
 
-    public init(limit: Duration, firstSeen: Int64) {
+    package init(limit: Duration, firstSeen: Int64) {
         self.limit = UnixNanos.from(limit)
         self.lastSeen = firstSeen
         self.lastCheck = firstSeen
     }
 
-    public mutating func sampleArrived(_ sample: Sample) -> [Event] {
+    package mutating func sampleArrived(_ sample: Sample) -> [Event] {
         let silent = silence
         lastSeen = max(lastSeen, sample.time)
         silence = 0
@@ -41,7 +41,7 @@ public struct StalenessRule: Sendable {
                       silence: seconds)]
     }
 
-    public mutating func check(series: Series, now: Int64) -> [Event] {
+    package mutating func check(series: Series, now: Int64) -> [Event] {
         silence += min(max(0, now &- lastCheck), Self.maximumStep)
         lastCheck = now
         guard !isStale, silence > limit else { return [] }

@@ -1,21 +1,21 @@
 import OutpostCore
 
 /// A static limit on matching series: `[[detect.threshold]]`.
-public struct ThresholdRuleConfiguration: Sendable, Equatable {
+package struct ThresholdRuleConfiguration: Sendable, Equatable {
     /// `series` (required): glob over series names, e.g. `"*battery*"`.
-    public var series: Glob
+    package var series: Glob
     /// `below`: crossing below this value fires.
-    public var below: Double?
+    package var below: Double?
     /// `above`: crossing above this value fires.
-    public var above: Double?
+    package var above: Double?
     /// `hysteresis`, default `0.0`: how far back inside the limit a value must come to clear, in the series' unit.
-    public var hysteresis: Double
+    package var hysteresis: Double
     /// `severity`, default `"warn"`: `info`, `warn` or `error`.
-    public var severity: Severity
+    package var severity: Severity
     /// `name`, default `""`: a label carried in the event (`outpost.rule`), e.g. `"battery low"`.
-    public var name: String
+    package var name: String
 
-    public init(series: Glob, below: Double? = nil, above: Double? = nil, hysteresis: Double = 0,
+    package init(series: Glob, below: Double? = nil, above: Double? = nil, hysteresis: Double = 0,
                 severity: Severity = .warn, name: String = "") {
         self.series = series
         self.below = below
@@ -25,7 +25,7 @@ public struct ThresholdRuleConfiguration: Sendable, Equatable {
         self.name = name
     }
 
-    public static func read(_ reader: ConfigReader) -> ThresholdRuleConfiguration? {
+    package static func read(_ reader: ConfigReader) -> ThresholdRuleConfiguration? {
         let pattern = reader.requiredString("series", hint: "name the series it applies to, e.g. series = \"*battery*\"")
         let below = reader.double("below")
         let above = reader.double("above")

@@ -2,19 +2,19 @@ import OutpostCore
 
 /// Fires `outpost.threshold.crossed` once when a series leaves its allowed range and `outpost.threshold.cleared`
 /// once when it comes back (past the hysteresis), e.g. battery below 20 %, RSSI below -80 dBm.
-public struct ThresholdRule: Sendable {
-    public let configuration: ThresholdRuleConfiguration
+package struct ThresholdRule: Sendable {
+    package let configuration: ThresholdRuleConfiguration
     private var crossed: Crossing?
 
     private enum Crossing: String {
         case below, above
     }
 
-    public init(configuration: ThresholdRuleConfiguration) {
+    package init(configuration: ThresholdRuleConfiguration) {
         self.configuration = configuration
     }
 
-    public mutating func process(_ sample: Sample) -> [Event] {
+    package mutating func process(_ sample: Sample) -> [Event] {
         guard sample.value.isFinite else { return [] }
         let value = sample.value
         switch crossed {

@@ -5,20 +5,20 @@ import Musl
 #endif
 
 /// What a finished (or killed) command left behind.
-public struct CommandResult: Sendable {
-    public var exitStatus: Int32?
-    public var standardOutput: String
-    public var standardError: String
-    public var timedOut: Bool
+package struct CommandResult: Sendable {
+    package var exitStatus: Int32?
+    package var standardOutput: String
+    package var standardError: String
+    package var timedOut: Bool
     /// Set when the command could not be started at all.
-    public var launchError: String?
+    package var launchError: String?
 }
 
 /// Runs a command with posix_spawn, collects stdout and stderr, and kills its whole process group at the timeout.
 ///
 /// Blocking by design: callers run it on a `BlockingExecutor`, never on the cooperative pool.
-public enum CommandRunner {
-    public static func run(_ arguments: [String], timeout: Duration, maxOutput: Int) -> CommandResult {
+package enum CommandRunner {
+    package static func run(_ arguments: [String], timeout: Duration, maxOutput: Int) -> CommandResult {
         var result = CommandResult(exitStatus: nil, standardOutput: "", standardError: "", timedOut: false)
         guard let program = arguments.first else {
             result.launchError = "empty command"

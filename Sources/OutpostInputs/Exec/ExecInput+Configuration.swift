@@ -1,8 +1,8 @@
 import OutpostCore
 
 /// `[[input.exec]]`: runs a command at an interval and parses numbers from its standard output.
-public struct ExecInputConfiguration: Sendable {
-    public enum Format: String, Sendable, CaseIterable {
+package struct ExecInputConfiguration: Sendable {
+    package enum Format: String, Sendable, CaseIterable {
         /// The first number in the output (or the `regex` capture): one series named `name`.
         case number
         /// `key=value` lines: one series `name.key` per numeric value.
@@ -13,26 +13,26 @@ public struct ExecInputConfiguration: Sendable {
 
     /// `command` (required): an array (`["vcgencmd", "measure_temp"]`, run directly, found on PATH) or a string
     /// (run by `/bin/sh -c`, for pipelines).
-    public var command: [String]
+    package var command: [String]
     /// `name`, `unit`, `sensor_id`, `device`, `location`, `attributes`: see `SensorIdentity`.
-    public var identity: SensorIdentity
+    package var identity: SensorIdentity
     /// `interval`, default `"30s"`.
-    public var interval: Duration = .seconds(30)
+    package var interval: Duration = .seconds(30)
     /// `timeout`, default `"5s"`: the command's whole process group is killed after it.
-    public var timeout: Duration = .seconds(5)
+    package var timeout: Duration = .seconds(5)
     /// `format`, default `"number"`: `number`, `key_value` or `json`.
-    public var format = Format.number
+    package var format = Format.number
     /// `fields`, default all numeric top-level fields: for `json`, dotted paths (`"sensor.temp"`); for `key_value`,
     /// the keys to keep.
-    public var fields: [String] = []
+    package var fields: [String] = []
     /// `units`, default `{}`: a unit per field, e.g. `{ temperature = "Cel" }`; others use `unit`.
-    public var units: [String: String] = [:]
+    package var units: [String: String] = [:]
     /// `regex`, `scale`, `offset`: see `NumberExtraction` (scale and offset apply to every format).
-    public var extraction: NumberExtraction
+    package var extraction: NumberExtraction
     /// `max_output`, default `"64KiB"` (at most `"16MiB"`): output beyond this is ignored.
-    public var maxOutput = 64 * 1024
+    package var maxOutput = 64 * 1024
     /// `max_series`, default 1000, and `series_idle`, default `"1d"`: see `SeriesTable`.
-    public var seriesTable = SeriesTable()
+    package var seriesTable = SeriesTable()
 
     static func read(_ reader: ConfigReader) -> ExecInputConfiguration? {
         var command: [String]?

@@ -1,10 +1,10 @@
 import OutpostCore
 
 /// Numbers from a command's output: a plain number, `key=value` lines, or JSON fields.
-public enum ExecInput: InputKind {
-    public static let kind = "exec"
+package enum ExecInput: InputKind {
+    package static let kind = "exec"
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         guard let configuration = ExecInputConfiguration.read(reader) else { return nil }
         return PolledInput(name: configuration.identity.name, interval: configuration.interval,
                            reader: ExecReader(configuration: configuration), clock: context.clock,
@@ -16,18 +16,18 @@ public enum ExecInput: InputKind {
 /// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples. A value
 /// that cannot be true (NaN, ±Inf, outside its unit's physical range) is a skipped `problem` and one
 /// `outpost.sensor.fault` per field and run, never a sample; keys beyond `max_series` are refused and counted.
-public struct ExecReader: PollingReader {
-    public let configuration: ExecInputConfiguration
+package struct ExecReader: PollingReader {
+    package let configuration: ExecInputConfiguration
     private var series: SeriesTable
     private var faults = FaultLatch()
     private var valueFaults = FaultLatches()
 
-    public init(configuration: ExecInputConfiguration) {
+    package init(configuration: ExecInputConfiguration) {
         self.configuration = configuration
         self.series = configuration.seriesTable
     }
 
-    public mutating func read(now: Int64) -> [Reading] {
+    package mutating func read(now: Int64) -> [Reading] {
         let result = CommandRunner.run(configuration.command, timeout: configuration.timeout,
                                        maxOutput: configuration.maxOutput)
         if let failure = Self.failure(of: result, timeout: configuration.timeout) {
@@ -71,7 +71,7 @@ public struct ExecReader: PollingReader {
     }
 
     /// Parses the output into (field, value) pairs; field is nil for the `number` format.
-    public func parse(_ output: String) -> ([(String?, Double)], [String]) {
+    package func parse(_ output: String) -> ([(String?, Double)], [String]) {
         let extraction = configuration.extraction
         switch configuration.format {
         case .number:

@@ -6,16 +6,16 @@
 /// never temperatures. So is an all-zero scratchpad (a disconnected or half-connected sensor: its CRC is 0x00, so
 /// the driver says `YES`), any scratchpad whose configuration register (byte 4) lacks its five fixed 1 bits, and a
 /// temperature outside the range the sensor can measure (-55 to 125 °C).
-public enum DS18B20 {
-    public static let faultValues: [Double] = [85.0, -127.0]
-    public static let measurableRange: ClosedRange<Double> = -55...125
+package enum DS18B20 {
+    package static let faultValues: [Double] = [85.0, -127.0]
+    package static let measurableRange: ClosedRange<Double> = -55...125
 
-    public enum ReadResult: Equatable, Sendable {
+    package enum ReadResult: Equatable, Sendable {
         case celsius(Double)
         case fault(String)
     }
 
-    public static func parse(_ text: String) -> ReadResult {
+    package static func parse(_ text: String) -> ReadResult {
         let lines = text.split(separator: "\n")
         guard lines.count >= 2 else { return .fault("w1_slave has \(lines.count) line(s), expected 2") }
         guard lines[0].trimmingSpacesSubstring().hasSuffix("YES") else {

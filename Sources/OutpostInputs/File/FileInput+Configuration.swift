@@ -1,8 +1,8 @@
 import OutpostCore
 
 /// `[[input.file]]`: a number read from any file at an interval (sysfs, hwmon, IIO, 1-Wire).
-public struct FileInputConfiguration: Sendable {
-    public enum Preset: String, Sendable, CaseIterable {
+package struct FileInputConfiguration: Sendable {
+    package enum Preset: String, Sendable, CaseIterable {
         /// Plain text: the first number, or the `regex` capture.
         case none = ""
         /// A DS18B20 1-Wire thermometer's `w1_slave`: CRC line must end in YES; 85.0 and -127 are faults.
@@ -10,18 +10,18 @@ public struct FileInputConfiguration: Sendable {
     }
 
     /// `path` (required): the file to read; for `ds18b20`, the `w1_slave` file or its device folder.
-    public var path: String
+    package var path: String
     /// `name`, `unit`, `sensor_id`, `device`, `location`, `attributes`: see `SensorIdentity`.
-    public var identity: SensorIdentity
+    package var identity: SensorIdentity
     /// `interval`, default `"10s"`.
-    public var interval: Duration = .seconds(10)
+    package var interval: Duration = .seconds(10)
     /// `preset`, default `""`: `"ds18b20"` for 1-Wire thermometers.
-    public var preset = Preset.none
+    package var preset = Preset.none
     /// `regex`, `scale`, `offset`: see `NumberExtraction`.
-    public var extraction: NumberExtraction
+    package var extraction: NumberExtraction
     /// `fault_values`, default `[]` (ds18b20: `[85.0, -127.0]`): values (after `scale`,
     /// before `offset`) that mean the sensor failed.
-    public var faultValues: [Double] = []
+    package var faultValues: [Double] = []
 
     static func read(_ reader: ConfigReader, context: InputContext) -> FileInputConfiguration? {
         let presetName = reader.choice("preset", Preset.allCases.map(\.rawValue), default: "")

@@ -1,10 +1,10 @@
 import OutpostCore
 
 /// A number read from a file at an interval, with optional regex, scale, offset and fault values.
-public enum FileInput: InputKind {
-    public static let kind = "file"
+package enum FileInput: InputKind {
+    package static let kind = "file"
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         guard let configuration = FileInputConfiguration.read(reader, context: context) else { return nil }
         return PolledInput(name: configuration.identity.name, interval: configuration.interval,
                            reader: FileReader(configuration: configuration), clock: context.clock,
@@ -15,17 +15,17 @@ public enum FileInput: InputKind {
 /// Reads one file per poll. A failure raises one `outpost.sensor.fault` per run of identical failures (not one
 /// per poll), so a disconnected sensor is loud once and then quiet until something changes. A value that cannot be
 /// true (NaN, ±Inf, outside its unit's physical range) is such a fault, never a sample.
-public struct FileReader: PollingReader {
-    public let configuration: FileInputConfiguration
+package struct FileReader: PollingReader {
+    package let configuration: FileInputConfiguration
     private let series: Series
     private var faults = FaultLatch()
 
-    public init(configuration: FileInputConfiguration) {
+    package init(configuration: FileInputConfiguration) {
         self.configuration = configuration
         self.series = configuration.identity.series()
     }
 
-    public mutating func read(now: Int64) -> [Reading] {
+    package mutating func read(now: Int64) -> [Reading] {
         switch measure() {
         case .value(let value):
             faults.clear()

@@ -1,38 +1,38 @@
 import OutpostCore
 
 /// `[input.host]`: the gateway's own health from `/proc` and `/sys`.
-public struct HostInputConfiguration: Sendable {
-    public enum Group: String, Sendable, CaseIterable {
+package struct HostInputConfiguration: Sendable {
+    package enum Group: String, Sendable, CaseIterable {
         case cpu, load, memory, disk, temperature, uptime, network, wifi, throttling
     }
 
     /// `interval`, default `"10s"`.
-    public var interval: Duration = .seconds(10)
+    package var interval: Duration = .seconds(10)
     /// `proc_path`, default `"/proc"`: where procfs is mounted (tests point it at a fake tree).
-    public var procPath = "/proc"
+    package var procPath = "/proc"
     /// `sys_path`, default `"/sys"`.
-    public var sysPath = "/sys"
+    package var sysPath = "/sys"
     /// `disk_path`, default: the state directory. Disk usage is reported for the filesystem holding it (or, before
     /// it exists, its nearest existing parent).
-    public var diskPath = ""
+    package var diskPath = ""
     /// `collect`, default all: any of cpu, load, memory, disk, temperature, uptime, network, wifi, throttling.
-    public var collect = Set(Group.allCases)
+    package var collect = Set(Group.allCases)
     /// `interfaces`, default `["*"]`: globs of network interfaces to report; `lo` is always left out.
-    public var interfaces = [Glob("*")]
+    package var interfaces = [Glob("*")]
     /// `thermal_zones`, default the board's (`["thermal_zone0"]` on a Pi), else `["*"]`: globs of the
     /// `<sys_path>/class/thermal` zones to report.
-    public var thermalZones = [Glob("*")]
+    package var thermalZones = [Glob("*")]
     /// `wifi_interfaces`, default the board's (`["wlan0"]` on a Pi), else `["*"]`: globs of the interfaces in
     /// `<proc_path>/net/wireless` to report.
-    public var wifiInterfaces = [Glob("*")]
+    package var wifiInterfaces = [Glob("*")]
     /// `throttled_path`, default `"<sys_path>/<the board's throttled_file>"`, without a board
     /// `"<sys_path>/devices/platform/soc/soc:firmware/get_throttled"`: the Raspberry Pi firmware's throttling flags;
     /// skipped silently where the file does not exist, and not read at all when empty.
-    public var throttledPath = ""
+    package var throttledPath = ""
     /// `device`, `location`, `attributes`: added to every host series.
-    public var attributes = Attributes()
+    package var attributes = Attributes()
 
-    public init() {}
+    package init() {}
 
     static func read(_ reader: ConfigReader, context: InputContext) -> HostInputConfiguration {
         var configuration = HostInputConfiguration()
@@ -66,13 +66,13 @@ public struct HostInputConfiguration: Sendable {
 }
 
 /// What a board file's `[health]` says about where its health data lives: defaults of `[input.host]`.
-public struct HostBoardDefaults: Sendable, Equatable {
-    public var thermalZones: [String]?
+package struct HostBoardDefaults: Sendable, Equatable {
+    package var thermalZones: [String]?
     /// Relative to `sys_path`; empty: the board has no throttling flags.
-    public var throttledFile: String?
-    public var wifiInterfaces: [String]?
+    package var throttledFile: String?
+    package var wifiInterfaces: [String]?
 
-    public init(thermalZones: [String]? = nil, throttledFile: String? = nil, wifiInterfaces: [String]? = nil) {
+    package init(thermalZones: [String]? = nil, throttledFile: String? = nil, wifiInterfaces: [String]? = nil) {
         self.thermalZones = thermalZones
         self.throttledFile = throttledFile
         self.wifiInterfaces = wifiInterfaces

@@ -4,10 +4,10 @@ import OutpostCore
 ///
 /// Names follow the OpenTelemetry system and hardware semantic conventions where one exists
 /// (`system.cpu.utilization`, `system.memory.usage`, `hw.temperature`, ...); Pi-specific flags are `outpost.rpi.*`.
-public enum HostInput: InputKind {
-    public static let kind = "host"
+package enum HostInput: InputKind {
+    package static let kind = "host"
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         let configuration = HostInputConfiguration.read(reader, context: context)
         return PolledInput(name: "host", interval: configuration.interval,
                            reader: HostReader(configuration: configuration), clock: context.clock,
@@ -17,16 +17,16 @@ public enum HostInput: InputKind {
 
 /// Reads the host once per poll. Missing files (no thermal zone, no Wi-Fi) are skipped silently; they are
 /// normal on many boards, and a problem is only reported for a file that exists but cannot be parsed.
-public struct HostReader: PollingReader {
-    public let configuration: HostInputConfiguration
+package struct HostReader: PollingReader {
+    package let configuration: HostInputConfiguration
     private var previousCPU: (busy: Double, total: Double)?
     private var series: [String: Series] = [:]
 
-    public init(configuration: HostInputConfiguration) {
+    package init(configuration: HostInputConfiguration) {
         self.configuration = configuration
     }
 
-    public mutating func read(now: Int64) -> [Reading] {
+    package mutating func read(now: Int64) -> [Reading] {
         var readings: [Reading] = []
         let groups = configuration.collect
         if groups.contains(.cpu) { readCPU(now, into: &readings) }

@@ -1,8 +1,8 @@
 import OutpostCore
 
 /// `[[input.mqtt]]`: readings that sensors publish to a broker (Zigbee2MQTT, Tasmota, ESPHome, custom boards).
-public struct MQTTInputConfiguration: Sendable {
-    public enum Format: String, Sendable, CaseIterable {
+package struct MQTTInputConfiguration: Sendable {
+    package enum Format: String, Sendable, CaseIterable {
         /// A JSON object when the payload is one, else a plain number.
         case auto
         /// The payload is one number (`21.5`, `"21.5"`): series `name`.
@@ -12,35 +12,35 @@ public struct MQTTInputConfiguration: Sendable {
     }
 
     /// `broker` (required): a `[mqtt.brokers.<name>]`.
-    public var broker: String
+    package var broker: String
     /// `topics` (required): filters with `+` and `#` wildcards, e.g. `["zigbee2mqtt/+"]`.
-    public var topics: [String]
+    package var topics: [String]
     /// `preset`, default `""`: `"zigbee2mqtt"` (device = the whole friendly name, every level after the base topic,
     /// so `kitchen/sensor1` and `garage/sensor1` stay apart; skips `bridge/...`, `/set`, `/get`, `/availability`) or
     /// `"tasmota"`
     /// (topics `tele/<device>/SENSOR`, device = second level); sets `format = "json"` and the usual units.
-    public var preset = ""
+    package var preset = ""
     /// `format`, default `"auto"`: `auto`, `number` or `json`.
-    public var format = Format.auto
+    package var format = Format.auto
     /// `fields`, default all numeric fields: the (flattened, lowercase) JSON fields to keep.
-    public var fields: [String] = []
+    package var fields: [String] = []
     /// `device_level`, default the last level (zigbee2mqtt: every level after the first) or 2 (tasmota): which topic
     /// level names the device, counted from 1 (1 to 64); it becomes the `device` attribute.
-    public var deviceLevel: Int?
+    package var deviceLevel: Int?
     /// `units`, default the usual ones (temperature `Cel`, humidity `%`, pressure `hPa`, battery `%`, voltage `V`,
     /// linkquality `1`, illuminance `lx`, co2 `ppm`): a unit per field.
-    public var units: [String: String] = [:]
+    package var units: [String: String] = [:]
     /// `max_payload`, default `"64KiB"` (at most `"16MiB"`): bigger messages are counted and skipped.
-    public var maxPayload = 64 * 1024
+    package var maxPayload = 64 * 1024
     /// `max_series`, default 1000, and `series_idle`, default `"1d"`: see `SeriesTable`.
-    public var seriesTable = SeriesTable()
+    package var seriesTable = SeriesTable()
     /// `interval`, default `"5m"`: how often each device is expected to report; staleness counts in it.
-    public var interval: Duration = .seconds(300)
+    package var interval: Duration = .seconds(300)
     /// `name` (default `"mqtt"`), `unit`, `location`, `attributes`: see `SensorIdentity`. Series are
     /// `<name>.<field>` with a `device` attribute.
-    public var identity: SensorIdentity
+    package var identity: SensorIdentity
 
-    public static let defaultUnits: [String: String] = [
+    package static let defaultUnits: [String: String] = [
         "temperature": "Cel", "humidity": "%", "pressure": "hPa", "battery": "%", "voltage": "V",
         "linkquality": "1", "illuminance": "lx", "illuminance_lux": "lx", "co2": "ppm", "power": "W",
         "energy": "kWh", "current": "A",

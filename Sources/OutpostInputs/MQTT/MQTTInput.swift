@@ -6,16 +6,16 @@ import OutpostMQTT
 /// A malformed payload, a wrong type, an oversized message, a value that cannot be true (NaN, ±Inf, 140 %) or a
 /// new series beyond `max_series` is counted and reported as a `problem` (which the runtime logs at most once per
 /// `problem_interval`), and the input goes on with the next message.
-public struct MQTTInput: Input, InputKind {
-    public static let kind = "mqtt"
-    public let configuration: MQTTInputConfiguration
+package struct MQTTInput: Input, InputKind {
+    package static let kind = "mqtt"
+    package let configuration: MQTTInputConfiguration
     private let client: MQTTClient
     private let wallClock: any WallClock
 
-    public var name: String { configuration.identity.name }
-    public var interval: Duration? { configuration.interval }
+    package var name: String { configuration.identity.name }
+    package var interval: Duration? { configuration.interval }
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         guard let configuration = MQTTInputConfiguration.read(reader) else { return nil }
         guard let client = try? context.mqtt?.client(named: configuration.broker) else {
             reader.invalid("broker", "no [mqtt.brokers.\(configuration.broker)] is configured")
@@ -24,13 +24,13 @@ public struct MQTTInput: Input, InputKind {
         return MQTTInput(configuration: configuration, client: client, wallClock: context.wallClock)
     }
 
-    public init(configuration: MQTTInputConfiguration, client: MQTTClient, wallClock: any WallClock) {
+    package init(configuration: MQTTInputConfiguration, client: MQTTClient, wallClock: any WallClock) {
         self.configuration = configuration
         self.client = client
         self.wallClock = wallClock
     }
 
-    public func run(into sink: any ReadingSink) async throws {
+    package func run(into sink: any ReadingSink) async throws {
         var parser = MQTTPayloadParser(configuration: configuration)
         for await message in client.subscribe(configuration.topics) {
             let readings = parser.readings(for: message, now: wallClock.nowNanos())
@@ -40,20 +40,20 @@ public struct MQTTInput: Input, InputKind {
 }
 
 /// Turns one MQTT message into readings. Pure and synchronous, so it is tested (and fuzzed) without a broker.
-public struct MQTTPayloadParser: Sendable {
+package struct MQTTPayloadParser: Sendable {
     static let maximumDeviceName = 256
-    public let configuration: MQTTInputConfiguration
+    package let configuration: MQTTInputConfiguration
     private var series: SeriesTable
 
-    public init(configuration: MQTTInputConfiguration) {
+    package init(configuration: MQTTInputConfiguration) {
         self.configuration = configuration
         self.series = configuration.seriesTable
     }
 
     /// New series refused because `max_series` was reached.
-    public var refusedSeries: Int { series.refused }
+    package var refusedSeries: Int { series.refused }
 
-    public mutating func readings(for message: MQTTMessage, now: Int64) -> [Reading] {
+    package mutating func readings(for message: MQTTMessage, now: Int64) -> [Reading] {
         let levels = message.topic.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if configuration.preset == "zigbee2mqtt", levels.count > 1, levels[1] == "bridge" { return [] }
         if configuration.preset == "zigbee2mqtt", let last = levels.last, ["set", "get", "availability"].contains(last) {

@@ -6,7 +6,7 @@ import Musl
 import OutpostCore
 
 /// One line of a recording: a row to replay, or a reason it was skipped.
-public enum ReplayLine: Sendable {
+package enum ReplayLine: Sendable {
     case row(line: Int, time: Int64, value: Double)
     case skipped(line: Int, reason: String)
 }
@@ -18,17 +18,17 @@ public enum ReplayLine: Sendable {
 /// or out-of-range timestamp (see `Timestamp`), a bad or non-finite value, the wrong number of fields, more than
 /// `maximumLineLength` bytes, or a timestamp older than the previous row is skipped and reported with its line
 /// number. Memory stays bounded whatever the file holds: a line is never kept beyond `maximumLineLength` bytes.
-public final class ReplayFile {
-    public static let maximumLineLength = 4096
+package final class ReplayFile {
+    package static let maximumLineLength = 4096
 
-    public let path: String
+    package let path: String
     private let handle: UnsafeMutablePointer<FILE>
     private var lineNumber = 0
     private var previousTime = Int64.min
     private var lineBytes: [UInt8] = []
     private var lineTooLong = false
 
-    public init(path: String) throws(SystemFileError) {
+    package init(path: String) throws(SystemFileError) {
         guard let handle = fopen(path, "r") else { throw SystemFileError(path: path, reason: String(cString: strerror(errno))) }
         self.path = path
         self.handle = handle
@@ -39,7 +39,7 @@ public final class ReplayFile {
     }
 
     /// Reads the header; returns a problem when it is missing or wrong (the file is then not replayed).
-    public func readHeader() -> String? {
+    package func readHeader() -> String? {
         while let line = nextLine() {
             let trimmed = line.trimmingSpaces()
             if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
@@ -52,7 +52,7 @@ public final class ReplayFile {
     }
 
     /// The next row or skipped line, or nil at the end of the file.
-    public func next() -> ReplayLine? {
+    package func next() -> ReplayLine? {
         while let line = nextLine() {
             let trimmed = line.trimmingSpaces()
             if lineTooLong {

@@ -1,16 +1,16 @@
 import OutpostCore
 
 /// `[[input.replay]]`: recorded `timestamp,value` data fed through the pipeline.
-public struct ReplayInputConfiguration: Sendable {
+package struct ReplayInputConfiguration: Sendable {
     /// `path` (required): the CSV file.
-    public var path: String
+    package var path: String
     /// `name` (default: the file name without `.csv`), `unit`, `sensor_id`, `device`, `location`, `attributes`.
-    public var identity: SensorIdentity
+    package var identity: SensorIdentity
     /// `speed`, default `0`: `0` replays as fast as possible; `1` at the recorded pace; `10` ten times faster
     /// (0 to 1000000; a pause is never longer than a day).
-    public var speed = 0.0
+    package var speed = 0.0
 
-    public static func defaultName(for path: String) -> String {
+    package static func defaultName(for path: String) -> String {
         let file = path.split(separator: "/").last.map(String.init) ?? path
         return file.hasSuffix(".csv") ? String(file.dropLast(4)) : file
     }

@@ -4,25 +4,25 @@ import OutpostCore
 ///
 /// Replayed series are exempt from staleness (their timestamps are in the past by design). For tuning detection
 /// offline, `outpost replay` reads the same files without starting the runtime.
-public struct ReplayInput: Input, InputKind {
-    public static let kind = "replay"
-    public let configuration: ReplayInputConfiguration
+package struct ReplayInput: Input, InputKind {
+    package static let kind = "replay"
+    package let configuration: ReplayInputConfiguration
     private let clock: any Clock<Duration>
 
-    public var name: String { configuration.identity.name }
-    public var interval: Duration? { nil }
+    package var name: String { configuration.identity.name }
+    package var interval: Duration? { nil }
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         guard let configuration = ReplayInputConfiguration.read(reader, context: context) else { return nil }
         return ReplayInput(configuration: configuration, clock: context.clock)
     }
 
-    public init(configuration: ReplayInputConfiguration, clock: any Clock<Duration>) {
+    package init(configuration: ReplayInputConfiguration, clock: any Clock<Duration>) {
         self.configuration = configuration
         self.clock = clock
     }
 
-    public func run(into sink: any ReadingSink) async throws {
+    package func run(into sink: any ReadingSink) async throws {
         let executor = BlockingExecutor(label: "replay.\(name)")
         let series = configuration.identity.series()
         let path = configuration.path

@@ -9,21 +9,21 @@ import OutpostCore
 /// unsigned nanoseconds since 1970, and keeping every time non-negative and far below `Int64.max` means no
 /// difference or `time + duration` in the pipeline can overflow. Everything is range-checked before it meets
 /// Int64 nanoseconds, so no text can make the parser trap.
-public enum Timestamp {
+package enum Timestamp {
     /// Why a text is not a usable timestamp.
-    public enum Failure: Error, Equatable {
+    package enum Failure: Error, Equatable {
         case notATimestamp
         case outOfRange
     }
 
     /// 1970-01-01T00:00:00Z ..< 2200-01-01T00:00:00Z in seconds.
-    public static let range: Range<Int64> = 0..<7_258_118_400
+    package static let range: Range<Int64> = 0..<7_258_118_400
 
-    public static func parse(_ text: String) -> Int64? {
+    package static func parse(_ text: String) -> Int64? {
         try? parseChecked(text)
     }
 
-    public static func parseChecked(_ text: String) throws(Failure) -> Int64 {
+    package static func parseChecked(_ text: String) throws(Failure) -> Int64 {
         let trimmed = Array(text.trimmingSpaces().utf8)
         guard !trimmed.isEmpty else { throw .notATimestamp }
         if trimmed.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),

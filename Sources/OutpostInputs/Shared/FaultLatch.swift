@@ -1,18 +1,18 @@
 /// Lets one fault through per run of identical failures: a disconnected sensor is reported once, then stays quiet
 /// until it recovers or fails differently.
-public struct FaultLatch: Sendable {
+package struct FaultLatch: Sendable {
     private var last: String?
 
-    public init() {}
+    package init() {}
 
     /// Whether `reason` is new and should be reported now.
-    public mutating func shouldReport(_ reason: String) -> Bool {
+    package mutating func shouldReport(_ reason: String) -> Bool {
         defer { last = reason }
         return reason != last
     }
 
     /// The sensor read successfully: the next fault is news again.
-    public mutating func clear() {
+    package mutating func clear() {
         last = nil
     }
 }

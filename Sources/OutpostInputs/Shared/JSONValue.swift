@@ -3,7 +3,7 @@
 /// A small parser of our own: it bounds nesting depth (32), members per object or array (`maximumMembers`) and
 /// input size (the caller's `max_payload` / `max_output`) so hostile payloads cannot exhaust the stack or memory,
 /// and it needs no Foundation. Numbers that overflow a Double parse as ±Inf; inputs refuse those as readings.
-public indirect enum JSONValue: Sendable, Equatable {
+package indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
@@ -11,7 +11,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
-    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    package static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): true
         case (.bool(let a), .bool(let b)): a == b
@@ -23,15 +23,15 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
-        public let offset: Int
-        public let reason: String
-        public var description: String { "invalid JSON at byte \(offset): \(reason)" }
+    package struct ParseError: Error, Sendable, CustomStringConvertible {
+        package let offset: Int
+        package let reason: String
+        package var description: String { "invalid JSON at byte \(offset): \(reason)" }
     }
 
-    public static let maximumMembers = 10_000
+    package static let maximumMembers = 10_000
 
-    public static func parse(_ text: String, maxDepth: Int = 32) throws(ParseError) -> JSONValue {
+    package static func parse(_ text: String, maxDepth: Int = 32) throws(ParseError) -> JSONValue {
         var parser = JSONParser(bytes: Array(text.utf8), maxDepth: maxDepth)
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -40,7 +40,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// The value at a dotted path (`"sensor.temperature"`, `"values.0"`), or nil.
-    public func value(atPath path: String) -> JSONValue? {
+    package func value(atPath path: String) -> JSONValue? {
         var current = self
         for component in path.split(separator: ".", omittingEmptySubsequences: false) {
             switch current {
@@ -58,7 +58,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// A number, a numeric string, or a boolean as 0/1: how sensor firmwares actually send readings.
-    public var numericValue: Double? {
+    package var numericValue: Double? {
         switch self {
         case .number(let value): value
         case .string(let text): Double(text.trimmingSpacesSubstringOfString())

@@ -1,17 +1,17 @@
 import OutpostCore
 
 /// Turns text from a file or a command into a number: an optional regex capture, then scale and offset.
-public struct NumberExtraction: Sendable {
+package struct NumberExtraction: Sendable {
     /// `regex`: the first capture group (or the whole match) is the number; without it, the first number in the text.
-    public let pattern: String?
+    package let pattern: String?
     /// `scale`, default `1.0`: multiplies the raw number (0.001 turns millidegrees into degrees).
-    public let scale: Double
+    package let scale: Double
     /// `offset`, default `0.0`: added after scaling (a calibration correction).
-    public let offset: Double
+    package let offset: Double
 
     /// Validates `pattern` now; matching compiles it again per use, because `Regex` is not `Sendable` and a poll
     /// every few seconds makes the cost of compiling irrelevant.
-    public init(pattern: String? = nil, scale: Double = 1, offset: Double = 0) throws {
+    package init(pattern: String? = nil, scale: Double = 1, offset: Double = 0) throws {
         if let pattern { _ = try Regex(pattern) }
         self.pattern = pattern
         self.scale = scale
@@ -19,7 +19,7 @@ public struct NumberExtraction: Sendable {
     }
 
     /// Reads `regex`, `scale` and `offset`, reporting a regex that does not compile at its key.
-    public static func read(_ reader: ConfigReader) -> NumberExtraction {
+    package static func read(_ reader: ConfigReader) -> NumberExtraction {
         let pattern = reader.string("regex")
         let scale = reader.double("scale", default: 1)
         let offset = reader.double("offset", default: 0)
@@ -31,12 +31,12 @@ public struct NumberExtraction: Sendable {
         }
     }
 
-    public func extract(from text: String) -> Double? {
+    package func extract(from text: String) -> Double? {
         extractScaled(from: text).map { $0 + offset }
     }
 
     /// The number times `scale`, before `offset`.
-    public func extractScaled(from text: String) -> Double? {
+    package func extractScaled(from text: String) -> Double? {
         let raw: Substring?
         if let pattern, let regex = try? Regex(pattern) {
             guard let match = try? regex.firstMatch(in: text) else { return nil }
@@ -49,7 +49,7 @@ public struct NumberExtraction: Sendable {
     }
 
     /// The first decimal number in `text` (`-12.5`, `3e4`, `42`), as Telegraf's and collectd's parsers take it.
-    public static func firstNumber(in text: String) -> Substring? {
+    package static func firstNumber(in text: String) -> Substring? {
         let characters = text[...]
         var index = characters.startIndex
         while index < characters.endIndex {

@@ -5,7 +5,7 @@ import OutpostCore
 /// Every input checks a value before it becomes a sample, so NaN and ±Inf never reach a detector or an OTLP point
 /// (receivers backed by InfluxDB and several vendors refuse them, often with the whole request), and a humidity of
 /// 140 % or a temperature below absolute zero is reported as a sensor fault rather than fed to the baseline.
-public enum Plausibility {
+package enum Plausibility {
     /// The physical range of a UCUM unit, where it has one.
     static func range(of unit: String) -> ClosedRange<Double>? {
         switch unit {
@@ -20,7 +20,7 @@ public enum Plausibility {
     }
 
     /// Why `value` cannot be a reading in `unit` (the text of the value included), or nil when it can be.
-    public static func problem(with value: Double, unit: String) -> String? {
+    package static func problem(with value: Double, unit: String) -> String? {
         guard value.isFinite else { return "`\(value)` is not a number" }
         if let range = range(of: unit), !range.contains(value) {
             let lower = range.lowerBound.formatted, upper = range.upperBound
@@ -40,16 +40,16 @@ extension Double {
 
 /// One fault report per key and run of identical failures (see `FaultLatch`), for inputs with many series.
 /// Keys are removed when their series reads well again, so the table holds only what is failing now.
-public struct FaultLatches: Sendable {
+package struct FaultLatches: Sendable {
     private var latches: [String: FaultLatch] = [:]
 
-    public init() {}
+    package init() {}
 
-    public mutating func shouldReport(_ reason: String, for key: String) -> Bool {
+    package mutating func shouldReport(_ reason: String, for key: String) -> Bool {
         latches[key, default: FaultLatch()].shouldReport(reason)
     }
 
-    public mutating func clear(_ key: String) {
+    package mutating func clear(_ key: String) {
         latches[key] = nil
     }
 }

@@ -1,7 +1,7 @@
 import OutpostCore
 
 /// The part of a periodic input that reads once: synchronous and allowed to block, run off the cooperative pool.
-public protocol PollingReader: Sendable {
+package protocol PollingReader: Sendable {
     /// Reads every series once at `now` (unix nanoseconds). State such as previous counters lives in `self`.
     mutating func read(now: Int64) -> [Reading]
 }
@@ -10,15 +10,15 @@ public protocol PollingReader: Sendable {
 ///
 /// Ticks are aligned to the start time (start, start + interval, ...); when a read overruns, missed ticks are
 /// skipped rather than bunched, so a slow sensor never floods the pipeline.
-public struct PolledInput<Reader: PollingReader>: Input {
-    public let name: String
-    public let pollInterval: Duration
-    public var interval: Duration? { pollInterval }
-    public let reader: Reader
+package struct PolledInput<Reader: PollingReader>: Input {
+    package let name: String
+    package let pollInterval: Duration
+    package var interval: Duration? { pollInterval }
+    package let reader: Reader
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
 
-    public init(name: String, interval: Duration, reader: Reader, clock: any Clock<Duration>,
+    package init(name: String, interval: Duration, reader: Reader, clock: any Clock<Duration>,
                 wallClock: any WallClock) {
         self.name = name
         self.pollInterval = interval
@@ -27,7 +27,7 @@ public struct PolledInput<Reader: PollingReader>: Input {
         self.wallClock = wallClock
     }
 
-    public func run(into sink: any ReadingSink) async throws {
+    package func run(into sink: any ReadingSink) async throws {
         try await Self.loop(clock: clock, every: pollInterval, reader: reader, wallClock: wallClock,
                             executor: .pooled, sink: sink)
     }

@@ -3,21 +3,21 @@ import OutpostMQTT
 
 /// The keys every input shares to say what it measures: `name`, `unit`, `sensor_id`, `device`, `location`,
 /// `attributes`. They become the series' name, unit and attributes.
-public struct SensorIdentity: Sendable {
+package struct SensorIdentity: Sendable {
     /// `name`: the metric name, dotted lowercase (`greenhouse.air.temperature`).
-    public var name: String
+    package var name: String
     /// `unit`: UCUM (`Cel`, `%`, `hPa`, `dBm`, `By`, `1`).
-    public var unit: String
-    public var attributes: Attributes
+    package var unit: String
+    package var attributes: Attributes
 
-    public init(name: String, unit: String, attributes: Attributes = Attributes()) {
+    package init(name: String, unit: String, attributes: Attributes = Attributes()) {
         self.name = name
         self.unit = unit
         self.attributes = attributes
     }
 
     /// Reads the shared keys; `name` is required unless a default is given.
-    public static func read(_ reader: ConfigReader, defaultName: String? = nil, defaultUnit: String = "")
+    package static func read(_ reader: ConfigReader, defaultName: String? = nil, defaultUnit: String = "")
         -> SensorIdentity
     {
         let name = defaultName.map { reader.string("name", default: $0) }
@@ -36,7 +36,7 @@ public struct SensorIdentity: Sendable {
         return identity
     }
 
-    public func series(kind: SeriesKind = .gauge, suffix: String? = nil, unit: String? = nil,
+    package func series(kind: SeriesKind = .gauge, suffix: String? = nil, unit: String? = nil,
                        extra: Attributes = Attributes()) -> Series {
         var attributes = self.attributes
         for (key, value) in extra.entries { attributes[key] = value }
@@ -50,20 +50,20 @@ public struct SensorIdentity: Sendable {
 }
 
 /// What inputs get from the runtime when they are made.
-public struct InputContext: Sendable {
+package struct InputContext: Sendable {
     /// Drives polling; tests pass a manual clock.
-    public let clock: any Clock<Duration>
-    public let wallClock: any WallClock
+    package let clock: any Clock<Duration>
+    package let wallClock: any WallClock
     /// The state directory, whose filesystem the host input reports on.
-    public let stateDirectory: String
+    package let stateDirectory: String
     /// The folder of the config file, against which relative paths in it resolve.
-    public let configDirectory: String
+    package let configDirectory: String
     /// The configured MQTT brokers, for the MQTT input.
-    public let mqtt: MQTTConnections?
+    package let mqtt: MQTTConnections?
     /// The `gateway.board`'s health locations, defaults of `[input.host]`.
-    public let hostDefaults: HostBoardDefaults
+    package let hostDefaults: HostBoardDefaults
 
-    public init(clock: any Clock<Duration> = ContinuousClock(), wallClock: any WallClock = SystemWallClock(),
+    package init(clock: any Clock<Duration> = ContinuousClock(), wallClock: any WallClock = SystemWallClock(),
                 stateDirectory: String, configDirectory: String, mqtt: MQTTConnections? = nil,
                 hostDefaults: HostBoardDefaults = HostBoardDefaults()) {
         self.mqtt = mqtt
@@ -75,7 +75,7 @@ public struct InputContext: Sendable {
     }
 
     /// `path` as written in the config, made absolute against the config's folder.
-    public func resolve(_ path: String) -> String {
+    package func resolve(_ path: String) -> String {
         path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
     }
 }
@@ -83,7 +83,7 @@ public struct InputContext: Sendable {
 /// One input kind: its config table name (`[[input.<kind>]]`) and how to make an input from that table.
 ///
 /// The runtime keeps one list of these; adding an input kind adds one line there.
-public protocol InputKind {
+package protocol InputKind {
     static var kind: String { get }
     /// Reads and validates the table, reporting problems to the reader's diagnostics; nil when unusable.
     static func make(from reader: ConfigReader, context: InputContext) -> (any Input)?

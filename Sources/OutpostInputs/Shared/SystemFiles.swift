@@ -7,11 +7,11 @@ import Darwin
 #endif
 
 /// Why a file or directory could not be read, with the system's own words.
-public struct SystemFileError: Error, Sendable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
+package struct SystemFileError: Error, Sendable, CustomStringConvertible {
+    package let path: String
+    package let reason: String
 
-    public var description: String { "cannot read \(path): \(reason)" }
+    package var description: String { "cannot read \(path): \(reason)" }
 
     static func current(_ path: String) -> SystemFileError {
         SystemFileError(path: path, reason: String(cString: strerror(errno)))
@@ -19,9 +19,9 @@ public struct SystemFileError: Error, Sendable, CustomStringConvertible {
 }
 
 /// Small POSIX file helpers for `/proc`, `/sys` and sensor files, whose sizes the kernel reports as 0.
-public enum SystemFiles {
+package enum SystemFiles {
     /// The whole file as text, read until end of file, at most `limit` bytes.
-    public static func read(_ path: String, limit: Int = 1 << 20) throws(SystemFileError) -> String {
+    package static func read(_ path: String, limit: Int = 1 << 20) throws(SystemFileError) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw SystemFileError.current(path) }
         defer { close(descriptor) }
@@ -40,7 +40,7 @@ public enum SystemFiles {
     }
 
     /// Names in a directory (without `.` and `..`), sorted, or an empty list when it does not exist.
-    public static func list(_ path: String) -> [String] {
+    package static func list(_ path: String) -> [String] {
         guard let directory = opendir(path) else { return [] }
         defer { closedir(directory) }
         var names: [String] = []
@@ -53,12 +53,12 @@ public enum SystemFiles {
         return names.sorted()
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
     /// Total and available bytes of the filesystem holding `path`.
-    public static func filesystemSpace(_ path: String) throws(SystemFileError) -> (total: Double, free: Double) {
+    package static func filesystemSpace(_ path: String) throws(SystemFileError) -> (total: Double, free: Double) {
         var stats = statvfs()
         guard statvfs(path, &stats) == 0 else { throw SystemFileError.current(path) }
         let blockSize = Double(stats.f_frsize)

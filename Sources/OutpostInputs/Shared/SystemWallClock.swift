@@ -8,10 +8,10 @@ import Darwin
 import OutpostCore
 
 /// The system's real-time clock, in unix nanoseconds.
-public struct SystemWallClock: WallClock {
-    public init() {}
+package struct SystemWallClock: WallClock {
+    package init() {}
 
-    public func nowNanos() -> Int64 {
+    package func nowNanos() -> Int64 {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * UnixNanos.perSecond + Int64(spec.tv_nsec)

@@ -1,14 +1,14 @@
 import OutpostCore
 
 /// `[[input.simulated]]`: a deterministic synthetic sensor, for demos, tests and tuning detection.
-public struct SimulatedInputConfiguration: Sendable {
-    public enum Signal: String, Sendable, CaseIterable {
+package struct SimulatedInputConfiguration: Sendable {
+    package enum Signal: String, Sendable, CaseIterable {
         case sine, randomWalk = "random_walk", noise, constant
     }
 
     /// `[[input.simulated.inject]]`: something going wrong on purpose.
-    public struct Injection: Sendable, Equatable {
-        public enum Kind: String, Sendable, CaseIterable {
+    package struct Injection: Sendable, Equatable {
+        package enum Kind: String, Sendable, CaseIterable {
             /// Adds `size` for `duration`.
             case spike
             /// Adds `size` from `at` on, for good.
@@ -20,17 +20,17 @@ public struct SimulatedInputConfiguration: Sendable {
         }
 
         /// `kind` (required): `spike`, `level_shift`, `stuck` or `dropout`.
-        public var kind: Kind
+        package var kind: Kind
         /// `at` (required): time after start, e.g. `"40s"`.
-        public var at: Duration
+        package var at: Duration
         /// `every`, default none: repeat with this period.
-        public var every: Duration?
+        package var every: Duration?
         /// `duration`, default one interval.
-        public var duration: Duration?
+        package var duration: Duration?
         /// `size`, default `0.0`: the offset for `spike` and `level_shift`, in the series' unit.
-        public var size: Double
+        package var size: Double
 
-        public init(kind: Kind, at: Duration, every: Duration? = nil, duration: Duration? = nil, size: Double = 0) {
+        package init(kind: Kind, at: Duration, every: Duration? = nil, duration: Duration? = nil, size: Double = 0) {
             self.kind = kind
             self.at = at
             self.every = every
@@ -40,28 +40,28 @@ public struct SimulatedInputConfiguration: Sendable {
     }
 
     /// `name`, `unit`, `sensor_id`, `device`, `location`, `attributes`: see `SensorIdentity`.
-    public var identity: SensorIdentity
+    package var identity: SensorIdentity
     /// `interval`, default `"1s"`.
-    public var interval: Duration = .seconds(1)
+    package var interval: Duration = .seconds(1)
     /// `signal`, default `"sine"`: `sine`, `random_walk`, `noise` or `constant`.
-    public var signal = Signal.sine
+    package var signal = Signal.sine
     /// `base`, default `20.0`: the centre value.
-    public var base = 20.0
+    package var base = 20.0
     /// `amplitude`, default `1.0`: sine amplitude.
-    public var amplitude = 1.0
+    package var amplitude = 1.0
     /// `period`, default `"10m"`: sine period.
-    public var period: Duration = .seconds(600)
+    package var period: Duration = .seconds(600)
     /// `noise`, default `0.1`: standard deviation of Gaussian noise added to every value.
-    public var noise = 0.1
+    package var noise = 0.1
     /// `step`, default `0.05`: standard deviation of each random-walk step.
-    public var step = 0.05
+    package var step = 0.05
     /// `resolution`, default `0.0`: values are rounded to this step, as a real sensor's are (`0.0625` for a DS18B20).
-    public var resolution = 0.0
+    package var resolution = 0.0
     /// `seed`, default `1`: the same seed gives the same values, run after run.
-    public var seed: UInt64 = 1
-    public var injections: [Injection] = []
+    package var seed: UInt64 = 1
+    package var injections: [Injection] = []
 
-    public init(identity: SensorIdentity) {
+    package init(identity: SensorIdentity) {
         self.identity = identity
     }
 

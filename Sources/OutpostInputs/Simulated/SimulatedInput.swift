@@ -1,10 +1,10 @@
 import OutpostCore
 
 /// A deterministic synthetic sensor: the built-in default uses it so a newcomer sees alerts with no hardware.
-public enum SimulatedInput: InputKind {
-    public static let kind = "simulated"
+package enum SimulatedInput: InputKind {
+    package static let kind = "simulated"
 
-    public static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
         let configuration = SimulatedInputConfiguration.read(reader)
         return PolledInput(name: configuration.identity.name, interval: configuration.interval,
                            reader: SimulatedReader(configuration: configuration), clock: context.clock,
@@ -14,26 +14,26 @@ public enum SimulatedInput: InputKind {
 
 /// Produces tick after tick of the configured signal. Values depend only on the seed and the tick number, never
 /// on the wall clock, so a test or a demo sees the same series every run.
-public struct SimulatedReader: PollingReader {
-    public let configuration: SimulatedInputConfiguration
+package struct SimulatedReader: PollingReader {
+    package let configuration: SimulatedInputConfiguration
     private let series: Series
     private var generator: SeededGenerator
     private var tick: Int64 = 0
     private var walk = 0.0
     private var lastValue: Double?
 
-    public init(configuration: SimulatedInputConfiguration) {
+    package init(configuration: SimulatedInputConfiguration) {
         self.configuration = configuration
         self.series = configuration.identity.series()
         self.generator = SeededGenerator(seed: configuration.seed)
     }
 
-    public mutating func read(now: Int64) -> [Reading] {
+    package mutating func read(now: Int64) -> [Reading] {
         nextValue().map { [.sample(Sample(series: series, time: now, value: $0))] } ?? []
     }
 
     /// The next tick's value, or nil during a dropout.
-    public mutating func nextValue() -> Double? {
+    package mutating func nextValue() -> Double? {
         let elapsed = configuration.interval * Int(tick)
         tick += 1
         var value = baseSignal(elapsed: elapsed) + configuration.noise * generator.nextGaussian()
@@ -81,14 +81,14 @@ public struct SimulatedReader: PollingReader {
 }
 
 /// SplitMix64: small, fast and fully determined by its seed (the standard library's generator is not seedable).
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+package struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -97,7 +97,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A standard normal value (Box-Muller).
-    public mutating func nextGaussian() -> Double {
+    package mutating func nextGaussian() -> Double {
         let u1 = max(Double(next() >> 11) / Double(1 << 53), .leastNonzeroMagnitude)
         let u2 = Double(next() >> 11) / Double(1 << 53)
         return (-2 * logarithm(u1)).squareRoot() * cosine(2 * Double.pi * u2)

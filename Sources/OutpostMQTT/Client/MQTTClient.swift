@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// How a QoS 1 publish ended.
-public enum MQTTPublishOutcome: Sendable, Equatable {
+package enum MQTTPublishOutcome: Sendable, Equatable {
     /// The broker acknowledged it (PUBACK): it is the broker's now.
     case acknowledged
     /// Not sent or not acknowledged in time; the caller keeps the message and tries again later.
@@ -16,18 +16,18 @@ public enum MQTTPublishOutcome: Sendable, Equatable {
 }
 
 /// A message received on a subscription.
-public struct MQTTMessage: Sendable {
-    public let topic: String
-    public let payload: [UInt8]
+package struct MQTTMessage: Sendable {
+    package let topic: String
+    package let payload: [UInt8]
 
-    public init(topic: String, payload: [UInt8]) {
+    package init(topic: String, payload: [UInt8]) {
         self.topic = topic
         self.payload = payload
     }
 }
 
 /// A connection change, for logs and status.
-public enum MQTTConnectionEvent: Sendable, Equatable {
+package enum MQTTConnectionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool, version: MQTTBroker.ProtocolVersion)
     case disconnected(reason: String)
     /// A connect attempt failed before the broker answered (DNS, TCP, TLS); retried with backoff.
@@ -45,12 +45,12 @@ public enum MQTTConnectionEvent: Sendable, Equatable {
 /// libmosquitto calls back on its network thread; the callbacks are C functions defined here, in library code,
 /// and reach this client through the `void *` user data (never closures formed in `main.swift`, which would be
 /// main-actor isolated and crash when a C thread calls them).
-public final class MQTTClient: Sendable {
-    public let broker: MQTTBroker
+package final class MQTTClient: Sendable {
+    package let broker: MQTTBroker
     private let context: MQTTClientContext
-    public let events: AsyncStream<MQTTConnectionEvent>
+    package let events: AsyncStream<MQTTConnectionEvent>
 
-    public init(broker: MQTTBroker) throws(MQTTError) {
+    package init(broker: MQTTBroker) throws(MQTTError) {
         MQTTLibrary.initialize()
         self.broker = broker
         let (events, continuation) = AsyncStream<MQTTConnectionEvent>.makeStream(bufferingPolicy: .bufferingNewest(64))
@@ -60,43 +60,43 @@ public final class MQTTClient: Sendable {
 
     /// Connects in the background and keeps reconnecting (1 s doubling to 30 s, jittered) until `stop`. A broker
     /// that is down, unresolvable or refusing is not an error here: it shows in `events` and `isConnected`.
-    public func start() {
+    package func start() {
         context.start()
     }
 
-    public func stop() {
+    package func stop() {
         context.stop()
     }
 
     /// Drops the connection without a DISCONNECT packet, as a crash or a power cut would (the broker then publishes
     /// the last will). For tests.
-    public func stopWithoutGoodbyeForTesting() {
+    package func stopWithoutGoodbyeForTesting() {
         context.vanish()
     }
 
-    public var isConnected: Bool { context.isConnected }
+    package var isConnected: Bool { context.isConnected }
 
     /// Calls `handler` after every successful connect (and reconnect), on the client's network thread: keep it short
     /// (ring a signal). Uplinks use it to end their backoff when the broker is back.
-    public func onConnected(_ handler: @escaping @Sendable () -> Void) {
+    package func onConnected(_ handler: @escaping @Sendable () -> Void) {
         context.addConnectedHandler(handler)
     }
 
     /// The largest packet the broker accepts, from its MQTT 5 CONNACK; nil when it sets no limit (or speaks 3.1.1).
-    public var maximumPacketSize: Int? { context.maximumPacketSize }
+    package var maximumPacketSize: Int? { context.maximumPacketSize }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
     /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
     /// messages that match them. A slow consumer loses the oldest messages beyond `buffer`, never blocks the
     /// network thread.
-    public func subscribe(_ filters: [String], buffer: Int = 10_000) -> AsyncStream<MQTTMessage> {
+    package func subscribe(_ filters: [String], buffer: Int = 10_000) -> AsyncStream<MQTTMessage> {
         let (stream, continuation) = AsyncStream<MQTTMessage>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
         context.addSubscription(filters: filters, continuation: continuation)
         return stream
     }
 
     /// With MQTT 5, `contentType` and `userProperties` travel as PUBLISH properties (§3.3.2.3); 3.1.1 has none.
-    public func publish(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
+    package func publish(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
                         userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
         -> MQTTPublishOutcome
     {
@@ -106,16 +106,16 @@ public final class MQTTClient: Sendable {
 }
 
 /// A libmosquitto error code with its text.
-public struct MQTTError: Error, Sendable, CustomStringConvertible {
-    public let code: Int32
-    public let message: String
+package struct MQTTError: Error, Sendable, CustomStringConvertible {
+    package let code: Int32
+    package let message: String
 
     init(_ code: Int32, _ what: String) {
         self.code = code
         self.message = "\(what): \(String(cString: mosquitto_strerror(code)))"
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }
 
 /// The state libmosquitto's callbacks reach through `void *` user data, and the network thread that drives it.

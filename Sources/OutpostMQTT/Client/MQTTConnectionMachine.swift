@@ -12,8 +12,8 @@ import OutpostCore
 /// - Every other failure (refused connection, DNS, TLS, a CONNACK refusal, a lost connection) waits
 ///   `backoff.delay(afterFailures:)`: 1 s doubling to 30 s, ±20 % jitter, so a fleet that lost its broker together
 ///   does not return in lockstep. A successful CONNACK resets the count.
-public struct MQTTConnectionMachine: Sendable, Equatable {
-    public enum Phase: Sendable, Equatable {
+package struct MQTTConnectionMachine: Sendable, Equatable {
+    package enum Phase: Sendable, Equatable {
         case idle
         case connecting
         case connected
@@ -21,7 +21,7 @@ public struct MQTTConnectionMachine: Sendable, Equatable {
         case stopped
     }
 
-    public enum Input: Sendable, Equatable {
+    package enum Input: Sendable, Equatable {
         case start
         /// The CONNECT could not be sent: DNS, TCP or TLS failed.
         case connectFailed(reason: String)
@@ -34,7 +34,7 @@ public struct MQTTConnectionMachine: Sendable, Equatable {
         case stop
     }
 
-    public enum Action: Sendable, Equatable {
+    package enum Action: Sendable, Equatable {
         case connect(MQTTBroker.ProtocolVersion)
         case wait(Duration)
         case report(MQTTConnectionEvent)
@@ -42,18 +42,18 @@ public struct MQTTConnectionMachine: Sendable, Equatable {
     }
 
     /// MQTT 5 reason "Unsupported Protocol Version" (§3.2.2.2); libmosquitto maps 3.1.1's code 1 onto it.
-    public static let unsupportedProtocolVersion = 0x84
+    package static let unsupportedProtocolVersion = 0x84
 
-    public private(set) var phase = Phase.idle
+    package private(set) var phase = Phase.idle
     /// The version in use or being tried: `.v5` or `.v311`, never `.auto`.
-    public private(set) var version: MQTTBroker.ProtocolVersion
-    public private(set) var failures = 0
+    package private(set) var version: MQTTBroker.ProtocolVersion
+    package private(set) var failures = 0
     /// A broker accepted `version` (or refused 5 explicitly): no more probing.
-    public private(set) var settled: Bool
-    public let requested: MQTTBroker.ProtocolVersion
-    public let backoff: BackoffPolicy
+    package private(set) var settled: Bool
+    package let requested: MQTTBroker.ProtocolVersion
+    package let backoff: BackoffPolicy
 
-    public init(requested: MQTTBroker.ProtocolVersion, backoff: BackoffPolicy = .mqttReconnect) {
+    package init(requested: MQTTBroker.ProtocolVersion, backoff: BackoffPolicy = .mqttReconnect) {
         self.requested = requested
         self.backoff = backoff
         version = requested == .v311 ? .v311 : .v5
@@ -61,7 +61,7 @@ public struct MQTTConnectionMachine: Sendable, Equatable {
     }
 
     /// What to do after `input`; `random` in 0..<1 jitters a backoff.
-    public mutating func handle(_ input: Input, random: Double) -> [Action] {
+    package mutating func handle(_ input: Input, random: Double) -> [Action] {
         switch (phase, input) {
         case (_, .stop):
             let wasConnected = phase == .connected
@@ -122,7 +122,7 @@ public struct MQTTConnectionMachine: Sendable, Equatable {
 extension BackoffPolicy {
     /// Reconnects to a broker: 1 s doubling to 30 s, ±20 %. Brokers are usually local or on the same site, and an
     /// alert should not wait minutes for a broker that came back.
-    public static var mqttReconnect: BackoffPolicy {
+    package static var mqttReconnect: BackoffPolicy {
         var policy = BackoffPolicy()
         policy.initial = .seconds(1)
         policy.maximum = .seconds(30)

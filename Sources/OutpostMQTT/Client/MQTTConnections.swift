@@ -2,19 +2,19 @@ import Synchronization
 
 /// One client per configured broker, shared by everything that talks to it (alerts, uplinks, inputs), created on
 /// first use with the gateway's last will on its status topic.
-public final class MQTTConnections: Sendable {
-    public let brokers: [String: MQTTBroker]
+package final class MQTTConnections: Sendable {
+    package let brokers: [String: MQTTBroker]
     /// `<prefix>/<gateway>/status`: retained `online` after connecting, `offline` as the last will.
-    public let statusTopic: String
+    package let statusTopic: String
     private let clients = Mutex<[String: MQTTClient]>([:])
 
-    public init(brokers: [String: MQTTBroker], statusTopic: String) {
+    package init(brokers: [String: MQTTBroker], statusTopic: String) {
         self.brokers = brokers
         self.statusTopic = statusTopic
     }
 
     /// The client for broker `name`, created (not started) on first use; nil for an unknown name.
-    public func client(named name: String) throws(MQTTError) -> MQTTClient? {
+    package func client(named name: String) throws(MQTTError) -> MQTTClient? {
         if let existing = clients.withLock({ $0[name] }) { return existing }
         guard var broker = brokers[name] else { return nil }
         broker.will = MQTTBroker.Will(topic: statusTopic, payload: Array("offline".utf8), retain: true)
@@ -27,7 +27,7 @@ public final class MQTTConnections: Sendable {
     }
 
     /// Every client created so far, by broker name: the runtime starts and stops them.
-    public var created: [(name: String, client: MQTTClient)] {
+    package var created: [(name: String, client: MQTTClient)] {
         clients.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
 }

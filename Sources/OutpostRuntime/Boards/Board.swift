@@ -2,20 +2,20 @@ import OutpostCore
 import OutpostInputs
 
 /// One board from `Boards/<name>.toml`: what to build for it and where its health data lives.
-public struct Board: Sendable, Equatable {
+package struct Board: Sendable, Equatable {
     /// The file name without `.toml`: what `gateway.board` and `Scripts/cross-build` take.
-    public let name: String
-    public let description: String
+    package let name: String
+    package let description: String
     /// The Swift target triple to build for (`aarch64-unknown-linux-gnu`).
-    public let triple: String
+    package let triple: String
     /// Debian's name for the architecture (`arm64`): the sysroot's and the package's.
-    public let debianArchitecture: String
+    package let debianArchitecture: String
     /// The CPU to emulate when a build is smoke-tested under qemu.
-    public let cpu: String
+    package let cpu: String
     /// `[health]`: defaults of `[input.host]`.
-    public let host: HostBoardDefaults
+    package let host: HostBoardDefaults
     /// `[defaults] spool_max_size`: the default of `[spool] max_size`.
-    public let spoolMaxSize: Int64
+    package let spoolMaxSize: Int64
 
     /// Parses a board file; errors name the file, line and column.
     static func parse(name: String, text: String) throws -> Board {
@@ -46,20 +46,20 @@ public struct Board: Sendable, Equatable {
 }
 
 /// The boards built into this binary (`Boards/*.toml`, embedded by `Scripts/boards/embed`).
-public enum BoardCatalog {
-    public static let all: [Board] = BoardFiles.all.compactMap { file in
+package enum BoardCatalog {
+    package static let all: [Board] = BoardFiles.all.compactMap { file in
         // A broken board file fails the build's tests (BoardTests), never a gateway at run time.
         try? Board.parse(name: String(file.name.dropLast(".toml".count)), text: file.text)
     }
 
-    public static func named(_ name: String) -> Board? {
+    package static func named(_ name: String) -> Board? {
         all.first { $0.name == name }
     }
 }
 
 extension BoardCatalog {
     /// `outpost boards`: one line per board, with what it builds for and its defaults.
-    public static func table() -> String {
+    package static func table() -> String {
         let header = ["BOARD", "TRIPLE", "DEBIAN", "SPOOL", "DESCRIPTION"]
         let rows = all.map { board in
             [board.name, board.triple, board.debianArchitecture, ConfigQuantities.format(bytes: board.spoolMaxSize), board.description]

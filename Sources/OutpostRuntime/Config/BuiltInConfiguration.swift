@@ -1,9 +1,9 @@
 /// The configuration `outpost run` uses when given none: simulated greenhouse sensors with injected faults plus
 /// the host's own health, tuned so a newcomer sees readings at once and alerts within a minute.
-public enum BuiltInConfiguration {
-    public static let origin = "built-in default"
+package enum BuiltInConfiguration {
+    package static let origin = "built-in default"
 
-    public static let text = """
+    package static let text = """
     # Outpost's built-in default: demo sensors plus host health, no hardware needed.
     # Print it with `outpost check --show-default`; copy it to start your own config.
 

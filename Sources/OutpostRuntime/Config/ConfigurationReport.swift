@@ -2,8 +2,8 @@ import OutpostCore
 import OutpostDetect
 
 /// What `outpost check` prints: the resolved inputs with their effective detection settings, and the rules.
-public enum ConfigurationReport {
-    public static func render(_ configuration: OutpostConfiguration) -> String {
+package enum ConfigurationReport {
+    package static func render(_ configuration: OutpostConfiguration) -> String {
         var lines = ["config: \(configuration.origin) is valid",
                      "gateway: id=\(configuration.gateway.id) state_dir=\(configuration.gateway.stateDirectory)",
                      "alerts: min_severity=\(configuration.alerts.minSeverity.text.lowercased()) "

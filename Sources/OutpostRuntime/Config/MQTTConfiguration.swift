@@ -2,13 +2,13 @@ import OutpostCore
 import OutpostMQTT
 
 /// `[mqtt]`: the brokers Outpost talks to, by name, and the topic prefix.
-public struct MQTTConfiguration: Sendable {
+package struct MQTTConfiguration: Sendable {
     /// `topic_prefix`, default `"outpost"`: the `{prefix}` of every topic (`<prefix>/<gateway>/status`, alerts).
-    public var topicPrefix = "outpost"
+    package var topicPrefix = "outpost"
     /// `[mqtt.brokers.<name>]`: `url` (required, `mqtt://host[:1883]` or `mqtts://host[:8883]`), `username`,
     /// `password` (use `${ENV}`), `ca_file`, `client_certificate`, `client_key`, `client_id` (default
     /// `outpost-<gateway>`), `keepalive` (default `"30s"`), `protocol` (`"auto"` default: MQTT 5, 3.1.1 when the broker refuses 5; or `"5"`, `"3.1.1"`).
-    public var brokers: [String: MQTTBroker] = [:]
+    package var brokers: [String: MQTTBroker] = [:]
 
     static func read(_ reader: ConfigReader?, gateway: String, resolve: (String) -> String) -> MQTTConfiguration {
         var configuration = MQTTConfiguration()

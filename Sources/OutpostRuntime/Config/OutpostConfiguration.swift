@@ -10,82 +10,82 @@ import OutpostMQTT
 import OutpostUplinks
 
 /// `[gateway]`: who this gateway is and where it keeps its state.
-public struct GatewayConfiguration: Sendable {
+package struct GatewayConfiguration: Sendable {
     /// `id`, default: the host name. Names the gateway in alerts and exports.
-    public var id: String
+    package var id: String
     /// `state_dir`, default `$STATE_DIRECTORY` (systemd's StateDirectory=), else `/var/lib/outpost` when writable,
     /// else `~/.local/state/outpost`. Holds the spool.
-    public var stateDirectory: String
+    package var stateDirectory: String
     /// `board`, default none: a name from `outpost boards` (`Boards/<name>.toml`), whose health locations and spool
     /// size become the defaults of `[input.host]` and `[spool] max_size`.
-    public var board: Board?
+    package var board: Board?
 }
 
 /// `[log]`: what Outpost writes to standard error.
-public struct LogConfiguration: Sendable {
+package struct LogConfiguration: Sendable {
     /// `level`, default `"info"`: `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.
-    public var level = "info"
+    package var level = "info"
     /// `readings_interval`, default `"1m"`: how often to log the latest value of each series; `"0s"` turns it off.
-    public var readingsInterval: Duration = .seconds(60)
+    package var readingsInterval: Duration = .seconds(60)
     /// `problem_interval`, default `"1m"`: at most one log line per input per interval about skipped bad data
     /// (the rest are counted in the next line).
-    public var problemInterval: Duration = .seconds(60)
+    package var problemInterval: Duration = .seconds(60)
 }
 
 /// `[alerts]`: which events are alerts and where they go.
-public struct AlertsConfiguration: Sendable {
+package struct AlertsConfiguration: Sendable {
     /// `min_severity`, default `"warn"`: events at or above it are alerts (`info`, `warn`, `error`).
-    public var minSeverity = Severity.warn
+    package var minSeverity = Severity.warn
     /// `send_resolved`, default `true`: also publish the event that ends an alert (anomaly resolved, threshold
     /// cleared, device recovered), as Alertmanager's `send_resolved` does.
-    public var sendResolved = true
+    package var sendResolved = true
     /// `stdout`, default `true`: write each alert as one JSON line to standard output.
-    public var stdout = true
+    package var stdout = true
     /// `mqtt_broker`, default none: the `[mqtt.brokers.<name>]` to publish alerts to (one JSON message per alert,
     /// QoS 1). While it is unreachable alerts wait in the spool's alerts lane and go first when it returns.
-    public var mqttBroker: String?
+    package var mqttBroker: String?
     /// `mqtt_topic`, default `"{prefix}/{gateway}/alerts/{severity}/{series}"`; also `{event}`.
-    public var mqttTopic = "{prefix}/{gateway}/alerts/{severity}/{series}"
+    package var mqttTopic = "{prefix}/{gateway}/alerts/{severity}/{series}"
 }
 
 /// One configured input, ready to run.
-public struct ConfiguredInput: Sendable {
-    public let kind: String
-    public let input: any Input
-    public let source: SampleSource
+package struct ConfiguredInput: Sendable {
+    package let kind: String
+    package let input: any Input
+    package let source: SampleSource
     /// Where its table starts, for `outpost check`.
-    public let location: ConfigLocation?
+    package let location: ConfigLocation?
 }
 
 /// The whole validated configuration. Built once before anything runs; any error stops the start.
 public struct OutpostConfiguration: Sendable {
     /// The file it came from, or `built-in default`.
-    public var origin: String
-    public var gateway: GatewayConfiguration
-    public var log = LogConfiguration()
-    public var alerts = AlertsConfiguration()
-    public var detection = DetectionConfiguration()
-    public var inputs: [ConfiguredInput] = []
-    public var batch = BatchConfiguration()
-    public var spool: SpoolConfiguration
-    public var status: StatusConfiguration
+    package var origin: String
+    package var gateway: GatewayConfiguration
+    package var log = LogConfiguration()
+    package var alerts = AlertsConfiguration()
+    package var detection = DetectionConfiguration()
+    package var inputs: [ConfiguredInput] = []
+    package var batch = BatchConfiguration()
+    package var spool: SpoolConfiguration
+    package var status: StatusConfiguration
     /// The OTLP resource attributes (see `ResourceAttributes`).
-    public var resource = Attributes()
+    package var resource = Attributes()
     /// `[[uplink.<kind>]]`: where spooled batches go. None: the spool keeps everything (bounded by its size).
-    public var uplinks: [ConfiguredUplink] = []
+    package var uplinks: [ConfiguredUplink] = []
     /// `[mqtt]`: brokers by name.
-    public var mqtt = MQTTConfiguration()
+    package var mqtt = MQTTConfiguration()
     /// One client per broker, shared by the alert publisher and the MQTT uplinks.
-    public var mqttConnections = MQTTConnections(brokers: [:], statusTopic: "")
+    package var mqttConnections = MQTTConnections(brokers: [:], statusTopic: "")
     /// The clock the inputs stamp samples with, when it checks that the wall clock is synchronised (the real
     /// runtime's); the runtime then holds provisional stamps until it is (see `SampleGate`).
-    public var sampleClock: SyncAwareWallClock?
+    package var sampleClock: SyncAwareWallClock?
     /// Uplink warnings (a partial success) reach the runtime's log through this.
-    public let uplinkWarnings = WarningRelay()
+    package let uplinkWarnings = WarningRelay()
 
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
-    public static func parse(
+    package static func parse(
         _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
         wallClock: any WallClock
     ) throws -> OutpostConfiguration {
@@ -155,7 +155,7 @@ public struct OutpostConfiguration: Sendable {
     }
 
     /// Reads and parses the config file at `path`.
-    public static func load(path: String, environment: [String: String], clock: any Clock<Duration>,
+    package static func load(path: String, environment: [String: String], clock: any Clock<Duration>,
                             wallClock: any WallClock) throws -> OutpostConfiguration {
         let text: String
         do {

@@ -2,18 +2,18 @@ import OutpostCore
 import OutpostWire
 
 /// `[batch]`: how samples and events become OTLP batches.
-public struct BatchConfiguration: Sendable {
+package struct BatchConfiguration: Sendable {
     /// `max_points`, default `1000`: data points (or log records) per batch.
-    public var maxPoints = 1000
+    package var maxPoints = 1000
     /// `max_bytes`, default `"1MiB"`: the largest encoded request before compression; bigger batches are split.
-    public var maxBytes = 1 << 20
+    package var maxBytes = 1 << 20
     /// `max_age`, default `"30s"`: a metrics or events batch closes this long after its first item. Alerts close at
     /// once. This is also the most a crash can lose: what is still in memory, not yet spooled.
-    public var maxAge: Duration = .seconds(30)
+    package var maxAge: Duration = .seconds(30)
     /// `encoding`, default `"protobuf"`: `protobuf` (application/x-protobuf) or `json` (OTLP/JSON).
-    public var encoding = OTLPEncoding.protobuf
+    package var encoding = OTLPEncoding.protobuf
     /// `gzip_level`, default `6`: 1 (fastest) … 9 (smallest); 0 stores batches uncompressed.
-    public var gzipLevel: Int32 = 6
+    package var gzipLevel: Int32 = 6
 
     var format: BatchFormat { BatchFormat(encoding: encoding, gzipLevel: gzipLevel, maxBytes: maxBytes) }
 
@@ -33,17 +33,17 @@ public struct BatchConfiguration: Sendable {
 }
 
 /// `[spool]`: the durable queue on the gateway.
-public struct SpoolConfiguration: Sendable {
+package struct SpoolConfiguration: Sendable {
     /// `path`, default `"<state_dir>/spool.db"`: the SQLite file (WAL mode, so also `-wal` and `-shm` beside it).
-    public var path: String
+    package var path: String
     /// `max_size`, default the board's `spool_max_size`, else `"64MiB"`: the bound on stored batches; the oldest
     /// metrics go first when it is reached, alerts last. Mind the SD card: the file grows to about this size and
     /// stays there.
-    public var maxSize: Int64 = SpoolConfiguration.defaultMaxSize
+    package var maxSize: Int64 = SpoolConfiguration.defaultMaxSize
     static let defaultMaxSize: Int64 = 64 << 20
     /// `[gateway] state_dir`: Outpost's own folder. A damaged or foreign file at `path` is moved aside only when it
     /// lies in it (or carries Outpost's mark); anywhere else Outpost refuses to touch a file it cannot tell is its own.
-    public var stateDirectory: String?
+    package var stateDirectory: String?
 
     static func read(_ reader: ConfigReader?, stateDirectory: String, board: Board?) -> SpoolConfiguration {
         var spool = SpoolConfiguration(path: stateDirectory + "/spool.db", stateDirectory: stateDirectory)
@@ -58,16 +58,16 @@ public struct SpoolConfiguration: Sendable {
 }
 
 /// `[status]`: the status file and Outpost's own metrics.
-public struct StatusConfiguration: Sendable {
+package struct StatusConfiguration: Sendable {
     /// `path`, default `"$RUNTIME_DIRECTORY/status.json"` (systemd's RuntimeDirectory, a tmpfs, so the SD card is
     /// not written every few seconds), else `"<state_dir>/status.json"`. Rewritten atomically every `interval`;
     /// `outpost status` reads it.
-    public var path: String
+    package var path: String
     /// `interval`, default `"5s"`.
-    public var interval: Duration = .seconds(5)
+    package var interval: Duration = .seconds(5)
     /// `self_metrics_interval`, default `"30s"`: how often Outpost samples its own metrics (`outpost.*`) into the
     /// metrics lane; `"0s"` turns them off.
-    public var selfMetricsInterval: Duration = .seconds(30)
+    package var selfMetricsInterval: Duration = .seconds(30)
 
     static func read(_ reader: ConfigReader?, stateDirectory: String, environment: [String: String])
         -> StatusConfiguration

@@ -7,18 +7,18 @@ import OutpostInputs
 /// skipped), times as in replay files (RFC 3339, `YYYY-MM-DD HH:MM:SS` or unix seconds), `end` inclusive. An
 /// episode raised inside a window, or within 10 sample intervals after it, finds that window; any other episode is
 /// a false one.
-public struct ReplayLabels: Sendable {
-    public struct Window: Sendable, Equatable {
-        public let series: String
-        public let start: Int64
-        public let end: Int64
-        public let kind: String
+package struct ReplayLabels: Sendable {
+    package struct Window: Sendable, Equatable {
+        package let series: String
+        package let start: Int64
+        package let end: Int64
+        package let kind: String
     }
 
-    public let windows: [Window]
+    package let windows: [Window]
 
     /// Parses `text`; each bad line is reported as `file:line: ...` and skipped.
-    public static func parse(_ text: String, path: String, problem: (String) -> Void) -> ReplayLabels {
+    package static func parse(_ text: String, path: String, problem: (String) -> Void) -> ReplayLabels {
         var windows: [Window] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = String(rawLine).trimmingSpaces()
@@ -37,19 +37,19 @@ public struct ReplayLabels: Sendable {
     }
 
     /// The score of a replay: episodes against windows, over every replayed series that has labels or episodes.
-    public struct Score: Sendable, Equatable {
-        public var episodes = 0
-        public var trueEpisodes = 0
-        public var windows = 0
-        public var windowsFound = 0
-        public var days = 0.0
+    package struct Score: Sendable, Equatable {
+        package var episodes = 0
+        package var trueEpisodes = 0
+        package var windows = 0
+        package var windowsFound = 0
+        package var days = 0.0
 
-        public var precision: Double { episodes == 0 ? 1 : Double(trueEpisodes) / Double(episodes) }
-        public var recall: Double { windows == 0 ? 1 : Double(windowsFound) / Double(windows) }
-        public var falseEpisodesPerDay: Double { days > 0 ? Double(episodes - trueEpisodes) / days : 0 }
+        package var precision: Double { episodes == 0 ? 1 : Double(trueEpisodes) / Double(episodes) }
+        package var recall: Double { windows == 0 ? 1 : Double(windowsFound) / Double(windows) }
+        package var falseEpisodesPerDay: Double { days > 0 ? Double(episodes - trueEpisodes) / days : 0 }
     }
 
-    public func score(_ summaries: [ReplayRunner.FileSummary]) -> Score {
+    package func score(_ summaries: [ReplayRunner.FileSummary]) -> Score {
         var score = Score()
         for summary in summaries {
             guard let trace = summary.trace, let stats = summary.series, summary.rows > 1 else { continue }
@@ -73,7 +73,7 @@ public struct ReplayLabels: Sendable {
         return score
     }
 
-    public static func report(_ score: Score) -> String {
+    package static func report(_ score: Score) -> String {
         func percent(_ value: Double) -> String { String((value * 1000).rounded() / 10) + " %" }
         func hundredths(_ value: Double) -> String { String((value * 100).rounded() / 100) }
         return "labels: \(score.trueEpisodes) of \(score.episodes) episodes inside a labelled window (precision "

@@ -3,10 +3,10 @@ import OutpostDetect
 import OutpostWire
 
 /// What a replay plot shows of one series: every sample with the band it was judged against, and the episodes.
-public struct ReplayTrace: Sendable {
-    public let name: String
-    public let unit: String
-    public let sigma: Double
+package struct ReplayTrace: Sendable {
+    package let name: String
+    package let unit: String
+    package let sigma: Double
     var times: [Int64] = []
     var values: [Double] = []
     /// The baseline mean and deviation before the sample was seen (the band it was judged against).
@@ -45,12 +45,12 @@ public struct ReplayTrace: Sendable {
 ///
 /// Long recordings are reduced to at most `columns` time buckets per panel (each drawn as its min–max range), so a
 /// week at 1 Hz stays a small file that a phone opens.
-public enum ReplayPlot {
+package enum ReplayPlot {
     static let width = 1000.0
     static let panelHeight = 240.0
     static let columns = 500
 
-    public static func render(_ traces: [ReplayTrace], html: Bool) -> String {
+    package static func render(_ traces: [ReplayTrace], html: Bool) -> String {
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) "
             + "\(Int(panelHeight * Double(max(1, traces.count))))\" width=\"100%\" font-family=\"sans-serif\" "
             + "font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"

@@ -7,31 +7,31 @@ import OutpostWire
 ///
 /// Each file is one series (named by its `[[input.replay]]` entry with the same path, or after the file), with a
 /// detection engine of its own, so files with different time ranges never disturb each other.
-public struct ReplayRunner {
-    public let configuration: OutpostConfiguration?
-    public let detection: DetectionConfiguration
+package struct ReplayRunner {
+    package let configuration: OutpostConfiguration?
+    package let detection: DetectionConfiguration
 
-    public init(configuration: OutpostConfiguration?) {
+    package init(configuration: OutpostConfiguration?) {
         self.configuration = configuration
         self.detection = configuration?.detection ?? DetectionConfiguration()
     }
 
     /// Totals for one replayed file.
-    public struct FileSummary: Sendable {
-        public let path: String
-        public var series: SeriesSummary?
-        public var estimate: SigmaDetector.Estimate?
-        public var rows = 0
-        public var skipped = 0
-        public var events = 0
+    package struct FileSummary: Sendable {
+        package let path: String
+        package var series: SeriesSummary?
+        package var estimate: SigmaDetector.Estimate?
+        package var rows = 0
+        package var skipped = 0
+        package var events = 0
         /// Set when the file could not be replayed at all.
-        public var failure: String?
+        package var failure: String?
         /// Samples, bands and episodes for `--plot` and `--labels` (samples only when asked for).
-        public var trace: ReplayTrace?
+        package var trace: ReplayTrace?
     }
 
     /// Replays `path`; each event goes to `emit` as alert JSON, each skipped row to `problem`.
-    public func replay(path: String, keepSamples: Bool = false, emit: (String) -> Void,
+    package func replay(path: String, keepSamples: Bool = false, emit: (String) -> Void,
                        problem: (String) -> Void) -> FileSummary {
         var summary = FileSummary(path: path)
         let file: ReplayFile
@@ -84,7 +84,7 @@ public struct ReplayRunner {
     }
 
     /// A fixed-width table of the summaries, one line per file.
-    public static func table(_ summaries: [FileSummary]) -> String {
+    package static func table(_ summaries: [FileSummary]) -> String {
         var lines = ["series                              rows  skipped  anomalies  suppressed  thresholds       min"
             + "      mean       max   stddev"]
         for summary in summaries {

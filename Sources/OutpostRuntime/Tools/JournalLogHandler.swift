@@ -8,18 +8,18 @@ import Logging
 /// Log lines for journald when systemd connects standard error to the journal (`$JOURNAL_STREAM` is set): the
 /// syslog priority as a `<N>` prefix (sd-daemon(3)), so `journalctl -p warning` filters by level, and no timestamp
 /// of our own, as journald stamps every line.
-public struct JournalLogHandler: LogHandler {
-    public var logLevel: Logger.Level = .info
-    public var metadata: Logger.Metadata = [:]
+package struct JournalLogHandler: LogHandler {
+    package var logLevel: Logger.Level = .info
+    package var metadata: Logger.Metadata = [:]
 
-    public init() {}
+    package init() {}
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         let fields = merged.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let line = "<\(Self.priority(event.level))>\(event.message)\(fields)\n"

@@ -10,9 +10,9 @@ import Glibc
 #endif
 
 /// What `outpost spool stats | inspect | export | purge` do, on the spool file of a config.
-public enum SpoolTools {
+package enum SpoolTools {
     /// A table of what each lane holds and has dropped.
-    public static func stats(path: String, now: Int64) throws -> String {
+    package static func stats(path: String, now: Int64) throws -> String {
         let statistics = try SQLiteSpool(readOnlyPath: path).statistics()
         var lines = ["spool: \(path)",
                      "lane       batches     items       bytes   oldest age   dropped batches   dropped items"]
@@ -28,7 +28,7 @@ public enum SpoolTools {
     }
 
     /// Up to `limit` batches in sending order, one JSON object per line, the payload decoded to OTLP/JSON.
-    public static func inspect(path: String, limit: Int) throws -> [String] {
+    package static func inspect(path: String, limit: Int) throws -> [String] {
         try SQLiteSpool(readOnlyPath: path).batches(limit: limit).map { spooled in
             let batch = spooled.batch
             var json = JSONWriter()
@@ -50,15 +50,15 @@ public enum SpoolTools {
     }
 
     /// What `export` wrote, and how many rows of a damaged file it had to step over.
-    public struct ExportResult: Sendable, Equatable {
-        public var batches = 0
-        public var unreadable = 0
+    package struct ExportResult: Sendable, Equatable {
+        package var batches = 0
+        package var unreadable = 0
     }
 
     /// Writes every readable batch's payload to `directory` as `<sequence>-<lane>-<signal>-<id>.<pb|json>[.gz]`.
     /// Works on a damaged spool moved aside (`spool.db.unusable-<time>`): unreadable rows are stepped over and
     /// counted, not the end of the export.
-    public static func export(path: String, to directory: String) throws -> ExportResult {
+    package static func export(path: String, to directory: String) throws -> ExportResult {
         let sqliteHeader = Array("SQLite format 3".utf8) + [0]
         guard SQLiteSpool.isOutpostDatabase(path) || OwnedFile.head(path, count: 16) == sqliteHeader else {
             throw ToolError(message: "\(path) is not an Outpost spool (no SQLite header)")
@@ -85,7 +85,7 @@ public enum SpoolTools {
     }
 
     /// Deletes every batch (drop counters stay). Returns how many went.
-    public static func purge(path: String, maxBytes: Int) throws -> Int {
+    package static func purge(path: String, maxBytes: Int) throws -> Int {
         try SQLiteSpool(path: path, maxBytes: maxBytes, uplinks: []).purge()
     }
 
@@ -106,11 +106,11 @@ public enum SpoolTools {
 }
 
 /// A tool failure with a message for the operator.
-public struct ToolError: Error, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
+package struct ToolError: Error, CustomStringConvertible {
+    package let message: String
+    package var description: String { message }
 
-    public init(message: String) {
+    package init(message: String) {
         self.message = message
     }
 }

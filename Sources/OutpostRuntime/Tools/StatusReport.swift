@@ -6,8 +6,8 @@ import Glibc
 #endif
 
 /// What `outpost status` prints: the status file, for humans or as it is.
-public enum StatusReport {
-    public static func read(path: String) throws -> String {
+package enum StatusReport {
+    package static func read(path: String) throws -> String {
         do {
             return try SystemFiles.read(path)
         } catch {
@@ -17,7 +17,7 @@ public enum StatusReport {
     }
 
     /// A readable summary of the status JSON.
-    public static func render(_ text: String, now: Int64) throws -> String {
+    package static func render(_ text: String, now: Int64) throws -> String {
         let status = try JSONValue.parse(text)
         func string(_ path: String) -> String {
             if case .string(let value)? = status.value(atPath: path) { return value }
@@ -69,7 +69,7 @@ public enum StatusReport {
         return lines.joined(separator: "\n")
     }
 
-    public static func isAlive(pid: Int32) -> Bool {
+    package static func isAlive(pid: Int32) -> Bool {
         pid > 0 && kill(pid, 0) == 0
     }
 

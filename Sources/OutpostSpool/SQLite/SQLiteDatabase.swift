@@ -1,25 +1,25 @@
 import CSQLite
 
 /// An SQLite result code with SQLite's message and the statement that failed.
-public struct SQLiteError: Error, Sendable, CustomStringConvertible {
-    public let code: Int32
-    public let message: String
-    public let sql: String?
+package struct SQLiteError: Error, Sendable, CustomStringConvertible {
+    package let code: Int32
+    package let message: String
+    package let sql: String?
 
-    public init(code: Int32, message: String, sql: String?) {
+    package init(code: Int32, message: String, sql: String?) {
         self.code = code
         self.message = message
         self.sql = sql
     }
 
     /// The primary result code (SQLITE_FULL, SQLITE_CORRUPT, ...), without the extended bits.
-    public var primaryCode: Int32 { code & 0xFF }
-    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    package var primaryCode: Int32 { code & 0xFF }
+    package var isDiskFull: Bool { primaryCode == SQLITE_FULL }
     /// The file is not a usable spool (corrupt, not a database, another schema): move it aside, start a new one.
-    public var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primaryCode) }
+    package var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primaryCode) }
     /// The file or its folder cannot be opened or written (permissions, a read-only file system): the operator's to
     /// fix; moving the file aside would not help.
-    public var isAccessProblem: Bool {
+    package var isAccessProblem: Bool {
         [SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_PERM, SQLITE_AUTH].contains(primaryCode)
     }
 
@@ -29,7 +29,7 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         SQLiteError(code: SQLITE_NOTADB, message: message, sql: nil)
     }
 
-    public var description: String {
+    package var description: String {
         "sqlite error \(code): \(message)" + (sql.map { " (in `\($0.prefix(80))`)" } ?? "")
     }
 }

@@ -9,9 +9,9 @@ import Musl
 ///
 /// Outpost only ever touches a regular file with a single name (no symbolic link, no other hard link). Whether the
 /// content is Outpost's is decided by the caller (`SQLiteSpool.isOutpostDatabase`, the status file's schema line).
-public enum OwnedFile {
+package enum OwnedFile {
     /// What is at a path, without following a symbolic link.
-    public enum Kind: Equatable, Sendable {
+    package enum Kind: Equatable, Sendable {
         case absent
         case regular(size: Int, links: Int)
         case symbolicLink
@@ -19,7 +19,7 @@ public enum OwnedFile {
         case other
     }
 
-    public static func kind(of path: String) -> Kind {
+    package static func kind(of path: String) -> Kind {
         var info = stat()
         guard lstat(path, &info) == 0 else { return .absent }
         switch info.st_mode & S_IFMT {
@@ -31,7 +31,7 @@ public enum OwnedFile {
     }
 
     /// Why Outpost must not write or move the file at `path`, or nil when it may (absent, or a plain regular file).
-    public static func refusal(_ path: String) -> String? {
+    package static func refusal(_ path: String) -> String? {
         switch kind(of: path) {
         case .absent: return nil
         case .regular(_, let links) where links > 1:
@@ -46,7 +46,7 @@ public enum OwnedFile {
     }
 
     /// The first `count` bytes of the file (fewer if it is shorter), or nil if it cannot be read.
-    public static func head(_ path: String, count: Int) -> [UInt8]? {
+    package static func head(_ path: String, count: Int) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
@@ -62,7 +62,7 @@ public enum OwnedFile {
     }
 
     /// True when `path` lies inside `directory` (by their names, after removing `.` and repeated slashes).
-    public static func isInside(_ path: String, directory: String) -> Bool {
+    package static func isInside(_ path: String, directory: String) -> Bool {
         let parent = components(path).dropLast()
         let folder = components(directory)
         return !folder.isEmpty && parent.count >= folder.count && Array(parent.prefix(folder.count)) == folder

@@ -2,18 +2,18 @@ import CSQLite
 import OutpostCore
 
 /// What could be read back from a damaged spool.
-public struct SpoolSalvage: Sendable, Equatable {
-    public var batches = 0
-    public var items = 0
+package struct SpoolSalvage: Sendable, Equatable {
+    package var batches = 0
+    package var items = 0
     /// Row numbers that could not be read: at most this many batches are lost (some of them may have been
     /// delivered already, so the real loss can be smaller).
-    public var unreadable = 0
+    package var unreadable = 0
     /// Batches that did not fit the new spool's `max_size` (oldest metrics first, as always).
-    public var evicted: [SpoolEviction] = []
+    package var evicted: [SpoolEviction] = []
     /// Set when nothing at all could be read (the file's schema is gone or it is not a database).
-    public var failure: String?
+    package var failure: String?
 
-    public init() {}
+    package init() {}
 }
 
 extension SQLiteSpool {
@@ -23,7 +23,7 @@ extension SQLiteSpool {
     ///
     /// `writable` lets SQLite replay the file's write-ahead log (a moved-aside spool has one after a crash); the
     /// spool tools open read-only, which is safe beside a running Outpost.
-    public static func readBatches(at path: String, writable: Bool,
+    package static func readBatches(at path: String, writable: Bool,
                                    _ body: (SpooledBatch) throws(SQLiteError) -> Void)
         -> (unreadable: Int, failure: String?, lastSequence: Int64)
     {
@@ -64,7 +64,7 @@ extension SQLiteSpool {
 
     /// Copies every readable batch of the damaged spool at `path` (moved aside) into this one, for the uplinks this
     /// spool serves, and counts what could not be read. Used right after a damaged spool was replaced.
-    public func salvage(from path: String) -> SpoolSalvage {
+    package func salvage(from path: String) -> SpoolSalvage {
         var salvage = SpoolSalvage()
         var pending: [SpooledBatch] = []
         let flush = { [self] () throws(SQLiteError) in

@@ -16,22 +16,22 @@ import Glibc
 ///   them has delivered (or permanently rejected) it.
 ///
 /// Not thread-safe: `SpoolHandle` confines it to one serial executor.
-public final class SQLiteSpool {
+package final class SQLiteSpool {
     /// A per-batch allowance for row and index overhead in the size bound.
     static let overheadPerBatch = 128
     /// The WAL is copied into the main file once it holds this many pages (128 KiB), not SQLite's 1000 (4 MiB): what
     /// a checkpoint needs on a full disk stays within the reserve (`SpoolReserve`), so the spool can always drain.
     static let walCheckpointPages = 32
 
-    public let path: String
-    public let maxBytes: Int
-    public let uplinks: [String]
+    package let path: String
+    package let maxBytes: Int
+    package let uplinks: [String]
     let database: SQLiteDatabase
     var accountedBytes = 0
     let reserve: SpoolReserve
 
     /// Opens (or creates) the spool at `path` for `uplinks`.
-    public init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
+    package init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
         self.path = path
         self.maxBytes = maxBytes
         self.uplinks = uplinks
@@ -81,9 +81,9 @@ public final class SQLiteSpool {
     }
 
     /// Marks Outpost's spool files (`PRAGMA application_id`, "OUTP"), so another program's database is told apart.
-    public static let applicationID: Int32 = 0x4F55_5450
+    package static let applicationID: Int32 = 0x4F55_5450
     /// The layout this Outpost writes (`PRAGMA user_version`); a spool from a newer Outpost is not guessed at.
-    public static let schemaVersion: Int32 = 1
+    package static let schemaVersion: Int32 = 1
 
     /// Refuses a database that is not a spool this Outpost can use, before anything is written to it: another
     /// program's (its application id, or tables and columns a spool does not have), or one from a newer Outpost.
@@ -129,7 +129,7 @@ public final class SQLiteSpool {
 
     /// True when the file at `path` starts like one of Outpost's spools: an SQLite header carrying Outpost's
     /// application id. Read from the raw header, so it works on a file SQLite can no longer open.
-    public static func isOutpostDatabase(_ path: String) -> Bool {
+    package static func isOutpostDatabase(_ path: String) -> Bool {
         guard let head = OwnedFile.head(path, count: 72), head.count == 72,
             head.starts(with: Array("SQLite format 3".utf8) + [0])
         else { return false }
@@ -138,7 +138,7 @@ public final class SQLiteSpool {
     }
 
     /// Closes the database now, before its files are moved aside. The spool cannot be used afterwards.
-    public func close() {
+    package func close() {
         database.close()
     }
 
@@ -153,7 +153,7 @@ public final class SQLiteSpool {
     }
 
     /// Opens an existing spool read-only, for `outpost spool stats` and `inspect` beside a running runtime.
-    public init(readOnlyPath path: String) throws(SQLiteError) {
+    package init(readOnlyPath path: String) throws(SQLiteError) {
         self.path = path
         self.maxBytes = 0
         self.uplinks = []
@@ -168,7 +168,7 @@ public final class SQLiteSpool {
     /// evicted (possibly `batch` itself, when it can never fit).
     /// `destinations` names the uplinks the batch is for; nil means every uplink.
     @discardableResult
-    public func enqueue(_ batch: Batch, for destinations: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
+    package func enqueue(_ batch: Batch, for destinations: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
         reserve.take()
         let size = batch.payload.count + Self.overheadPerBatch
         if maxBytes > 0, size > maxBytes {
@@ -239,7 +239,7 @@ public final class SQLiteSpool {
     // MARK: delivery
 
     /// The next batch `uplink` should send at `now`: alerts first, oldest first, skipping batches in backoff.
-    public func next(for uplink: String, now: Int64, lanes: [Lane] = Lane.allCases)
+    package func next(for uplink: String, now: Int64, lanes: [Lane] = Lane.allCases)
         throws(SQLiteError) -> SpooledBatch?
     {
         let lanesList = lanes.map { String($0.rawValue) }.joined(separator: ",")
@@ -258,7 +258,7 @@ public final class SQLiteSpool {
     /// (created at or after `liveSince`), then, with `includeBacklog`, the oldest of the rest; events before
     /// metrics, first in first out. A delivery loop backs off as a whole, so a batch's own `next_attempt` does not
     /// hold it back here: that would let later batches overtake it and break first-in-first-out.
-    public func next(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool)
+    package func next(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool)
         throws(SQLiteError) -> SpooledBatch?
     {
         let base = """
@@ -282,7 +282,7 @@ public final class SQLiteSpool {
     }
 
     /// `uplink` delivered the batch: it leaves the spool once no uplink still needs it.
-    public func delivered(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
+    package func delivered(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
         try settling { () throws(SQLiteError) in
             try database.transaction { () throws(SQLiteError) in
                 try database.prepare("DELETE FROM deliveries WHERE seq = ? AND uplink = ?")
@@ -307,7 +307,7 @@ public final class SQLiteSpool {
     }
 
     /// `uplink` could not deliver now: try again at `nextAttempt`.
-    public func deferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String)
+    package func deferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String)
         throws(SQLiteError)
     {
         try settling { () throws(SQLiteError) in
@@ -319,7 +319,7 @@ public final class SQLiteSpool {
     }
 
     /// `uplink` rejected the batch for good (a permanent error): it is dropped for that uplink and counted.
-    public func rejected(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
+    package func rejected(_ sequence: Int64, by uplink: String) throws(SQLiteError) {
         try settling { () throws(SQLiteError) in try rejectOnce(sequence, by: uplink) }
     }
 
@@ -353,7 +353,7 @@ public final class SQLiteSpool {
 
     // MARK: reading
 
-    public func statistics() throws(SQLiteError) -> SpoolStatistics {
+    package func statistics() throws(SQLiteError) -> SpoolStatistics {
         var statistics = SpoolStatistics(accountedBytes: accountedBytes, maxBytes: maxBytes)
         let held = try database.prepare(
             "SELECT lane, count(*), sum(items), sum(length(payload)), min(created) FROM batches GROUP BY lane")
@@ -379,7 +379,7 @@ public final class SQLiteSpool {
     }
 
     /// Batches in sending order (alerts first), for `outpost spool inspect` and `export`.
-    public func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
+    package func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
         let statement = try database.prepare("""
             SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
             FROM batches ORDER BY lane, seq LIMIT ?
@@ -392,7 +392,7 @@ public final class SQLiteSpool {
 
     /// Removes every batch (drop counters stay). Returns how many were removed.
     @discardableResult
-    public func purge() throws(SQLiteError) -> Int {
+    package func purge() throws(SQLiteError) -> Int {
         try database.transaction { () throws(SQLiteError) -> Int in
             try database.execute("DELETE FROM batches")
             accountedBytes = 0
@@ -427,10 +427,10 @@ public final class SQLiteSpool {
     }
 
     /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
-    public static let alertSignal = "alert"
+    package static let alertSignal = "alert"
 
     /// Alert publishers (`alerts.<transport>`) take only alert documents; every other uplink takes only OTLP.
-    public static func isAlertPublisher(_ uplink: String) -> Bool {
+    package static func isAlertPublisher(_ uplink: String) -> Bool {
         uplink.hasPrefix("alerts.")
     }
 
@@ -458,7 +458,7 @@ public final class SQLiteSpool {
     }
 
     /// Moves an unusable database file (and its WAL and shared-memory files) aside, returning the new name.
-    public static func moveAside(_ path: String, now: Int64) -> String {
+    package static func moveAside(_ path: String, now: Int64) -> String {
         let target = "\(path).unusable-\(now / 1_000_000_000)"
         for suffix in ["", "-wal", "-shm"] {
             _ = rename(path + suffix, target + suffix)

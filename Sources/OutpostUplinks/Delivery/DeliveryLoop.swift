@@ -7,7 +7,7 @@ import Synchronization
 /// The `mark…` calls throw when the spool cannot record the outcome (disk full, I/O error). The loop then backs off
 /// and records it again later, without sending the batch again; an implementation that cannot tell (one that does
 /// not throw) is caught anyway: a batch offered again right after it was marked delivered means the mark failed.
-public protocol DeliveryQueue: Sendable {
+package protocol DeliveryQueue: Sendable {
     /// The next batch for `uplink`: alerts first (any age), then live batches (created at or after `liveSince`, wall
     /// clock), then, when `includeBacklog`, the oldest of the rest, first in first out.
     func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch?
@@ -18,42 +18,42 @@ public protocol DeliveryQueue: Sendable {
 
 /// An uplink that hears when its way to the receiver opens again (its MQTT client reconnected), so that a delivery
 /// loop waiting out a backoff tries at once instead of sleeping on.
-public protocol ReconnectNotifying: Uplink {
+package protocol ReconnectNotifying: Uplink {
     /// Calls `handler` (on any thread, quickly) each time the connection comes back.
     func onReconnect(_ handler: @escaping @Sendable () -> Void)
 }
 
 /// How a delivery loop paces itself.
-public struct DeliverySettings: Sendable, Equatable {
-    public var backoff = BackoffPolicy()
+package struct DeliverySettings: Sendable, Equatable {
+    package var backoff = BackoffPolicy()
     /// Backlog batches (older than `liveWindow`) sent per second at most, so a long outage's backlog drains in the
     /// background without starving live data or saturating a metered link. Default 5.
-    public var drainRate = 5.0
+    package var drainRate = 5.0
     /// Batches younger than this are live and go before the backlog. Default 1 min.
-    public var liveWindow: Duration = .seconds(60)
+    package var liveWindow: Duration = .seconds(60)
     /// With nothing to send, look again after this long even without a wake-up. Default 30 s.
-    public var idleRecheck: Duration = .seconds(30)
+    package var idleRecheck: Duration = .seconds(30)
 
-    public init() {}
+    package init() {}
 }
 
 /// What an uplink reports about itself, for the status file.
-public struct UplinkStatus: Sendable, Equatable {
-    public var name: String
-    public var kind: String
-    public var endpoint: String
-    public var phase = UplinkConnectionState.Phase.starting
-    public var consecutiveFailures = 0
-    public var lastError: String?
-    public var lastDelivery: Int64?
-    public var nextAttempt: Int64?
-    public var deliveredBatches = 0
-    public var deliveredItems = 0
-    public var deliveredBytes = 0
-    public var rejectedBatches = 0
-    public var retries = 0
+package struct UplinkStatus: Sendable, Equatable {
+    package var name: String
+    package var kind: String
+    package var endpoint: String
+    package var phase = UplinkConnectionState.Phase.starting
+    package var consecutiveFailures = 0
+    package var lastError: String?
+    package var lastDelivery: Int64?
+    package var nextAttempt: Int64?
+    package var deliveredBatches = 0
+    package var deliveredItems = 0
+    package var deliveredBytes = 0
+    package var rejectedBatches = 0
+    package var retries = 0
 
-    public init(name: String, kind: String, endpoint: String) {
+    package init(name: String, kind: String, endpoint: String) {
         self.name = name
         self.kind = kind
         self.endpoint = endpoint
@@ -61,7 +61,7 @@ public struct UplinkStatus: Sendable, Equatable {
 }
 
 /// Something a delivery loop wants the operator to know.
-public enum DeliveryReport: Sendable {
+package enum DeliveryReport: Sendable {
     case transition(UplinkConnectionState.Transition)
     case rejected(batch: Batch, reason: String)
 }
@@ -74,8 +74,8 @@ public enum DeliveryReport: Sendable {
 /// the spool could not mark delivered is not sent again: the mark is retried with backoff. Every wait runs on the
 /// injected monotonic `clock`; the wall clock only tells which batches are live. When the uplink's connection
 /// comes back (`ReconnectNotifying`), a backoff ends at once.
-public final class DeliveryLoop: Sendable {
-    public let uplink: any Uplink
+package final class DeliveryLoop: Sendable {
+    package let uplink: any Uplink
     private let queue: any DeliveryQueue
     private let signal: WakeSignal
     /// Rung when the uplink reconnects: ends a backoff wait early (new batches do not).
@@ -85,9 +85,9 @@ public final class DeliveryLoop: Sendable {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let report: @Sendable (DeliveryReport) -> Void
-    public let status: Mutex<UplinkStatus>
+    package let status: Mutex<UplinkStatus>
 
-    public init(uplink: any Uplink, endpoint: String, kind: String, queue: any DeliveryQueue, signal: WakeSignal,
+    package init(uplink: any Uplink, endpoint: String, kind: String, queue: any DeliveryQueue, signal: WakeSignal,
                 settings: DeliverySettings, clock: any Clock<Duration>, wallClock: any WallClock,
                 report: @escaping @Sendable (DeliveryReport) -> Void) {
         self.uplink = uplink
@@ -102,7 +102,7 @@ public final class DeliveryLoop: Sendable {
     }
 
     /// Runs until the task is cancelled.
-    public func run() async {
+    package func run() async {
         await Self.loop(self, clock: clock)
     }
 

@@ -9,8 +9,8 @@ import OutpostCore
 /// Two things hold an uplink back: the receiver (a retryable failure, `failed`) and the spool's bookkeeping (a
 /// delivered batch that could not be marked delivered, `settleFailed`: the disk is full). Both back off
 /// exponentially from `policy.initial`, so no path retries in a tight loop.
-public struct UplinkConnectionState: Sendable, Equatable {
-    public enum Phase: String, Sendable, Equatable {
+package struct UplinkConnectionState: Sendable, Equatable {
+    package enum Phase: String, Sendable, Equatable {
         case starting
         case up
         case backingOff = "backing_off"
@@ -18,42 +18,42 @@ public struct UplinkConnectionState: Sendable, Equatable {
 
     /// A change the operator should hear about (an `outpost.uplink.state` event): one per change of phase, never one
     /// per attempt, carrying how many attempts failed in between.
-    public struct Transition: Sendable, Equatable {
-        public let from: Phase
-        public let to: Phase
-        public let reason: String
+    package struct Transition: Sendable, Equatable {
+        package let from: Phase
+        package let to: Phase
+        package let reason: String
         /// Failed attempts since the last delivery: 1 when an outage starts, the outage's total when it ends.
-        public var failedAttempts = 0
+        package var failedAttempts = 0
         /// Changes of a flapping uplink that were held back since the previous report (see `StateReports`).
-        public var changesHeldBack = 0
+        package var changesHeldBack = 0
     }
 
-    public private(set) var phase = Phase.starting
+    package private(set) var phase = Phase.starting
     /// Consecutive failures since the last delivery.
-    public private(set) var failures = 0
+    package private(set) var failures = 0
     /// Consecutive bookkeeping (spool) failures since the last one that worked.
-    public private(set) var settleFailures = 0
+    package private(set) var settleFailures = 0
     /// Monotonic nanoseconds before which nothing should be sent (0: at once).
-    public private(set) var nextAttempt: Int64 = 0
+    package private(set) var nextAttempt: Int64 = 0
     /// When the last attempt (a send, or a retried settle) was made, in monotonic nanoseconds.
-    public private(set) var lastAttempt: Int64?
-    public private(set) var lastError: String?
-    public let policy: BackoffPolicy
+    package private(set) var lastAttempt: Int64?
+    package private(set) var lastError: String?
+    package let policy: BackoffPolicy
 
-    public init(policy: BackoffPolicy) {
+    package init(policy: BackoffPolicy) {
         self.policy = policy
     }
 
     /// How long to wait at `now` before the next attempt (zero: go).
-    public func wait(now: Int64) -> Duration {
+    package func wait(now: Int64) -> Duration {
         nextAttempt > now ? .nanoseconds(nextAttempt - now) : .zero
     }
 
-    public mutating func attempting(now: Int64) {
+    package mutating func attempting(now: Int64) {
         lastAttempt = now
     }
 
-    public mutating func delivered() -> Transition? {
+    package mutating func delivered() -> Transition? {
         let failed = failures
         failures = 0
         nextAttempt = 0
@@ -65,7 +65,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
 
     /// A retryable failure at `now` (the receiver is down, overloaded or slow): returns the next attempt time and the
     /// transition, if any. `retryAfter` is the receiver's hint; it never shortens the backoff (see `BackoffPolicy`).
-    public mutating func failed(reason: String, retryAfter: Duration?, now: Int64, random: Double)
+    package mutating func failed(reason: String, retryAfter: Duration?, now: Int64, random: Double)
         -> (nextAttempt: Int64, transition: Transition?)
     {
         failures += 1
@@ -77,14 +77,14 @@ public struct UplinkConnectionState: Sendable, Equatable {
         return (nextAttempt, transition)
     }
 
-    public mutating func rejected(reason: String) {
+    package mutating func rejected(reason: String) {
         lastError = reason
     }
 
     /// The spool could not record what happened to a batch (disk full, I/O error): wait before trying again, longer
     /// each time, instead of sending the same batch again at once. The first wait is at least 1 s even when
     /// `initial_backoff` is shorter: a full disk does not clear in milliseconds. Returns the next attempt time.
-    public mutating func settleFailed(reason: String, now: Int64, random: Double) -> Int64 {
+    package mutating func settleFailed(reason: String, now: Int64, random: Double) -> Int64 {
         settleFailures += 1
         lastError = reason
         var settlePolicy = policy
@@ -95,7 +95,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
     }
 
     /// The spool recorded a batch's outcome again.
-    public mutating func settled() {
+    package mutating func settled() {
         settleFailures = 0
     }
 
@@ -103,7 +103,7 @@ public struct UplinkConnectionState: Sendable, Equatable {
     /// sooner than `policy.initial` after its last attempt, so a flapping link cannot make it spin. Returns whether the
     /// wait got shorter.
     @discardableResult
-    public mutating func reachable(now: Int64) -> Bool {
+    package mutating func reachable(now: Int64) -> Bool {
         guard phase == .backingOff, settleFailures == 0, nextAttempt > now else { return false }
         let earliest = UnixNanos.sum(lastAttempt ?? now, UnixNanos.from(policy.initial))
         let next = max(now, earliest)
@@ -128,20 +128,20 @@ public struct UplinkConnectionState: Sendable, Equatable {
 /// once (two reports); further changes within `interval` of the earlier of those are held, and the latest is
 /// reported when the interval is over if it leaves the uplink in another state than last reported, counting those
 /// held back (a flap that ends where it started is counted in the next report).
-public struct StateReports: Sendable {
-    public let interval: Int64
+package struct StateReports: Sendable {
+    package let interval: Int64
     /// The times of the last two reports, older first.
     private var recent: (older: Int64?, newer: Int64?) = (nil, nil)
     private var reported = UplinkConnectionState.Phase.up
     private var held: UplinkConnectionState.Transition?
     private var heldBack = 0
 
-    public init(interval: Duration = .seconds(60)) {
+    package init(interval: Duration = .seconds(60)) {
         self.interval = UnixNanos.from(interval)
     }
 
     /// A change at `now`: the report to send now, if any.
-    public mutating func changed(_ transition: UplinkConnectionState.Transition, now: Int64)
+    package mutating func changed(_ transition: UplinkConnectionState.Transition, now: Int64)
         -> UplinkConnectionState.Transition?
     {
         guard let older = recent.older, now - older < interval else { return report(transition, now: now) }
@@ -151,7 +151,7 @@ public struct StateReports: Sendable {
     }
 
     /// The held change to report at `now`, once the interval is over.
-    public mutating func due(now: Int64) -> UplinkConnectionState.Transition? {
+    package mutating func due(now: Int64) -> UplinkConnectionState.Transition? {
         guard let held, let older = recent.older, now - older >= interval else { return nil }
         self.held = nil
         guard held.to != reported else { return nil }
@@ -159,7 +159,7 @@ public struct StateReports: Sendable {
     }
 
     /// How long until a held change is due (nil: none held).
-    public func dueIn(now: Int64) -> Duration? {
+    package func dueIn(now: Int64) -> Duration? {
         guard held != nil, let older = recent.older else { return nil }
         return .nanoseconds(max(0, older + interval - now))
     }

@@ -4,21 +4,21 @@ import Synchronization
 import OutpostWire
 
 /// What uplinks get from the runtime when they are made.
-public struct UplinkContext: Sendable {
-    public let environment: [String: String]
+package struct UplinkContext: Sendable {
+    package let environment: [String: String]
     /// The spool's encoding (`[batch] encoding`), the default for uplinks that do not choose their own.
-    public let batchEncoding: OTLPEncoding
+    package let batchEncoding: OTLPEncoding
     /// The config file's folder, against which relative paths (CA files) resolve.
-    public let configDirectory: String
-    public let wallClock: any WallClock
+    package let configDirectory: String
+    package let wallClock: any WallClock
     /// Where an uplink's warnings go (the runtime's log).
-    public let warn: @Sendable (String) -> Void
+    package let warn: @Sendable (String) -> Void
     /// The configured MQTT brokers, for uplinks that publish to one.
-    public let mqtt: MQTTConnections?
-    public let mqttTopicPrefix: String
-    public let gateway: String
+    package let mqtt: MQTTConnections?
+    package let mqttTopicPrefix: String
+    package let gateway: String
 
-    public init(environment: [String: String], batchEncoding: OTLPEncoding, configDirectory: String,
+    package init(environment: [String: String], batchEncoding: OTLPEncoding, configDirectory: String,
                 wallClock: any WallClock, mqtt: MQTTConnections? = nil, mqttTopicPrefix: String = "outpost",
                 gateway: String = "", warn: @escaping @Sendable (String) -> Void) {
         self.mqtt = mqtt
@@ -31,25 +31,25 @@ public struct UplinkContext: Sendable {
         self.warn = warn
     }
 
-    public func resolve(_ path: String) -> String {
+    package func resolve(_ path: String) -> String {
         path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
     }
 }
 
 /// A configured uplink, ready for a delivery loop.
-public struct ConfiguredUplink: Sendable {
-    public let kind: String
-    public let uplink: any Uplink
+package struct ConfiguredUplink: Sendable {
+    package let kind: String
+    package let uplink: any Uplink
     /// Where it sends, for logs and status (no secrets).
-    public let endpoint: String
-    public let delivery: DeliverySettings
+    package let endpoint: String
+    package let delivery: DeliverySettings
     /// The largest encoded batch this receiver takes (a broker's maximum packet size, a gateway's body limit), when
     /// it has one: the batcher splits batches to fit the smallest of these and `[batch] max_bytes`.
-    public let maxBatchBytes: Int?
+    package let maxBatchBytes: Int?
     /// Things to say once at start (`insecure_skip_verify = true`).
-    public let startupWarnings: [String]
+    package let startupWarnings: [String]
 
-    public init(kind: String, uplink: any Uplink, endpoint: String, delivery: DeliverySettings,
+    package init(kind: String, uplink: any Uplink, endpoint: String, delivery: DeliverySettings,
                 maxBatchBytes: Int? = nil, startupWarnings: [String] = []) {
         self.kind = kind
         self.uplink = uplink
@@ -61,22 +61,22 @@ public struct ConfiguredUplink: Sendable {
 }
 
 /// One uplink kind: its config table name (`[[uplink.<kind>]]`) and how to make one from that table.
-public protocol UplinkKind {
+package protocol UplinkKind {
     static var kind: String { get }
     static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink?
 }
 
 /// Carries uplink warnings to the runtime's log, which exists only after the config has been read.
-public final class WarningRelay: Sendable {
+package final class WarningRelay: Sendable {
     private let sink = Mutex<(@Sendable (String) -> Void)?>(nil)
 
-    public init() {}
+    package init() {}
 
-    public func connect(_ handler: @escaping @Sendable (String) -> Void) {
+    package func connect(_ handler: @escaping @Sendable (String) -> Void) {
         sink.withLock { $0 = handler }
     }
 
-    public func callAsFunction(_ message: String) {
+    package func callAsFunction(_ message: String) {
         sink.withLock { $0 }?(message)
     }
 }

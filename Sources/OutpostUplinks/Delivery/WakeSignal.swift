@@ -4,7 +4,7 @@ import Synchronization
 ///
 /// A signal that arrives while nobody waits is remembered, so the next `wait` returns at once and no batch is
 /// left waiting for the next timeout.
-public final class WakeSignal: Sendable {
+package final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -15,9 +15,9 @@ public final class WakeSignal: Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
-    public func signal() {
+    package func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else {
                 state.pending = true
@@ -30,7 +30,7 @@ public final class WakeSignal: Sendable {
     }
 
     /// Returns on a signal, after `timeout` on `clock`, or when the task is cancelled.
-    public func wait<C: Clock<Duration>>(upTo timeout: Duration, clock: C) async {
+    package func wait<C: Clock<Duration>>(upTo timeout: Duration, clock: C) async {
         let generation = state.withLock { state -> Int? in
             if state.pending {
                 state.pending = false

@@ -2,13 +2,13 @@ import CCurl
 import OutpostCore
 
 /// One HTTP request as libcurl sends it.
-public struct HTTPRequest: Sendable {
-    public var url: String
-    public var headers: [(String, String)]
-    public var body: [UInt8]
-    public var timeout: Duration
+package struct HTTPRequest: Sendable {
+    package var url: String
+    package var headers: [(String, String)]
+    package var body: [UInt8]
+    package var timeout: Duration
 
-    public init(url: String, headers: [(String, String)], body: [UInt8], timeout: Duration) {
+    package init(url: String, headers: [(String, String)], body: [UInt8], timeout: Duration) {
         self.url = url
         self.headers = headers
         self.body = body
@@ -17,22 +17,22 @@ public struct HTTPRequest: Sendable {
 }
 
 /// What came back, or why nothing did.
-public enum HTTPOutcome: Sendable {
+package enum HTTPOutcome: Sendable {
     case response(status: Int, headers: [(String, String)], body: [UInt8])
     /// No HTTP response: connection refused, DNS, TLS failure, timeout. `code` is libcurl's CURLcode.
     case transportFailure(code: Int, message: String)
 }
 
 /// TLS settings for one endpoint.
-public struct TLSSettings: Sendable, Equatable {
+package struct TLSSettings: Sendable, Equatable {
     /// PEM bundle of CAs to trust instead of the system's.
-    public var caFile: String?
-    public var clientCertificate: String?
-    public var clientKey: String?
+    package var caFile: String?
+    package var clientCertificate: String?
+    package var clientKey: String?
     /// Turns certificate and host name verification off. Only for tests and labs.
-    public var insecureSkipVerify = false
+    package var insecureSkipVerify = false
 
-    public init(caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
+    package init(caFile: String? = nil, clientCertificate: String? = nil, clientKey: String? = nil,
                 insecureSkipVerify: Bool = false) {
         self.caFile = caFile
         self.clientCertificate = clientCertificate
@@ -45,18 +45,18 @@ public struct TLSSettings: Sendable, Equatable {
 ///
 /// One easy handle is reused so the connection (and TLS session) stays open between batches. Proxies come from the
 /// environment (`https_proxy`, `no_proxy`, ...), as libcurl reads them by default.
-public final class CurlHTTPClient: Sendable {
+package final class CurlHTTPClient: Sendable {
     private let executor: BlockingExecutor
     private let handle: CurlHandle
     private let tls: TLSSettings
 
-    public init(label: String, tls: TLSSettings) {
+    package init(label: String, tls: TLSSettings) {
         executor = BlockingExecutor(label: "http.\(label)")
         handle = CurlHandle()
         self.tls = tls
     }
 
-    public func send(_ request: HTTPRequest) async -> HTTPOutcome {
+    package func send(_ request: HTTPRequest) async -> HTTPOutcome {
         let handle = self.handle, tls = self.tls
         return await executor.run { handle.perform(request, tls: tls) }
     }

@@ -3,19 +3,19 @@
 /// Bounded, because the bytes come from whoever answers (a receiver, a proxy, a captive portal): at most
 /// `maximumFields` fields are kept, each line at most `maximumLineBytes`; what is beyond is dropped, never an error.
 /// Names are lower-cased (RFC 9110 §5.1: field names are case-insensitive); values trimmed of spaces and tabs.
-public struct HTTPResponseHead: Sendable {
-    public static let maximumFields = 100
-    public static let maximumLineBytes = 8192
+package struct HTTPResponseHead: Sendable {
+    package static let maximumFields = 100
+    package static let maximumLineBytes = 8192
 
     /// From the last status line (`HTTP/1.1 503 Service Unavailable`; RFC 9112 §4), nil before one.
-    public private(set) var status: Int?
-    public private(set) var fields: [(name: String, value: String)] = []
+    package private(set) var status: Int?
+    package private(set) var fields: [(name: String, value: String)] = []
 
-    public init() {}
+    package init() {}
 
     /// Reads one line (with or without its CR LF). A status line starts a new response: after a `100 Continue` or a
     /// redirect, only the final response's fields count.
-    public mutating func consume(line bytes: some Collection<UInt8>) {
+    package mutating func consume(line bytes: some Collection<UInt8>) {
         let line = Array(bytes.prefix(Self.maximumLineBytes))
         if line.starts(with: Array("HTTP/".utf8)) {
             status = Self.statusCode(line)
@@ -31,7 +31,7 @@ public struct HTTPResponseHead: Sendable {
     }
 
     /// The first field named `name` (lower case).
-    public func field(_ name: String) -> String? {
+    package func field(_ name: String) -> String? {
         fields.first { $0.name == name }?.value
     }
 

@@ -6,8 +6,8 @@ import OutpostCore
 /// response), never against the gateway's clock, which may be years off at boot (no RTC) or stepped since. Anything
 /// that cannot be read safely is `unusable` with a reason: the caller ignores it, warns, and backs off as usual. No
 /// value, however large or strange, traps.
-public enum RetryAfter {
-    public enum Hint: Sendable, Equatable {
+package enum RetryAfter {
+    package enum Hint: Sendable, Equatable {
         /// Wait this long (zero for a date in the past: no useful hint).
         case delay(Duration)
         case unusable(String)
@@ -16,7 +16,7 @@ public enum RetryAfter {
     /// Longer hints mean "not in a long while": kept as ~31,700 years and capped by the backoff policy.
     static let longest: Int64 = 1_000_000_000_000
 
-    public static func parse(_ value: String, serverDate: String?) -> Hint {
+    package static func parse(_ value: String, serverDate: String?) -> Hint {
         let text = value.trimmingSpaces()
         guard !text.isEmpty, text.utf8.count <= 64 else { return .unusable("neither seconds nor an HTTP-date") }
         if text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
@@ -36,11 +36,11 @@ public enum RetryAfter {
 
 /// HTTP-dates (RFC 9110 §5.6.7): IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), and the obsolete RFC 850
 /// (`Sunday, 06-Nov-94 08:49:37 GMT`) and asctime (`Sun Nov  6 08:49:37 1994`) forms recipients must accept.
-public enum HTTPDate {
+package enum HTTPDate {
     private static let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
     /// Seconds since 1970-01-01 UTC, or nil for anything else, including years outside 1...9999.
-    public static func unixSeconds(_ text: String) -> Int64? {
+    package static func unixSeconds(_ text: String) -> Int64? {
         guard text.utf8.count <= 64 else { return nil }
         let words = text.split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
         switch words.count {

@@ -9,9 +9,9 @@ import OutpostWire
 /// gzip per `[batch] gzip_level`. MQTT 5 carries the content type (`application/x-protobuf`) and a
 /// `content-encoding` user property (`gzip`); with MQTT 3.1.1, which has no properties, the convention is the
 /// config: consumers read the `[batch]` settings (protobuf + gzip unless changed) and the topic suffix.
-public struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
-    public static let kind = "mqtt"
-    public let name: String
+package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
+    package static let kind = "mqtt"
+    package let name: String
     private let client: MQTTClient
     private let metricsTopic: String
     private let eventsTopic: String
@@ -30,7 +30,7 @@ public struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// Publishes the batch, in pieces when it is larger than the broker's maximum packet size (from its MQTT 5
     /// CONNACK, or `max_packet_size`); delivered once every piece is acknowledged. A piece that fails sends the
     /// whole batch again later: consumers may see a piece twice (at least once), `outpost-batch-id` tells them.
-    public func deliver(_ batch: Batch) async -> DeliveryResult {
+    package func deliver(_ batch: Batch) async -> DeliveryResult {
         let topic = batch.signal == "metrics" ? metricsTopic : eventsTopic
         let properties = [("content-encoding", batch.contentEncoding), ("outpost-batch-id", batch.id)]
         let pieces: [[UInt8]]
@@ -48,7 +48,7 @@ public struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.
-    public func onReconnect(_ handler: @escaping @Sendable () -> Void) {
+    package func onReconnect(_ handler: @escaping @Sendable () -> Void) {
         client.onConnected(handler)
     }
 
@@ -65,7 +65,7 @@ public struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// Keys: `name` (default `"mqtt"`), `broker` (required: a `[mqtt.brokers.<name>]`), `topic` (default
     /// `"{prefix}/{gateway}/{signal}"`, `{signal}` being `metrics` or `events`), `max_packet_size` (default none: the
     /// broker's limit; batches are split to fit), and the delivery keys of every uplink.
-    public static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
+    package static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
         let name = reader.string("name", default: "mqtt")
         let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
         let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")

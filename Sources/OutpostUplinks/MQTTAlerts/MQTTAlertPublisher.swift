@@ -7,16 +7,16 @@ import OutpostSpool
 /// Alerts reach it as spooled alert documents addressed to it alone (`alerts.mqtt`), so an unreachable broker only
 /// delays them: they wait in the alerts lane, survive restarts, and go first when the broker returns. A message
 /// leaves the spool only on PUBACK.
-public struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
-    public static let uplinkName = "alerts.mqtt"
-    public let name = MQTTAlertPublisher.uplinkName
+package struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
+    package static let uplinkName = "alerts.mqtt"
+    package let name = MQTTAlertPublisher.uplinkName
     private let client: MQTTClient
 
-    public init(client: MQTTClient) {
+    package init(client: MQTTClient) {
         self.client = client
     }
 
-    public func deliver(_ batch: Batch) async -> DeliveryResult {
+    package func deliver(_ batch: Batch) async -> DeliveryResult {
         guard batch.signal == SQLiteSpool.alertSignal, !batch.routing.isEmpty else {
             return .rejected(reason: "batch \(batch.id) is not an alert document")
         }
@@ -29,25 +29,25 @@ public struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
 
 extension MQTTAlertPublisher {
     /// The broker is back: alerts waiting in the spool go at once, not when the backoff runs out.
-    public func onReconnect(_ handler: @escaping @Sendable () -> Void) {
+    package func onReconnect(_ handler: @escaping @Sendable () -> Void) {
         client.onConnected(handler)
     }
 }
 
 /// Fills an alert topic template: `{prefix}`, `{gateway}`, `{severity}` (info, warn, error), `{series}` (or `none`),
 /// `{event}`. Characters MQTT reserves in topic names (`+`, `#`) are replaced by `_`.
-public struct AlertTopic: Sendable, Equatable {
-    public let template: String
-    public let prefix: String
-    public let gateway: String
+package struct AlertTopic: Sendable, Equatable {
+    package let template: String
+    package let prefix: String
+    package let gateway: String
 
-    public init(template: String, prefix: String, gateway: String) {
+    package init(template: String, prefix: String, gateway: String) {
         self.template = template
         self.prefix = prefix
         self.gateway = gateway
     }
 
-    public func topic(for event: Event) -> String {
+    package func topic(for event: Event) -> String {
         var topic = template
         for (key, value) in [("{prefix}", prefix), ("{gateway}", gateway),
                              ("{severity}", event.severity.text.lowercased()), ("{series}", event.series?.name ?? "none"),

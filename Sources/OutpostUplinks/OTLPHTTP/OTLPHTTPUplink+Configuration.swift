@@ -5,44 +5,44 @@ import OutpostWire
 ///
 /// Each key falls back to the standard OpenTelemetry exporter variable when absent from the config, then to the
 /// default: the file says what the operator meant for this gateway, the environment what the fleet tooling set.
-public struct OTLPHTTPUplinkConfiguration: Sendable {
+package struct OTLPHTTPUplinkConfiguration: Sendable {
     /// `name`, default `"otlp_http"`: names the uplink in the spool, status and events; unique.
-    public var name = "otlp_http"
+    package var name = "otlp_http"
     /// `metrics_endpoint`: the full URL for metrics. Default `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`, else
     /// `endpoint` + `/v1/metrics`.
-    public var metricsURL: String
+    package var metricsURL: String
     /// `logs_endpoint`: the full URL for events. Default `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, else
     /// `endpoint` + `/v1/logs`.
-    public var logsURL: String
+    package var logsURL: String
     /// `headers`, default `{}`, merged over `OTEL_EXPORTER_OTLP_HEADERS` (`key=value,...`, values percent-decoded).
-    public var headers: [(String, String)] = []
+    package var headers: [(String, String)] = []
     /// `timeout`, default `OTEL_EXPORTER_OTLP_TIMEOUT` (milliseconds), else `"10s"`: per request.
-    public var timeout: Duration = .seconds(10)
+    package var timeout: Duration = .seconds(10)
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
-    public var encoding: OTLPEncoding
+    package var encoding: OTLPEncoding
     /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`.
-    public var gzipLevel: Int32 = 6
+    package var gzipLevel: Int32 = 6
     /// `ca_file` (`OTEL_EXPORTER_OTLP_CERTIFICATE`), `client_certificate` (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`),
     /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
     /// start when it is true).
-    public var tls = TLSSettings()
+    package var tls = TLSSettings()
     /// `initial_backoff` ("1s"), `max_backoff` ("30s", as the OpenTelemetry Collector's exporters: nothing tells an
     /// HTTP uplink that its receiver is back, so it must look often enough), `max_retry_after` ("1h"), `drain_rate`
     /// (5 batches/s), `live_window` ("1m").
-    public var delivery = OTLPHTTPUplinkConfiguration.defaultDelivery
+    package var delivery = OTLPHTTPUplinkConfiguration.defaultDelivery
 
-    public static var defaultDelivery: DeliverySettings {
+    package static var defaultDelivery: DeliverySettings {
         var delivery = DeliverySettings()
         delivery.backoff.maximum = .seconds(30)
         return delivery
     }
     /// `max_batch_bytes`, default none: the receiver's request size limit (before compression); batches are split
     /// to fit it. The Collector's default limit is 20 MiB, far above `[batch] max_bytes`.
-    public var maxBatchBytes: Int?
+    package var maxBatchBytes: Int?
 
-    public static let defaultEndpoint = "http://localhost:4318"
+    package static let defaultEndpoint = "http://localhost:4318"
 
-    public static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
+    package static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
                             context: (String) -> String) -> OTLPHTTPUplinkConfiguration {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let base = (reader.string("endpoint") ?? env("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
@@ -87,7 +87,7 @@ public struct OTLPHTTPUplinkConfiguration: Sendable {
     }
 
     /// The delivery keys every uplink takes.
-    public static func readDelivery(_ reader: ConfigReader, defaults: DeliverySettings = DeliverySettings())
+    package static func readDelivery(_ reader: ConfigReader, defaults: DeliverySettings = DeliverySettings())
         -> DeliverySettings
     {
         var delivery = defaults

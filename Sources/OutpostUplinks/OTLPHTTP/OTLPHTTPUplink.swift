@@ -5,23 +5,23 @@ import SwiftProtobuf
 import Synchronization
 
 /// Delivers batches to an OTLP/HTTP receiver, answering exactly as the OTLP specification says.
-public struct OTLPHTTPUplink: Uplink {
-    public let configuration: OTLPHTTPUplinkConfiguration
+package struct OTLPHTTPUplink: Uplink {
+    package let configuration: OTLPHTTPUplinkConfiguration
     private let client: CurlHTTPClient
     /// Where warnings that do not fail a batch go (a 200 with `partial_success`, an unusable `Retry-After`).
     private let warn: @Sendable (String) -> Void
     /// The last unusable `Retry-After` warned about: a receiver that keeps sending it is named once, not per retry.
     private let lastUnusableRetryAfter = LastValue()
 
-    public var name: String { configuration.name }
+    package var name: String { configuration.name }
 
-    public init(configuration: OTLPHTTPUplinkConfiguration, warn: @escaping @Sendable (String) -> Void) {
+    package init(configuration: OTLPHTTPUplinkConfiguration, warn: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
         self.client = CurlHTTPClient(label: configuration.name, tls: configuration.tls)
         self.warn = warn
     }
 
-    public func deliver(_ batch: Batch) async -> DeliveryResult {
+    package func deliver(_ batch: Batch) async -> DeliveryResult {
         let body: (bytes: [UInt8], contentType: String, contentEncoding: String)
         do {
             body = try BatchTranscoder.payload(batch, encoding: configuration.encoding,
@@ -111,9 +111,9 @@ public struct OTLPHTTPUplink: Uplink {
 }
 
 extension OTLPHTTPUplink: UplinkKind {
-    public static let kind = "otlp_http"
+    package static let kind = "otlp_http"
 
-    public static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
+    package static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
         let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment,
                                                              batchEncoding: context.batchEncoding,
                                                              context: context.resolve)

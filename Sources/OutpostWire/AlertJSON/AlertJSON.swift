@@ -4,10 +4,10 @@ import OutpostCore
 ///
 /// Top-level fields are fixed; `attributes` holds the series' identifying attributes and `details` everything the
 /// detector or rule recorded to explain the event (the `outpost.` prefix dropped).
-public enum AlertJSON {
-    public static let schema = "outpost.alert.v1"
+package enum AlertJSON {
+    package static let schema = "outpost.alert.v1"
 
-    public static func encode(_ event: Event, gateway: String) -> String {
+    package static func encode(_ event: Event, gateway: String) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("schema", schema)

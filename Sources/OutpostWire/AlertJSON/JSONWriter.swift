@@ -1,53 +1,53 @@
 /// Builds compact JSON text with keys in the order written: stable output that diffs and greps well.
-public struct JSONWriter {
-    public private(set) var text = ""
+package struct JSONWriter {
+    package private(set) var text = ""
     private var needsComma = [false]
 
-    public init() {}
+    package init() {}
 
-    public mutating func beginObject(_ key: String? = nil) {
+    package mutating func beginObject(_ key: String? = nil) {
         prefix(key)
         text += "{"
         needsComma.append(false)
     }
 
-    public mutating func endObject() {
+    package mutating func endObject() {
         text += "}"
         needsComma.removeLast()
     }
 
-    public mutating func beginArray(_ key: String?) {
+    package mutating func beginArray(_ key: String?) {
         prefix(key)
         text += "["
         needsComma.append(false)
     }
 
-    public mutating func endArray() {
+    package mutating func endArray() {
         text += "]"
         needsComma.removeLast()
     }
 
-    public mutating func string(_ key: String?, _ value: String) {
+    package mutating func string(_ key: String?, _ value: String) {
         prefix(key)
         Self.appendQuoted(value, to: &text)
     }
 
-    public mutating func number(_ key: String?, _ value: Double) {
+    package mutating func number(_ key: String?, _ value: Double) {
         prefix(key)
         text += Self.format(value)
     }
 
-    public mutating func integer(_ key: String?, _ value: Int64) {
+    package mutating func integer(_ key: String?, _ value: Int64) {
         prefix(key)
         text += String(value)
     }
 
-    public mutating func bool(_ key: String?, _ value: Bool) {
+    package mutating func bool(_ key: String?, _ value: Bool) {
         prefix(key)
         text += value ? "true" : "false"
     }
 
-    public mutating func null(_ key: String?) {
+    package mutating func null(_ key: String?) {
         prefix(key)
         text += "null"
     }

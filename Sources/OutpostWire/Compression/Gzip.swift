@@ -1,16 +1,16 @@
 import CZlib
 
 /// A zlib failure, with zlib's own code and message.
-public struct GzipError: Error, Sendable, CustomStringConvertible {
-    public let code: Int32
-    public let message: String
-    public var description: String { "gzip: \(message) (zlib code \(code))" }
+package struct GzipError: Error, Sendable, CustomStringConvertible {
+    package let code: Int32
+    package let message: String
+    package var description: String { "gzip: \(message) (zlib code \(code))" }
 }
 
 /// gzip (RFC 1952) through the system zlib, the encoding OTLP/HTTP and our MQTT payloads use.
-public enum Gzip {
+package enum Gzip {
     /// Compresses `bytes` at `level` (0 none … 9 best; 6 is zlib's balance of speed and size).
-    public static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(GzipError) -> [UInt8] {
+    package static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(GzipError) -> [UInt8] {
         // z_stream holds pointers into itself once initialised: it must not move, so it lives on the heap.
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
@@ -36,7 +36,7 @@ public enum Gzip {
     }
 
     /// Decompresses a gzip member, refusing to grow past `limit` bytes (a hostile payload cannot exhaust memory).
-    public static func decompress(_ bytes: [UInt8], limit: Int = 64 << 20) throws(GzipError) -> [UInt8] {
+    package static func decompress(_ bytes: [UInt8], limit: Int = 64 << 20) throws(GzipError) -> [UInt8] {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         defer { stream.deallocate() }

@@ -1,14 +1,14 @@
 import OutpostCore
 
 /// How batches are encoded: OTLP encoding, gzip level, and the uncompressed size no batch may exceed.
-public struct BatchFormat: Sendable, Equatable {
-    public var encoding: OTLPEncoding
+package struct BatchFormat: Sendable, Equatable {
+    package var encoding: OTLPEncoding
     /// 1 (fastest) … 9 (smallest); 0 stores the payload uncompressed (`Content-Encoding: identity`).
-    public var gzipLevel: Int32
+    package var gzipLevel: Int32
     /// The largest encoded (uncompressed) request: an uplink or broker maximum that must never be exceeded.
-    public var maxBytes: Int
+    package var maxBytes: Int
 
-    public init(encoding: OTLPEncoding = .protobuf, gzipLevel: Int32 = 6, maxBytes: Int = 1 << 20) {
+    package init(encoding: OTLPEncoding = .protobuf, gzipLevel: Int32 = 6, maxBytes: Int = 1 << 20) {
         self.encoding = encoding
         self.gzipLevel = gzipLevel
         self.maxBytes = maxBytes
@@ -17,16 +17,16 @@ public struct BatchFormat: Sendable, Equatable {
 
 /// Turns pending samples and events into encoded, compressed `Batch`es, splitting any that would exceed
 /// `maxBytes` (never truncating).
-public struct BatchBuilder: Sendable {
-    public let encoder: OTLPEncoder
-    public let format: BatchFormat
+package struct BatchBuilder: Sendable {
+    package let encoder: OTLPEncoder
+    package let format: BatchFormat
 
-    public init(encoder: OTLPEncoder, format: BatchFormat) {
+    package init(encoder: OTLPEncoder, format: BatchFormat) {
         self.encoder = encoder
         self.format = format
     }
 
-    public func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64,
+    package func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64,
                                counterStart: @escaping (Series) -> Int64) throws -> [Batch] {
         try split(samples) { part, id in
             try OTLPEncoder.serialize(encoder.metricsRequest(part, batchID: id, counterStart: counterStart),
@@ -34,7 +34,7 @@ public struct BatchBuilder: Sendable {
         }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "metrics", items: part.count, bytes: bytes, now: now) }
     }
 
-    public func logsBatches(_ events: [Event], lane: Lane, now: Int64) throws -> [Batch] {
+    package func logsBatches(_ events: [Event], lane: Lane, now: Int64) throws -> [Batch] {
         try split(events) { part, id in
             try OTLPEncoder.serialize(encoder.logsRequest(part, batchID: id), as: format.encoding)
         }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "logs", items: part.count, bytes: bytes, now: now) }
@@ -62,7 +62,7 @@ public struct BatchBuilder: Sendable {
     }
 
     /// 128 random bits as 32 hex digits.
-    public static func newBatchID() -> String {
+    package static func newBatchID() -> String {
         var generator = SystemRandomNumberGenerator()
         let high = generator.next() as UInt64, low = generator.next() as UInt64
         return hex(high) + hex(low)

@@ -4,12 +4,12 @@ import SwiftProtobuf
 /// Splits a spooled batch into pieces that each fit a size limit (an MQTT broker's maximum packet size): whole
 /// data points and log records move, nothing is truncated, and every piece is a complete OTLP request with its
 /// resource and scope.
-public enum BatchSplitter {
-    public enum SplitError: Error, Equatable, CustomStringConvertible {
+package enum BatchSplitter {
+    package enum SplitError: Error, Equatable, CustomStringConvertible {
         /// One data point or log record alone is larger than the limit.
         case itemTooLarge(limit: Int)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .itemTooLarge(let limit): "a single data point or log record is larger than \(limit) bytes"
             }
@@ -17,7 +17,7 @@ public enum BatchSplitter {
     }
 
     /// Payloads (same encoding and compression as the batch) of at most `limit` bytes each, in order.
-    public static func pieces(of batch: Batch, limit: Int) throws -> [[UInt8]] {
+    package static func pieces(of batch: Batch, limit: Int) throws -> [[UInt8]] {
         guard batch.payload.count > limit else { return [batch.payload] }
         let gzip = batch.contentEncoding == "gzip"
         let json = batch.contentType == OTLPEncoding.json.contentType

@@ -2,9 +2,9 @@ import OutpostCore
 import SwiftProtobuf
 
 /// Re-encodes a spooled batch when an uplink wants another encoding or compression than the spool holds.
-public enum BatchTranscoder {
+package enum BatchTranscoder {
     /// The payload as `encoding`, gzip-compressed at `gzipLevel` (0: uncompressed).
-    public static func payload(_ batch: Batch, encoding: OTLPEncoding, gzipLevel: Int32) throws
+    package static func payload(_ batch: Batch, encoding: OTLPEncoding, gzipLevel: Int32) throws
         -> (bytes: [UInt8], contentType: String, contentEncoding: String)
     {
         let wantGzip = gzipLevel > 0

@@ -3,11 +3,11 @@ import OutpostCore
 import SwiftProtobuf
 
 /// The two OTLP encodings: binary protobuf (`application/x-protobuf`) and OTLP/JSON (`application/json`).
-public enum OTLPEncoding: String, Sendable, CaseIterable {
+package enum OTLPEncoding: String, Sendable, CaseIterable {
     case protobuf
     case json
 
-    public var contentType: String {
+    package var contentType: String {
         switch self {
         case .protobuf: "application/x-protobuf"
         case .json: "application/json"
@@ -20,11 +20,11 @@ public enum OTLPEncoding: String, Sendable, CaseIterable {
 /// Shared attributes (gateway, site, host) go on the resource once per request; each data point carries only its
 /// series' own attributes, since per-point attributes dominate the encoded size. The batch id rides on the
 /// instrumentation scope (`outpost.batch.id`) so a backend can drop a duplicate after an at-least-once re-send.
-public struct OTLPEncoder: Sendable {
-    public let resource: Attributes
-    public let scopeVersion: String
+package struct OTLPEncoder: Sendable {
+    package let resource: Attributes
+    package let scopeVersion: String
 
-    public init(resource: Attributes, scopeVersion: String = OutpostVersion.current) {
+    package init(resource: Attributes, scopeVersion: String = OutpostVersion.current) {
         self.resource = resource
         self.scopeVersion = scopeVersion
     }
@@ -33,7 +33,7 @@ public struct OTLPEncoder: Sendable {
 
     /// One request for `samples`: one Metric per (name, unit, kind), points in arrival order. Counters become
     /// cumulative monotonic Sums starting at `counterStart(series)`.
-    public func metricsRequest(_ samples: [Sample], batchID: String, counterStart: (Series) -> Int64)
+    package func metricsRequest(_ samples: [Sample], batchID: String, counterStart: (Series) -> Int64)
         -> Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
     {
         var metrics: [Opentelemetry_Proto_Metrics_V1_Metric] = []
@@ -80,7 +80,7 @@ public struct OTLPEncoder: Sendable {
     // MARK: logs
 
     /// One request for `events`, each a LogRecord with `event_name`, severity, body and attributes.
-    public func logsRequest(_ events: [Event], batchID: String)
+    package func logsRequest(_ events: [Event], batchID: String)
         -> Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest
     {
         var scopeLogs = Opentelemetry_Proto_Logs_V1_ScopeLogs()
@@ -112,7 +112,7 @@ public struct OTLPEncoder: Sendable {
 
     /// The request as bytes in `encoding`. OTLP/JSON follows the OTLP JSON rules: lowerCamelCase field names and
     /// enums as integers (64-bit integers as decimal strings, as proto3 JSON writes them).
-    public static func serialize(_ message: some SwiftProtobuf.Message, as encoding: OTLPEncoding) throws -> [UInt8] {
+    package static func serialize(_ message: some SwiftProtobuf.Message, as encoding: OTLPEncoding) throws -> [UInt8] {
         switch encoding {
         case .protobuf:
             return try message.serializedBytes()
