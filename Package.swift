@@ -1,8 +1,20 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// The folder tree is the architecture: one target per pipeline stage, lower stages never import higher ones.
-// inputs ─► detect ─► wire (alert JSON) ─► runtime ─► outpost
+// The folder tree is the architecture (ARCHITECTURE.md draws it): one target per pipeline stage, in the data's order,
+// each handing on to the next through a door protocol from OutpostCore; lower stages never import higher ones.
+//
+//   OutpostInputs ─► OutpostDetect ─► OutpostBatch ─► OutpostSpool ─► OutpostDelivery ─► OutpostUplinks
+//   (read)           (detect, route    (OTLP batches)  (SQLite queue)  (retry, pace)      (OTLP/HTTP, MQTT)
+//                     every event)
+//   under them: OutpostCore (model, config reading, doors, clocks), OutpostWire (OTLP, gzip, alert JSON),
+//               OutpostMQTT (libmosquitto client)
+//   over them:  OutpostRuntime (configuration values, registry of kinds, boards, wiring), then OutpostTools
+//               (the bodies of `outpost replay`, `spool`, `status`), then outpost (the command line)
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package: "swift-async-algorithms")
+
 let package = Package(
     name: "Outpost",
     platforms: [.macOS(.v15)],
@@ -22,69 +34,91 @@ let package = Package(
     ],
     targets: [
         .target(name: "OutpostCore"),
-        .target(name: "OutpostDetect", dependencies: ["OutpostCore"]),
-        .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
         .target(
             name: "OutpostWire",
             dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite"]),
-        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", logging, lifecycle]),
+        .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
+        .target(name: "OutpostBatch", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
+        .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite", logging, lifecycle]),
+        .target(name: "OutpostDelivery", dependencies: ["OutpostCore", "OutpostSpool", lifecycle]),
         .target(
             name: "OutpostUplinks",
-            dependencies: ["OutpostCore", "OutpostWire", "OutpostSpool", "OutpostMQTT", "CCurl",
+            dependencies: ["OutpostCore", "OutpostWire", "OutpostDelivery", "OutpostMQTT", "CCurl",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(
             name: "OutpostRuntime",
             dependencies: [
-                "OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostWire", "OutpostSpool", "OutpostUplinks", "OutpostMQTT",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "OutpostCore", "OutpostWire", "OutpostMQTT", "OutpostInputs", "OutpostDetect", "OutpostBatch",
+                "OutpostSpool", "OutpostDelivery", "OutpostUplinks", logging, lifecycle,
             ]
+        ),
+        .target(
+            name: "OutpostTools",
+            dependencies: ["OutpostCore", "OutpostWire", "OutpostInputs", "OutpostDetect", "OutpostSpool", "OutpostRuntime",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .executableTarget(
             name: "outpost",
             dependencies: [
-                "OutpostRuntime", "OutpostCore", "OutpostInputs",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "OutpostRuntime", "OutpostTools", "OutpostCore", "OutpostInputs",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), logging,
             ]
         ),
         // Release-mode measurements of the hot paths: `swift run -c release outpost-benchmarks`. It lives in this
         // package (not its own) because what it measures is `package`, not `public`.
         .executableTarget(
             name: "outpost-benchmarks",
-            dependencies: ["OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostRuntime", "OutpostSpool", "OutpostWire"],
+            dependencies: ["OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostRuntime", "OutpostSpool", "OutpostWire",
+                           "OutpostBatch", "OutpostTools"],
             path: "Benchmarks/Sources/OutpostBenchmarks"
         ),
-        .target(name: "OutpostTestSupport", dependencies: ["OutpostCore"], path: "Tests/OutpostTestSupport"),
-        .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore"]),
-        .testTarget(name: "OutpostDetectTests", dependencies: ["OutpostDetect", "OutpostCore"]),
-        .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"], exclude: ["otlp_decode.py"]),
-        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport"]),
+        // One test target per source target, plus the system tests, which run the built `outpost` binary (and
+        // package installs, cross-build sysroots) end to end.
+        .target(name: "OutpostTestSupport", dependencies: ["OutpostCore", logging], path: "Tests/OutpostTestSupport"),
+        .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
-        .testTarget(
-            name: "OutpostUplinksTests",
-            dependencies: ["OutpostUplinks", "OutpostWire", "OutpostSpool", "OutpostCore", "OutpostMQTT", "OutpostTestSupport"],
-            exclude: ["otlp_server.py", "Fixtures"]
-        ),
+        .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"],
+                    exclude: ["otlp_decode.py"]),
         .testTarget(
             name: "OutpostInputsTests",
             dependencies: ["OutpostInputs", "OutpostCore", "OutpostMQTT", "OutpostTestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "OutpostDetectTests",
+                    dependencies: ["OutpostDetect", "OutpostCore", "OutpostInputs", "OutpostTestSupport"]),
+        .testTarget(name: "OutpostBatchTests",
+                    dependencies: ["OutpostBatch", "OutpostCore", "OutpostWire", "OutpostTestSupport"]),
+        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport"]),
+        .testTarget(
+            name: "OutpostDeliveryTests",
+            dependencies: ["OutpostDelivery", "OutpostSpool", "OutpostCore", "OutpostTestSupport"]
+        ),
+        .testTarget(
+            name: "OutpostUplinksTests",
+            dependencies: ["OutpostUplinks", "OutpostDelivery", "OutpostSpool", "OutpostWire", "OutpostCore",
+                           "OutpostMQTT", "OutpostTestSupport"],
+            exclude: ["otlp_server.py", "Fixtures"]
+        ),
         .testTarget(
             name: "OutpostRuntimeTests",
-            dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostWire", "OutpostSpool",
-                           "OutpostCore", "OutpostTestSupport"],
+            dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostBatch", "OutpostSpool",
+                           "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport",
+                           logging, lifecycle],
             exclude: ["Fuzz/Regressions"]
+        ),
+        .testTarget(name: "OutpostToolsTests", dependencies: ["OutpostTools", "OutpostCore", "OutpostTestSupport"]),
+        .testTarget(
+            name: "OutpostSystemTests",
+            dependencies: ["OutpostRuntime", "OutpostTools", "OutpostSpool", "OutpostCore", "OutpostMQTT",
+                           "OutpostTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,15 +1,22 @@
-import AsyncAlgorithms
 import Logging
+import OutpostBatch
 import OutpostCore
+import OutpostDelivery
+import OutpostDetect
 import OutpostInputs
 import OutpostMQTT
+import OutpostSpool
 import OutpostUplinks
+import OutpostWire
 import ServiceLifecycle
+
+/// The batcher as the runtime holds it: a service, and the door of detection's samples and the router's events.
+typealias BatcherStage = Service & SampleSink & RoutedEventSink
 
 /// Wires a validated configuration into services and runs them until SIGINT or SIGTERM.
 ///
-/// inputs ─► detection ─► outputs (stdout alerts, log)
-///                 └────► batcher ─► spool (SQLite) ─► delivery loops ─► uplinks (OTLP/HTTP)
+/// inputs ─► detection ─► batcher ─► spool (SQLite) ─► delivery loops ─► uplinks (OTLP/HTTP, MQTT)
+///                 └─► event router (alert filter, stdout, log) ─┘     (spool and delivery events: the router too)
 /// status file ◄─ counters, spool statistics, uplink states
 public struct Runtime: Sendable {
     package let configuration: OutpostConfiguration
@@ -67,11 +74,14 @@ public struct Runtime: Sendable {
     }
 
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
-    /// detection drains what they sent, the batcher flushes into the spool, then the uplinks stop (whatever they
-    /// did not deliver stays in the spool for the next start) and the status file is written a last time.
+    /// detection drains what they sent, the event router what detection sent, the batcher flushes into the spool,
+    /// then the uplinks stop (whatever they did not deliver stays in the spool for the next start) and the status
+    /// file is written a last time.
+    ///
+    /// Each stage gets the next one's door; the runtime only builds and connects them:
+    /// inputs ─► detection ─► batcher ─► spool ─► delivery loops ─► uplinks, every event through the router.
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
-        let counters = RuntimeCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
-        let (internalEvents, internalContinuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(1000))
+        let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         let alerts = try makeAlertPublisher()
         let allUplinks = configuration.uplinks + (alerts.map { [$0] } ?? [])
         // One service per broker in use: it connects, announces `online`, and disconnects last.
@@ -80,11 +90,18 @@ public struct Runtime: Sendable {
                               logger: logger)
         }
         try StatusFileGuard.check(configuration.status.path)
+        let eventClock: any WallClock = configuration.sampleClock ?? wallClock
+        let router = EventRouter(minSeverity: configuration.alerts.minSeverity,
+                                 sendResolved: configuration.alerts.sendResolved, outputs: outputs(logger: logger),
+                                 next: nil, counters: counters, provisionalClock: configuration.sampleClock,
+                                 clock: clock, logger: logger)
         let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
-                                                events: internalContinuation, counters: counters, clock: clock,
-                                                wallClock: wallClock, eventClock: configuration.sampleClock,
-                                                logger: logger)
+                                                events: router, counters: counters, clock: clock,
+                                                wallClock: wallClock, eventClock: eventClock, logger: logger)
+        let batcher = makeBatcher(sink: spool, alerts: alerts != nil, counters: counters, clock: clock, logger: logger)
+        router.connect(to: batcher)
         configuration.uplinkWarnings.connect { logger.warning("\($0)") }
+        let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
         let uplinks = allUplinks.map { configured in
             let name = configured.uplink.name, endpoint = configured.endpoint
             let loop = DeliveryLoop(
@@ -92,45 +109,21 @@ public struct Runtime: Sendable {
                 signal: spool.wakeSignals[name] ?? WakeSignal(), settings: configured.delivery, clock: clock,
                 wallClock: wallClock
             ) { report in
-                switch report {
-                case .transition(let transition):
-                    spool.reportTransition(transition, uplink: name, endpoint: endpoint)
-                case .rejected(let batch, let reason):
-                    spool.reportRejection(batch, uplink: name, reason: reason)
-                }
+                reporter.report(report, uplink: name, endpoint: endpoint)
             }
             return UplinkService(loop: loop, configured: configured, logger: logger)
         }
-        let batcherChannel = AsyncChannel<BatcherMessage>()
-        let batcher = BatcherService(configuration: configuration, channel: batcherChannel, spool: spool,
-                                     alertTopic: alerts.map { _ in alertTopic },
-                                     counters: counters, clock: clock, wallClock: wallClock, logger: logger)
         let status = StatusService(configuration: configuration, counters: counters, spool: spool,
                                    uplinks: uplinks.map(\.loop), clock: clock, wallClock: wallClock, logger: logger)
-        let channel = AsyncChannel<PipelineMessage>()
-        var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
-        if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
-        let detection = DetectionService(configuration: configuration, channel: channel, outputs: outputs,
-                                         batcher: batcherChannel, internalEvents: internalEvents, counters: counters,
-                                         clock: clock, wallClock: wallClock, logger: logger)
+        let detection = DetectionService(settings: detectionSettings, samples: batcher, events: router,
+                                          counters: counters, clock: clock, wallClock: wallClock, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
         services += brokers.map { .init(service: $0) }
+        services.append(.init(service: reporter))
         services += uplinks.map { .init(service: $0) }
-        services += [.init(service: spool), .init(service: batcher), .init(service: detection)]
-        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
-            sampleClock.doubt == nil
-        {
-            logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
-        }
-        let gate = configuration.sampleClock.map {
-            SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
-        }
-        for (index, configured) in configuration.inputs.enumerated() {
-            let service = InputService(configured: configured,
-                                       sink: InputSink(index: index, channel: channel, gate: gate), logger: logger)
-            services.append(.init(service: service, successTerminationBehavior: .ignore,
-                                  failureTerminationBehavior: .ignore))
-        }
+        services += [.init(service: spool), .init(service: batcher), .init(service: router),
+                     .init(service: detection)]
+        services += inputServices(detection: detection, logger: logger)
         // Last, so READY=1 goes out once every other service has started.
         if let notifier = SystemdNotifier(environment: environment) {
             services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: counters, clock: clock,
@@ -140,5 +133,50 @@ public struct Runtime: Sendable {
                                               cancellationSignals: [], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(20)
         return group
+    }
+
+    private func outputs(logger: Logger) -> [any EventOutput] {
+        var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
+        if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
+        return outputs
+    }
+
+    private var detectionSettings: DetectionServiceSettings {
+        DetectionServiceSettings(detection: configuration.detection, sources: configuration.inputs.map(\.source),
+                                 inputNames: configuration.inputs.map { "\($0.kind) \($0.input.name)" },
+                                 problemInterval: configuration.log.problemInterval,
+                                 readingsInterval: configuration.log.readingsInterval)
+    }
+
+    /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
+    private func makeBatcher<C: Clock<Duration>>(sink: SpoolService, alerts: Bool, counters: PipelineCounters,
+                                                  clock: C, logger: Logger) -> any BatcherStage {
+        BatcherService(configuration: configuration.batch, resource: configuration.resource, sink: sink,
+                       alertDocuments: alerts ? AlertDocuments(topic: alertTopic, gateway: configuration.gateway.id) : nil,
+                       selfMetricsInterval: configuration.status.selfMetricsInterval,
+                       selfMetrics: { now in
+                           SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 },
+                                               now: now)
+                       },
+                       clock: clock, wallClock: wallClock, logger: logger)
+    }
+
+    private func inputServices(detection: DetectionService, logger: Logger)
+        -> [ServiceGroupConfiguration.ServiceConfiguration]
+    {
+        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
+            sampleClock.doubt == nil
+        {
+            logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
+        }
+        let gate = configuration.sampleClock.map {
+            SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
+        }
+        return configuration.inputs.enumerated().map { index, configured in
+            let service = InputService(input: configured.input, label: "\(configured.kind) \(configured.input.name)",
+                                       sink: GatedSink(index: index, next: detection.door(forInput: index), gate: gate),
+                                       logger: logger)
+            return .init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
+        }
     }
 }

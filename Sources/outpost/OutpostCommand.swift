@@ -3,6 +3,7 @@ import Logging
 import OutpostCore
 import OutpostInputs
 import OutpostRuntime
+import OutpostTools
 
 #if canImport(Glibc)
 import Glibc

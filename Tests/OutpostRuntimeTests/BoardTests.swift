@@ -78,14 +78,4 @@ struct BoardTests {
                 && text.contains("raspberry-pi-zero-2-w")
         }
     }
-
-    @Test("outpost boards lists every board with its triple")
-    func listCommand() throws {
-        let (status, out, _) = try OutpostProcess.run(["boards"])
-        #expect(status == 0)
-        for file in Self.files {
-            #expect(out.contains(String(file.dropLast(5)) + " "))
-        }
-        #expect(out.contains("aarch64-unknown-linux-gnu"))
-    }
 }

@@ -1,4 +1,4 @@
-import OutpostCore
+@testable import OutpostCore
 import OutpostDetect
 import Testing
 @testable import OutpostRuntime

@@ -6,18 +6,14 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 @testable import OutpostRuntime
-
-func temporaryStateDirectory() throws -> String {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-state-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}
+import OutpostDetect
 
 /// Records every event the pipeline publishes.
 final class RecordingOutput: EventOutput {
     private let events = Mutex<[Event]>([])
 
     var all: [Event] { events.withLock { $0 } }
+    var alertsOnly: Bool { false }
 
     func publish(_ event: Event) async {
         events.withLock { $0.append(event) }
@@ -94,47 +90,3 @@ struct RuntimeTests {
     }
 }
 
-@Suite("Alert filter")
-struct AlertFilterTests {
-    func event(_ name: EventName, _ severity: Severity, series: Series) -> Event {
-        Event(name: name, severity: severity, time: 0, series: series, message: "")
-    }
-
-    @Test("events below min_severity are not alerts, but the resolution of an alert is")
-    func resolutionsFollowAlerts() {
-        var filter = AlertFilter(minSeverity: .warn, sendResolved: true)
-        var admitted: Bool
-        let a = Series(name: "a", unit: ""), b = Series(name: "b", unit: "")
-        admitted = filter.admit(event(.anomalyRaised, .warn, series: a))
-        #expect(admitted)
-        admitted = filter.admit(event(.anomalyResolved, .info, series: b))
-        #expect(!admitted, "b never alerted")
-        admitted = filter.admit(event(.anomalyResolved, .info, series: a))
-        #expect(admitted)
-        admitted = filter.admit(event(.anomalyResolved, .info, series: a))
-        #expect(!admitted, "only once")
-        var quiet = AlertFilter(minSeverity: .warn, sendResolved: false)
-        admitted = quiet.admit(event(.thresholdCrossed, .warn, series: a))
-        #expect(admitted)
-        admitted = quiet.admit(event(.thresholdCleared, .info, series: a))
-        #expect(!admitted)
-    }
-
-    @Test("an error-only policy ignores warnings and their resolutions")
-    func errorOnly() {
-        var filter = AlertFilter(minSeverity: .error, sendResolved: true)
-        var admitted: Bool
-        let a = Series(name: "a", unit: "")
-        admitted = filter.admit(event(.thresholdCrossed, .warn, series: a))
-        #expect(!admitted)
-        admitted = filter.admit(event(.thresholdCleared, .info, series: a))
-        #expect(!admitted)
-        admitted = filter.admit(event(.thresholdCrossed, .error, series: a))
-        #expect(admitted)
-        admitted = filter.admit(event(.thresholdCleared, .info, series: a))
-        #expect(admitted)
-    }
-}
-
-/// A logger that drops everything, so in-process runtime tests keep the test output readable.
-let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })

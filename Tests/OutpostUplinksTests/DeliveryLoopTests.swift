@@ -3,6 +3,7 @@ import OutpostMQTT
 import OutpostTestSupport
 import Synchronization
 import Testing
+@testable import OutpostDelivery
 @testable import OutpostSpool
 @testable import OutpostUplinks
 

@@ -2,6 +2,7 @@ import Foundation
 import OutpostTestSupport
 import OutpostCore
 import Testing
+@testable import OutpostDelivery
 @testable import OutpostUplinks
 
 /// A seeded mutation fuzzer for what a receiver (or anything on the path) can send back: the status line, header
@@ -52,7 +53,7 @@ struct HTTPResponseFuzzTests {
         while seconds.map({ ContinuousClock.now - start < .seconds($0) }) ?? (done < executions) {
             let input = Mutator.mutate(corpus[Int(random.next() % UInt64(corpus.count))], corpus: corpus,
                                        random: &random)
-            if let last { FileManager.default.createFile(atPath: last, contents: Data(input)) }
+            if let last { _ = FileManager.default.createFile(atPath: last, contents: Data(input)) }
             checker.check(input, context: "seed \(seed), execution \(done)")
             done += 1
         }

@@ -7,6 +7,7 @@ import OutpostDetect
 import OutpostInputs
 import OutpostRuntime
 import OutpostSpool
+import OutpostTools
 import OutpostWire
 
 struct Measurement {

@@ -38,6 +38,9 @@ package struct Batch: Sendable, Equatable {
     /// Where an uplink should put it, when the batch says so itself (the MQTT topic of one alert). Default "".
     package let routing: String
 
+    /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
+    package static let alertSignal = "alert"
+
     package init(id: String, lane: Lane, signal: String, contentType: String, contentEncoding: String,
                 created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8], routing: String = "") {
         self.id = id

@@ -15,3 +15,10 @@ package protocol Uplink: Sendable {
     /// Sends one batch and says how it went. May block only its own thread, never the cooperative pool.
     func deliver(_ batch: Batch) async -> DeliveryResult
 }
+
+/// An uplink that hears when its way to the receiver opens again (its MQTT client reconnected), so that a delivery
+/// loop waiting out a backoff tries at once instead of sleeping on.
+package protocol ReconnectNotifying: Uplink {
+    /// Calls `handler` (on any thread, quickly) each time the connection comes back.
+    func onReconnect(_ handler: @escaping @Sendable () -> Void)
+}

@@ -66,7 +66,7 @@ package struct ClockDoubt: Sendable, Equatable {
 /// out provisional stamps taken on the monotonic clock (negative numbers, so they can never pass for a real time);
 /// once the clock is synchronised, `resolve` turns each into the right wall time, measured from the moment of sync.
 /// Checked at boot until the first sync; a later step of the clock is NTP doing its job and is not second-guessed.
-package final class SyncAwareWallClock: WallClock, Sendable {
+package final class SyncAwareWallClock: ProvisionalWallClock, Sendable {
     /// How long a doubt that is not certain (timesyncd not synced yet) holds samples before the wall clock is used
     /// as it is: a gateway without any network must not hold its readings for ever.
     package static let maximumWait: Int64 = 10 * 60 * UnixNanos.perSecond

@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostSpool
 import OutpostInputs
 
 /// One board from `Boards/<name>.toml`: what to build for it and where its health data lives.

@@ -3,7 +3,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import OutpostBatch
 import OutpostCore
+import OutpostDelivery
+import OutpostSpool
 import OutpostDetect
 import OutpostInputs
 import OutpostMQTT
@@ -104,7 +107,7 @@ public struct OutpostConfiguration: Sendable {
         var configuration = OutpostConfiguration(
             origin: file, gateway: gateway,
             spool: SpoolConfiguration.read(reader.table("spool"), stateDirectory: gateway.stateDirectory,
-                                           board: gateway.board),
+                                           boardMaxSize: gateway.board?.spoolMaxSize),
             status: StatusConfiguration.read(reader.table("status"), stateDirectory: gateway.stateDirectory,
                                              environment: environment))
         configuration.log = readLog(reader.table("log"))

@@ -1,5 +1,8 @@
 import Logging
+import OutpostBatch
 import OutpostCore
+import OutpostDelivery
+import OutpostSpool
 import OutpostMQTT
 import ServiceLifecycle
 

@@ -1,4 +1,7 @@
+import OutpostBatch
 import OutpostCore
+import OutpostDelivery
+import OutpostSpool
 import OutpostInputs
 import OutpostSpool
 
@@ -6,7 +9,7 @@ import OutpostSpool
 enum SelfMetrics {
     /// None while the wall clock reads a time before this Outpost was built (a Pi booting in 1970): they would be
     /// exported with 1970 timestamps. They are cumulative, so the first round after the clock is set has it all.
-    static func samples(counters: RuntimeCounters.Snapshot, spool: SpoolStatistics, now: Int64) -> [Sample] {
+    static func samples(counters: PipelineCounters.Snapshot, spool: SpoolStatistics, now: Int64) -> [Sample] {
         guard now >= ClockSyncProbe.notBeforeDefault else { return [] }
         var samples: [Sample] = [
             counter("outpost.samples.ingested", "{sample}", counters.samplesIngested, now),

@@ -1,5 +1,8 @@
 import Logging
+import OutpostBatch
 import OutpostCore
+import OutpostDelivery
+import OutpostSpool
 import OutpostSpool
 import OutpostUplinks
 import OutpostWire
@@ -14,7 +17,7 @@ import Glibc
 /// `outpost status` and monitoring scripts never read half a file.
 struct StatusService: Service {
     let configuration: OutpostConfiguration
-    let counters: RuntimeCounters
+    let counters: PipelineCounters
     let spool: SpoolService
     let uplinks: [DeliveryLoop]
     let clock: any Clock<Duration>
@@ -87,7 +90,7 @@ enum StatusFileGuard {
 
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
-    static func render(configuration: OutpostConfiguration, counters: RuntimeCounters.Snapshot,
+    static func render(configuration: OutpostConfiguration, counters: PipelineCounters.Snapshot,
                        spool: SpoolStatistics, uplinks: [UplinkStatus], now: Int64, state: String) -> String {
         var json = JSONWriter()
         json.beginObject()
@@ -106,7 +109,7 @@ enum StatusDocument {
         json.integer("anomalies_suppressed", Int64(counters.anomaliesSuppressed))
         json.beginArray("inputs")
         for (index, input) in configuration.inputs.enumerated() {
-            let totals = index < counters.inputs.count ? counters.inputs[index] : RuntimeCounters.InputTotals()
+            let totals = index < counters.inputs.count ? counters.inputs[index] : PipelineCounters.InputTotals()
             json.beginObject(nil)
             json.string("kind", input.kind)
             json.string("name", input.input.name)
@@ -175,12 +178,12 @@ enum StatusDocument {
 
 /// Writes a file so readers see the old or the new content, never a mix: a temporary file, then a rename. No fsync:
 /// the status is rewritten every few seconds, and syncing would only wear the SD card.
-enum AtomicFile {
-    static func write(_ text: String, to path: String) -> String? {
+package enum AtomicFile {
+    package static func write(_ text: String, to path: String) -> String? {
         write(bytes: Array(text.utf8), to: path)
     }
 
-    static func write(bytes: [UInt8], to path: String) -> String? {
+    package static func write(bytes: [UInt8], to path: String) -> String? {
         let temporary = path + ".tmp"
         // O_NOFOLLOW: a link planted at the temporary name must not redirect the write to another file.
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)

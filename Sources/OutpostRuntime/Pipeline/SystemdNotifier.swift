@@ -1,3 +1,7 @@
+import OutpostBatch
+import OutpostCore
+import OutpostDelivery
+import OutpostSpool
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -55,7 +59,7 @@ struct SystemdNotifier: Sendable {
 /// Outpost after `WatchdogSec=` (the spool keeps everything accepted so far).
 struct SystemdNotifyService: Service {
     let notifier: SystemdNotifier
-    let counters: RuntimeCounters
+    let counters: PipelineCounters
     let clock: any Clock<Duration>
     let logger: Logger
 

@@ -427,7 +427,7 @@ package final class SQLiteSpool {
     }
 
     /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
-    package static let alertSignal = "alert"
+    package static let alertSignal = Batch.alertSignal
 
     /// Alert publishers (`alerts.<transport>`) take only alert documents; every other uplink takes only OTLP.
     package static func isAlertPublisher(_ uplink: String) -> Bool {

@@ -1,6 +1,5 @@
 import OutpostCore
 import OutpostMQTT
-import OutpostSpool
 
 /// Publishes each alert as one JSON message (QoS 1) on its MQTT topic, from the spool's alerts lane.
 ///
@@ -17,7 +16,7 @@ package struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
     }
 
     package func deliver(_ batch: Batch) async -> DeliveryResult {
-        guard batch.signal == SQLiteSpool.alertSignal, !batch.routing.isEmpty else {
+        guard batch.signal == Batch.alertSignal, !batch.routing.isEmpty else {
             return .rejected(reason: "batch \(batch.id) is not an alert document")
         }
         switch await client.publish(topic: batch.routing, payload: batch.payload, contentType: "application/json") {
@@ -34,26 +33,3 @@ extension MQTTAlertPublisher {
     }
 }
 
-/// Fills an alert topic template: `{prefix}`, `{gateway}`, `{severity}` (info, warn, error), `{series}` (or `none`),
-/// `{event}`. Characters MQTT reserves in topic names (`+`, `#`) are replaced by `_`.
-package struct AlertTopic: Sendable, Equatable {
-    package let template: String
-    package let prefix: String
-    package let gateway: String
-
-    package init(template: String, prefix: String, gateway: String) {
-        self.template = template
-        self.prefix = prefix
-        self.gateway = gateway
-    }
-
-    package func topic(for event: Event) -> String {
-        var topic = template
-        for (key, value) in [("{prefix}", prefix), ("{gateway}", gateway),
-                             ("{severity}", event.severity.text.lowercased()), ("{series}", event.series?.name ?? "none"),
-                             ("{event}", event.name.rawValue)] {
-            topic = topic.replacing(key, with: value)
-        }
-        return String(topic.map { $0 == "+" || $0 == "#" ? "_" : $0 })
-    }
-}

@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostDelivery
 import OutpostWire
 
 /// `[[uplink.otlp_http]]`: an OTLP/HTTP receiver (an OpenTelemetry Collector, a vendor endpoint).

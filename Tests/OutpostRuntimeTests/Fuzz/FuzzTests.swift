@@ -90,7 +90,7 @@ struct FuzzTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("in.csv").path
         let check: ([UInt8]) -> Bool = { bytes in
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             guard let file = try? ReplayFile(path: path) else { return false }
             guard file.readHeader() == nil else { return false }
             var previous = Int64.min, rows = 0

@@ -35,7 +35,7 @@ struct MutationFuzzer {
         var count = 0
         while deadline.map({ Date() < $0 }) ?? (count < executions) {
             let input = mutate(corpus[Int(generator.next() % UInt64(corpus.count))])
-            if let artifact { FileManager.default.createFile(atPath: artifact, contents: Data(input)) }
+            if let artifact { _ = FileManager.default.createFile(atPath: artifact, contents: Data(input)) }
             // Inputs the target accepted are kept (a small, rolling corpus) to reach deeper states.
             if body(input), input.count < 64 * 1024 {
                 if corpus.count < 256 { corpus.append(input) } else { corpus[Int(generator.next() % 256)] = input }

@@ -1,0 +1,35 @@
+import OutpostCore
+import OutpostWire
+
+/// `[batch]`: how samples and events become OTLP batches.
+package struct BatchConfiguration: Sendable {
+    /// `max_points`, default `1000`: data points (or log records) per batch.
+    package var maxPoints = 1000
+    /// `max_bytes`, default `"1MiB"`: the largest encoded request before compression; bigger batches are split.
+    package var maxBytes = 1 << 20
+    /// `max_age`, default `"30s"`: a metrics or events batch closes this long after its first item. Alerts close at
+    /// once. This is also the most a crash can lose: what is still in memory, not yet spooled.
+    package var maxAge: Duration = .seconds(30)
+    /// `encoding`, default `"protobuf"`: `protobuf` (application/x-protobuf) or `json` (OTLP/JSON).
+    package var encoding = OTLPEncoding.protobuf
+    /// `gzip_level`, default `6`: 1 (fastest) … 9 (smallest); 0 stores batches uncompressed.
+    package var gzipLevel: Int32 = 6
+
+    package init() {}
+
+    package var format: BatchFormat { BatchFormat(encoding: encoding, gzipLevel: gzipLevel, maxBytes: maxBytes) }
+
+    package static func read(_ reader: ConfigReader?) -> BatchConfiguration {
+        var batch = BatchConfiguration()
+        guard let reader else { return batch }
+        batch.maxPoints = reader.int("max_points", in: 1...10_000_000, default: batch.maxPoints)
+        batch.maxBytes = Int(reader.size("max_bytes", default: Int64(batch.maxBytes)))
+        batch.maxAge = reader.positiveDuration("max_age", default: batch.maxAge)
+        let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue), default: "protobuf")
+        batch.encoding = OTLPEncoding(rawValue: encoding) ?? .protobuf
+        batch.gzipLevel = Int32(reader.int("gzip_level", in: 0...9, default: Int(batch.gzipLevel)))
+        if batch.maxBytes < 1024 { reader.invalid("max_bytes", "must be at least 1KiB, got \(batch.maxBytes) bytes") }
+        reader.finish()
+        return batch
+    }
+}

@@ -1,0 +1,193 @@
+import AsyncAlgorithms
+import Logging
+import OutpostCore
+import OutpostDetect
+import ServiceLifecycle
+
+/// What detection needs to know, as plain values.
+package struct DetectionServiceSettings: Sendable {
+    package var detection: DetectionConfiguration
+    /// Per input, in input order: its detection overrides and interval.
+    package var sources: [SampleSource]
+    /// Per input: `<kind> <name>`, for the log.
+    package var inputNames: [String]
+    /// `[log] problem_interval` and `readings_interval`.
+    package var problemInterval: Duration
+    package var readingsInterval: Duration
+
+    package init(detection: DetectionConfiguration, sources: [SampleSource], inputNames: [String],
+                 problemInterval: Duration, readingsInterval: Duration) {
+        self.detection = detection
+        self.sources = sources
+        self.inputNames = inputNames
+        self.problemInterval = problemInterval
+        self.readingsInterval = readingsInterval
+    }
+}
+
+/// The one task that owns detection: consumes readings from every input, runs the detectors, passes samples on to
+/// the batcher and every event to the event router. Owning the engine alone means no locks on the hot path.
+///
+/// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
+package final class DetectionService: Service {
+    private let channel = AsyncChannel<DetectionMessage>()
+    private let settings: DetectionServiceSettings
+    private let samples: any SampleSink
+    private let events: any EventSink
+    private let counters: PipelineCounters?
+    private let clock: any Clock<Duration>
+    private let wallClock: any WallClock
+    private let logger: Logger
+
+    package init(settings: DetectionServiceSettings, samples: any SampleSink, events: any EventSink,
+                 counters: PipelineCounters?, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+        self.settings = settings
+        self.samples = samples
+        self.events = events
+        self.counters = counters
+        self.clock = clock
+        self.wallClock = wallClock
+        self.logger = logger
+    }
+
+    /// The door input `index` writes its readings into.
+    package func door(forInput index: Int) -> DetectionDoor {
+        DetectionDoor(index: index, channel: channel)
+    }
+
+    package func run() async throws {
+        var state = DetectionState(settings: settings)
+        let channel = self.channel
+        try await withThrowingDiscardingTaskGroup { group in
+            let clock = self.clock, wallClock = self.wallClock
+            group.addTask {
+                await Ticker.run(every: .seconds(1), clock: clock, wallClock: wallClock) { await channel.send(.tick(now: $0)) }
+            }
+            await withGracefulShutdownHandler {
+                for await message in channel {
+                    await handle(message, state: &state)
+                }
+            } onGracefulShutdown: {
+                channel.finish()
+            }
+            group.cancelAll()
+        }
+        logger.info("detection stopped", metadata: ["samples": "\(state.samplesSeen)", "events": "\(state.eventsSeen)"])
+    }
+
+    private func handle(_ message: DetectionMessage, state: inout DetectionState) async {
+        switch message {
+        case .readings(let input, let readings):
+            var samples: [Sample] = []
+            samples.reserveCapacity(readings.count)
+            var events: [Event] = []
+            var problems = 0
+            for reading in readings {
+                switch reading {
+                case .sample(let sample):
+                    state.latest[sample.series] = sample.value
+                    samples.append(sample)
+                    events += state.engine.process(sample, from: settings.sources[input])
+                case .event(let event):
+                    events.append(event)
+                case .forgotten(let series):
+                    state.engine.forget(series)
+                    state.latest[series] = nil
+                case .problem(let text):
+                    problems += 1
+                    state.problems[input].record(text, now: wallClock.nowNanos(),
+                                                 interval: settings.problemInterval) { line in
+                        logger.warning("\(settings.inputNames[input]): \(line)")
+                    }
+                }
+            }
+            state.samplesSeen += samples.count
+            state.eventsSeen += events.count
+            count(input: input, samples: samples, problems: problems, suppressed: state.engine.suppressedEpisodes)
+            if !samples.isEmpty { await self.samples.accept(samples) }
+            if !events.isEmpty { self.events.send(events) }
+        case .tick(let now):
+            let stale = state.engine.checkStaleness(now: now)
+            state.eventsSeen += stale.count
+            if !stale.isEmpty { events.send(stale) }
+            logReadingsIfDue(now: now, state: &state)
+            counters?.heartbeat()
+        }
+    }
+
+    private func count(input: Int, samples: [Sample], problems: Int, suppressed: Int) {
+        guard let counters, !samples.isEmpty || problems > 0 else { return }
+        counters.update { totals in
+            totals.anomaliesSuppressed = suppressed
+            totals.samplesIngested += samples.count
+            totals.inputs[input].samples += samples.count
+            totals.inputs[input].problems += problems
+            if let last = samples.last?.time { totals.inputs[input].lastSample = last }
+        }
+    }
+
+    private func logReadingsIfDue(now: Int64, state: inout DetectionState) {
+        let interval = UnixNanos.from(settings.readingsInterval)
+        guard interval > 0, now - state.lastReadingsLog >= interval, !state.latest.isEmpty else { return }
+        state.lastReadingsLog = now
+        // Sensors first (what the operator configured), then host health; identity attributes are left out.
+        let shown = state.latest.sorted { lhs, rhs in
+            let lhsHost = Self.isHostSeries(lhs.key), rhsHost = Self.isHostSeries(rhs.key)
+            return lhsHost == rhsHost ? lhs.key.key < rhs.key.key : !lhsHost
+        }
+        let parts = shown.prefix(12).map { series, value in "\(Self.label(series))=\(Self.short(value))\(Self.unit(series))" }
+        let more = shown.count > 12 ? " (+\(shown.count - 12) more)" : ""
+        logger.info("readings: \(parts.joined(separator: "  "))\(more)")
+    }
+
+    private static func isHostSeries(_ series: Series) -> Bool {
+        series.name.hasPrefix("system.") || series.name.hasPrefix("hw.") || series.name.hasPrefix("outpost.")
+    }
+
+    /// `name[eth0,receive]`: the name plus the attribute values that tell series of one name apart.
+    private static func label(_ series: Series) -> String {
+        let identity: Set<String> = ["sensor.id", "device", "location"]
+        let distinguishing = series.attributes.entries.filter { !identity.contains($0.key) }.map { "\($0.value)" }
+        return distinguishing.isEmpty ? series.name : "\(series.name)[\(distinguishing.joined(separator: ","))]"
+    }
+
+    private static func short(_ value: Double) -> String {
+        let rounded = (value * 100).rounded() / 100
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
+    }
+
+    private static func unit(_ series: Series) -> String {
+        ["", "1"].contains(series.unit) ? "" : " " + series.unit
+    }
+}
+
+/// Everything the detection task mutates, kept together and owned by that task alone.
+private struct DetectionState {
+    var engine: DetectionEngine
+    var latest: [Series: Double] = [:]
+    var problems: [ProblemThrottle]
+    var lastReadingsLog: Int64 = 0
+    var samplesSeen = 0
+    var eventsSeen = 0
+
+    init(settings: DetectionServiceSettings) {
+        engine = DetectionEngine(configuration: settings.detection)
+        problems = Array(repeating: ProblemThrottle(), count: settings.sources.count)
+    }
+}
+
+/// At most one log line per interval per input about bad data; the lines in between are counted, not lost.
+package struct ProblemThrottle: Sendable {
+    private var lastLogged: Int64?
+    private var suppressed = 0
+
+    package mutating func record(_ text: String, now: Int64, interval: Duration, log: (String) -> Void) {
+        if let lastLogged, now - lastLogged < UnixNanos.from(interval) {
+            suppressed += 1
+            return
+        }
+        log(suppressed > 0 ? "\(text) (and \(suppressed) more problems since the last report)" : text)
+        lastLogged = now
+        suppressed = 0
+    }
+}
