@@ -119,7 +119,8 @@ public struct Runtime: Sendable {
                                           counters: counters, clock: clock, wallClock: wallClock, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
         services += brokers.map { .init(service: $0) }
-        services.append(.init(service: reporter))
+        // Only delivery loops report to it: without uplinks it would only wake every 5 s for nothing.
+        if !uplinks.isEmpty { services.append(.init(service: reporter)) }
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: router),
                      .init(service: detection)]

@@ -1,6 +1,5 @@
 import Logging
 import OutpostCore
-import OutpostInputs
 import Synchronization
 
 /// Holds readings stamped while the wall clock was not trusted (provisional stamps from `SyncAwareWallClock`) and
