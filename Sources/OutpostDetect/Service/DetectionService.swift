@@ -1,7 +1,6 @@
 import AsyncAlgorithms
 import Logging
 import OutpostCore
-import OutpostDetect
 import ServiceLifecycle
 
 /// What detection needs to know, as plain values.

@@ -1,6 +1,5 @@
 import Logging
 import OutpostCore
-import OutpostSpool
 import ServiceLifecycle
 import Synchronization
 

@@ -1,4 +1,3 @@
-import OutpostCore
 
 /// A TOML config file as located `ConfigNode`s, with `${VAR}` expanded in strings.
 package enum TOMLDocument {

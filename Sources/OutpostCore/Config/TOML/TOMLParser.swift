@@ -1,4 +1,3 @@
-import OutpostCore
 
 /// A TOML 1.0 syntax error at a position.
 struct TOMLSyntaxError: Error {
