@@ -82,6 +82,8 @@ public struct Runtime: Sendable {
     /// inputs ─► detection ─► batcher ─► spool ─► delivery loops ─► uplinks, every event through the router.
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
         let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
+        // First: building the inputs creates the MQTT clients they use, which the broker services then start.
+        let inputs = makeInputs(logger: logger)
         let alerts = try makeAlertPublisher()
         let allUplinks = configuration.uplinks + (alerts.map { [$0] } ?? [])
         // One service per broker in use: it connects, announces `online`, and disconnects last.
@@ -124,7 +126,7 @@ public struct Runtime: Sendable {
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: router),
                      .init(service: detection)]
-        services += inputServices(detection: detection, logger: logger)
+        services += inputServices(inputs, detection: detection, logger: logger)
         // Last, so READY=1 goes out once every other service has started.
         if let notifier = SystemdNotifier(environment: environment) {
             services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: counters, clock: clock,
@@ -144,7 +146,7 @@ public struct Runtime: Sendable {
 
     private var detectionSettings: DetectionServiceSettings {
         DetectionServiceSettings(detection: configuration.detection, sources: configuration.inputs.map(\.source),
-                                 inputNames: configuration.inputs.map { "\($0.kind) \($0.input.name)" },
+                                 inputNames: configuration.inputs.map { "\($0.kind) \($0.settings.name)" },
                                  problemInterval: configuration.log.problemInterval,
                                  readingsInterval: configuration.log.readingsInterval)
     }
@@ -162,7 +164,22 @@ public struct Runtime: Sendable {
                        clock: clock, wallClock: wallClock, logger: logger)
     }
 
-    private func inputServices(detection: DetectionService, logger: Logger)
+    /// The live inputs, built from their settings now that the runtime starts (clients, reader state); one that
+    /// cannot be built is logged and left out, the others run.
+    private func makeInputs(logger: Logger) -> [(any Input)?] {
+        let resources = InputResources(clock: clock, wallClock: configuration.sampleClock ?? wallClock,
+                                       mqtt: configuration.mqttConnections)
+        return configuration.inputs.map { configured in
+            do {
+                return try configured.settings.makeInput(resources)
+            } catch {
+                logger.error("input not started: \(configured.kind) \(configured.settings.name): \(error)")
+                return nil
+            }
+        }
+    }
+
+    private func inputServices(_ inputs: [(any Input)?], detection: DetectionService, logger: Logger)
         -> [ServiceGroupConfiguration.ServiceConfiguration]
     {
         if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
@@ -173,8 +190,10 @@ public struct Runtime: Sendable {
         let gate = configuration.sampleClock.map {
             SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
         }
-        return configuration.inputs.enumerated().map { index, configured in
-            let service = InputService(input: configured.input, label: "\(configured.kind) \(configured.input.name)",
+        return zip(configuration.inputs.indices, inputs).compactMap { index, input in
+            guard let input else { return nil }
+            let configured = configuration.inputs[index]
+            let service = InputService(input: input, label: "\(configured.kind) \(configured.settings.name)",
                                        sink: GatedSink(index: index, next: detection.door(forInput: index), gate: gate),
                                        logger: logger)
             return .init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)

@@ -13,7 +13,7 @@ struct BuiltInDemoTests {
                                                            environment: [:])
         var engine = DetectionEngine(configuration: configuration.detection)
         var simulated = configuration.inputs.compactMap { configured -> (PolledInput<SimulatedReader>, SampleSource)? in
-            (configured.input as? PolledInput<SimulatedReader>).map { ($0, configured.source) }
+            ((try? configured.settings.makeInput(InputResources())) as? PolledInput<SimulatedReader>).map { ($0, configured.source) }
         }
         var readers = simulated.map(\.0.reader)
         var events: [Event] = []

@@ -63,7 +63,7 @@ struct PackageTests {
         service.arguments = ["-c", "exec \(asUnit) NOTIFY_SOCKET=\(notify.path) WATCHDOG_USEC=\(watchdog * 1_000_000) "
             + "JOURNAL_STREAM=8:1 \(unit["ExecStart"] ?? "false")"]
         let log = out + "/service.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         service.standardError = FileHandle(forWritingAtPath: log)
         try service.run()
         defer { kill(service.processIdentifier, SIGKILL) }

@@ -4,11 +4,8 @@ import OutpostCore
 package enum ExecInput: InputKind {
     package static let kind = "exec"
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
-        guard let configuration = ExecInputConfiguration.read(reader) else { return nil }
-        return PolledInput(name: configuration.identity.name, interval: configuration.interval,
-                           reader: ExecReader(configuration: configuration), clock: context.clock,
-                           wallClock: context.wallClock)
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
+        ExecInputConfiguration.read(reader)
     }
 }
 
@@ -146,5 +143,15 @@ package struct ExecReader: PollingReader {
     private static func makeSeries(_ field: String?, configuration: ExecInputConfiguration) -> Series {
         let unit = field.flatMap { configuration.units[$0] } ?? configuration.identity.unit
         return configuration.identity.series(suffix: field, unit: unit)
+    }
+}
+
+extension ExecInputConfiguration: InputSettings {
+    package var name: String { identity.name }
+    package var expectedInterval: Duration? { interval }
+
+    package func makeInput(_ resources: InputResources) -> any Input {
+        PolledInput(name: name, interval: interval, reader: ExecReader(configuration: self), clock: resources.clock,
+                    wallClock: resources.wallClock)
     }
 }

@@ -4,11 +4,8 @@ import OutpostCore
 package enum FileInput: InputKind {
     package static let kind = "file"
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
-        guard let configuration = FileInputConfiguration.read(reader, context: context) else { return nil }
-        return PolledInput(name: configuration.identity.name, interval: configuration.interval,
-                           reader: FileReader(configuration: configuration), clock: context.clock,
-                           wallClock: context.wallClock)
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
+        FileInputConfiguration.read(reader, context: context)
     }
 }
 
@@ -79,5 +76,15 @@ package struct FileReader: PollingReader {
         attributes["outpost.fault"] = .string(reason)
         return Event(name: .sensorFault, severity: .warn, time: now, series: series,
                      message: "\(series.name): sensor fault: \(reason)", attributes: attributes)
+    }
+}
+
+extension FileInputConfiguration: InputSettings {
+    package var name: String { identity.name }
+    package var expectedInterval: Duration? { interval }
+
+    package func makeInput(_ resources: InputResources) -> any Input {
+        PolledInput(name: name, interval: interval, reader: FileReader(configuration: self), clock: resources.clock,
+                    wallClock: resources.wallClock)
     }
 }

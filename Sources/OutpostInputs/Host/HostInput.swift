@@ -7,11 +7,8 @@ import OutpostCore
 package enum HostInput: InputKind {
     package static let kind = "host"
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
-        let configuration = HostInputConfiguration.read(reader, context: context)
-        return PolledInput(name: "host", interval: configuration.interval,
-                           reader: HostReader(configuration: configuration), clock: context.clock,
-                           wallClock: context.wallClock)
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
+        HostInputConfiguration.read(reader, context: context)
     }
 }
 
@@ -226,5 +223,15 @@ package struct HostReader: PollingReader {
 extension String {
     func replacingPrefix(_ prefix: String) -> String {
         hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}
+
+extension HostInputConfiguration: InputSettings {
+    package var name: String { "host" }
+    package var expectedInterval: Duration? { interval }
+
+    package func makeInput(_ resources: InputResources) -> any Input {
+        PolledInput(name: name, interval: interval, reader: HostReader(configuration: self), clock: resources.clock,
+                    wallClock: resources.wallClock)
     }
 }

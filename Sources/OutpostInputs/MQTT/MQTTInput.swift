@@ -15,13 +15,13 @@ package struct MQTTInput: Input, InputKind {
     package var name: String { configuration.identity.name }
     package var interval: Duration? { configuration.interval }
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
         guard let configuration = MQTTInputConfiguration.read(reader) else { return nil }
-        guard let client = try? context.mqtt?.client(named: configuration.broker) else {
+        guard context.brokers.contains(configuration.broker) else {
             reader.invalid("broker", "no [mqtt.brokers.\(configuration.broker)] is configured")
             return nil
         }
-        return MQTTInput(configuration: configuration, client: client, wallClock: context.wallClock)
+        return configuration
     }
 
     package init(configuration: MQTTInputConfiguration, client: MQTTClient, wallClock: any WallClock) {
@@ -158,5 +158,18 @@ package struct MQTTPayloadParser: Sendable {
         var extra = Attributes()
         extra.set("device", ifPresent: device)
         return configuration.identity.series(suffix: field, unit: unit, extra: extra)
+    }
+}
+
+extension MQTTInputConfiguration: InputSettings {
+    package var name: String { identity.name }
+    package var expectedInterval: Duration? { interval }
+
+    /// Takes the broker's shared client, created by the runtime at start.
+    package func makeInput(_ resources: InputResources) throws -> any Input {
+        guard let client = try resources.mqtt?.client(named: broker) else {
+            throw StartupError("[[input.mqtt]] \(identity.name): no [mqtt.brokers.\(broker)] is configured")
+        }
+        return MQTTInput(configuration: self, client: client, wallClock: resources.wallClock)
     }
 }

@@ -12,9 +12,8 @@ package struct ReplayInput: Input, InputKind {
     package var name: String { configuration.identity.name }
     package var interval: Duration? { nil }
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
-        guard let configuration = ReplayInputConfiguration.read(reader, context: context) else { return nil }
-        return ReplayInput(configuration: configuration, clock: context.clock)
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
+        ReplayInputConfiguration.read(reader, context: context)
     }
 
     package init(configuration: ReplayInputConfiguration, clock: any Clock<Duration>) {
@@ -91,5 +90,15 @@ final class ReplayFileBox: @unchecked Sendable {
         var lines: [ReplayLine] = []
         while lines.count < count, let line = file.next() { lines.append(line) }
         return lines
+    }
+}
+
+extension ReplayInputConfiguration: InputSettings {
+    package var name: String { identity.name }
+    /// None: replayed series keep their recorded timestamps and are exempt from staleness.
+    package var expectedInterval: Duration? { nil }
+
+    package func makeInput(_ resources: InputResources) -> any Input {
+        ReplayInput(configuration: self, clock: resources.clock)
     }
 }

@@ -4,11 +4,8 @@ import OutpostCore
 package enum SimulatedInput: InputKind {
     package static let kind = "simulated"
 
-    package static func make(from reader: ConfigReader, context: InputContext) -> (any Input)? {
-        let configuration = SimulatedInputConfiguration.read(reader)
-        return PolledInput(name: configuration.identity.name, interval: configuration.interval,
-                           reader: SimulatedReader(configuration: configuration), clock: context.clock,
-                           wallClock: context.wallClock)
+    package static func read(_ reader: ConfigReader, context: InputContext) -> (any InputSettings)? {
+        SimulatedInputConfiguration.read(reader)
     }
 }
 
@@ -101,5 +98,15 @@ package struct SeededGenerator: RandomNumberGenerator, Sendable {
         let u1 = max(Double(next() >> 11) / Double(1 << 53), .leastNonzeroMagnitude)
         let u2 = Double(next() >> 11) / Double(1 << 53)
         return (-2 * logarithm(u1)).squareRoot() * cosine(2 * Double.pi * u2)
+    }
+}
+
+extension SimulatedInputConfiguration: InputSettings {
+    package var name: String { identity.name }
+    package var expectedInterval: Duration? { interval }
+
+    package func makeInput(_ resources: InputResources) -> any Input {
+        PolledInput(name: name, interval: interval, reader: SimulatedReader(configuration: self), clock: resources.clock,
+                    wallClock: resources.wallClock)
     }
 }

@@ -10,12 +10,12 @@ package enum ConfigurationReport {
                          + "send_resolved=\(configuration.alerts.sendResolved) stdout=\(configuration.alerts.stdout)",
                      "", "inputs (\(configuration.inputs.count)):"]
         for configured in configuration.inputs {
-            let interval = configured.input.interval.map { "every \(ConfigQuantities.format($0))" } ?? "once"
+            let interval = configured.settings.expectedInterval.map { "every \(ConfigQuantities.format($0))" } ?? "once"
             let place = configured.location.map { " (line \($0.line))" } ?? ""
-            lines.append("  [\(configured.kind)] \(configured.input.name), \(interval)\(place)")
-            let probe = Series(name: configured.input.name, unit: "")
+            lines.append("  [\(configured.kind)] \(configured.settings.name), \(interval)\(place)")
+            let probe = Series(name: configured.settings.name, unit: "")
             let settings = configuration.detection.settings(for: probe, sensorPatch: configured.source.patch)
-            lines.append("      detect: \(describe(settings, interval: configured.input.interval))")
+            lines.append("      detect: \(describe(settings, interval: configured.settings.expectedInterval))")
         }
         lines.append("")
         lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")

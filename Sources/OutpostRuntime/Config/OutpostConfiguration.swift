@@ -51,10 +51,10 @@ package struct AlertsConfiguration: Sendable {
     package var mqttTopic = "{prefix}/{gateway}/alerts/{severity}/{series}"
 }
 
-/// One configured input, ready to run.
+/// One configured input: its settings as plain values; the runtime builds the live input at start.
 package struct ConfiguredInput: Sendable {
     package let kind: String
-    package let input: any Input
+    package let settings: any InputSettings
     package let source: SampleSource
     /// Where its table starts, for `outpost check`.
     package let location: ConfigLocation?
@@ -126,8 +126,8 @@ public struct OutpostConfiguration: Sendable {
         // Inputs stamp samples with a sync-aware clock when given one; everything else uses the plain wall clock.
         configuration.sampleClock = wallClock as? SyncAwareWallClock
         let plainWallClock = configuration.sampleClock?.base ?? wallClock
-        let context = InputContext(clock: clock, wallClock: wallClock, stateDirectory: gateway.stateDirectory,
-                                   configDirectory: directory(of: file), mqtt: configuration.mqttConnections,
+        let context = InputContext(stateDirectory: gateway.stateDirectory, configDirectory: directory(of: file),
+                                   brokers: Set(configuration.mqtt.brokers.keys),
                                    hostDefaults: gateway.board?.host ?? HostBoardDefaults())
         configuration.inputs = readInputs(reader.table("input"), context: context)
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
@@ -248,9 +248,9 @@ public struct OutpostConfiguration: Sendable {
                     detect.finish()
                     return patch
                 }
-                guard let input = kind.make(from: table, context: context), enabled else { continue }
-                inputs.append(ConfiguredInput(kind: kindName, input: input,
-                                              source: SampleSource(patch: patch, interval: input.interval),
+                guard let settings = kind.read(table, context: context), enabled else { continue }
+                inputs.append(ConfiguredInput(kind: kindName, settings: settings,
+                                              source: SampleSource(patch: patch, interval: settings.expectedInterval),
                                               location: table.node.location))
             }
         }

@@ -112,7 +112,7 @@ enum StatusDocument {
             let totals = index < counters.inputs.count ? counters.inputs[index] : PipelineCounters.InputTotals()
             json.beginObject(nil)
             json.string("kind", input.kind)
-            json.string("name", input.input.name)
+            json.string("name", input.settings.name)
             json.integer("samples", Int64(totals.samples))
             json.integer("problems", Int64(totals.problems))
             if let last = totals.lastSample { json.string("last_sample", RFC3339.format(last)) } else { json.null("last_sample") }

@@ -74,11 +74,11 @@ package struct ReplayRunner {
 
     private func seriesAndSource(for path: String) -> (Series, SampleSource) {
         let matching = configuration?.inputs.first { configured in
-            guard let replay = configured.input as? ReplayInput else { return false }
-            return replay.configuration.path == path || replay.configuration.path.hasSuffix("/" + path)
+            guard let replay = configured.settings as? ReplayInputConfiguration else { return false }
+            return replay.path == path || replay.path.hasSuffix("/" + path)
         }
-        if let matching, let replay = matching.input as? ReplayInput {
-            return (replay.configuration.identity.series(), SampleSource(patch: matching.source.patch, interval: nil))
+        if let matching, let replay = matching.settings as? ReplayInputConfiguration {
+            return (replay.identity.series(), SampleSource(patch: matching.source.patch, interval: nil))
         }
         let identity = SensorIdentity(name: ReplayInputConfiguration.defaultName(for: path), unit: "")
         return (identity.series(), SampleSource())
