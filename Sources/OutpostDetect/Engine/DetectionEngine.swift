@@ -30,13 +30,17 @@ package struct DetectionEngine: Sendable {
     /// Feeds one sample through the series' detectors and rules.
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
-        if states[sample.series] == nil {
+        // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
+        var index = states.index(forKey: sample.series)
+        if index == nil {
             states[sample.series] = makeState(for: sample, source: source)
             order.append(sample.series)
+            index = states.index(forKey: sample.series)
         }
-        let before = states[sample.series]!.summary.suppressed
-        let events = states[sample.series]!.process(sample)
-        suppressedEpisodes += states[sample.series]!.summary.suppressed - before
+        guard let index else { return [] }
+        let before = states.values[index].summary.suppressed
+        let events = states.values[index].process(sample)
+        suppressedEpisodes += states.values[index].summary.suppressed - before
         return events
     }
 
@@ -119,10 +123,9 @@ private struct SeriesState: Sendable {
         var events = staleness?.sampleArrived(sample) ?? []
         record(sample)
         guard let detected = detectable(sample) else { return events }
-        if var detector = sigma {
-            events += detector.process(detected)
-            summary.suppressed = detector.suppressedEpisodes
-            sigma = detector
+        if sigma != nil {
+            events += sigma!.process(detected)
+            summary.suppressed = sigma!.suppressedEpisodes
         }
         for index in thresholds.indices {
             events += thresholds[index].process(detected)

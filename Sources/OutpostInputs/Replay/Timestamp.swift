@@ -24,14 +24,20 @@ package enum Timestamp {
     }
 
     package static func parseChecked(_ text: String) throws(Failure) -> Int64 {
-        let trimmed = Array(text.trimmingSpaces().utf8)
-        guard !trimmed.isEmpty else { throw .notATimestamp }
-        if trimmed.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
-            trimmed.dropFirst().allSatisfy({ $0 != UInt8(ascii: "-") })
+        var trimmed = text.trimmingSpaces()
+        let result = trimmed.withUTF8 { bytes in Result { () throws(Failure) in try parseChecked(bytes: bytes) } }
+        return try result.get()
+    }
+
+    /// `parseChecked` on the bytes of a field without surrounding spaces: what replay files go through.
+    package static func parseChecked(bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> Int64 {
+        guard !bytes.isEmpty else { throw .notATimestamp }
+        if bytes.allSatisfy({ isDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }),
+            !bytes.dropFirst().contains(UInt8(ascii: "-"))
         {
-            return try unixSeconds(trimmed)
+            return try unixSeconds(bytes)
         }
-        guard let (seconds, nanos) = dateTime(trimmed) else { throw .notATimestamp }
+        guard let (seconds, nanos) = dateTime(bytes) else { throw .notATimestamp }
         return try instant(seconds: seconds, nanos: nanos)
     }
 
@@ -41,22 +47,30 @@ package enum Timestamp {
         return seconds * 1_000_000_000 + nanos
     }
 
-    private static func unixSeconds(_ bytes: [UInt8]) throws(Failure) -> Int64 {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, !parts[0].isEmpty, parts[0] != "-" else { throw .notATimestamp }
-        // Only digits and a leading `-` remain: a negative or too long number is out of range, not malformed.
-        guard let seconds = Int64(parts[0]), !parts[0].hasPrefix("-") else { throw .outOfRange }
+    /// Digits, a leading `-` and at most one `.`: a negative or too long number is out of range, not malformed.
+    private static func unixSeconds(_ bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> Int64 {
+        let dot = bytes.firstIndex(of: UInt8(ascii: "."))
+        let whole = UnsafeBufferPointer(rebasing: bytes[..<(dot ?? bytes.count)])
+        let negative = whole.first == UInt8(ascii: "-")
+        let digits = negative ? UnsafeBufferPointer(rebasing: whole.dropFirst()) : whole
+        guard !digits.isEmpty else { throw .notATimestamp }
+        if let dot, bytes[(dot + 1)...].contains(UInt8(ascii: ".")) { throw .notATimestamp }
+        let significant = digits.drop { $0 == UInt8(ascii: "0") }
+        guard !negative, significant.count <= 18 else { throw .outOfRange }
+        var seconds: Int64 = 0
+        for digit in significant { seconds = seconds * 10 + Int64(digit - 48) }
         var nanos: Int64 = 0
-        if parts.count == 2 {
-            guard let fraction = fractionNanos(Array(parts[1].utf8)) else { throw .notATimestamp }
-            nanos = fraction
+        if let dot {
+            guard let value = fractionNanos(UnsafeBufferPointer(rebasing: bytes[(dot + 1)...])) else { throw .notATimestamp }
+            nanos = value
         }
         return try instant(seconds: seconds, nanos: nanos)
     }
 
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= 48 && byte <= 57 }
+
     /// Seconds (UTC) and nanoseconds of an RFC 3339-like date; years have four digits, so no overflow here.
-    private static func dateTime(_ b: [UInt8]) -> (Int64, Int64)? {
+    private static func dateTime(_ b: UnsafeBufferPointer<UInt8>) -> (Int64, Int64)? {
         // YYYY-MM-DD?HH:MM:SS
         guard b.count >= 19, b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
             [UInt8(ascii: "T"), UInt8(ascii: "t"), UInt8(ascii: " ")].contains(b[10]),
@@ -72,18 +86,18 @@ package enum Timestamp {
             let start = index + 1
             index = start
             while index < b.count, b[index] >= 48, b[index] <= 57 { index += 1 }
-            guard let fraction = fractionNanos(Array(b[start..<index])) else { return nil }
+            guard let fraction = fractionNanos(UnsafeBufferPointer(rebasing: b[start..<index])) else { return nil }
             nanos = fraction
         }
-        guard let offsetSeconds = zoneOffset(Array(b[index...])) else { return nil }
+        guard let offsetSeconds = zoneOffset(UnsafeBufferPointer(rebasing: b[index...])) else { return nil }
         let days = CivilCalendar.days(year: year, month: month, day: day)
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - offsetSeconds
         return (seconds, nanos)
     }
 
     /// Seconds east of UTC: `Z`, `+01:00`, `-0530`, or nothing (UTC).
-    private static func zoneOffset(_ b: [UInt8]) -> Int64? {
-        if b.isEmpty || b == [UInt8(ascii: "Z")] || b == [UInt8(ascii: "z")] { return 0 }
+    private static func zoneOffset(_ b: UnsafeBufferPointer<UInt8>) -> Int64? {
+        if b.isEmpty || (b.count == 1 && (b[0] == UInt8(ascii: "Z") || b[0] == UInt8(ascii: "z"))) { return 0 }
         guard b.count == 6 || b.count == 5, b[0] == UInt8(ascii: "+") || b[0] == UInt8(ascii: "-"),
             let hours = number(b, 1, 2)
         else { return nil }
@@ -93,7 +107,7 @@ package enum Timestamp {
         return b[0] == UInt8(ascii: "-") ? -offset : offset
     }
 
-    private static func fractionNanos(_ digits: [UInt8]) -> Int64? {
+    private static func fractionNanos(_ digits: UnsafeBufferPointer<UInt8>) -> Int64? {
         guard !digits.isEmpty, digits.allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         var nanos: Int64 = 0
         for position in 0..<9 {
@@ -102,7 +116,7 @@ package enum Timestamp {
         return nanos
     }
 
-    private static func number(_ b: [UInt8], _ start: Int, _ count: Int) -> Int? {
+    private static func number(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ count: Int) -> Int? {
         guard start + count <= b.count else { return nil }
         var value = 0
         for byte in b[start..<start + count] {
