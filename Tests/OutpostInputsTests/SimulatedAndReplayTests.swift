@@ -1,3 +1,4 @@
+import Foundation
 import OutpostCore
 import OutpostTestSupport
 import Testing
@@ -218,6 +219,48 @@ struct ReplayFileTests {
     ])
     func timestamps(text: String, expected: Int64) {
         #expect(Timestamp.parse(text) == expected)
+    }
+
+    @Test("unix seconds at the edges of the byte parser", arguments: [
+        ("0000000000000000001", Int64(1_000_000_000)), ("007", Int64(7_000_000_000)),
+        ("1.000000000999", Int64(1_000_000_000)), ("0.5", Int64(500_000_000)),
+    ])
+    func unixSecondsEdges(text: String, expected: Int64) {
+        #expect(Timestamp.parse(text) == expected)
+    }
+
+    @Test("malformed unix seconds are not timestamps", arguments: ["5.", ".5", "-", "1.2.3", "-.5", "5-", ""])
+    func malformedUnixSeconds(text: String) {
+        #expect(throws: Timestamp.Failure.notATimestamp) { try Timestamp.parseChecked(text) }
+    }
+
+    @Test("rows across read boundaries, a line longer than a read, CRLF and no final newline")
+    func readBoundaries() throws {
+        var text = "timestamp,value\r\n"
+        var expected: [Int64] = []
+        // Rows of varying width, so some straddle each 64 KiB read.
+        for row in 0..<20_000 {
+            text += "\(1_772_366_400 + row),\(String(repeating: "0", count: row % 7))\(row)\r\n"
+            expected.append(Int64(1_772_366_400 + row) * 1_000_000_000)
+            if row == 9_000 { text += "1772375400,\(String(repeating: "9", count: 100_000))\n" }
+        }
+        text += "1772386400,1"
+        expected.append(1_772_386_400 * 1_000_000_000)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-\(UUID().uuidString).csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let file = try ReplayFile(path: path)
+        #expect(file.readHeader() == nil)
+        var times: [Int64] = []
+        var skipped: [String] = []
+        while let line = file.next() {
+            switch line {
+            case .row(_, let time, _): times.append(time)
+            case .skipped(let number, let reason): skipped.append("\(number): \(reason)")
+            }
+        }
+        #expect(times == expected)
+        #expect(skipped == ["9003: line longer than 4096 bytes"])
     }
 
     @Test("impossible dates are rejected", arguments: ["2026-02-30T00:00:00Z", "2026-13-01 00:00:00", "12:00", "1e9"])
