@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Synchronization
 import Testing
@@ -6,32 +9,37 @@ import Testing
 
 @Suite("Blocking executor")
 struct BlockingExecutorTests {
-    @Test("a read blocked on one lane of the pool does not hold back reads on the others")
-    func blockedLaneDoesNotStallOthers() async {
-        let pool = BlockingPool(lanes: 2)
+    @Test("a read blocked on one thread of the pool does not hold back reads on the other")
+    func blockedThreadDoesNotStallOthers() async {
+        let pool = BlockingPool(threads: 2)
         let release = DispatchSemaphore(value: 0)
         let blocked = Task { await pool.run { release.wait(); return "slow" } }
-        await waitUntil { pool.waitingRuns == [1, 0] }
+        await waitUntil { pool.busy == 1 }
         let quick = await pool.run { "quick" }
         #expect(quick == "quick")
-        #expect(pool.waitingRuns == [1, 0])
+        #expect(pool.busy == 1)
         release.signal()
         #expect(await blocked.value == "slow")
-        #expect(pool.waitingRuns == [0, 0])
+        await waitUntil { pool.busy == 0 }
+        #expect(pool.busy == 0)
     }
 
-    @Test("runs spread over the least busy lanes, so many inputs share a few threads")
-    func runsSpreadOverLanes() async {
-        let pool = BlockingPool(lanes: 4)
-        let release = DispatchSemaphore(value: 0)
-        let runs = (0..<8).map { index in Task { await pool.run { release.wait(); return index } } }
-        await waitUntil { pool.waitingRuns.reduce(0, +) == 8 }
-        #expect(pool.waitingRuns == [2, 2, 2, 2])
-        for _ in runs { release.signal() }
-        var finished: [Int] = []
-        for run in runs { finished.append(await run.value) }
-        #expect(finished == Array(0..<8))
-        #expect(pool.waitingRuns == [0, 0, 0, 0])
+    @Test("many runs share the pool's fixed threads: all finish, and no more run at once than there are threads")
+    func runsShareFixedThreads() async {
+        let pool = BlockingPool(threads: 2)
+        let inside = Occupancy()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    await pool.run {
+                        inside.state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+                        usleep(100)
+                        inside.state.withLock { $0.now -= 1 }
+                    }
+                }
+            }
+        }
+        #expect(inside.state.withLock { $0.most } == 2)
     }
 
     @Test("a dedicated executor keeps its runs mutually exclusive when callers do not wait for each other")
