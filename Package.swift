@@ -62,8 +62,8 @@ let package = Package(
         ),
         .target(
             name: "OutpostTools",
-            dependencies: ["OutpostCore", "OutpostWire", "OutpostInputs", "OutpostDetect", "OutpostSpool", "OutpostRuntime",
-                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["OutpostCore", "OutpostWire", "OutpostInputs", "OutpostDetect", "OutpostSpool",
+                           "OutpostRuntime"]
         ),
         .executableTarget(
             name: "outpost",

@@ -141,13 +141,13 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
         if !batches.isEmpty { await sink.write(batches) }
     }
 
-    /// One alert JSON document per alert, addressed (by its signal) to the alert publisher only.
+    /// One alert JSON document per alert: its signal (`.alert`) is what only the alert publisher accepts.
     private func alertDocuments(_ alerts: [Event], now: Int64) -> [Batch] {
         guard let alertDocuments else { return [] }
         return alerts.map { event in
             let json = Array(AlertJSON.encode(event, gateway: alertDocuments.gateway).utf8)
-            return Batch(id: BatchBuilder.newBatchID(), lane: .alerts, signal: Batch.alertSignal,
-                         contentType: "application/json", contentEncoding: "identity", created: now, items: 1,
+            return Batch(id: BatchBuilder.newBatchID(), lane: .alerts, signal: .alert, format: .alertJSON,
+                         contentEncoding: .identity, created: now, items: 1,
                          uncompressedBytes: json.count, payload: json, routing: alertDocuments.topic.topic(for: event))
         }
     }

@@ -73,6 +73,22 @@ public struct Runtime: Sendable {
                                 delivery: delivery)
     }
 
+    /// Every uplink: the configured ones, then the alert publisher when there is one.
+    func allUplinks() throws -> [ConfiguredUplink] {
+        let uplinks = configuration.uplinks + (try makeAlertPublisher().map { [$0] } ?? [])
+        // The configuration refuses a repeated name with its line; this guards one assembled another way.
+        let names = uplinks.map(\.uplink.name)
+        if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+            throw StartupError("two uplinks are named `\(repeated)`; the spool keys deliveries by name")
+        }
+        return uplinks
+    }
+
+    /// What the spool routes by: each uplink's name and the signals its kind accepts.
+    static func spoolDestinations(_ uplinks: [ConfiguredUplink]) -> [SpoolDestination] {
+        uplinks.map { SpoolDestination(uplink: $0.uplink.name, accepts: $0.uplink.accepts) }
+    }
+
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
     /// detection drains what they sent, the event router what detection sent, the batcher flushes into the spool,
     /// then the uplinks stop (whatever they did not deliver stays in the spool for the next start) and the status
@@ -84,8 +100,7 @@ public struct Runtime: Sendable {
         let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         // First: building the inputs creates the MQTT clients they use, which the broker services then start.
         let inputs = makeInputs(logger: logger)
-        let alerts = try makeAlertPublisher()
-        let allUplinks = configuration.uplinks + (alerts.map { [$0] } ?? [])
+        let allUplinks = try self.allUplinks()
         // One service per broker in use: it connects, announces `online`, and disconnects last.
         let brokers = configuration.mqttConnections.created.map { name, client in
             MQTTBrokerService(name: name, client: client, statusTopic: configuration.mqttConnections.statusTopic,
@@ -97,10 +112,12 @@ public struct Runtime: Sendable {
                                  sendResolved: configuration.alerts.sendResolved, outputs: outputs(logger: logger),
                                  next: nil, counters: counters, provisionalClock: configuration.sampleClock,
                                  clock: clock, logger: logger)
-        let spool = try await SpoolService.open(configuration.spool, uplinks: allUplinks.map(\.uplink.name),
+        let spool = try await SpoolService.open(configuration.spool, destinations: Self.spoolDestinations(allUplinks),
                                                 events: router, counters: counters, clock: clock,
                                                 wallClock: wallClock, eventClock: eventClock, logger: logger)
-        let batcher = makeBatcher(sink: spool, alerts: alerts != nil, counters: counters, clock: clock, logger: logger)
+        // Alert documents are made only when an uplink accepts them.
+        let alertDocuments = allUplinks.contains { $0.uplink.accepts.contains(.alert) }
+        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, clock: clock, logger: logger)
         router.connect(to: batcher)
         configuration.uplinkWarnings.connect { logger.warning("\($0)") }
         let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)

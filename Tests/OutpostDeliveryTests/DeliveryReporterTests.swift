@@ -9,8 +9,8 @@ struct DeliveryReporterTests {
     func refusals() async throws {
         let events = EventCollector()
         let reporter = DeliveryReporter(events: events, eventClock: ManualWallClock(), clock: ManualClock())
-        let refused = Batch(id: "x", lane: .alerts, signal: "logs", contentType: "application/x-protobuf",
-                            contentEncoding: "gzip", created: 0, items: 1, uncompressedBytes: 10, payload: [1])
+        let refused = Batch(id: "x", lane: .alerts, signal: .logs, format: .otlpProtobuf,
+                            contentEncoding: .gzip, created: 0, items: 1, uncompressedBytes: 10, payload: [1])
         for _ in 0..<100 { reporter.report(.rejected(batch: refused, reason: "HTTP 401"), uplink: "otlp", endpoint: "e") }
         for _ in 0..<DropReports.windowSteps { reporter.step() }
         let received = await events.finish()

@@ -19,7 +19,7 @@ func sqlite(_ path: String, _ sql: String) throws {
 func filledSpool(_ count: Int) throws -> String {
     let path = try temporarySpoolPath()
     do {
-        let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, destinations: otlp("otlp"))
         for index in 0..<count { try spool.enqueue(batch(.metrics, id: "m\(index)", size: 3000)) }
         spool.close()
     }
@@ -33,7 +33,7 @@ struct DamagedSpoolTests {
         let path = try temporarySpoolPath()
         try sqlite(path, "CREATE TABLE batches (x); INSERT INTO batches VALUES (1);")
         let error = try #require(throws: SQLiteError.self) {
-            _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: ["otlp"])
+            _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: otlp("otlp"))
         }
         #expect(error.isUnusableFile)
         #expect(error.message.contains(path) && error.message.contains("lane"), "\(error)")
@@ -46,7 +46,7 @@ struct DamagedSpoolTests {
             try sqlite(path, sql)
             #expect(!SQLiteSpool.isOutpostDatabase(path))
             let error = try #require(throws: SQLiteError.self, "\(sql)") {
-                _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: ["otlp"])
+                _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: otlp("otlp"))
             }
             #expect(error.isUnusableFile, "\(sql): \(error)")
         }
@@ -66,11 +66,11 @@ struct DamagedSpoolTests {
         let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int
         try garble(path, at: size / 2 / 4096 * 4096, count: 4096)
         let error = try #require(throws: SQLiteError.self) {
-            _ = try SQLiteSpool(path: path, maxBytes: 64 << 20, uplinks: ["otlp"])
+            _ = try SQLiteSpool(path: path, maxBytes: 64 << 20, destinations: otlp("otlp"))
         }
         #expect(error.isUnusableFile, "\(error)")
         let aside = SQLiteSpool.moveAside(path, now: 1_700_000_000_000_000_000)
-        let fresh = try SQLiteSpool(path: path, maxBytes: 64 << 20, uplinks: ["otlp"])
+        let fresh = try SQLiteSpool(path: path, maxBytes: 64 << 20, destinations: otlp("otlp"))
         let salvage = fresh.salvage(from: aside)
         #expect(salvage.failure == nil)
         #expect(salvage.batches >= 35, "\(salvage)")
@@ -104,7 +104,7 @@ struct DamagedSpoolTests {
     func nothingToSalvage() throws {
         let path = try filledSpool(3)
         try garble(path, at: 0, count: 100)
-        let fresh = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, uplinks: ["otlp"])
+        let fresh = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, destinations: otlp("otlp"))
         let salvage = fresh.salvage(from: path)
         #expect(salvage.batches == 0)
         #expect(salvage.failure != nil)

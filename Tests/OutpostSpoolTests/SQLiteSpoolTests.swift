@@ -9,9 +9,14 @@ func temporarySpoolPath() throws -> String {
     return directory.appendingPathComponent("spool.db").path
 }
 
+/// Destinations for OTLP uplinks (metrics and logs) named `names`.
+func otlp(_ names: String...) -> [SpoolDestination] {
+    names.map { SpoolDestination(uplink: $0, accepts: Signal.otlp) }
+}
+
 func batch(_ lane: Lane, id: String = UUID().uuidString, size: Int = 100, items: Int = 10, created: Int64 = 0) -> Batch {
-    Batch(id: id, lane: lane, signal: lane == .metrics ? "metrics" : "logs", contentType: "application/x-protobuf",
-          contentEncoding: "gzip", created: created, items: items, uncompressedBytes: size * 3,
+    Batch(id: id, lane: lane, signal: lane == .metrics ? .metrics : .logs, format: .otlpProtobuf,
+          contentEncoding: .gzip, created: created, items: items, uncompressedBytes: size * 3,
           payload: Array(repeating: UInt8(truncatingIfNeeded: id.hashValue), count: size))
 }
 
@@ -19,7 +24,7 @@ func batch(_ lane: Lane, id: String = UUID().uuidString, size: Int = 100, items:
 struct SQLiteSpoolTests {
     @Test("alerts go first, then events, then metrics; first in, first out within a lane")
     func order() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, destinations: otlp("otlp"))
         for (index, lane) in [Lane.metrics, .events, .alerts, .metrics, .alerts].enumerated() {
             try spool.enqueue(batch(lane, id: "b\(index)"))
         }
@@ -34,7 +39,8 @@ struct SQLiteSpoolTests {
 
     @Test("a batch leaves only when every uplink it was meant for has delivered it")
     func everyUplinkDelivers() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, uplinks: ["mqtt", "otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20,
+                                    destinations: otlp("mqtt", "otlp"))
         try spool.enqueue(batch(.metrics, id: "m"))
         let forMQTT = try #require(try spool.next(for: "mqtt", now: 0))
         try spool.delivered(forMQTT.sequence, by: "mqtt")
@@ -48,7 +54,7 @@ struct SQLiteSpoolTests {
 
     @Test("deferred batches wait until their next attempt; attempts are counted")
     func backoff() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, destinations: otlp("otlp"))
         try spool.enqueue(batch(.metrics, id: "m"))
         let first = try #require(try spool.next(for: "otlp", now: 0))
         try spool.deferred(first.sequence, by: "otlp", until: 100, error: "503")
@@ -60,7 +66,7 @@ struct SQLiteSpoolTests {
     func evictionOrder() throws {
         // Room for four 1000-byte batches (each also counts the per-batch overhead).
         let bound = 4 * (1000 + SQLiteSpool.overheadPerBatch)
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: bound, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: bound, destinations: otlp("otlp"))
         try spool.enqueue(batch(.alerts, id: "a1", size: 1000, items: 1))
         try spool.enqueue(batch(.metrics, id: "m1", size: 1000, items: 50))
         try spool.enqueue(batch(.events, id: "e1", size: 1000, items: 5))
@@ -85,7 +91,7 @@ struct SQLiteSpoolTests {
 
     @Test("a batch bigger than the whole spool is refused and counted, nothing else is touched")
     func tooBig() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 2000, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 2000, destinations: otlp("otlp"))
         try spool.enqueue(batch(.metrics, id: "small", size: 500))
         #expect(try spool.enqueue(batch(.metrics, id: "huge", size: 5000)).first?.batches == 1)
         #expect(try spool.batches(limit: 10).map(\.batch.id) == ["small"])
@@ -96,11 +102,11 @@ struct SQLiteSpoolTests {
     func durable() throws {
         let path = try temporarySpoolPath()
         do {
-            let spool = try SQLiteSpool(path: path, maxBytes: 1200, uplinks: ["otlp"])
+            let spool = try SQLiteSpool(path: path, maxBytes: 1200, destinations: otlp("otlp"))
             try spool.enqueue(batch(.metrics, id: "m1", size: 1000))
             try spool.enqueue(batch(.alerts, id: "a1", size: 1000))
         }
-        let reopened = try SQLiteSpool(path: path, maxBytes: 1200, uplinks: ["otlp"])
+        let reopened = try SQLiteSpool(path: path, maxBytes: 1200, destinations: otlp("otlp"))
         #expect(try reopened.batches(limit: 10).map(\.batch.id) == ["a1"])
         #expect(try reopened.statistics()[.metrics].droppedBatches == 1)
         #expect(try reopened.statistics().accountedBytes == 1000 + SQLiteSpool.overheadPerBatch)
@@ -110,7 +116,7 @@ struct SQLiteSpoolTests {
 
     @Test("a permanent rejection drops the batch for that uplink and counts it")
     func rejected() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 1 << 20, destinations: otlp("otlp"))
         try spool.enqueue(batch(.events, id: "e", items: 3))
         let next = try #require(try spool.next(for: "otlp", now: 0))
         try spool.rejected(next.sequence, by: "otlp")
@@ -121,14 +127,14 @@ struct SQLiteSpoolTests {
     @Test("batches stored while no uplink was configured are adopted by the uplinks configured later")
     func adoptsOrphans() throws {
         let path = try temporarySpoolPath()
-        try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: []).enqueue(batch(.metrics, id: "kept"))
-        let spool = try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: ["otlp"])
+        try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: []).enqueue(batch(.metrics, id: "kept"))
+        let spool = try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: otlp("otlp"))
         #expect(try spool.next(for: "otlp", now: 0)?.batch.id == "kept")
     }
 
     @Test("a full disk is an SQLITE_FULL error that leaves the spool usable")
     func diskFull() throws {
-        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 64 << 20, uplinks: ["otlp"])
+        let spool = try SQLiteSpool(path: try temporarySpoolPath(), maxBytes: 64 << 20, destinations: otlp("otlp"))
         try spool.limitPagesForTesting(try spool.pageCountForTesting() + 2)
         var failure: SQLiteError?
         do {
@@ -147,11 +153,11 @@ struct SQLiteSpoolTests {
         let path = try temporarySpoolPath()
         try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
         #expect {
-            _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: [])
+            _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: [])
         } throws: { ($0 as? SQLiteError)?.isUnusableFile == true }
         let aside = SQLiteSpool.moveAside(path, now: 1_700_000_000_000_000_000)
         #expect(FileManager.default.fileExists(atPath: aside))
         #expect(!FileManager.default.fileExists(atPath: path))
-        _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, uplinks: [])
+        _ = try SQLiteSpool(path: path, maxBytes: 1 << 20, destinations: [])
     }
 }

@@ -31,8 +31,8 @@ private func noisyBatch(_ index: Int) -> Batch {
         state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
         return UInt8(truncatingIfNeeded: state >> 33)
     }
-    return Batch(id: "b\(index)", lane: .metrics, signal: "metrics", contentType: "application/x-protobuf",
-                 contentEncoding: "gzip", created: Int64(index), items: 10, uncompressedBytes: 60_000,
+    return Batch(id: "b\(index)", lane: .metrics, signal: .metrics, format: .otlpProtobuf,
+                 contentEncoding: .gzip, created: Int64(index), items: 10, uncompressedBytes: 60_000,
                  payload: payload)
 }
 
@@ -41,7 +41,7 @@ struct SpoolReserveTests {
     @Test("a full disk still lets delivered batches leave the spool, so it drains and takes new ones again")
     func fullDiskDrains() throws {
         try withTinyDisk { folder in
-            let spool = try SQLiteSpool(path: folder + "/spool.db", maxBytes: 64 << 20, uplinks: ["sink"])
+            let spool = try SQLiteSpool(path: folder + "/spool.db", maxBytes: 64 << 20, destinations: otlp("sink"))
             #expect(spool.reserve.isHeld)
             var stored = 0
             do {
@@ -72,7 +72,7 @@ struct SpoolReserveTests {
     @Test("the reserve is a file beside the spool that new batches never use")
     func reserveFile() throws {
         let path = try temporarySpoolPath()
-        let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, uplinks: ["sink"])
+        let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, destinations: otlp("sink"))
         let attributes = try FileManager.default.attributesOfItem(atPath: path + ".reserve")
         #expect((attributes[.size] as? Int) == SpoolReserve.defaultSize)
         #expect(spool.reserve.release())

@@ -20,10 +20,10 @@ private func python(_ path: String, _ script: String) throws -> String {
 }
 
 private func openSpool(_ path: String, stateDirectory: String?, events: EventCollector,
-                       uplinks: [String] = ["otlp"]) async throws -> SpoolService {
+                       destinations: [SpoolDestination] = otlp("otlp")) async throws -> SpoolService {
     var configuration = SpoolConfiguration(path: path)
     configuration.stateDirectory = stateDirectory
-    return try await SpoolService.open(configuration, uplinks: uplinks, events: events,
+    return try await SpoolService.open(configuration, destinations: destinations, events: events,
                                        counters: PipelineCounters(inputCount: 0, startedAt: 0),
                                        clock: ManualClock(), wallClock: ManualWallClock(), logger: quietLogger)
 }
@@ -55,7 +55,7 @@ struct DamagedStateTests {
         let state = try temporaryStateDirectory()
         let path = state + "/spool.db"
         do {
-            let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, uplinks: ["otlp"])
+            let spool = try SQLiteSpool(path: path, maxBytes: 64 << 20, destinations: otlp("otlp"))
             for _ in 0..<30 { try spool.enqueue(storeBatch(.metrics, size: 3000)) }
             spool.close()
         }
@@ -172,7 +172,7 @@ struct FullSpoolReportTests {
         let state = try temporaryStateDirectory()
         var configuration = SpoolConfiguration(path: state + "/spool.db", stateDirectory: state)
         configuration.maxSize = 64 * 1024
-        let service = try await SpoolService.open(configuration, uplinks: ["otlp"], events: events,
+        let service = try await SpoolService.open(configuration, destinations: otlp("otlp"), events: events,
                                                   counters: PipelineCounters(inputCount: 0, startedAt: 0),
                                                   clock: ManualClock(), wallClock: ManualWallClock(),
                                                   logger: quietLogger)
@@ -196,7 +196,7 @@ struct SpoolServiceTests {
         var configuration = SpoolConfiguration(path: path)
         configuration.maxSize = maxSize
         configuration.stateDirectory = (path as NSString).deletingLastPathComponent
-        return try await SpoolService.open(configuration, uplinks: ["otlp"], events: events,
+        return try await SpoolService.open(configuration, destinations: otlp("otlp"), events: events,
                                            counters: PipelineCounters(inputCount: 0, startedAt: 0),
                                            clock: ManualClock(), wallClock: ManualWallClock(),
                                            logger: quietLogger)

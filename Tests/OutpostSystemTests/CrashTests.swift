@@ -58,7 +58,7 @@ struct CrashTests {
         // No point was spooled twice: each (series, time) appears once across every batch.
         var seen = Set<String>()
         var duplicates = 0
-        for spooled in try SQLiteSpool(readOnlyPath: spoolPath).batches(limit: Int.max) where spooled.batch.signal == "metrics" {
+        for spooled in try SQLiteSpool(readOnlyPath: spoolPath).batches(limit: Int.max) where spooled.batch.signal == .metrics {
             let json = try SpoolTools.decode(spooled.batch)
             let request = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
             for resource in request["resourceMetrics"] as? [[String: Any]] ?? [] {

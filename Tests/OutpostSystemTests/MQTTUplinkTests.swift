@@ -92,4 +92,47 @@ struct MQTTUplinkTests {
         #expect(alerts.messages.contains { $0.topic == "outpost/gw-r/alerts/warn/none"
             && $0.payload.contains("outpost.uplink.state") })
     }
+
+    @Test("an uplink named `alerts.backup` gets the metrics; the alert publisher beside it only the alert documents")
+    func namesDoNotRoute() async throws {
+        let broker = try MosquittoBroker()
+        let start = 1_772_366_400
+        let rows = (0..<120).map { "\(start + $0),\($0 == 80 ? 80 : 20 + $0 % 7)" }
+        let csv = try writeTemporary("spike.csv", "timestamp,value\n" + rows.joined(separator: "\n") + "\n")
+        let config = try writeTemporary("mqtt-names.toml", """
+            [gateway]
+            id = "gw-n"
+            state_dir = "\(try temporaryStateDirectory())"
+            [batch]
+            max_age = "200ms"
+            [mqtt.brokers.cloud]
+            url = "mqtt://127.0.0.1:\(broker.port)"
+            [[uplink.mqtt]]
+            name = "alerts.backup"
+            broker = "cloud"
+            [alerts]
+            mqtt_broker = "cloud"
+            send_resolved = false
+            [[input.replay]]
+            path = "\(csv.path)"
+            name = "tank.level"
+            speed = 80.0
+            """)
+        let everything = try MosquittoSubscription(broker: broker, topic: "outpost/gw-n/#", hex: true)
+        let outpost = try OutpostProcess.start(config: config)
+        defer { if outpost.isRunning { outpost.terminate() } }
+        let decoder = IncrementalOTLPDecoder()
+        try await poll("every reading through `alerts.backup`") {
+            let metrics = everything.messages.filter { $0.topic == "outpost/gw-n/metrics" }.map(\.payload)
+            return Set(pointTimestamps(try decoder.decode(metrics), metric: "tank.level")).count == 120
+        }
+        try await poll("the alert document") {
+            everything.messages.contains { $0.topic == "outpost/gw-n/alerts/warn/tank.level" }
+        }
+        // Alert documents are JSON (hex `7b` is `{`); OTLP went to the metrics and events topics, gzip (`1f8b`).
+        let alerts = everything.messages.filter { $0.topic.hasPrefix("outpost/gw-n/alerts/") }
+        #expect(alerts.allSatisfy { $0.payload.hasPrefix("7b") }, "\(alerts.map(\.topic))")
+        #expect(everything.messages.filter { $0.topic.hasSuffix("/metrics") || $0.topic.hasSuffix("/events") }
+            .allSatisfy { $0.payload.hasPrefix("1f8b") })
+    }
 }

@@ -3,8 +3,8 @@ import Logging
 import OutpostCore
 
 package func storeBatch(_ lane: Lane, size: Int = 4000) -> Batch {
-    Batch(id: UUID().uuidString, lane: lane, signal: "metrics", contentType: "application/x-protobuf",
-          contentEncoding: "gzip", created: 0, items: 10, uncompressedBytes: size, payload: Array(repeating: 7, count: size))
+    Batch(id: UUID().uuidString, lane: lane, signal: .metrics, format: .otlpProtobuf,
+          contentEncoding: .gzip, created: 0, items: 10, uncompressedBytes: size, payload: Array(repeating: 7, count: size))
 }
 
 /// Collects what the spool service reports.

@@ -70,6 +70,7 @@ final class ScriptedQueue: DeliveryQueue {
 /// An uplink that answers from a script (by attempt number) and can say its connection came back.
 final class ScriptedUplink: ReconnectNotifying {
     let name = "scripted"
+    let accepts = Signal.otlp
     private let answer: @Sendable (Int) -> DeliveryResult
     private let sent = Atomic<Int>(0)
     private let handler = Mutex<(@Sendable () -> Void)?>(nil)
@@ -292,7 +293,7 @@ struct DeliveryLoopReconnectTests {
         }
         let queue = try ScriptedQueue(batches: 1)
         let uplink = MQTTUplink(name: "mqtt", client: client, metricsTopic: "outpost/gw/metrics",
-                                eventsTopic: "outpost/gw/events", maxPacketSize: nil)
+                                eventsTopic: "outpost/gw/events", maxPacketSize: nil, gzipLevel: 6)
         let harness = LoopHarness(uplink: uplink, queue: queue)
         // Three failed attempts (not connected): the next one is at least 4 s of the loop's clock away, and that
         // clock is not moved again.

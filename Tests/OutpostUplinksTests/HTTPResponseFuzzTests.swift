@@ -91,7 +91,7 @@ struct ResponseChecker {
         }
         let status = head.status ?? 503
         let result = uplink.classify(.response(status: status, headers: head.fields.map { ($0.name, $0.value) },
-                                               body: Array(bytes.suffix(64))), signal: "metrics")
+                                               body: Array(bytes.suffix(64))), signal: .metrics)
         check(result, status: status, context: context)
     }
 

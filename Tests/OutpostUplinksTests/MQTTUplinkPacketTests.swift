@@ -24,7 +24,7 @@ struct MQTTUplinkPacketTests {
         let batch = try metricsBatch(values)
         #expect(batch.payload.count > 10 * 2048)
         let uplink = MQTTUplink(name: "mqtt", client: client, metricsTopic: "outpost/gw/metrics",
-                                eventsTopic: "outpost/gw/events", maxPacketSize: nil)
+                                eventsTopic: "outpost/gw/events", maxPacketSize: nil, gzipLevel: 1)
         #expect(await uplink.deliver(batch) == .delivered)
         let decoder = IncrementalOTLPDecoder()
         try await poll("every piece") {
@@ -34,6 +34,8 @@ struct MQTTUplinkPacketTests {
         let pieces = collector.messages.map(\.payload)
         #expect(pieces.count > 10)
         #expect(pieces.allSatisfy { $0.count / 2 < 2048 - 100 }, "payload plus headers within the limit")
+        // Hex digits 16 and 17 are the gzip header's XFL byte: zlib writes 4 for level 1 (fastest).
+        #expect(pieces.allSatisfy { Array($0)[16..<18] == ["0", "4"] }, "gzipped at [batch] gzip_level = 1")
         let timestamps = pointTimestamps(try decoder.decode(pieces), metric: "greenhouse.temperature")
         #expect(timestamps.count == values.count)
         #expect(Set(timestamps).count == values.count)
@@ -42,7 +44,7 @@ struct MQTTUplinkPacketTests {
     @Test("split pieces are complete requests: resource and scope in each, JSON and logs too")
     func splitterUnits() throws {
         let batch = try metricsBatch((0..<500).map(Double.init), encoding: .json)
-        let pieces = try BatchSplitter.pieces(of: batch, limit: batch.payload.count / 3)
+        let pieces = try MQTTUplink.pieces(of: batch, limit: batch.payload.count / 3, gzipLevel: 6)
         #expect(pieces.count >= 3)
         var points = 0
         for piece in pieces {
@@ -51,8 +53,42 @@ struct MQTTUplinkPacketTests {
             points += request.pointCount
         }
         #expect(points == 500)
-        #expect(throws: BatchSplitter.SplitError.itemTooLarge(limit: 10)) {
-            try BatchSplitter.pieces(of: try metricsBatch([1, 2]), limit: 10)
+        let events = try alertBatch("spike")
+        let logPieces = try OTLPPayload(events).pieces(limit: 1 << 20, as: .json, gzipLevel: 0)
+        #expect(try logPieces.map { try OTLPPayload.logs(LogsRequest(jsonUTF8Bytes: $0)) } == [OTLPPayload(events)])
+        #expect(throws: OTLPPayloadError.itemTooLarge(limit: 10)) {
+            try MQTTUplink.pieces(of: try metricsBatch([1, 2]), limit: 10, gzipLevel: 6)
+        }
+    }
+
+    @Test("a split batch's pieces are gzipped at [batch] gzip_level and decode to exactly the original points")
+    func piecesFollowTheGzipLevel() throws {
+        let values = (0..<2000).map { Double($0 % 97) / 4 }
+        let batch = try metricsBatch(values)
+        let original = try points(of: [Gzip.decompress(batch.payload)])
+        #expect(original.map(\.value) == values)
+        let limit = batch.payload.count / 4
+        let fastest = try MQTTUplink.pieces(of: batch, limit: limit, gzipLevel: 1)
+        let smallest = try MQTTUplink.pieces(of: batch, limit: limit, gzipLevel: 9)
+        #expect(fastest.count > 1 && smallest.count > 1)
+        // The gzip header's XFL byte (RFC 1952 §2.3.1): zlib writes 4 for level 1, 2 for level 9, 0 otherwise.
+        #expect(fastest.allSatisfy { $0[8] == 4 })
+        #expect(smallest.allSatisfy { $0[8] == 2 })
+        #expect(fastest.reduce(0) { $0 + $1.count } > smallest.reduce(0) { $0 + $1.count })
+        #expect(try points(of: fastest.map { try Gzip.decompress($0) }) == original)
+        #expect(try points(of: smallest.map { try Gzip.decompress($0) }) == original)
+    }
+
+    private struct Point: Equatable {
+        let time: UInt64
+        let value: Double
+    }
+
+    /// Every data point of protobuf metrics requests, in order.
+    private func points(of requests: [[UInt8]]) throws -> [Point] {
+        try requests.flatMap { bytes in
+            try MetricsRequest(serializedBytes: bytes).resourceMetrics.flatMap(\.scopeMetrics).flatMap(\.metrics)
+                .flatMap(\.gauge.dataPoints).map { Point(time: $0.timeUnixNano, value: $0.asDouble) }
         }
     }
 }

@@ -17,7 +17,7 @@ func decodeWithOfficialSchema(_ batch: Batch) throws -> [String: Any] {
     process.executableURL = URL(fileURLWithPath: python)
     let encoding = batch.contentType == "application/json" ? "json" : "protobuf"
     process.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostWireTests/otlp_decode.py").path,
-                         batch.signal, encoding, batch.contentEncoding, file.path]
+                         batch.signal.rawValue, encoding, batch.contentEncoding.rawValue, file.path]
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -71,7 +71,7 @@ struct OTLPEncoderTests {
         #expect(batches.count == 1)
         #expect(batch.items == 3)
         #expect(batch.contentType == encoding.contentType)
-        #expect(batch.contentEncoding == "gzip")
+        #expect(batch.contentEncoding == .gzip)
         let decoded = try decodeWithOfficialSchema(batch)
         let resourceMetrics = try #require((decoded["resource_metrics"] as? [[String: Any]])?.first)
         let resourceAttributes = attributes((resourceMetrics["resource"] as? [String: Any])?["attributes"])
@@ -128,7 +128,7 @@ struct OTLPEncoderTests {
         #expect(batches.allSatisfy { $0.uncompressedBytes <= 16 * 1024 })
         #expect(batches.reduce(0) { $0 + $1.items } == 2000)
         #expect(Set(batches.map(\.id)).count == batches.count, "each part has its own batch id")
-        #expect(batches.allSatisfy { $0.contentEncoding == "identity" })
+        #expect(batches.allSatisfy { $0.contentEncoding == .identity })
         var values: [Double] = []
         for batch in batches {
             let decoded = try decodeWithOfficialSchema(batch)

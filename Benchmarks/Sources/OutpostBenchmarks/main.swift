@@ -198,7 +198,8 @@ func storePipeline() -> [Measurement] {
     let seconds = 300
     let ticks = hundredSeries(seconds: seconds)
     let builder = BatchBuilder(encoder: OTLPEncoder(resource: resource), format: BatchFormat())
-    let spool = try! SQLiteSpool(path: path, maxBytes: 256 << 20, uplinks: ["otlp"])
+    let spool = try! SQLiteSpool(path: path, maxBytes: 256 << 20,
+                                 destinations: [SpoolDestination(uplink: "otlp", accepts: Signal.otlp)])
     var engine = DetectionEngine(configuration: DetectionConfiguration())
     let writtenBefore = bytesWritten()
     let start = ContinuousClock.now

@@ -22,12 +22,11 @@ package struct Batch: Sendable, Equatable {
     /// after an at-least-once re-send.
     package let id: String
     package let lane: Lane
-    /// `metrics` or `logs`: which OTLP export request the payload holds.
-    package let signal: String
-    /// `application/x-protobuf` or `application/json`.
-    package let contentType: String
-    /// `gzip` or `identity`.
-    package let contentEncoding: String
+    /// What the payload holds: an OTLP metrics or logs request, or an alert document. Uplinks take batches by it.
+    package let signal: Signal
+    /// How the payload is written before compression; `.alertJSON` exactly when the signal is `.alert`.
+    package let format: PayloadFormat
+    package let contentEncoding: ContentEncoding
     /// Unix nanoseconds when the batch was closed.
     package let created: Int64
     /// Data points or log records in the batch.
@@ -38,15 +37,12 @@ package struct Batch: Sendable, Equatable {
     /// Where an uplink should put it, when the batch says so itself (the MQTT topic of one alert). Default "".
     package let routing: String
 
-    /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
-    package static let alertSignal = "alert"
-
-    package init(id: String, lane: Lane, signal: String, contentType: String, contentEncoding: String,
+    package init(id: String, lane: Lane, signal: Signal, format: PayloadFormat, contentEncoding: ContentEncoding,
                 created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8], routing: String = "") {
         self.id = id
         self.lane = lane
         self.signal = signal
-        self.contentType = contentType
+        self.format = format
         self.contentEncoding = contentEncoding
         self.created = created
         self.items = items
@@ -54,5 +50,8 @@ package struct Batch: Sendable, Equatable {
         self.payload = payload
         self.routing = routing
     }
+
+    /// The payload's MIME type (`format.contentType`).
+    package var contentType: String { format.contentType }
 }
 

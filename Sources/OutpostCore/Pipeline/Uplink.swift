@@ -12,6 +12,9 @@ package enum DeliveryResult: Sendable, Equatable {
 package protocol Uplink: Sendable {
     /// The operator's name for it (`[[uplink.otlp_http]] name`), used in the spool's delivery rows and status.
     var name: String { get }
+    /// The signals it delivers, declared by its kind (an OTLP receiver: metrics and logs; an alert publisher: alert
+    /// documents). The spool keeps a batch for exactly the uplinks that accept its signal.
+    var accepts: Set<Signal> { get }
     /// Sends one batch and says how it went. May block only its own thread, never the cooperative pool.
     func deliver(_ batch: Batch) async -> DeliveryResult
 }

@@ -138,11 +138,13 @@ public struct OutpostConfiguration: Sendable {
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
+                                          batchGzipLevel: configuration.batch.gzipLevel,
                                           configDirectory: directory(of: file), wallClock: plainWallClock,
                                           mqtt: configuration.mqttConnections,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id,
                                           warn: { [relay = configuration.uplinkWarnings] in relay($0) })
-        configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext)
+        let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]
+        configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext, reserved: reserved)
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
         configuration.batch.maxBytes = configuration.uplinks.compactMap(\.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)
@@ -259,9 +261,12 @@ public struct OutpostConfiguration: Sendable {
         return inputs.sorted { ($0.location?.line ?? 0) < ($1.location?.line ?? 0) }
     }
 
-    /// `[uplink]` holds one key per kind; each kind is a table or an array of tables. Names must be unique: they
-    /// key the spool's delivery rows.
-    private static func readUplinks(_ reader: ConfigReader?, context: UplinkContext) -> [ConfiguredUplink] {
+    /// `[uplink]` holds one key per kind; each kind is a table or an array of tables. Names must be unique, also
+    /// against the `reserved` names of uplinks the runtime adds itself (the MQTT alert publisher): they key the
+    /// spool's delivery rows.
+    private static func readUplinks(_ reader: ConfigReader?, context: UplinkContext, reserved: [String])
+        -> [ConfiguredUplink]
+    {
         guard let reader else { return [] }
         var uplinks: [ConfiguredUplink] = []
         for kindName in reader.keys {
@@ -270,6 +275,9 @@ public struct OutpostConfiguration: Sendable {
                 guard let uplink = kind.make(from: table, context: context) else { continue }
                 if uplinks.contains(where: { $0.uplink.name == uplink.uplink.name }) {
                     table.invalid("name", "`\(uplink.uplink.name)` names another uplink already; give each a unique name")
+                } else if reserved.contains(uplink.uplink.name) {
+                    table.invalid("name", "`\(uplink.uplink.name)` is the name of the MQTT alert publisher "
+                        + "([alerts] mqtt_broker); give this uplink another name")
                 }
                 uplinks.append(uplink)
             }

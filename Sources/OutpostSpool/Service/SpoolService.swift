@@ -47,13 +47,14 @@ package final class SpoolService: Service, BatchSink, Sendable {
         var failing = false
     }
 
-    private init(connection: SpoolConnection, opener: SpoolOpener, uplinks: [String],
+    private init(connection: SpoolConnection, opener: SpoolOpener, destinations: [SpoolDestination],
                  events: any EventSink, counters: PipelineCounters, clock: any Clock<Duration>,
                  wallClock: any WallClock, eventClock: any WallClock, logger: Logger) {
         self.connection = connection
         self.eventClock = eventClock
         self.opener = opener
-        self.wakeSignals = Dictionary(uniqueKeysWithValues: uplinks.map { ($0, WakeSignal()) })
+        // Names are unique (the runtime refuses duplicates); should two ever meet, they share a signal, not a trap.
+        self.wakeSignals = Dictionary(destinations.map { ($0.uplink, WakeSignal()) }) { first, _ in first }
         self.maxBytes = opener.maxBytes
         self.events = events
         self.counters = counters
@@ -62,13 +63,15 @@ package final class SpoolService: Service, BatchSink, Sendable {
         self.logger = logger
     }
 
-    /// Opens the spool at `configuration.path` (creating its folder), replacing and salvaging a damaged file.
-    /// Throws a `StartupError` for what the operator must fix (an unwritable folder, a file that is not Outpost's).
-    package static func open(_ configuration: SpoolConfiguration, uplinks: [String], events: any EventSink,
-                             counters: PipelineCounters, clock: any Clock<Duration>, wallClock: any WallClock,
-                             eventClock: (any WallClock)? = nil, logger: Logger) async throws -> SpoolService {
-        let opener = SpoolOpener(path: configuration.path, maxBytes: Int(configuration.maxSize), uplinks: uplinks,
-                                 stateDirectory: configuration.stateDirectory)
+    /// Opens the spool at `configuration.path` (creating its folder) for `destinations`, replacing and salvaging a
+    /// damaged file. Throws a `StartupError` for what the operator must fix (an unwritable folder, a file that is not
+    /// Outpost's).
+    package static func open(_ configuration: SpoolConfiguration, destinations: [SpoolDestination],
+                             events: any EventSink, counters: PipelineCounters, clock: any Clock<Duration>,
+                             wallClock: any WallClock, eventClock: (any WallClock)? = nil,
+                             logger: Logger) async throws -> SpoolService {
+        let opener = SpoolOpener(path: configuration.path, maxBytes: Int(configuration.maxSize),
+                                 destinations: destinations, stateDirectory: configuration.stateDirectory)
         let now = wallClock.nowNanos()
         let opened = await BlockingExecutor(label: "spool.open").run { () -> Result<SpoolConnection, StartupError> in
             do throws(StartupError) {
@@ -78,7 +81,7 @@ package final class SpoolService: Service, BatchSink, Sendable {
             }
         }
         let connection = try opened.get()
-        let service = SpoolService(connection: connection, opener: opener, uplinks: uplinks, events: events,
+        let service = SpoolService(connection: connection, opener: opener, destinations: destinations, events: events,
                                    counters: counters, clock: clock, wallClock: wallClock,
                                    eventClock: eventClock ?? wallClock,
                                    logger: logger)
@@ -455,7 +458,7 @@ package struct SpoolReset: Sendable {
 package struct SpoolOpener: Sendable {
     package let path: String
     package let maxBytes: Int
-    package let uplinks: [String]
+    package let destinations: [SpoolDestination]
     package let stateDirectory: String?
 
     /// Opens the spool: creates the folder, refuses what is not Outpost's to touch, replaces a damaged file.
@@ -495,7 +498,7 @@ package struct SpoolOpener: Sendable {
     }
 
     package func fresh() throws(SQLiteError) -> SQLiteSpool {
-        try SQLiteSpool(path: path, maxBytes: maxBytes, uplinks: uplinks)
+        try SQLiteSpool(path: path, maxBytes: maxBytes, destinations: destinations)
     }
 
     package func salvage(_ aside: String, into spool: SQLiteSpool, cause: String) -> SpoolReset {

@@ -47,9 +47,13 @@ extension SQLiteSpool {
         while failuresInARow < 100_000 {
             do throws(SQLiteError) {
                 guard try reader.bind(.int(cursor)).step() else { break }
-                let row = spooled(reader, attemptsColumn: nil)
-                cursor = row.sequence
+                cursor = reader.int(0)
                 failuresInARow = 0
+                // A row SQLite reads but that holds what no Outpost writes is unreadable too, and only that row.
+                guard let row = try? spooled(reader, attemptsColumn: nil) else {
+                    unreadable += 1
+                    continue
+                }
                 try body(row)
             } catch {
                 if error.isDiskFull || error.isAccessProblem { return (unreadable, error.description, cursor) }
@@ -109,8 +113,7 @@ extension SQLiteSpool {
                 let size = batch.payload.count + Self.overheadPerBatch
                 guard maxBytes == 0 || size <= maxBytes else { continue }
                 evictions += try makeRoom(for: size, lane: batch.lane)
-                try insert(batch, for: uplinks.filter { Self.takes($0, signal: batch.signal) },
-                           sequence: spooled.sequence)
+                try insert(batch, for: uplinks(accepting: batch.signal), sequence: spooled.sequence)
                 accountedBytes += size
             }
             return evictions

@@ -12,8 +12,8 @@ import Glibc
 /// - Order: alerts, then events, then metrics; first in, first out within a lane.
 /// - Bound: when `max_size` would be exceeded, the oldest metrics go first, then the oldest events, and alerts only
 ///   when nothing else is left. Every drop is counted (persistently) and returned to the caller to report.
-/// - Delivery: a batch carries one delivery row per uplink it is meant for, and leaves the spool when the last of
-///   them has delivered (or permanently rejected) it.
+/// - Delivery: a batch carries one delivery row per uplink that accepts its signal (`SpoolDestination`), and leaves
+///   the spool when the last of them has delivered (or permanently rejected) it.
 ///
 /// Not thread-safe: `SpoolHandle` confines it to one serial executor.
 package final class SQLiteSpool {
@@ -25,16 +25,16 @@ package final class SQLiteSpool {
 
     package let path: String
     package let maxBytes: Int
-    package let uplinks: [String]
+    package let destinations: [SpoolDestination]
     let database: SQLiteDatabase
     var accountedBytes = 0
     let reserve: SpoolReserve
 
-    /// Opens (or creates) the spool at `path` for `uplinks`.
-    package init(path: String, maxBytes: Int, uplinks: [String]) throws(SQLiteError) {
+    /// Opens (or creates) the spool at `path` for `destinations`.
+    package init(path: String, maxBytes: Int, destinations: [SpoolDestination]) throws(SQLiteError) {
         self.path = path
         self.maxBytes = maxBytes
-        self.uplinks = uplinks
+        self.destinations = destinations
         reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path)
         try checkCompatible()
@@ -75,7 +75,7 @@ package final class SQLiteSpool {
             );
             """)
         try addRoutingColumnIfMissing()
-        try forgetRemovedUplinks()
+        try reconcileDeliveries()
         accountedBytes = try totalAccountedBytes()
         reserve.take()
     }
@@ -156,7 +156,7 @@ package final class SQLiteSpool {
     package init(readOnlyPath path: String) throws(SQLiteError) {
         self.path = path
         self.maxBytes = 0
-        self.uplinks = []
+        self.destinations = []
         reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path, readOnly: true)
         accountedBytes = try totalAccountedBytes()
@@ -164,11 +164,10 @@ package final class SQLiteSpool {
 
     // MARK: writing
 
-    /// Stores `batch` durably for every uplink, evicting older batches if the bound requires it. Returns what was
-    /// evicted (possibly `batch` itself, when it can never fit).
-    /// `destinations` names the uplinks the batch is for; nil means every uplink.
+    /// Stores `batch` durably for every uplink that accepts its signal, evicting older batches if the bound requires
+    /// it. Returns what was evicted (possibly `batch` itself, when it can never fit).
     @discardableResult
-    package func enqueue(_ batch: Batch, for destinations: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
+    package func enqueue(_ batch: Batch) throws(SQLiteError) -> [SpoolEviction] {
         reserve.take()
         let size = batch.payload.count + Self.overheadPerBatch
         if maxBytes > 0, size > maxBytes {
@@ -178,9 +177,7 @@ package final class SQLiteSpool {
         }
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
             let evictions = try makeRoom(for: size, lane: batch.lane)
-            let wanted = destinations.map { Set($0).intersection(uplinks) }.map(Array.init)
-                ?? uplinks.filter { Self.takes($0, signal: batch.signal) }
-            try insert(batch, for: wanted)
+            try insert(batch, for: uplinks(accepting: batch.signal))
             accountedBytes += size
             return evictions
         }
@@ -194,8 +191,8 @@ package final class SQLiteSpool {
                                  payload, routing)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).bind(sequence.map { .int($0) } ?? .null, .text(batch.id), .int(Int64(batch.lane.rawValue)),
-                      .text(batch.signal), .text(batch.contentType),
-                      .text(batch.contentEncoding), .int(batch.created), .int(Int64(batch.items)),
+                      .text(batch.signal.rawValue), .text(batch.contentType),
+                      .text(batch.contentEncoding.rawValue), .int(batch.created), .int(Int64(batch.items)),
                       .int(Int64(batch.uncompressedBytes)), .blob(batch.payload), .text(batch.routing)).run()
         let sequence = database.lastInsertID
         let delivery = try database.prepare("INSERT INTO deliveries (seq, uplink) VALUES (?, ?)")
@@ -251,7 +248,7 @@ package final class SQLiteSpool {
             ORDER BY b.lane, b.seq LIMIT 1
             """)
         guard try statement.bind(.text(uplink), .int(now)).step() else { return nil }
-        return Self.spooled(statement, attemptsColumn: 10)
+        return try Self.spooled(statement, attemptsColumn: 10)
     }
 
     /// The next batch for `uplink` at `now`, for a delivery loop: alerts first (any age), then live batches
@@ -275,7 +272,7 @@ package final class SQLiteSpool {
             let statement = try database.prepare(sql)
             try statement.bind(values: [.text(uplink), .int(now)] + extra)
             if try statement.step() {
-                return Self.spooled(statement, attemptsColumn: 10)
+                return try Self.spooled(statement, attemptsColumn: 10)
             }
         }
         return nil
@@ -386,7 +383,7 @@ package final class SQLiteSpool {
             """)
         try statement.bind(.int(Int64(limit)))
         var result: [SpooledBatch] = []
-        while try statement.step() { result.append(Self.spooled(statement, attemptsColumn: nil)) }
+        while try statement.step() { result.append(try Self.spooled(statement, attemptsColumn: nil)) }
         return result
     }
 
@@ -408,34 +405,40 @@ package final class SQLiteSpool {
         return total
     }
 
-    /// Deliveries for uplinks no longer configured would pin their batches forever; batches no uplink wants any
-    /// more (stored while none was configured, or meant for a removed one) are adopted by the current uplinks
-    /// rather than deleted: the spool never throws data away except to stay within its bound.
-    private func forgetRemovedUplinks() throws(SQLiteError) {
+    /// The names of the uplinks, in configuration order.
+    package var uplinks: [String] { destinations.map(\.uplink) }
+
+    /// The uplinks a batch of `signal` is for.
+    func uplinks(accepting signal: Signal) -> [String] {
+        destinations.filter { $0.accepts.contains(signal) }.map(\.uplink)
+    }
+
+    /// Brings the delivery rows of an existing file in line with the current destinations, in one transaction:
+    /// - rows for uplinks no longer configured would pin their batches forever: forgotten;
+    /// - rows for a signal the uplink does not accept (routed by an older Outpost's name rule, where an uplink named
+    ///   `alerts.<anything>` got alert documents instead of OTLP, or for an uplink whose kind changed) are
+    ///   forgotten;
+    /// - batches no uplink wants any more (stored while none was configured, meant for a removed one, or just
+    ///   forgotten above) are adopted by every current uplink that accepts their signal, rather than deleted: the
+    ///   spool never throws data away except to stay within its bound.
+    private func reconcileDeliveries() throws(SQLiteError) {
         let known = uplinks.map { "'\($0.replacingQuotes())'" }.joined(separator: ",")
         try database.transaction { () throws(SQLiteError) in
             try database.execute("DELETE FROM deliveries WHERE uplink NOT IN (\(known))")
-            let adopt = try database.prepare("""
-                INSERT INTO deliveries (seq, uplink)
-                SELECT seq, ? FROM batches WHERE seq NOT IN (SELECT seq FROM deliveries) AND (signal = ?) = ?
-                """)
-            for uplink in uplinks {
-                let alerts = Self.isAlertPublisher(uplink)
-                try adopt.bind(.text(uplink), .text(Self.alertSignal), .int(alerts ? 1 : 0)).run()
+            for destination in destinations {
+                try database.prepare("""
+                    DELETE FROM deliveries WHERE uplink = ?
+                    AND seq IN (SELECT seq FROM batches WHERE signal NOT IN (\(destination.signalList)))
+                    """).bind(.text(destination.uplink)).run()
+            }
+            for destination in destinations {
+                try database.prepare("""
+                    INSERT INTO deliveries (seq, uplink)
+                    SELECT seq, ? FROM batches
+                    WHERE seq NOT IN (SELECT seq FROM deliveries) AND signal IN (\(destination.signalList))
+                    """).bind(.text(destination.uplink)).run()
             }
         }
-    }
-
-    /// The signal of a batch holding one alert document for an alert publisher (not OTLP).
-    package static let alertSignal = Batch.alertSignal
-
-    /// Alert publishers (`alerts.<transport>`) take only alert documents; every other uplink takes only OTLP.
-    package static func isAlertPublisher(_ uplink: String) -> Bool {
-        uplink.hasPrefix("alerts.")
-    }
-
-    static func takes(_ uplink: String, signal: String) -> Bool {
-        isAlertPublisher(uplink) == (signal == alertSignal)
     }
 
     /// Caps the database at `pages` pages, so tests can make the disk "full" (SQLITE_FULL) on demand.
@@ -449,12 +452,23 @@ package final class SQLiteSpool {
         return Int(statement.int(0))
     }
 
-    static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) -> SpooledBatch {
-        let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics,
-                               signal: row.text(3), contentType: row.text(4), contentEncoding: row.text(5),
-                               created: row.int(6), items: Int(row.int(7)), uncompressedBytes: Int(row.int(8)),
-                               payload: row.blob(9), routing: row.text(11))
-        return SpooledBatch(sequence: row.int(0), batch: batch, attempts: attemptsColumn.map { Int(row.int($0)) } ?? 0)
+    /// The batch in `row`. A signal, content type or encoding no Outpost writes is damage (the file was changed
+    /// behind Outpost's back): it is reported as SQLITE_CORRUPT, so the spool is replaced and salvaged as for any
+    /// other damage, and the row counted unreadable, rather than guessed at or sent.
+    static func spooled(_ row: SQLiteStatement, attemptsColumn: Int32?) throws(SQLiteError) -> SpooledBatch {
+        let sequence = row.int(0)
+        let (signal, contentType, encoding) = (row.text(3), row.text(4), row.text(5))
+        guard let known = Signal(rawValue: signal), let format = PayloadFormat(contentType: contentType, signal: known),
+            let contentEncoding = ContentEncoding(rawValue: encoding)
+        else {
+            throw SQLiteError(code: SQLITE_CORRUPT, message: "batch \(sequence) has signal `\(signal)`, content type "
+                + "`\(contentType)` and encoding `\(encoding)`, which no Outpost writes", sql: nil)
+        }
+        let batch = Batch(id: row.text(1), lane: Lane(rawValue: Int(row.int(2))) ?? .metrics, signal: known,
+                          format: format, contentEncoding: contentEncoding, created: row.int(6),
+                          items: Int(row.int(7)), uncompressedBytes: Int(row.int(8)), payload: row.blob(9),
+                          routing: row.text(11))
+        return SpooledBatch(sequence: sequence, batch: batch, attempts: attemptsColumn.map { Int(row.int($0)) } ?? 0)
     }
 
     /// Moves an unusable database file (and its WAL and shared-memory files) aside, returning the new name.

@@ -4,7 +4,6 @@ import OutpostRuntime
 import OutpostInputs
 import OutpostSpool
 import OutpostWire
-import SwiftProtobuf
 
 #if canImport(Glibc)
 import Glibc
@@ -37,13 +36,13 @@ package enum SpoolTools {
             json.integer("sequence", spooled.sequence)
             json.string("id", batch.id)
             json.string("lane", batch.lane.description)
-            json.string("signal", batch.signal)
+            json.string("signal", batch.signal.rawValue)
             json.string("created", RFC3339.format(batch.created))
             json.integer("items", Int64(batch.items))
             json.integer("bytes", Int64(batch.payload.count))
             json.integer("uncompressed_bytes", Int64(batch.uncompressedBytes))
             json.string("content_type", batch.contentType)
-            json.string("content_encoding", batch.contentEncoding)
+            json.string("content_encoding", batch.contentEncoding.rawValue)
             json.endObject()
             let decoded = (try? decode(batch)) ?? "{\"error\":\"cannot decode this payload\"}"
             return String(json.text.dropLast()) + ",\"payload\":" + decoded + "}"
@@ -70,9 +69,8 @@ package enum SpoolTools {
         let (unreadable, readFailure, _) = SQLiteSpool.readBatches(at: path, writable: false) { spooled in
             guard failure == nil else { return }
             let batch = spooled.batch
-            let ending = (batch.contentType == OTLPEncoding.json.contentType ? "json" : "pb")
-                + (batch.contentEncoding == "gzip" ? ".gz" : "")
-            let file = "\(directory)/\(spooled.sequence)-\(batch.lane)-\(batch.signal)-\(batch.id).\(ending)"
+            let ending = (batch.format == .otlpProtobuf ? "pb" : "json") + (batch.contentEncoding == .gzip ? ".gz" : "")
+            let file = "\(directory)/\(spooled.sequence)-\(batch.lane)-\(batch.signal.rawValue)-\(batch.id).\(ending)"
             if let error = AtomicFile.write(bytes: batch.payload, to: file) {
                 failure = "cannot write \(file): \(error)"
             } else {
@@ -87,22 +85,16 @@ package enum SpoolTools {
 
     /// Deletes every batch (drop counters stay). Returns how many went.
     package static func purge(path: String, maxBytes: Int) throws -> Int {
-        try SQLiteSpool(path: path, maxBytes: maxBytes, uplinks: []).purge()
+        try SQLiteSpool(path: path, maxBytes: maxBytes, destinations: []).purge()
     }
 
-    /// A batch's payload as OTLP/JSON text.
+    /// A batch's payload as JSON text: OTLP/JSON for an OTLP request, the document itself for an alert.
     package static func decode(_ batch: Batch) throws -> String {
-        let bytes = batch.contentEncoding == "gzip" ? try Gzip.decompress(batch.payload) : batch.payload
-        // OTLP/JSON and alert documents are JSON already.
-        if batch.contentType == OTLPEncoding.json.contentType { return String(decoding: bytes, as: UTF8.self) }
-        var options = JSONEncodingOptions()
-        options.alwaysPrintEnumsAsInts = true
-        if batch.signal == "metrics" {
-            return try Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest(serializedBytes: bytes)
-                .jsonString(options: options)
+        // OTLP/JSON and alert documents are JSON already: shown as stored.
+        guard batch.format == .otlpProtobuf else {
+            return String(decoding: try batch.uncompressedPayload(), as: UTF8.self)
         }
-        return try Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest(serializedBytes: bytes)
-            .jsonString(options: options)
+        return String(decoding: try OTLPPayload(batch).encoded(as: .json, gzipLevel: 0), as: UTF8.self)
     }
 }
 

@@ -6,36 +6,45 @@ import OutpostWire
 ///
 /// Topics: `<prefix>/<gateway>/metrics` and `<prefix>/<gateway>/events`. The payload is the batch as spooled: an
 /// OTLP `ExportMetricsServiceRequest` / `ExportLogsServiceRequest`, protobuf (or OTLP/JSON) per `[batch] encoding`,
-/// gzip per `[batch] gzip_level`. MQTT 5 carries the content type (`application/x-protobuf`) and a
-/// `content-encoding` user property (`gzip`); with MQTT 3.1.1, which has no properties, the convention is the
-/// config: consumers read the `[batch]` settings (protobuf + gzip unless changed) and the topic suffix.
+/// gzip per `[batch] gzip_level` (the pieces of a batch split to fit the broker's packet limit too). MQTT 5 carries
+/// the content type (`application/x-protobuf`) and a `content-encoding` user property (`gzip`); with MQTT 3.1.1,
+/// which has no properties, the convention is the config: consumers read the `[batch]` settings (protobuf + gzip
+/// unless changed) and the topic suffix.
 package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     package static let kind = "mqtt"
     package let name: String
+    /// OTLP requests; alert documents go to the alert publisher.
+    package let accepts = Signal.otlp
     private let client: MQTTClient
     private let metricsTopic: String
     private let eventsTopic: String
 
     /// `max_packet_size`, when configured.
     private let maxPacketSize: Int?
+    /// `[batch] gzip_level`, for the pieces of a split batch.
+    private let gzipLevel: Int32
 
-    init(name: String, client: MQTTClient, metricsTopic: String, eventsTopic: String, maxPacketSize: Int?) {
+    init(name: String, client: MQTTClient, metricsTopic: String, eventsTopic: String, maxPacketSize: Int?,
+         gzipLevel: Int32) {
         self.name = name
         self.client = client
         self.metricsTopic = metricsTopic
         self.eventsTopic = eventsTopic
         self.maxPacketSize = maxPacketSize
+        self.gzipLevel = gzipLevel
     }
 
     /// Publishes the batch, in pieces when it is larger than the broker's maximum packet size (from its MQTT 5
     /// CONNACK, or `max_packet_size`); delivered once every piece is acknowledged. A piece that fails sends the
     /// whole batch again later: consumers may see a piece twice (at least once), `outpost-batch-id` tells them.
     package func deliver(_ batch: Batch) async -> DeliveryResult {
-        let topic = batch.signal == "metrics" ? metricsTopic : eventsTopic
-        let properties = [("content-encoding", batch.contentEncoding), ("outpost-batch-id", batch.id)]
+        guard let topic = topic(for: batch.signal) else {
+            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+        }
+        let properties = [("content-encoding", batch.contentEncoding.rawValue), ("outpost-batch-id", batch.id)]
         let pieces: [[UInt8]]
         do {
-            pieces = try BatchSplitter.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch))
+            pieces = try Self.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch), gzipLevel: gzipLevel)
         } catch {
             return .rejected(reason: "cannot fit the batch into the broker's maximum packet size: \(error)")
         }
@@ -45,6 +54,28 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
             if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
         }
         return .delivered
+    }
+
+    private func topic(for signal: Signal) -> String? {
+        switch signal {
+        case .metrics: metricsTopic
+        case .logs: eventsTopic
+        case .alert: nil
+        }
+    }
+
+    /// The payloads to publish: the batch as spooled when it fits `limit`, else its pieces (`OTLPPayload.pieces`) in
+    /// the batch's own encoding and compression, so that its content type and `content-encoding` describe every
+    /// piece. Pieces are gzipped at `gzipLevel` (`[batch] gzip_level`) like the batches themselves; one spooled
+    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level.
+    static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> [[UInt8]] {
+        guard batch.payload.count > limit else { return [batch.payload] }
+        guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
+        let level = switch batch.contentEncoding {
+        case .gzip: gzipLevel > 0 ? gzipLevel : Gzip.defaultLevel
+        case .identity: Int32(0)
+        }
+        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level)
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.
@@ -57,7 +88,7 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     private func payloadLimit(topic: String, batch: Batch) -> Int {
         let packet = [client.maximumPacketSize, maxPacketSize].compactMap { $0 }.min() ?? Int.max
         guard packet != Int.max else { return .max }
-        let overhead = 64 + topic.utf8.count + batch.contentType.utf8.count + batch.contentEncoding.utf8.count
+        let overhead = 64 + topic.utf8.count + batch.contentType.utf8.count + batch.contentEncoding.rawValue.utf8.count
             + batch.id.utf8.count + "content-encoding".utf8.count + "outpost-batch-id".utf8.count
         return max(packet - overhead, 1)
     }
@@ -90,7 +121,7 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
                 .replacing("{signal}", with: signal)
         }
         let uplink = MQTTUplink(name: name, client: client, metricsTopic: topic("metrics"), eventsTopic: topic("events"),
-                                maxPacketSize: maxPacket)
+                                maxPacketSize: maxPacket, gzipLevel: context.batchGzipLevel)
         let broker = client.broker
         return ConfiguredUplink(kind: kind, uplink: uplink,
                                 endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)/\(topic("…"))",

@@ -22,7 +22,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
     package var encoding: OTLPEncoding
     /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`.
-    package var gzipLevel: Int32 = 6
+    package var gzipLevel: Int32 = Gzip.defaultLevel
     /// `ca_file` (`OTEL_EXPORTER_OTLP_CERTIFICATE`), `client_certificate` (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`),
     /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
     /// start when it is true).
@@ -72,7 +72,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
         let compression = reader.choice("compression", ["gzip", "none"],
                                         default: env("OTEL_EXPORTER_OTLP_COMPRESSION") == "none" ? "none" : "gzip")
-        configuration.gzipLevel = compression == "gzip" ? 6 : 0
+        configuration.gzipLevel = compression == "gzip" ? Gzip.defaultLevel : 0
         configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)
         configuration.tls.clientCertificate = (reader.string("client_certificate")
             ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)

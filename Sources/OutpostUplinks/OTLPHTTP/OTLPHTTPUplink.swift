@@ -14,6 +14,8 @@ package struct OTLPHTTPUplink: Uplink {
     private let lastUnusableRetryAfter = LastValue()
 
     package var name: String { configuration.name }
+    /// OTLP requests; alert documents go to the alert publisher.
+    package let accepts = Signal.otlp
 
     package init(configuration: OTLPHTTPUplinkConfiguration, warn: @escaping @Sendable (String) -> Void) {
         self.configuration = configuration
@@ -22,20 +24,39 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     package func deliver(_ batch: Batch) async -> DeliveryResult {
-        let body: (bytes: [UInt8], contentType: String, contentEncoding: String)
+        guard let url = url(for: batch.signal) else {
+            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+        }
+        let body: [UInt8]
         do {
-            body = try BatchTranscoder.payload(batch, encoding: configuration.encoding,
-                                               gzipLevel: configuration.gzipLevel)
+            body = try self.body(of: batch)
         } catch {
             return .rejected(reason: "cannot re-encode batch \(batch.id): \(error)")
         }
-        var headers = [("Content-Type", body.contentType)]
-        if body.contentEncoding == "gzip" { headers.append(("Content-Encoding", "gzip")) }
+        var headers = [("Content-Type", configuration.encoding.contentType)]
+        if configuration.gzipLevel > 0 { headers.append(("Content-Encoding", ContentEncoding.gzip.rawValue)) }
         headers += configuration.headers
-        let url = batch.signal == "metrics" ? configuration.metricsURL : configuration.logsURL
-        let outcome = await client.send(HTTPRequest(url: url, headers: headers, body: body.bytes,
+        let outcome = await client.send(HTTPRequest(url: url, headers: headers, body: body,
                                                     timeout: configuration.timeout))
         return classify(outcome, signal: batch.signal)
+    }
+
+    private func url(for signal: Signal) -> String? {
+        switch signal {
+        case .metrics: configuration.metricsURL
+        case .logs: configuration.logsURL
+        case .alert: nil
+        }
+    }
+
+    /// The batch as this receiver is configured to take it: as spooled when the encoding and compression already
+    /// match (the usual case, no work), else decoded once and encoded again.
+    private func body(of batch: Batch) throws -> [UInt8] {
+        let compressed = configuration.gzipLevel > 0
+        if batch.format == configuration.encoding.format, (batch.contentEncoding == .gzip) == compressed {
+            return batch.payload
+        }
+        return try OTLPPayload(batch).encoded(as: configuration.encoding, gzipLevel: configuration.gzipLevel)
     }
 
     // OTLP/HTTP, "Failures" (opentelemetry-proto docs/specification.md, OTLP/HTTP Response):
@@ -45,7 +66,7 @@ package struct OTLPHTTPUplink: Uplink {
     //   backoff, so `Retry-After: 0` or a date in the past cannot make it spin.
     // - every other 4xx and 5xx is not retryable: the batch is dropped for this receiver.
     // - a connection failure (no HTTP response) is retryable, with exponential backoff.
-    func classify(_ outcome: HTTPOutcome, signal: String) -> DeliveryResult {
+    func classify(_ outcome: HTTPOutcome, signal: Signal) -> DeliveryResult {
         switch outcome {
         case .transportFailure(_, let message):
             return .retry(after: nil, reason: "cannot reach \(configuration.name): \(message)")
@@ -79,10 +100,10 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     /// The receiver's partial-success note, if it rejected part of the batch.
-    private func partialSuccess(_ body: [UInt8], signal: String, headers: [(String, String)]) -> String? {
+    private func partialSuccess(_ body: [UInt8], signal: Signal, headers: [(String, String)]) -> String? {
         guard !body.isEmpty else { return nil }
         let json = headers.first { $0.0 == "content-type" }?.1.contains("json") == true
-        if signal == "metrics" {
+        if signal == .metrics {
             let response = json
                 ? try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(jsonUTF8Bytes: body)
                 : try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(serializedBytes: body)

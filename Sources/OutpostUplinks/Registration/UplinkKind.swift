@@ -9,6 +9,9 @@ package struct UplinkContext: Sendable {
     package let environment: [String: String]
     /// The spool's encoding (`[batch] encoding`), the default for uplinks that do not choose their own.
     package let batchEncoding: OTLPEncoding
+    /// `[batch] gzip_level`: how uplinks compress what they re-encode in the spool's own format (the MQTT uplink's
+    /// pieces of a split batch).
+    package let batchGzipLevel: Int32
     /// The config file's folder, against which relative paths (CA files) resolve.
     package let configDirectory: String
     package let wallClock: any WallClock
@@ -19,14 +22,15 @@ package struct UplinkContext: Sendable {
     package let mqttTopicPrefix: String
     package let gateway: String
 
-    package init(environment: [String: String], batchEncoding: OTLPEncoding, configDirectory: String,
-                wallClock: any WallClock, mqtt: MQTTConnections? = nil, mqttTopicPrefix: String = "outpost",
-                gateway: String = "", warn: @escaping @Sendable (String) -> Void) {
+    package init(environment: [String: String], batchEncoding: OTLPEncoding, batchGzipLevel: Int32 = Gzip.defaultLevel,
+                configDirectory: String, wallClock: any WallClock, mqtt: MQTTConnections? = nil,
+                mqttTopicPrefix: String = "outpost", gateway: String = "", warn: @escaping @Sendable (String) -> Void) {
         self.mqtt = mqtt
         self.mqttTopicPrefix = mqttTopicPrefix
         self.gateway = gateway
         self.environment = environment
         self.batchEncoding = batchEncoding
+        self.batchGzipLevel = batchGzipLevel
         self.configDirectory = configDirectory
         self.wallClock = wallClock
         self.warn = warn

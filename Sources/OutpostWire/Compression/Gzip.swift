@@ -9,8 +9,11 @@ package struct GzipError: Error, Sendable, CustomStringConvertible {
 
 /// gzip (RFC 1952) through the system zlib, the encoding OTLP/HTTP and our MQTT payloads use.
 package enum Gzip {
-    /// Compresses `bytes` at `level` (0 none … 9 best; 6 is zlib's balance of speed and size).
-    package static func compress(_ bytes: [UInt8], level: Int32 = 6) throws(GzipError) -> [UInt8] {
+    /// zlib's balance of speed and size, and `[batch] gzip_level`'s default.
+    package static let defaultLevel: Int32 = 6
+
+    /// Compresses `bytes` at `level` (0 none … 9 best).
+    package static func compress(_ bytes: [UInt8], level: Int32 = defaultLevel) throws(GzipError) -> [UInt8] {
         // z_stream holds pointers into itself once initialised: it must not move, so it lives on the heap.
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())

@@ -31,13 +31,17 @@ package struct BatchBuilder: Sendable {
         try split(samples) { part, id in
             try OTLPEncoder.serialize(encoder.metricsRequest(part, batchID: id, counterStart: counterStart),
                                       as: format.encoding)
-        }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "metrics", items: part.count, bytes: bytes, now: now) }
+        }.map { part, id, bytes in
+            try batch(id: id, lane: lane, signal: .metrics, items: part.count, bytes: bytes, now: now)
+        }
     }
 
     package func logsBatches(_ events: [Event], lane: Lane, now: Int64) throws -> [Batch] {
         try split(events) { part, id in
             try OTLPEncoder.serialize(encoder.logsRequest(part, batchID: id), as: format.encoding)
-        }.map { part, id, bytes in try batch(id: id, lane: lane, signal: "logs", items: part.count, bytes: bytes, now: now) }
+        }.map { part, id, bytes in
+            try batch(id: id, lane: lane, signal: .logs, items: part.count, bytes: bytes, now: now)
+        }
     }
 
     /// Encodes `items` whole, or in halves (recursively) while the encoding is over `maxBytes`. A single item
@@ -53,11 +57,11 @@ package struct BatchBuilder: Sendable {
         return try split(Array(items[..<middle]), encode: encode) + split(Array(items[middle...]), encode: encode)
     }
 
-    private func batch(id: String, lane: Lane, signal: String, items: Int, bytes: [UInt8], now: Int64) throws -> Batch {
+    private func batch(id: String, lane: Lane, signal: Signal, items: Int, bytes: [UInt8], now: Int64) throws -> Batch {
         let compressed = format.gzipLevel > 0
         let payload = compressed ? try Gzip.compress(bytes, level: format.gzipLevel) : bytes
-        return Batch(id: id, lane: lane, signal: signal, contentType: format.encoding.contentType,
-                     contentEncoding: compressed ? "gzip" : "identity", created: now, items: items,
+        return Batch(id: id, lane: lane, signal: signal, format: format.encoding.format,
+                     contentEncoding: compressed ? .gzip : .identity, created: now, items: items,
                      uncompressedBytes: bytes.count, payload: payload)
     }
 

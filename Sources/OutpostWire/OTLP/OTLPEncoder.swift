@@ -7,10 +7,24 @@ package enum OTLPEncoding: String, Sendable, CaseIterable {
     case protobuf
     case json
 
-    package var contentType: String {
+    /// How a batch in this encoding is written.
+    package var format: PayloadFormat {
         switch self {
-        case .protobuf: "application/x-protobuf"
-        case .json: "application/json"
+        case .protobuf: .otlpProtobuf
+        case .json: .otlpJSON
+        }
+    }
+
+    package var contentType: String { format.contentType }
+}
+
+extension PayloadFormat {
+    /// The OTLP encoding of a payload in this format; nil for an alert document, which is not OTLP.
+    package var otlpEncoding: OTLPEncoding? {
+        switch self {
+        case .otlpProtobuf: .protobuf
+        case .otlpJSON: .json
+        case .alertJSON: nil
         }
     }
 }

@@ -1,0 +1,184 @@
+import OutpostCore
+import SwiftProtobuf
+
+package typealias MetricsRequest = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
+package typealias LogsRequest = Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceRequest
+
+/// Why a spooled batch cannot be read back as OTLP, or not split to a size.
+package enum OTLPPayloadError: Error, Equatable, CustomStringConvertible {
+    /// The batch holds an alert document, which is JSON but not OTLP.
+    case notOTLP(Signal)
+    /// One data point or log record alone is larger than the limit.
+    case itemTooLarge(limit: Int)
+
+    package var description: String {
+        switch self {
+        case .notOTLP(let signal): "a batch of signal `\(signal.rawValue)` is not an OTLP request"
+        case .itemTooLarge(let limit): "a single data point or log record is larger than \(limit) bytes"
+        }
+    }
+}
+
+/// One OTLP export request read back from a spooled batch: the one place where a payload is decoded (once), split
+/// and encoded again, for whoever needs it in another shape (the MQTT uplink's pieces under a broker's packet limit,
+/// the OTLP/HTTP uplink's encoding and compression, `outpost spool inspect`).
+package enum OTLPPayload: Sendable, Equatable {
+    case metrics(MetricsRequest)
+    case logs(LogsRequest)
+
+    /// Decodes `batch`: gunzips it when it is compressed, then reads protobuf or OTLP/JSON as its format says.
+    package init(_ batch: Batch) throws {
+        guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
+        let bytes = try batch.uncompressedPayload()
+        switch batch.signal {
+        case .metrics: self = .metrics(try Self.decode(bytes, as: encoding))
+        case .logs: self = .logs(try Self.decode(bytes, as: encoding))
+        case .alert: throw OTLPPayloadError.notOTLP(batch.signal)
+        }
+    }
+
+    private static func decode<Request: SwiftProtobuf.Message>(_ bytes: [UInt8], as encoding: OTLPEncoding) throws
+        -> Request
+    {
+        switch encoding {
+        case .protobuf: try Request(serializedBytes: bytes)
+        case .json: try Request(jsonUTF8Bytes: bytes)
+        }
+    }
+
+    package var signal: Signal {
+        switch self {
+        case .metrics: .metrics
+        case .logs: .logs
+        }
+    }
+
+    /// Data points (metrics) or log records (logs): what a split moves whole.
+    package var itemCount: Int {
+        switch self {
+        case .metrics(let request): request.pointCount
+        case .logs(let request): request.recordCount
+        }
+    }
+
+    /// The request with only the items numbered `range` (counted across the whole request), each kept with its
+    /// resource, scope and metric: a complete request on its own.
+    package func items(_ range: Range<Int>) -> OTLPPayload {
+        switch self {
+        case .metrics(let request): .metrics(request.points(range))
+        case .logs(let request): .logs(request.records(range))
+        }
+    }
+
+    /// The request as `encoding`, gzip-compressed at `gzipLevel` (1 fastest … 9 smallest; 0 leaves it uncompressed).
+    package func encoded(as encoding: OTLPEncoding, gzipLevel: Int32) throws -> [UInt8] {
+        let bytes = switch self {
+        case .metrics(let request): try OTLPEncoder.serialize(request, as: encoding)
+        case .logs(let request): try OTLPEncoder.serialize(request, as: encoding)
+        }
+        return gzipLevel > 0 ? try Gzip.compress(bytes, level: gzipLevel) : bytes
+    }
+
+    /// The request encoded (as `encoded(as:gzipLevel:)`) in pieces of at most `limit` bytes each, in order: halved by
+    /// whole data points or log records until every piece fits, so nothing is truncated and each piece is a complete
+    /// request. Throws `itemTooLarge` when a single item does not fit.
+    package func pieces(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32) throws -> [[UInt8]] {
+        let bytes = try encoded(as: encoding, gzipLevel: gzipLevel)
+        if bytes.count <= limit { return [bytes] }
+        let count = itemCount
+        guard count > 1 else { throw OTLPPayloadError.itemTooLarge(limit: limit) }
+        return try [items(0..<count / 2), items(count / 2..<count)].flatMap { half in
+            try half.pieces(limit: limit, as: encoding, gzipLevel: gzipLevel)
+        }
+    }
+}
+
+extension Batch {
+    /// The payload as encoded, gunzipped when the batch is compressed.
+    package func uncompressedPayload() throws(GzipError) -> [UInt8] {
+        switch contentEncoding {
+        case .gzip: try Gzip.decompress(payload)
+        case .identity: payload
+        }
+    }
+}
+
+/// Keeps the items of `items` whose running index (counted across the whole request) is in `range`.
+private func select<Item>(_ items: [Item], from index: inout Int, in range: Range<Int>) -> [Item] {
+    defer { index += items.count }
+    let start = index
+    return items.enumerated().filter { range.contains(start + $0.offset) }.map(\.element)
+}
+
+extension MetricsRequest {
+    var pointCount: Int {
+        resourceMetrics.reduce(0) { total, resource in
+            total + resource.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCount } }
+        }
+    }
+
+    /// The request with only the data points numbered `range`; emptied metrics, scopes and resources left out.
+    func points(_ range: Range<Int>) -> MetricsRequest {
+        var index = 0
+        var result = self
+        result.resourceMetrics = resourceMetrics.compactMap { resource in
+            var resource = resource
+            resource.scopeMetrics = resource.scopeMetrics.compactMap { scope in
+                var scope = scope
+                scope.metrics = scope.metrics.compactMap { $0.points(from: &index, in: range) }
+                return scope.metrics.isEmpty ? nil : scope
+            }
+            return resource.scopeMetrics.isEmpty ? nil : resource
+        }
+        return result
+    }
+}
+
+extension Opentelemetry_Proto_Metrics_V1_Metric {
+    /// Outpost writes gauges and sums; any other kind moves as one item.
+    var pointCount: Int {
+        switch data {
+        case .gauge(let gauge): gauge.dataPoints.count
+        case .sum(let sum): sum.dataPoints.count
+        default: 1
+        }
+    }
+
+    func points(from index: inout Int, in range: Range<Int>) -> Self? {
+        var metric = self
+        switch data {
+        case .gauge(var gauge):
+            gauge.dataPoints = select(gauge.dataPoints, from: &index, in: range)
+            metric.gauge = gauge
+        case .sum(var sum):
+            sum.dataPoints = select(sum.dataPoints, from: &index, in: range)
+            metric.sum = sum
+        default:
+            defer { index += 1 }
+            return range.contains(index) ? metric : nil
+        }
+        return metric.pointCount == 0 ? nil : metric
+    }
+}
+
+extension LogsRequest {
+    var recordCount: Int {
+        resourceLogs.reduce(0) { $0 + $1.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
+    }
+
+    /// The request with only the log records numbered `range`; emptied scopes and resources left out.
+    func records(_ range: Range<Int>) -> LogsRequest {
+        var index = 0
+        var result = self
+        result.resourceLogs = resourceLogs.compactMap { resource in
+            var resource = resource
+            resource.scopeLogs = resource.scopeLogs.compactMap { scope in
+                var scope = scope
+                scope.logRecords = select(scope.logRecords, from: &index, in: range)
+                return scope.logRecords.isEmpty ? nil : scope
+            }
+            return resource.scopeLogs.isEmpty ? nil : resource
+        }
+        return result
+    }
+}
