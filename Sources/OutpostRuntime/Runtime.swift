@@ -58,26 +58,15 @@ public struct Runtime: Sendable {
                    gateway: configuration.gateway.id)
     }
 
-    /// The MQTT alert publisher, when `[alerts] mqtt_broker` names a broker.
-    private func makeAlertPublisher() throws -> ConfiguredUplink? {
-        guard let name = configuration.alerts.mqttBroker,
-            let client = try configuration.mqttConnections.client(named: name)
-        else { return nil }
-        var delivery = DeliverySettings()
-        delivery.backoff.initial = .milliseconds(500)
-        delivery.backoff.maximum = .seconds(30)
-        delivery.drainRate = 50
-        let broker = client.broker
-        return ConfiguredUplink(kind: "mqtt_alerts", uplink: MQTTAlertPublisher(client: client),
-                                endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)",
-                                delivery: delivery)
-    }
-
-    /// Every uplink: the configured ones, then the alert publisher when there is one.
+    /// Every uplink: the configured ones, then the alert publisher when `[alerts] mqtt_broker` names a broker.
     func allUplinks() throws -> [ConfiguredUplink] {
-        let uplinks = configuration.uplinks + (try makeAlertPublisher().map { [$0] } ?? [])
+        var uplinks = configuration.uplinks
+        if let name = configuration.alerts.mqttBroker, let broker = configuration.mqtt.brokers[name] {
+            uplinks.append(ConfiguredUplink(kind: MQTTAlertPublisherSettings.kind,
+                                            settings: MQTTAlertPublisherSettings(broker: name, settings: broker)))
+        }
         // The configuration refuses a repeated name with its line; this guards one assembled another way.
-        let names = uplinks.map(\.uplink.name)
+        let names = uplinks.map(\.name)
         if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
             throw StartupError("two uplinks are named `\(repeated)`; the spool keys deliveries by name")
         }
@@ -86,7 +75,15 @@ public struct Runtime: Sendable {
 
     /// What the spool routes by: each uplink's name and the signals its kind accepts.
     static func spoolDestinations(_ uplinks: [ConfiguredUplink]) -> [SpoolDestination] {
-        uplinks.map { SpoolDestination(uplink: $0.uplink.name, accepts: $0.uplink.accepts) }
+        uplinks.map { SpoolDestination(uplink: $0.name, accepts: $0.settings.accepts) }
+    }
+
+    /// The live uplinks, built from their settings now that the runtime starts (libcurl and libmosquitto clients).
+    private func makeUplinks(_ uplinks: [ConfiguredUplink], mqtt: MQTTConnections, logger: Logger) throws
+        -> [any Uplink]
+    {
+        let resources = UplinkResources(mqtt: mqtt, warn: { logger.warning("\($0)") })
+        return try uplinks.map { try $0.settings.makeUplink(resources) }
     }
 
     /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
@@ -99,11 +96,14 @@ public struct Runtime: Sendable {
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
         let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         // First: building the inputs creates the MQTT clients they use, which the broker services then start.
-        let inputs = makeInputs(logger: logger)
+        // One client per broker, made here (never while the config is read) and shared by whatever uses it.
+        let mqtt = MQTTConnections(brokers: configuration.mqtt.brokers, statusTopic: configuration.mqttStatusTopic)
+        let inputs = makeInputs(mqtt: mqtt, logger: logger)
         let allUplinks = try self.allUplinks()
+        let liveUplinks = try makeUplinks(allUplinks, mqtt: mqtt, logger: logger)
         // One service per broker in use: it connects, announces `online`, and disconnects last.
-        let brokers = configuration.mqttConnections.created.map { name, client in
-            MQTTBrokerService(name: name, client: client, statusTopic: configuration.mqttConnections.statusTopic,
+        let brokers = mqtt.created.map { name, client in
+            MQTTBrokerService(name: name, client: client, statusTopic: mqtt.statusTopic,
                               logger: logger)
         }
         try StatusFileGuard.check(configuration.status.path)
@@ -116,16 +116,15 @@ public struct Runtime: Sendable {
                                                 events: router, counters: counters, clock: clock,
                                                 wallClock: wallClock, eventClock: eventClock, logger: logger)
         // Alert documents are made only when an uplink accepts them.
-        let alertDocuments = allUplinks.contains { $0.uplink.accepts.contains(.alert) }
+        let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
         let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, clock: clock, logger: logger)
         router.connect(to: batcher)
-        configuration.uplinkWarnings.connect { logger.warning("\($0)") }
         let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
-        let uplinks = allUplinks.map { configured in
-            let name = configured.uplink.name, endpoint = configured.endpoint
+        let uplinks = zip(allUplinks, liveUplinks).map { configured, uplink in
+            let name = configured.name, endpoint = configured.endpoint
             let loop = DeliveryLoop(
-                uplink: configured.uplink, endpoint: endpoint, kind: configured.kind, queue: spool,
-                signal: spool.wakeSignals[name] ?? WakeSignal(), settings: configured.delivery, clock: clock,
+                uplink: uplink, endpoint: endpoint, kind: configured.kind, queue: spool,
+                signal: spool.wakeSignals[name] ?? WakeSignal(), settings: configured.settings.delivery, clock: clock,
                 wallClock: wallClock
             ) { report in
                 reporter.report(report, uplink: name, endpoint: endpoint)
@@ -183,9 +182,9 @@ public struct Runtime: Sendable {
 
     /// The live inputs, built from their settings now that the runtime starts (clients, reader state); one that
     /// cannot be built is logged and left out, the others run.
-    private func makeInputs(logger: Logger) -> [(any Input)?] {
+    private func makeInputs(mqtt: MQTTConnections, logger: Logger) -> [(any Input)?] {
         let resources = InputResources(clock: clock, wallClock: configuration.sampleClock ?? wallClock,
-                                       mqtt: configuration.mqttConnections)
+                                       mqtt: mqtt)
         return configuration.inputs.map { configured in
             do {
                 return try configured.settings.makeInput(resources)

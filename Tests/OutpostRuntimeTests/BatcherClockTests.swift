@@ -30,7 +30,7 @@ struct BatcherClockTests {
             name = "tank.level"
             signal = "constant"
             base = 50.0
-            """, file: "t.toml", environment: [:], clock: clock, wallClock: wall)
+            """, file: "t.toml", environment: [:], sampleClock: nil)
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [])
         let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: quietLogger))
         let running = Task { try await group.run() }

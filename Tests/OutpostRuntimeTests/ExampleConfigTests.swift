@@ -30,8 +30,8 @@ struct ExampleConfigTests {
         let path = repositoryRoot.appendingPathComponent("config/outpost.toml").path
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let diagnostics = ConfigDiagnostics(file: path)
-        _ = try OutpostConfiguration.parse(text, file: path, environment: [:], clock: ContinuousClock(),
-                                           wallClock: SystemClockForTests(), diagnostics: diagnostics)
+        _ = try OutpostConfiguration.parse(text, file: path, environment: [:], sampleClock: nil,
+                                           diagnostics: diagnostics)
         let written = Set(text.split(separator: "\n").flatMap { line -> [String] in
             let trimmed = line.drop { $0 == " " || $0 == "#" }
             if trimmed.hasPrefix("[") {  // a table header documents each of its keys
@@ -60,6 +60,3 @@ struct ExampleConfigTests {
         #expect(Set(configuration.inputs.map(\.kind)) == ["host", "simulated"])
     }
 }
-
-import OutpostInputs
-typealias SystemClockForTests = SystemWallClock

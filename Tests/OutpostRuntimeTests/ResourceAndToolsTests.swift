@@ -49,7 +49,7 @@ struct BatchLimitTests {
             name = "a"
             """, file: "t.toml", environment: [:])
         #expect(configuration.batch.maxBytes == 64 * 1024)
-        #expect(configuration.uplinks.map { $0.uplink.name } == ["big", "small"])
+        #expect(configuration.uplinks.map(\.name) == ["big", "small"])
     }
 
     @Test("two uplinks with one name are a config error")

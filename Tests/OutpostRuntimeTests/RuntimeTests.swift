@@ -65,7 +65,7 @@ struct RuntimeTests {
         let state = try temporaryStateDirectory()
         defer { try? FileManager.default.removeItem(atPath: state) }
         let configuration = try OutpostConfiguration.parse(config(stateDirectory: state), file: "test.toml",
-                                                           environment: [:], clock: clock, wallClock: wall)
+                                                           environment: [:], sampleClock: nil)
         let recorder = RecordingOutput()
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [recorder])
         let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: quietLogger))

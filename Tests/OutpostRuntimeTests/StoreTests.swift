@@ -36,7 +36,7 @@ struct BatchingRuntimeTests {
             kind = "spike"
             at = "8s"
             size = 20.0
-            """, file: "t.toml", environment: [:], clock: clock, wallClock: wall)
+            """, file: "t.toml", environment: [:], sampleClock: nil)
         let runtime = Runtime(configuration: configuration, clock: clock, wallClock: wall, extraOutputs: [])
         let group = ServiceGroup(configuration: try await runtime.groupConfiguration(logger: quietLogger))
         let running = Task { try await group.run() }

@@ -20,9 +20,10 @@ package enum ConfigurationReport {
         lines.append("")
         lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")
         for uplink in configuration.uplinks {
-            lines.append("  [\(uplink.kind)] \(uplink.uplink.name) → \(uplink.endpoint), drain \(uplink.delivery.drainRate) "
-                + "batches/s, backoff \(ConfigQuantities.format(uplink.delivery.backoff.initial))…"
-                + ConfigQuantities.format(uplink.delivery.backoff.maximum))
+            let delivery = uplink.settings.delivery
+            lines.append("  [\(uplink.kind)] \(uplink.name) → \(uplink.endpoint), drain \(delivery.drainRate) "
+                + "batches/s, backoff \(ConfigQuantities.format(delivery.backoff.initial))…"
+                + ConfigQuantities.format(delivery.backoff.maximum))
         }
         lines.append("spool: \(configuration.spool.path), max \(configuration.spool.maxSize) bytes; batches of at most "
             + "\(configuration.batch.maxPoints) points / \(configuration.batch.maxBytes) bytes / "

@@ -78,27 +78,27 @@ public struct OutpostConfiguration: Sendable {
     package var uplinks: [ConfiguredUplink] = []
     /// `[mqtt]`: brokers by name.
     package var mqtt = MQTTConfiguration()
+    /// `<prefix>/<gateway>/status`: retained `online` while Outpost runs, `offline` as its last will.
+    package var mqttStatusTopic: String { "\(mqtt.topicPrefix)/\(gateway.id)/status" }
     /// One client per broker, shared by the alert publisher and the MQTT uplinks.
-    package var mqttConnections = MQTTConnections(brokers: [:], statusTopic: "")
+
     /// The clock the inputs stamp samples with, when it checks that the wall clock is synchronised (the real
     /// runtime's); the runtime then holds provisional stamps until it is (see `SampleGate`).
     package var sampleClock: SyncAwareWallClock?
     /// Uplink warnings (a partial success) reach the runtime's log through this.
-    package let uplinkWarnings = WarningRelay()
 
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
     package static func parse(
-        _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
-        wallClock: any WallClock
+        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?
     ) throws -> OutpostConfiguration {
-        try parse(source, file: file, environment: environment, clock: clock, wallClock: wallClock,
+        try parse(source, file: file, environment: environment, sampleClock: sampleClock,
                   diagnostics: ConfigDiagnostics(file: file))
     }
 
     static func parse(
-        _ source: String, file: String, environment: [String: String], clock: any Clock<Duration>,
-        wallClock: any WallClock, diagnostics: ConfigDiagnostics
+        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
+        diagnostics: ConfigDiagnostics
     ) throws -> OutpostConfiguration {
         guard let root = TOMLDocument.parse(source, file: file, environment: environment, diagnostics: diagnostics)
         else { throw ConfigErrors(diagnostics.errors) }
@@ -120,12 +120,8 @@ public struct OutpostConfiguration: Sendable {
                                                     resolve: { [directory = directory(of: file)] path in
                                                         path.hasPrefix("/") ? path : directory + "/" + path
                                                     })
-        configuration.mqttConnections = MQTTConnections(
-            brokers: configuration.mqtt.brokers,
-            statusTopic: "\(configuration.mqtt.topicPrefix)/\(gateway.id)/status")
-        // Inputs stamp samples with a sync-aware clock when given one; everything else uses the plain wall clock.
-        configuration.sampleClock = wallClock as? SyncAwareWallClock
-        let plainWallClock = configuration.sampleClock?.base ?? wallClock
+        // Inputs stamp samples with a sync-aware clock when given one (the runtime's); tests stamp with theirs.
+        configuration.sampleClock = sampleClock
         let context = InputContext(stateDirectory: gateway.stateDirectory, configDirectory: directory(of: file),
                                    brokers: Set(configuration.mqtt.brokers.keys),
                                    hostDefaults: gateway.board?.host ?? HostBoardDefaults())
@@ -139,14 +135,12 @@ public struct OutpostConfiguration: Sendable {
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
                                           batchGzipLevel: configuration.batch.gzipLevel,
-                                          configDirectory: directory(of: file), wallClock: plainWallClock,
-                                          mqtt: configuration.mqttConnections,
-                                          mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id,
-                                          warn: { [relay = configuration.uplinkWarnings] in relay($0) })
+                                          configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
+                                          mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext, reserved: reserved)
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
-        configuration.batch.maxBytes = configuration.uplinks.compactMap(\.maxBatchBytes)
+        configuration.batch.maxBytes = configuration.uplinks.compactMap(\.settings.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)
         reader.finish()
         if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
@@ -160,8 +154,9 @@ public struct OutpostConfiguration: Sendable {
     }
 
     /// Reads and parses the config file at `path`.
-    package static func load(path: String, environment: [String: String], clock: any Clock<Duration>,
-                            wallClock: any WallClock) throws -> OutpostConfiguration {
+    package static func load(path: String, environment: [String: String], sampleClock: SyncAwareWallClock?) throws
+        -> OutpostConfiguration
+    {
         let text: String
         do {
             text = try SystemFiles.read(path, limit: TOMLParser.maximumFileSize + 1)
@@ -169,20 +164,19 @@ public struct OutpostConfiguration: Sendable {
             throw ConfigErrors([ConfigError(.unreadableFile, "\(error); pass an existing file with --config",
                                             path: nil, location: nil)])
         }
-        return try parse(text, file: path, environment: environment, clock: clock, wallClock: wallClock)
+        return try parse(text, file: path, environment: environment, sampleClock: sampleClock)
     }
 
-    /// `parse` with the real clocks.
+    /// `parse` with the real sync-aware clock for the samples.
     public static func parse(_ source: String, file: String, environment: [String: String]) throws
         -> OutpostConfiguration
     {
-        try parse(source, file: file, environment: environment, clock: ContinuousClock(),
-                  wallClock: SyncAwareWallClock())
+        try parse(source, file: file, environment: environment, sampleClock: SyncAwareWallClock())
     }
 
-    /// `load` with the real clocks.
+    /// `load` with the real sync-aware clock for the samples.
     public static func load(path: String, environment: [String: String]) throws -> OutpostConfiguration {
-        try load(path: path, environment: environment, clock: ContinuousClock(), wallClock: SyncAwareWallClock())
+        try load(path: path, environment: environment, sampleClock: SyncAwareWallClock())
     }
 
     private static func readGateway(_ reader: ConfigReader?, environment: [String: String]) -> GatewayConfiguration {
@@ -272,14 +266,14 @@ public struct OutpostConfiguration: Sendable {
         for kindName in reader.keys {
             guard let kind = UplinkRegistry.kind(named: kindName) else { continue }
             for table in reader.tables(kindName) {
-                guard let uplink = kind.make(from: table, context: context) else { continue }
-                if uplinks.contains(where: { $0.uplink.name == uplink.uplink.name }) {
-                    table.invalid("name", "`\(uplink.uplink.name)` names another uplink already; give each a unique name")
-                } else if reserved.contains(uplink.uplink.name) {
-                    table.invalid("name", "`\(uplink.uplink.name)` is the name of the MQTT alert publisher "
+                guard let settings = kind.read(table, context: context) else { continue }
+                if uplinks.contains(where: { $0.name == settings.name }) {
+                    table.invalid("name", "`\(settings.name)` names another uplink already; give each a unique name")
+                } else if reserved.contains(settings.name) {
+                    table.invalid("name", "`\(settings.name)` is the name of the MQTT alert publisher "
                         + "([alerts] mqtt_broker); give this uplink another name")
                 }
-                uplinks.append(uplink)
+                uplinks.append(ConfiguredUplink(kind: kindName, settings: settings))
             }
         }
         reader.finish()

@@ -13,11 +13,11 @@ struct UplinkService: Service {
     let logger: Logger
 
     func run() async throws {
-        logger.info("uplink started: \(configured.kind) \(configured.uplink.name) → \(configured.endpoint)")
-        for warning in configured.startupWarnings { logger.warning("\(warning)") }
+        logger.info("uplink started: \(configured.kind) \(configured.name) → \(configured.endpoint)")
+        for warning in configured.settings.startupWarnings { logger.warning("\(warning)") }
         await cancelWhenGracefulShutdown {
             await loop.run()
         }
-        logger.info("uplink stopped: \(configured.uplink.name)")
+        logger.info("uplink stopped: \(configured.name)")
     }
 }

@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostDelivery
 import OutpostMQTT
 import OutpostWire
 
@@ -96,7 +97,7 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// Keys: `name` (default `"mqtt"`), `broker` (required: a `[mqtt.brokers.<name>]`), `topic` (default
     /// `"{prefix}/{gateway}/{signal}"`, `{signal}` being `metrics` or `events`), `max_packet_size` (default none: the
     /// broker's limit; batches are split to fit), and the delivery keys of every uplink.
-    package static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
+    package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
         let name = reader.string("name", default: "mqtt")
         let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
         let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")
@@ -106,25 +107,46 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
             if (maxPacket ?? 0) < 1024 { reader.invalid("max_packet_size", "must be at least 1KiB") }
         }
         let delivery = OTLPHTTPUplinkConfiguration.readDelivery(reader)
-        guard let brokerName else {
-            reader.finish()
-            return nil
-        }
-        guard let connections = context.mqtt, let client = try? connections.client(named: brokerName) else {
+        defer { reader.finish() }
+        guard let brokerName else { return nil }
+        guard let broker = context.mqttBrokers[brokerName] else {
             reader.invalid("broker", "no [mqtt.brokers.\(brokerName)] is configured")
-            reader.finish()
             return nil
         }
-        reader.finish()
         let topic = { (signal: String) in
             template.replacing("{prefix}", with: context.mqttTopicPrefix).replacing("{gateway}", with: context.gateway)
                 .replacing("{signal}", with: signal)
         }
-        let uplink = MQTTUplink(name: name, client: client, metricsTopic: topic("metrics"), eventsTopic: topic("events"),
-                                maxPacketSize: maxPacket, gzipLevel: context.batchGzipLevel)
-        let broker = client.broker
-        return ConfiguredUplink(kind: kind, uplink: uplink,
-                                endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)/\(topic("…"))",
-                                delivery: delivery, maxBatchBytes: maxPacket.map { $0 - 1024 })
+        return MQTTUplinkSettings(name: name, broker: brokerName, metricsTopic: topic("metrics"),
+                                  eventsTopic: topic("events"), maxPacketSize: maxPacket,
+                                  gzipLevel: context.batchGzipLevel, delivery: delivery,
+                                  endpoint: "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)/\(topic("…"))")
+    }
+}
+
+/// `[[uplink.mqtt]]` as plain values.
+package struct MQTTUplinkSettings: UplinkSettings {
+    package let name: String
+    /// The `[mqtt.brokers.<name>]` it publishes to.
+    package let broker: String
+    package let metricsTopic: String
+    package let eventsTopic: String
+    /// `max_packet_size`, when configured.
+    package let maxPacketSize: Int?
+    package let gzipLevel: Int32
+    package let delivery: DeliverySettings
+    package let endpoint: String
+
+    package var accepts: Set<Signal> { Signal.otlp }
+    package var maxBatchBytes: Int? { maxPacketSize.map { $0 - 1024 } }
+    package var startupWarnings: [String] { [] }
+
+    /// Takes the broker's shared client, created by the runtime at start.
+    package func makeUplink(_ resources: UplinkResources) throws -> any Uplink {
+        guard let client = try resources.mqtt?.client(named: broker) else {
+            throw StartupError("uplink \(name): no [mqtt.brokers.\(broker)] is configured")
+        }
+        return MQTTUplink(name: name, client: client, metricsTopic: metricsTopic, eventsTopic: eventsTopic,
+                          maxPacketSize: maxPacketSize, gzipLevel: gzipLevel)
     }
 }

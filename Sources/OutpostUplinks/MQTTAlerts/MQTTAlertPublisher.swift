@@ -1,4 +1,5 @@
 import OutpostCore
+import OutpostDelivery
 import OutpostMQTT
 
 /// Publishes each alert as one JSON message (QoS 1) on its MQTT topic, from the spool's alerts lane.
@@ -36,3 +37,36 @@ extension MQTTAlertPublisher {
     }
 }
 
+/// The alert publisher as plain values: `[alerts] mqtt_broker`, the runtime adds it to the uplinks at start.
+package struct MQTTAlertPublisherSettings: UplinkSettings {
+    package static let kind = "mqtt_alerts"
+    /// The `[mqtt.brokers.<name>]` it publishes to.
+    package let broker: String
+    package let endpoint: String
+
+    package var name: String { MQTTAlertPublisher.uplinkName }
+    package var accepts: Set<Signal> { [.alert] }
+    package var maxBatchBytes: Int? { nil }
+    package var startupWarnings: [String] { [] }
+
+    /// Alerts retry sooner and drain faster than data: they are few, small and wanted at once.
+    package var delivery: DeliverySettings {
+        var delivery = DeliverySettings()
+        delivery.backoff.initial = .milliseconds(500)
+        delivery.backoff.maximum = .seconds(30)
+        delivery.drainRate = 50
+        return delivery
+    }
+
+    package init(broker name: String, settings broker: MQTTBroker) {
+        self.broker = name
+        self.endpoint = "\(broker.tls ? "mqtts" : "mqtt")://\(broker.host):\(broker.port)"
+    }
+
+    package func makeUplink(_ resources: UplinkResources) throws -> any Uplink {
+        guard let client = try resources.mqtt?.client(named: broker) else {
+            throw StartupError("[alerts] mqtt_broker: no [mqtt.brokers.\(broker)] is configured")
+        }
+        return MQTTAlertPublisher(client: client)
+    }
+}

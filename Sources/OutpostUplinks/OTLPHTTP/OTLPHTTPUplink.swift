@@ -134,18 +134,24 @@ package struct OTLPHTTPUplink: Uplink {
 extension OTLPHTTPUplink: UplinkKind {
     package static let kind = "otlp_http"
 
-    package static func make(from reader: ConfigReader, context: UplinkContext) -> ConfiguredUplink? {
-        let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment,
-                                                             batchEncoding: context.batchEncoding,
-                                                             context: context.resolve)
-        let uplink = OTLPHTTPUplink(configuration: configuration, warn: context.warn)
-        let warnings = configuration.tls.insecureSkipVerify
-            ? ["uplink \(configuration.name): insecure_skip_verify = true: TLS certificates and host names are NOT "
-                + "verified; anyone on the path can read and change what is sent"]
-            : []
-        return ConfiguredUplink(kind: kind, uplink: uplink, endpoint: configuration.metricsURL,
-                                delivery: configuration.delivery, maxBatchBytes: configuration.maxBatchBytes,
-                                startupWarnings: warnings)
+    package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
+        OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment, batchEncoding: context.batchEncoding,
+                                         context: context.resolve)
+    }
+}
+
+extension OTLPHTTPUplinkConfiguration: UplinkSettings {
+    package var accepts: Set<Signal> { Signal.otlp }
+    package var endpoint: String { metricsURL }
+
+    package var startupWarnings: [String] {
+        guard tls.insecureSkipVerify else { return [] }
+        return ["uplink \(name): insecure_skip_verify = true: TLS certificates and host names are NOT verified; "
+            + "anyone on the path can read and change what is sent"]
+    }
+
+    package func makeUplink(_ resources: UplinkResources) -> any Uplink {
+        OTLPHTTPUplink(configuration: self, warn: resources.warn)
     }
 }
 
