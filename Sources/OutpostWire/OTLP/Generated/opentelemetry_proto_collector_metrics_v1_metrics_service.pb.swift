@@ -20,51 +20,51 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest: Sendable {
+package nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var resourceMetrics: [Opentelemetry_Proto_Metrics_V1_ResourceMetrics] = []
+  package var resourceMetrics: [Opentelemetry_Proto_Metrics_V1_ResourceMetrics] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse: Sendable {
+package nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var partialSuccess: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess {
+  package var partialSuccess: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess {
     get {_partialSuccess ?? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess()}
     set {_partialSuccess = newValue}
   }
   /// Returns true if `partialSuccess` has been explicitly set.
-  public var hasPartialSuccess: Bool {self._partialSuccess != nil}
+  package var hasPartialSuccess: Bool {self._partialSuccess != nil}
   /// Clears the value of `partialSuccess`. Subsequent reads from it will return its default value.
-  public mutating func clearPartialSuccess() {self._partialSuccess = nil}
+  package mutating func clearPartialSuccess() {self._partialSuccess = nil}
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 
   fileprivate var _partialSuccess: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess: Sendable {
+package nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var rejectedDataPoints: Int64 = 0
+  package var rejectedDataPoints: Int64 = 0
 
-  public var errorMessage: String = String()
+  package var errorMessage: String = String()
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -72,10 +72,10 @@ public nonisolated struct Opentelemetry_Proto_Collector_Metrics_V1_ExportMetrics
 fileprivate nonisolated let _protobuf_package = "opentelemetry.proto.collector.metrics.v1"
 
 nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ExportMetricsServiceRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_metrics\0")
+  package static let protoMessageName: String = _protobuf_package + ".ExportMetricsServiceRequest"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_metrics\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -87,14 +87,14 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServ
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.resourceMetrics.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.resourceMetrics, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest) -> Bool {
     if lhs.resourceMetrics != rhs.resourceMetrics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -102,10 +102,10 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServ
 }
 
 nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ExportMetricsServiceResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}partial_success\0")
+  package static let protoMessageName: String = _protobuf_package + ".ExportMetricsServiceResponse"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}partial_success\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -117,7 +117,7 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServ
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -128,7 +128,7 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServ
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse) -> Bool {
     if lhs._partialSuccess != rhs._partialSuccess {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -136,10 +136,10 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServ
 }
 
 nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ExportMetricsPartialSuccess"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rejected_data_points\0\u{3}error_message\0")
+  package static let protoMessageName: String = _protobuf_package + ".ExportMetricsPartialSuccess"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}rejected_data_points\0\u{3}error_message\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -152,7 +152,7 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPart
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.rejectedDataPoints != 0 {
       try visitor.visitSingularInt64Field(value: self.rejectedDataPoints, fieldNumber: 1)
     }
@@ -162,7 +162,7 @@ nonisolated extension Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPart
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess, rhs: Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsPartialSuccess) -> Bool {
     if lhs.rejectedDataPoints != rhs.rejectedDataPoints {return false}
     if lhs.errorMessage != rhs.errorMessage {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -21,14 +21,14 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var value: Opentelemetry_Proto_Common_V1_AnyValue.OneOf_Value? = nil
+  package var value: Opentelemetry_Proto_Common_V1_AnyValue.OneOf_Value? = nil
 
-  public var stringValue: String {
+  package var stringValue: String {
     get {
       if case .stringValue(let v)? = value {return v}
       return String()
@@ -36,7 +36,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .stringValue(newValue)}
   }
 
-  public var boolValue: Bool {
+  package var boolValue: Bool {
     get {
       if case .boolValue(let v)? = value {return v}
       return false
@@ -44,7 +44,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .boolValue(newValue)}
   }
 
-  public var intValue: Int64 {
+  package var intValue: Int64 {
     get {
       if case .intValue(let v)? = value {return v}
       return 0
@@ -52,7 +52,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .intValue(newValue)}
   }
 
-  public var doubleValue: Double {
+  package var doubleValue: Double {
     get {
       if case .doubleValue(let v)? = value {return v}
       return 0
@@ -60,7 +60,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .doubleValue(newValue)}
   }
 
-  public var arrayValue: Opentelemetry_Proto_Common_V1_ArrayValue {
+  package var arrayValue: Opentelemetry_Proto_Common_V1_ArrayValue {
     get {
       if case .arrayValue(let v)? = value {return v}
       return Opentelemetry_Proto_Common_V1_ArrayValue()
@@ -68,7 +68,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .arrayValue(newValue)}
   }
 
-  public var kvlistValue: Opentelemetry_Proto_Common_V1_KeyValueList {
+  package var kvlistValue: Opentelemetry_Proto_Common_V1_KeyValueList {
     get {
       if case .kvlistValue(let v)? = value {return v}
       return Opentelemetry_Proto_Common_V1_KeyValueList()
@@ -76,7 +76,7 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .kvlistValue(newValue)}
   }
 
-  public var bytesValue: Data {
+  package var bytesValue: Data {
     get {
       if case .bytesValue(let v)? = value {return v}
       return Data()
@@ -84,9 +84,9 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
     set {value = .bytesValue(newValue)}
   }
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated enum OneOf_Value: Equatable, Sendable {
+  package nonisolated enum OneOf_Value: Equatable, Sendable {
     case stringValue(String)
     case boolValue(Bool)
     case intValue(Int64)
@@ -97,90 +97,90 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_AnyValue: Sendable {
 
   }
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_ArrayValue: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_ArrayValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var values: [Opentelemetry_Proto_Common_V1_AnyValue] = []
+  package var values: [Opentelemetry_Proto_Common_V1_AnyValue] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_KeyValueList: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_KeyValueList: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var values: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var values: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_KeyValue: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_KeyValue: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var key: String = String()
+  package var key: String = String()
 
-  public var value: Opentelemetry_Proto_Common_V1_AnyValue {
+  package var value: Opentelemetry_Proto_Common_V1_AnyValue {
     get {_value ?? Opentelemetry_Proto_Common_V1_AnyValue()}
     set {_value = newValue}
   }
   /// Returns true if `value` has been explicitly set.
-  public var hasValue: Bool {self._value != nil}
+  package var hasValue: Bool {self._value != nil}
   /// Clears the value of `value`. Subsequent reads from it will return its default value.
-  public mutating func clearValue() {self._value = nil}
+  package mutating func clearValue() {self._value = nil}
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 
   fileprivate var _value: Opentelemetry_Proto_Common_V1_AnyValue? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_InstrumentationScope: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_InstrumentationScope: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  package var name: String = String()
 
-  public var version: String = String()
+  package var version: String = String()
 
-  public var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var droppedAttributesCount: UInt32 = 0
+  package var droppedAttributesCount: UInt32 = 0
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Common_V1_EntityRef: Sendable {
+package nonisolated struct Opentelemetry_Proto_Common_V1_EntityRef: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var schemaURL: String = String()
+  package var schemaURL: String = String()
 
-  public var type: String = String()
+  package var type: String = String()
 
-  public var idKeys: [String] = []
+  package var idKeys: [String] = []
 
-  public var descriptionKeys: [String] = []
+  package var descriptionKeys: [String] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -188,10 +188,10 @@ public nonisolated struct Opentelemetry_Proto_Common_V1_EntityRef: Sendable {
 fileprivate nonisolated let _protobuf_package = "opentelemetry.proto.common.v1"
 
 nonisolated extension Opentelemetry_Proto_Common_V1_AnyValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".AnyValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}string_value\0\u{3}bool_value\0\u{3}int_value\0\u{3}double_value\0\u{3}array_value\0\u{3}kvlist_value\0\u{3}bytes_value\0")
+  package static let protoMessageName: String = _protobuf_package + ".AnyValue"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}string_value\0\u{3}bool_value\0\u{3}int_value\0\u{3}double_value\0\u{3}array_value\0\u{3}kvlist_value\0\u{3}bytes_value\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -268,7 +268,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_AnyValue: SwiftProtobuf.Mess
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -307,7 +307,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_AnyValue: SwiftProtobuf.Mess
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_AnyValue, rhs: Opentelemetry_Proto_Common_V1_AnyValue) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_AnyValue, rhs: Opentelemetry_Proto_Common_V1_AnyValue) -> Bool {
     if lhs.value != rhs.value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -315,10 +315,10 @@ nonisolated extension Opentelemetry_Proto_Common_V1_AnyValue: SwiftProtobuf.Mess
 }
 
 nonisolated extension Opentelemetry_Proto_Common_V1_ArrayValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ArrayValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0")
+  package static let protoMessageName: String = _protobuf_package + ".ArrayValue"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -330,14 +330,14 @@ nonisolated extension Opentelemetry_Proto_Common_V1_ArrayValue: SwiftProtobuf.Me
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.values.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.values, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_ArrayValue, rhs: Opentelemetry_Proto_Common_V1_ArrayValue) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_ArrayValue, rhs: Opentelemetry_Proto_Common_V1_ArrayValue) -> Bool {
     if lhs.values != rhs.values {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -345,10 +345,10 @@ nonisolated extension Opentelemetry_Proto_Common_V1_ArrayValue: SwiftProtobuf.Me
 }
 
 nonisolated extension Opentelemetry_Proto_Common_V1_KeyValueList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".KeyValueList"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0")
+  package static let protoMessageName: String = _protobuf_package + ".KeyValueList"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}values\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -360,14 +360,14 @@ nonisolated extension Opentelemetry_Proto_Common_V1_KeyValueList: SwiftProtobuf.
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.values.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.values, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_KeyValueList, rhs: Opentelemetry_Proto_Common_V1_KeyValueList) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_KeyValueList, rhs: Opentelemetry_Proto_Common_V1_KeyValueList) -> Bool {
     if lhs.values != rhs.values {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -375,10 +375,10 @@ nonisolated extension Opentelemetry_Proto_Common_V1_KeyValueList: SwiftProtobuf.
 }
 
 nonisolated extension Opentelemetry_Proto_Common_V1_KeyValue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".KeyValue"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0")
+  package static let protoMessageName: String = _protobuf_package + ".KeyValue"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -391,7 +391,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_KeyValue: SwiftProtobuf.Mess
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -405,7 +405,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_KeyValue: SwiftProtobuf.Mess
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_KeyValue, rhs: Opentelemetry_Proto_Common_V1_KeyValue) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_KeyValue, rhs: Opentelemetry_Proto_Common_V1_KeyValue) -> Bool {
     if lhs.key != rhs.key {return false}
     if lhs._value != rhs._value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -414,10 +414,10 @@ nonisolated extension Opentelemetry_Proto_Common_V1_KeyValue: SwiftProtobuf.Mess
 }
 
 nonisolated extension Opentelemetry_Proto_Common_V1_InstrumentationScope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".InstrumentationScope"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}attributes\0\u{3}dropped_attributes_count\0")
+  package static let protoMessageName: String = _protobuf_package + ".InstrumentationScope"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}attributes\0\u{3}dropped_attributes_count\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -432,7 +432,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_InstrumentationScope: SwiftP
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
@@ -448,7 +448,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_InstrumentationScope: SwiftP
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_InstrumentationScope, rhs: Opentelemetry_Proto_Common_V1_InstrumentationScope) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_InstrumentationScope, rhs: Opentelemetry_Proto_Common_V1_InstrumentationScope) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.version != rhs.version {return false}
     if lhs.attributes != rhs.attributes {return false}
@@ -459,10 +459,10 @@ nonisolated extension Opentelemetry_Proto_Common_V1_InstrumentationScope: SwiftP
 }
 
 nonisolated extension Opentelemetry_Proto_Common_V1_EntityRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".EntityRef"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_url\0\u{1}type\0\u{3}id_keys\0\u{3}description_keys\0")
+  package static let protoMessageName: String = _protobuf_package + ".EntityRef"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}schema_url\0\u{1}type\0\u{3}id_keys\0\u{3}description_keys\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -477,7 +477,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_EntityRef: SwiftProtobuf.Mes
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.schemaURL.isEmpty {
       try visitor.visitSingularStringField(value: self.schemaURL, fieldNumber: 1)
     }
@@ -493,7 +493,7 @@ nonisolated extension Opentelemetry_Proto_Common_V1_EntityRef: SwiftProtobuf.Mes
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Common_V1_EntityRef, rhs: Opentelemetry_Proto_Common_V1_EntityRef) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Common_V1_EntityRef, rhs: Opentelemetry_Proto_Common_V1_EntityRef) -> Bool {
     if lhs.schemaURL != rhs.schemaURL {return false}
     if lhs.type != rhs.type {return false}
     if lhs.idKeys != rhs.idKeys {return false}

@@ -21,18 +21,18 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated enum Opentelemetry_Proto_Metrics_V1_AggregationTemporality: SwiftProtobuf.Enum, Swift.CaseIterable {
-  public typealias RawValue = Int
+package nonisolated enum Opentelemetry_Proto_Metrics_V1_AggregationTemporality: SwiftProtobuf.Enum, Swift.CaseIterable {
+  package typealias RawValue = Int
   case unspecified // = 0
   case delta // = 1
   case cumulative // = 2
   case UNRECOGNIZED(Int)
 
-  public init() {
+  package init() {
     self = .unspecified
   }
 
-  public init?(rawValue: Int) {
+  package init?(rawValue: Int) {
     switch rawValue {
     case 0: self = .unspecified
     case 1: self = .delta
@@ -41,7 +41,7 @@ public nonisolated enum Opentelemetry_Proto_Metrics_V1_AggregationTemporality: S
     }
   }
 
-  public var rawValue: Int {
+  package var rawValue: Int {
     switch self {
     case .unspecified: return 0
     case .delta: return 1
@@ -51,7 +51,7 @@ public nonisolated enum Opentelemetry_Proto_Metrics_V1_AggregationTemporality: S
   }
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
-  public static let allCases: [Opentelemetry_Proto_Metrics_V1_AggregationTemporality] = [
+  package static let allCases: [Opentelemetry_Proto_Metrics_V1_AggregationTemporality] = [
     .unspecified,
     .delta,
     .cumulative,
@@ -59,17 +59,17 @@ public nonisolated enum Opentelemetry_Proto_Metrics_V1_AggregationTemporality: S
 
 }
 
-public nonisolated enum Opentelemetry_Proto_Metrics_V1_DataPointFlags: SwiftProtobuf.Enum, Swift.CaseIterable {
-  public typealias RawValue = Int
+package nonisolated enum Opentelemetry_Proto_Metrics_V1_DataPointFlags: SwiftProtobuf.Enum, Swift.CaseIterable {
+  package typealias RawValue = Int
   case doNotUse // = 0
   case noRecordedValueMask // = 1
   case UNRECOGNIZED(Int)
 
-  public init() {
+  package init() {
     self = .doNotUse
   }
 
-  public init?(rawValue: Int) {
+  package init?(rawValue: Int) {
     switch rawValue {
     case 0: self = .doNotUse
     case 1: self = .noRecordedValueMask
@@ -77,7 +77,7 @@ public nonisolated enum Opentelemetry_Proto_Metrics_V1_DataPointFlags: SwiftProt
     }
   }
 
-  public var rawValue: Int {
+  package var rawValue: Int {
     switch self {
     case .doNotUse: return 0
     case .noRecordedValueMask: return 1
@@ -86,89 +86,89 @@ public nonisolated enum Opentelemetry_Proto_Metrics_V1_DataPointFlags: SwiftProt
   }
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
-  public static let allCases: [Opentelemetry_Proto_Metrics_V1_DataPointFlags] = [
+  package static let allCases: [Opentelemetry_Proto_Metrics_V1_DataPointFlags] = [
     .doNotUse,
     .noRecordedValueMask,
   ]
 
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_MetricsData: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_MetricsData: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var resourceMetrics: [Opentelemetry_Proto_Metrics_V1_ResourceMetrics] = []
+  package var resourceMetrics: [Opentelemetry_Proto_Metrics_V1_ResourceMetrics] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_ResourceMetrics: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_ResourceMetrics: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var resource: Opentelemetry_Proto_Resource_V1_Resource {
+  package var resource: Opentelemetry_Proto_Resource_V1_Resource {
     get {_resource ?? Opentelemetry_Proto_Resource_V1_Resource()}
     set {_resource = newValue}
   }
   /// Returns true if `resource` has been explicitly set.
-  public var hasResource: Bool {self._resource != nil}
+  package var hasResource: Bool {self._resource != nil}
   /// Clears the value of `resource`. Subsequent reads from it will return its default value.
-  public mutating func clearResource() {self._resource = nil}
+  package mutating func clearResource() {self._resource = nil}
 
-  public var scopeMetrics: [Opentelemetry_Proto_Metrics_V1_ScopeMetrics] = []
+  package var scopeMetrics: [Opentelemetry_Proto_Metrics_V1_ScopeMetrics] = []
 
-  public var schemaURL: String = String()
+  package var schemaURL: String = String()
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 
   fileprivate var _resource: Opentelemetry_Proto_Resource_V1_Resource? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_ScopeMetrics: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_ScopeMetrics: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var scope: Opentelemetry_Proto_Common_V1_InstrumentationScope {
+  package var scope: Opentelemetry_Proto_Common_V1_InstrumentationScope {
     get {_scope ?? Opentelemetry_Proto_Common_V1_InstrumentationScope()}
     set {_scope = newValue}
   }
   /// Returns true if `scope` has been explicitly set.
-  public var hasScope: Bool {self._scope != nil}
+  package var hasScope: Bool {self._scope != nil}
   /// Clears the value of `scope`. Subsequent reads from it will return its default value.
-  public mutating func clearScope() {self._scope = nil}
+  package mutating func clearScope() {self._scope = nil}
 
-  public var metrics: [Opentelemetry_Proto_Metrics_V1_Metric] = []
+  package var metrics: [Opentelemetry_Proto_Metrics_V1_Metric] = []
 
-  public var schemaURL: String = String()
+  package var schemaURL: String = String()
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 
   fileprivate var _scope: Opentelemetry_Proto_Common_V1_InstrumentationScope? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  package var name: String = String()
 
-  public var description_p: String = String()
+  package var description_p: String = String()
 
-  public var unit: String = String()
+  package var unit: String = String()
 
-  public var data: Opentelemetry_Proto_Metrics_V1_Metric.OneOf_Data? = nil
+  package var data: Opentelemetry_Proto_Metrics_V1_Metric.OneOf_Data? = nil
 
-  public var gauge: Opentelemetry_Proto_Metrics_V1_Gauge {
+  package var gauge: Opentelemetry_Proto_Metrics_V1_Gauge {
     get {
       if case .gauge(let v)? = data {return v}
       return Opentelemetry_Proto_Metrics_V1_Gauge()
@@ -176,7 +176,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
     set {data = .gauge(newValue)}
   }
 
-  public var sum: Opentelemetry_Proto_Metrics_V1_Sum {
+  package var sum: Opentelemetry_Proto_Metrics_V1_Sum {
     get {
       if case .sum(let v)? = data {return v}
       return Opentelemetry_Proto_Metrics_V1_Sum()
@@ -184,7 +184,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
     set {data = .sum(newValue)}
   }
 
-  public var histogram: Opentelemetry_Proto_Metrics_V1_Histogram {
+  package var histogram: Opentelemetry_Proto_Metrics_V1_Histogram {
     get {
       if case .histogram(let v)? = data {return v}
       return Opentelemetry_Proto_Metrics_V1_Histogram()
@@ -192,7 +192,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
     set {data = .histogram(newValue)}
   }
 
-  public var exponentialHistogram: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram {
+  package var exponentialHistogram: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram {
     get {
       if case .exponentialHistogram(let v)? = data {return v}
       return Opentelemetry_Proto_Metrics_V1_ExponentialHistogram()
@@ -200,7 +200,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
     set {data = .exponentialHistogram(newValue)}
   }
 
-  public var summary: Opentelemetry_Proto_Metrics_V1_Summary {
+  package var summary: Opentelemetry_Proto_Metrics_V1_Summary {
     get {
       if case .summary(let v)? = data {return v}
       return Opentelemetry_Proto_Metrics_V1_Summary()
@@ -208,11 +208,11 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
     set {data = .summary(newValue)}
   }
 
-  public var metadata: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var metadata: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated enum OneOf_Data: Equatable, Sendable {
+  package nonisolated enum OneOf_Data: Equatable, Sendable {
     case gauge(Opentelemetry_Proto_Metrics_V1_Gauge)
     case sum(Opentelemetry_Proto_Metrics_V1_Sum)
     case histogram(Opentelemetry_Proto_Metrics_V1_Histogram)
@@ -221,91 +221,91 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Metric: Sendable {
 
   }
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Gauge: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Gauge: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var dataPoints: [Opentelemetry_Proto_Metrics_V1_NumberDataPoint] = []
+  package var dataPoints: [Opentelemetry_Proto_Metrics_V1_NumberDataPoint] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Sum: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Sum: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var dataPoints: [Opentelemetry_Proto_Metrics_V1_NumberDataPoint] = []
+  package var dataPoints: [Opentelemetry_Proto_Metrics_V1_NumberDataPoint] = []
 
-  public var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
+  package var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
 
-  public var isMonotonic: Bool = false
+  package var isMonotonic: Bool = false
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Histogram: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Histogram: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var dataPoints: [Opentelemetry_Proto_Metrics_V1_HistogramDataPoint] = []
+  package var dataPoints: [Opentelemetry_Proto_Metrics_V1_HistogramDataPoint] = []
 
-  public var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
+  package var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var dataPoints: [Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint] = []
+  package var dataPoints: [Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint] = []
 
-  public var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
+  package var aggregationTemporality: Opentelemetry_Proto_Metrics_V1_AggregationTemporality = .unspecified
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Summary: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Summary: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var dataPoints: [Opentelemetry_Proto_Metrics_V1_SummaryDataPoint] = []
+  package var dataPoints: [Opentelemetry_Proto_Metrics_V1_SummaryDataPoint] = []
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_NumberDataPoint: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_NumberDataPoint: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var startTimeUnixNano: UInt64 = 0
+  package var startTimeUnixNano: UInt64 = 0
 
-  public var timeUnixNano: UInt64 = 0
+  package var timeUnixNano: UInt64 = 0
 
-  public var value: Opentelemetry_Proto_Metrics_V1_NumberDataPoint.OneOf_Value? = nil
+  package var value: Opentelemetry_Proto_Metrics_V1_NumberDataPoint.OneOf_Value? = nil
 
-  public var asDouble: Double {
+  package var asDouble: Double {
     get {
       if case .asDouble(let v)? = value {return v}
       return 0
@@ -313,7 +313,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_NumberDataPoint: Sendab
     set {value = .asDouble(newValue)}
   }
 
-  public var asInt: Int64 {
+  package var asInt: Int64 {
     get {
       if case .asInt(let v)? = value {return v}
       return 0
@@ -321,163 +321,163 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_NumberDataPoint: Sendab
     set {value = .asInt(newValue)}
   }
 
-  public var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
+  package var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
 
-  public var flags: UInt32 = 0
+  package var flags: UInt32 = 0
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated enum OneOf_Value: Equatable, Sendable {
+  package nonisolated enum OneOf_Value: Equatable, Sendable {
     case asDouble(Double)
     case asInt(Int64)
 
   }
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var startTimeUnixNano: UInt64 = 0
+  package var startTimeUnixNano: UInt64 = 0
 
-  public var timeUnixNano: UInt64 = 0
+  package var timeUnixNano: UInt64 = 0
 
-  public var count: UInt64 = 0
+  package var count: UInt64 = 0
 
-  public var sum: Double {
+  package var sum: Double {
     get {_sum ?? 0}
     set {_sum = newValue}
   }
   /// Returns true if `sum` has been explicitly set.
-  public var hasSum: Bool {self._sum != nil}
+  package var hasSum: Bool {self._sum != nil}
   /// Clears the value of `sum`. Subsequent reads from it will return its default value.
-  public mutating func clearSum() {self._sum = nil}
+  package mutating func clearSum() {self._sum = nil}
 
-  public var bucketCounts: [UInt64] = []
+  package var bucketCounts: [UInt64] = []
 
-  public var explicitBounds: [Double] = []
+  package var explicitBounds: [Double] = []
 
-  public var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
+  package var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
 
-  public var flags: UInt32 = 0
+  package var flags: UInt32 = 0
 
-  public var min: Double {
+  package var min: Double {
     get {_min ?? 0}
     set {_min = newValue}
   }
   /// Returns true if `min` has been explicitly set.
-  public var hasMin: Bool {self._min != nil}
+  package var hasMin: Bool {self._min != nil}
   /// Clears the value of `min`. Subsequent reads from it will return its default value.
-  public mutating func clearMin() {self._min = nil}
+  package mutating func clearMin() {self._min = nil}
 
-  public var max: Double {
+  package var max: Double {
     get {_max ?? 0}
     set {_max = newValue}
   }
   /// Returns true if `max` has been explicitly set.
-  public var hasMax: Bool {self._max != nil}
+  package var hasMax: Bool {self._max != nil}
   /// Clears the value of `max`. Subsequent reads from it will return its default value.
-  public mutating func clearMax() {self._max = nil}
+  package mutating func clearMax() {self._max = nil}
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public init() {}
+  package init() {}
 
   fileprivate var _sum: Double? = nil
   fileprivate var _min: Double? = nil
   fileprivate var _max: Double? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var startTimeUnixNano: UInt64 = 0
+  package var startTimeUnixNano: UInt64 = 0
 
-  public var timeUnixNano: UInt64 = 0
+  package var timeUnixNano: UInt64 = 0
 
-  public var count: UInt64 = 0
+  package var count: UInt64 = 0
 
-  public var sum: Double {
+  package var sum: Double {
     get {_sum ?? 0}
     set {_sum = newValue}
   }
   /// Returns true if `sum` has been explicitly set.
-  public var hasSum: Bool {self._sum != nil}
+  package var hasSum: Bool {self._sum != nil}
   /// Clears the value of `sum`. Subsequent reads from it will return its default value.
-  public mutating func clearSum() {self._sum = nil}
+  package mutating func clearSum() {self._sum = nil}
 
-  public var scale: Int32 = 0
+  package var scale: Int32 = 0
 
-  public var zeroCount: UInt64 = 0
+  package var zeroCount: UInt64 = 0
 
-  public var positive: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets {
+  package var positive: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets {
     get {_positive ?? Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets()}
     set {_positive = newValue}
   }
   /// Returns true if `positive` has been explicitly set.
-  public var hasPositive: Bool {self._positive != nil}
+  package var hasPositive: Bool {self._positive != nil}
   /// Clears the value of `positive`. Subsequent reads from it will return its default value.
-  public mutating func clearPositive() {self._positive = nil}
+  package mutating func clearPositive() {self._positive = nil}
 
-  public var negative: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets {
+  package var negative: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets {
     get {_negative ?? Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets()}
     set {_negative = newValue}
   }
   /// Returns true if `negative` has been explicitly set.
-  public var hasNegative: Bool {self._negative != nil}
+  package var hasNegative: Bool {self._negative != nil}
   /// Clears the value of `negative`. Subsequent reads from it will return its default value.
-  public mutating func clearNegative() {self._negative = nil}
+  package mutating func clearNegative() {self._negative = nil}
 
-  public var flags: UInt32 = 0
+  package var flags: UInt32 = 0
 
-  public var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
+  package var exemplars: [Opentelemetry_Proto_Metrics_V1_Exemplar] = []
 
-  public var min: Double {
+  package var min: Double {
     get {_min ?? 0}
     set {_min = newValue}
   }
   /// Returns true if `min` has been explicitly set.
-  public var hasMin: Bool {self._min != nil}
+  package var hasMin: Bool {self._min != nil}
   /// Clears the value of `min`. Subsequent reads from it will return its default value.
-  public mutating func clearMin() {self._min = nil}
+  package mutating func clearMin() {self._min = nil}
 
-  public var max: Double {
+  package var max: Double {
     get {_max ?? 0}
     set {_max = newValue}
   }
   /// Returns true if `max` has been explicitly set.
-  public var hasMax: Bool {self._max != nil}
+  package var hasMax: Bool {self._max != nil}
   /// Clears the value of `max`. Subsequent reads from it will return its default value.
-  public mutating func clearMax() {self._max = nil}
+  package mutating func clearMax() {self._max = nil}
 
-  public var zeroThreshold: Double = 0
+  package var zeroThreshold: Double = 0
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated struct Buckets: Sendable {
+  package nonisolated struct Buckets: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    public var offset: Int32 = 0
+    package var offset: Int32 = 0
 
-    public var bucketCounts: [UInt64] = []
+    package var bucketCounts: [UInt64] = []
 
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
+    package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    public init() {}
+    package init() {}
   }
 
-  public init() {}
+  package init() {}
 
   fileprivate var _sum: Double? = nil
   fileprivate var _positive: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets? = nil
@@ -486,56 +486,56 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDat
   fileprivate var _max: Double? = nil
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var attributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var startTimeUnixNano: UInt64 = 0
+  package var startTimeUnixNano: UInt64 = 0
 
-  public var timeUnixNano: UInt64 = 0
+  package var timeUnixNano: UInt64 = 0
 
-  public var count: UInt64 = 0
+  package var count: UInt64 = 0
 
-  public var sum: Double = 0
+  package var sum: Double = 0
 
-  public var quantileValues: [Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile] = []
+  package var quantileValues: [Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile] = []
 
-  public var flags: UInt32 = 0
+  package var flags: UInt32 = 0
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated struct ValueAtQuantile: Sendable {
+  package nonisolated struct ValueAtQuantile: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
-    public var quantile: Double = 0
+    package var quantile: Double = 0
 
-    public var value: Double = 0
+    package var value: Double = 0
 
-    public var unknownFields = SwiftProtobuf.UnknownStorage()
+    package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-    public init() {}
+    package init() {}
   }
 
-  public init() {}
+  package init() {}
 }
 
-public nonisolated struct Opentelemetry_Proto_Metrics_V1_Exemplar: Sendable {
+package nonisolated struct Opentelemetry_Proto_Metrics_V1_Exemplar: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var filteredAttributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
+  package var filteredAttributes: [Opentelemetry_Proto_Common_V1_KeyValue] = []
 
-  public var timeUnixNano: UInt64 = 0
+  package var timeUnixNano: UInt64 = 0
 
-  public var value: Opentelemetry_Proto_Metrics_V1_Exemplar.OneOf_Value? = nil
+  package var value: Opentelemetry_Proto_Metrics_V1_Exemplar.OneOf_Value? = nil
 
-  public var asDouble: Double {
+  package var asDouble: Double {
     get {
       if case .asDouble(let v)? = value {return v}
       return 0
@@ -543,7 +543,7 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Exemplar: Sendable {
     set {value = .asDouble(newValue)}
   }
 
-  public var asInt: Int64 {
+  package var asInt: Int64 {
     get {
       if case .asInt(let v)? = value {return v}
       return 0
@@ -551,19 +551,19 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Exemplar: Sendable {
     set {value = .asInt(newValue)}
   }
 
-  public var spanID: Data = Data()
+  package var spanID: Data = Data()
 
-  public var traceID: Data = Data()
+  package var traceID: Data = Data()
 
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  public nonisolated enum OneOf_Value: Equatable, Sendable {
+  package nonisolated enum OneOf_Value: Equatable, Sendable {
     case asDouble(Double)
     case asInt(Int64)
 
   }
 
-  public init() {}
+  package init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -571,18 +571,18 @@ public nonisolated struct Opentelemetry_Proto_Metrics_V1_Exemplar: Sendable {
 fileprivate nonisolated let _protobuf_package = "opentelemetry.proto.metrics.v1"
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_AggregationTemporality: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AGGREGATION_TEMPORALITY_UNSPECIFIED\0\u{1}AGGREGATION_TEMPORALITY_DELTA\0\u{1}AGGREGATION_TEMPORALITY_CUMULATIVE\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AGGREGATION_TEMPORALITY_UNSPECIFIED\0\u{1}AGGREGATION_TEMPORALITY_DELTA\0\u{1}AGGREGATION_TEMPORALITY_CUMULATIVE\0")
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_DataPointFlags: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_POINT_FLAGS_DO_NOT_USE\0\u{1}DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DATA_POINT_FLAGS_DO_NOT_USE\0\u{1}DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK\0")
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_MetricsData: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".MetricsData"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_metrics\0")
+  package static let protoMessageName: String = _protobuf_package + ".MetricsData"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}resource_metrics\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -594,14 +594,14 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_MetricsData: SwiftProtobuf.
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.resourceMetrics.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.resourceMetrics, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_MetricsData, rhs: Opentelemetry_Proto_Metrics_V1_MetricsData) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_MetricsData, rhs: Opentelemetry_Proto_Metrics_V1_MetricsData) -> Bool {
     if lhs.resourceMetrics != rhs.resourceMetrics {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -609,10 +609,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_MetricsData: SwiftProtobuf.
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_ResourceMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ResourceMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}resource\0\u{3}scope_metrics\0\u{3}schema_url\0\u{c}h\u{f}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".ResourceMetrics"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}resource\0\u{3}scope_metrics\0\u{3}schema_url\0\u{c}h\u{f}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -626,7 +626,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ResourceMetrics: SwiftProto
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -643,7 +643,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ResourceMetrics: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ResourceMetrics, rhs: Opentelemetry_Proto_Metrics_V1_ResourceMetrics) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ResourceMetrics, rhs: Opentelemetry_Proto_Metrics_V1_ResourceMetrics) -> Bool {
     if lhs._resource != rhs._resource {return false}
     if lhs.scopeMetrics != rhs.scopeMetrics {return false}
     if lhs.schemaURL != rhs.schemaURL {return false}
@@ -653,10 +653,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ResourceMetrics: SwiftProto
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_ScopeMetrics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ScopeMetrics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scope\0\u{1}metrics\0\u{3}schema_url\0")
+  package static let protoMessageName: String = _protobuf_package + ".ScopeMetrics"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}scope\0\u{1}metrics\0\u{3}schema_url\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -670,7 +670,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ScopeMetrics: SwiftProtobuf
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -687,7 +687,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ScopeMetrics: SwiftProtobuf
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ScopeMetrics, rhs: Opentelemetry_Proto_Metrics_V1_ScopeMetrics) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ScopeMetrics, rhs: Opentelemetry_Proto_Metrics_V1_ScopeMetrics) -> Bool {
     if lhs._scope != rhs._scope {return false}
     if lhs.metrics != rhs.metrics {return false}
     if lhs.schemaURL != rhs.schemaURL {return false}
@@ -697,10 +697,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ScopeMetrics: SwiftProtobuf
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Metric: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Metric"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}unit\0\u{2}\u{2}gauge\0\u{2}\u{2}sum\0\u{2}\u{2}histogram\0\u{3}exponential_histogram\0\u{1}summary\0\u{1}metadata\0\u{c}\u{4}\u{1}\u{c}\u{6}\u{1}\u{c}\u{8}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".Metric"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}unit\0\u{2}\u{2}gauge\0\u{2}\u{2}sum\0\u{2}\u{2}histogram\0\u{3}exponential_histogram\0\u{1}summary\0\u{1}metadata\0\u{c}\u{4}\u{1}\u{c}\u{6}\u{1}\u{c}\u{8}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -780,7 +780,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Metric: SwiftProtobuf.Messa
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -823,7 +823,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Metric: SwiftProtobuf.Messa
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Metric, rhs: Opentelemetry_Proto_Metrics_V1_Metric) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Metric, rhs: Opentelemetry_Proto_Metrics_V1_Metric) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.unit != rhs.unit {return false}
@@ -835,10 +835,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Metric: SwiftProtobuf.Messa
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Gauge: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Gauge"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0")
+  package static let protoMessageName: String = _protobuf_package + ".Gauge"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -850,14 +850,14 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Gauge: SwiftProtobuf.Messag
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.dataPoints.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dataPoints, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Gauge, rhs: Opentelemetry_Proto_Metrics_V1_Gauge) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Gauge, rhs: Opentelemetry_Proto_Metrics_V1_Gauge) -> Bool {
     if lhs.dataPoints != rhs.dataPoints {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -865,10 +865,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Gauge: SwiftProtobuf.Messag
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Sum: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Sum"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0\u{3}is_monotonic\0")
+  package static let protoMessageName: String = _protobuf_package + ".Sum"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0\u{3}is_monotonic\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -882,7 +882,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Sum: SwiftProtobuf.Message,
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.dataPoints.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dataPoints, fieldNumber: 1)
     }
@@ -895,7 +895,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Sum: SwiftProtobuf.Message,
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Sum, rhs: Opentelemetry_Proto_Metrics_V1_Sum) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Sum, rhs: Opentelemetry_Proto_Metrics_V1_Sum) -> Bool {
     if lhs.dataPoints != rhs.dataPoints {return false}
     if lhs.aggregationTemporality != rhs.aggregationTemporality {return false}
     if lhs.isMonotonic != rhs.isMonotonic {return false}
@@ -905,10 +905,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Sum: SwiftProtobuf.Message,
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Histogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Histogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0")
+  package static let protoMessageName: String = _protobuf_package + ".Histogram"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -921,7 +921,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Histogram: SwiftProtobuf.Me
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.dataPoints.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dataPoints, fieldNumber: 1)
     }
@@ -931,7 +931,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Histogram: SwiftProtobuf.Me
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Histogram, rhs: Opentelemetry_Proto_Metrics_V1_Histogram) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Histogram, rhs: Opentelemetry_Proto_Metrics_V1_Histogram) -> Bool {
     if lhs.dataPoints != rhs.dataPoints {return false}
     if lhs.aggregationTemporality != rhs.aggregationTemporality {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -940,10 +940,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Histogram: SwiftProtobuf.Me
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ExponentialHistogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0")
+  package static let protoMessageName: String = _protobuf_package + ".ExponentialHistogram"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0\u{3}aggregation_temporality\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -956,7 +956,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: Swift
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.dataPoints.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dataPoints, fieldNumber: 1)
     }
@@ -966,7 +966,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: Swift
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogram) -> Bool {
     if lhs.dataPoints != rhs.dataPoints {return false}
     if lhs.aggregationTemporality != rhs.aggregationTemporality {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -975,10 +975,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogram: Swift
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Summary: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Summary"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0")
+  package static let protoMessageName: String = _protobuf_package + ".Summary"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}data_points\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -990,14 +990,14 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Summary: SwiftProtobuf.Mess
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if !self.dataPoints.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.dataPoints, fieldNumber: 1)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Summary, rhs: Opentelemetry_Proto_Metrics_V1_Summary) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Summary, rhs: Opentelemetry_Proto_Metrics_V1_Summary) -> Bool {
     if lhs.dataPoints != rhs.dataPoints {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1005,10 +1005,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Summary: SwiftProtobuf.Mess
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_NumberDataPoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".NumberDataPoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{3}as_double\0\u{1}exemplars\0\u{3}as_int\0\u{1}attributes\0\u{1}flags\0\u{c}\u{1}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".NumberDataPoint"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{3}as_double\0\u{1}exemplars\0\u{3}as_int\0\u{1}attributes\0\u{1}flags\0\u{c}\u{1}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1040,7 +1040,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_NumberDataPoint: SwiftProto
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -1069,7 +1069,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_NumberDataPoint: SwiftProto
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_NumberDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_NumberDataPoint) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_NumberDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_NumberDataPoint) -> Bool {
     if lhs.attributes != rhs.attributes {return false}
     if lhs.startTimeUnixNano != rhs.startTimeUnixNano {return false}
     if lhs.timeUnixNano != rhs.timeUnixNano {return false}
@@ -1082,10 +1082,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_NumberDataPoint: SwiftProto
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".HistogramDataPoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{3}bucket_counts\0\u{3}explicit_bounds\0\u{1}exemplars\0\u{1}attributes\0\u{1}flags\0\u{1}min\0\u{1}max\0\u{c}\u{1}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".HistogramDataPoint"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{3}bucket_counts\0\u{3}explicit_bounds\0\u{1}exemplars\0\u{1}attributes\0\u{1}flags\0\u{1}min\0\u{1}max\0\u{c}\u{1}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1107,7 +1107,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: SwiftPr
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -1148,7 +1148,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: SwiftPr
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_HistogramDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_HistogramDataPoint) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_HistogramDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_HistogramDataPoint) -> Bool {
     if lhs.attributes != rhs.attributes {return false}
     if lhs.startTimeUnixNano != rhs.startTimeUnixNano {return false}
     if lhs.timeUnixNano != rhs.timeUnixNano {return false}
@@ -1166,10 +1166,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_HistogramDataPoint: SwiftPr
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".ExponentialHistogramDataPoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attributes\0\u{3}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{1}scale\0\u{3}zero_count\0\u{1}positive\0\u{1}negative\0\u{1}flags\0\u{1}exemplars\0\u{1}min\0\u{1}max\0\u{3}zero_threshold\0")
+  package static let protoMessageName: String = _protobuf_package + ".ExponentialHistogramDataPoint"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attributes\0\u{3}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{1}scale\0\u{3}zero_count\0\u{1}positive\0\u{1}negative\0\u{1}flags\0\u{1}exemplars\0\u{1}min\0\u{1}max\0\u{3}zero_threshold\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1194,7 +1194,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -1244,7 +1244,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint) -> Bool {
     if lhs.attributes != rhs.attributes {return false}
     if lhs.startTimeUnixNano != rhs.startTimeUnixNano {return false}
     if lhs.timeUnixNano != rhs.timeUnixNano {return false}
@@ -1265,10 +1265,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.protoMessageName + ".Buckets"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offset\0\u{3}bucket_counts\0")
+  package static let protoMessageName: String = Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.protoMessageName + ".Buckets"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}offset\0\u{3}bucket_counts\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1281,7 +1281,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.offset != 0 {
       try visitor.visitSingularSInt32Field(value: self.offset, fieldNumber: 1)
     }
@@ -1291,7 +1291,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets, rhs: Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoint.Buckets) -> Bool {
     if lhs.offset != rhs.offset {return false}
     if lhs.bucketCounts != rhs.bucketCounts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1300,10 +1300,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_ExponentialHistogramDataPoi
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".SummaryDataPoint"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{3}quantile_values\0\u{1}attributes\0\u{1}flags\0\u{c}\u{1}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".SummaryDataPoint"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}start_time_unix_nano\0\u{3}time_unix_nano\0\u{1}count\0\u{1}sum\0\u{3}quantile_values\0\u{1}attributes\0\u{1}flags\0\u{c}\u{1}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1321,7 +1321,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: SwiftProt
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.startTimeUnixNano != 0 {
       try visitor.visitSingularFixed64Field(value: self.startTimeUnixNano, fieldNumber: 2)
     }
@@ -1346,7 +1346,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: SwiftProt
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint, rhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint) -> Bool {
     if lhs.attributes != rhs.attributes {return false}
     if lhs.startTimeUnixNano != rhs.startTimeUnixNano {return false}
     if lhs.timeUnixNano != rhs.timeUnixNano {return false}
@@ -1360,10 +1360,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint: SwiftProt
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.protoMessageName + ".ValueAtQuantile"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}quantile\0\u{1}value\0")
+  package static let protoMessageName: String = Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.protoMessageName + ".ValueAtQuantile"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}quantile\0\u{1}value\0")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1376,7 +1376,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQua
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     if self.quantile.bitPattern != 0 {
       try visitor.visitSingularDoubleField(value: self.quantile, fieldNumber: 1)
     }
@@ -1386,7 +1386,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQua
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile, rhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile, rhs: Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile) -> Bool {
     if lhs.quantile != rhs.quantile {return false}
     if lhs.value != rhs.value {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -1395,10 +1395,10 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQua
 }
 
 nonisolated extension Opentelemetry_Proto_Metrics_V1_Exemplar: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Exemplar"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}time_unix_nano\0\u{3}as_double\0\u{3}span_id\0\u{3}trace_id\0\u{3}as_int\0\u{3}filtered_attributes\0\u{c}\u{1}\u{1}")
+  package static let protoMessageName: String = _protobuf_package + ".Exemplar"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}time_unix_nano\0\u{3}as_double\0\u{3}span_id\0\u{3}trace_id\0\u{3}as_int\0\u{3}filtered_attributes\0\u{c}\u{1}\u{1}")
 
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
       // The use of inline closures is to circumvent an issue where the compiler
       // allocates stack space for every case branch when no optimizations are
@@ -1429,7 +1429,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Exemplar: SwiftProtobuf.Mes
     }
   }
 
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     // The use of inline closures is to circumvent an issue where the compiler
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
@@ -1455,7 +1455,7 @@ nonisolated extension Opentelemetry_Proto_Metrics_V1_Exemplar: SwiftProtobuf.Mes
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Exemplar, rhs: Opentelemetry_Proto_Metrics_V1_Exemplar) -> Bool {
+  package static func ==(lhs: Opentelemetry_Proto_Metrics_V1_Exemplar, rhs: Opentelemetry_Proto_Metrics_V1_Exemplar) -> Bool {
     if lhs.filteredAttributes != rhs.filteredAttributes {return false}
     if lhs.timeUnixNano != rhs.timeUnixNano {return false}
     if lhs.value != rhs.value {return false}
