@@ -206,13 +206,28 @@ public struct Runtime: Sendable {
         let gate = configuration.sampleClock.map {
             SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
         }
-        return zip(configuration.inputs.indices, inputs).compactMap { index, input in
-            guard let input else { return nil }
-            let configured = configuration.inputs[index]
-            let service = InputService(input: input, label: "\(configured.kind) \(configured.settings.name)",
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var groups: [Duration: [PollGroup.Member]] = [:]
+        for (index, input) in zip(configuration.inputs.indices, inputs) {
+            guard let input else { continue }
+            let label = "\(configuration.inputs[index].kind) \(configuration.inputs[index].settings.name)"
+            // Polled inputs of one interval share a tick; the others (MQTT, replay) run as their own service.
+            if let polled = input as? any Pollable {
+                groups[polled.pollInterval, default: []].append(
+                    PollGroup.Member(input: index, label: label, poller: polled.makePoller()))
+                continue
+            }
+            let service = InputService(input: input, label: label,
                                        sink: GatedSink(index: index, next: detection.door(forInput: index), gate: gate),
                                        logger: logger)
-            return .init(service: service, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
+            services.append(.init(service: service, successTerminationBehavior: .ignore,
+                                  failureTerminationBehavior: .ignore))
         }
+        for (interval, members) in groups.sorted(by: { $0.key < $1.key }) {
+            let group = PollGroup(interval: interval, members: members, sink: detection.batchDoor, gate: gate,
+                                  clock: clock, wallClock: configuration.sampleClock ?? wallClock, logger: logger)
+            services.append(.init(service: group, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
+        }
+        return services
     }
 }

@@ -51,10 +51,10 @@ package struct BlockingExecutor: Sendable {
 ///
 /// Not Dispatch queues: on Linux, Dispatch starts another thread whenever its threads are busy, and a few hundred
 /// inputs grew the process to two dozen threads. These stay at `threadCount` whatever the load.
-final class BlockingPool: Sendable {
+package final class BlockingPool: Sendable {
     /// Two threads: reads are short and most sensors poll once a second or slower; a second thread keeps one slow
     /// sensor from delaying the others.
-    static let threadCount = 2
+    package static let threadCount = 2
     static let shared = BlockingPool(threads: threadCount)
 
     private struct State {

@@ -5,6 +5,22 @@
 ///                                   └────► EventSink ─► event router ─► RoutedEventSink ─┘
 ///     spool, delivery, clock ─► EventSink (the same one door)
 
+/// What one input read, tagged with the input's place in the configuration.
+package struct InputReadings: Sendable {
+    package let input: Int
+    package let readings: [Reading]
+
+    package init(input: Int, readings: [Reading]) {
+        self.input = input
+        self.readings = readings
+    }
+}
+
+/// Where a poll group hands everything its inputs read on one tick, in one call (one channel hop, not one per input).
+package protocol ReadingBatchSink: Sendable {
+    func accept(_ batch: [InputReadings]) async
+}
+
 /// Where detection hands the samples it has seen: the batcher. Suspends while the batcher is behind.
 package protocol SampleSink: Sendable {
     func accept(_ samples: [Sample]) async

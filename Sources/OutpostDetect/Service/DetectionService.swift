@@ -54,6 +54,11 @@ package final class DetectionService: Service {
         DetectionDoor(index: index, channel: channel)
     }
 
+    /// The door a poll group writes a tick's readings of all its inputs into.
+    package var batchDoor: DetectionBatchDoor {
+        DetectionBatchDoor(channel: channel)
+    }
+
     package func run() async throws {
         var state = DetectionState(settings: settings)
         let channel = self.channel
@@ -76,33 +81,16 @@ package final class DetectionService: Service {
 
     private func handle(_ message: DetectionMessage, state: inout DetectionState) async {
         switch message {
-        case .readings(let input, let readings):
+        case .readings(let batch):
             var samples: [Sample] = []
-            samples.reserveCapacity(readings.count)
             var events: [Event] = []
-            var problems = 0
-            for reading in readings {
-                switch reading {
-                case .sample(let sample):
-                    state.latest[sample.series] = sample.value
-                    samples.append(sample)
-                    events += state.engine.process(sample, from: settings.sources[input])
-                case .event(let event):
-                    events.append(event)
-                case .forgotten(let series):
-                    state.engine.forget(series)
-                    state.latest[series] = nil
-                case .problem(let text):
-                    problems += 1
-                    state.problems[input].record(text, now: wallClock.nowNanos(),
-                                                 interval: settings.problemInterval) { line in
-                        logger.warning("\(settings.inputNames[input]): \(line)")
-                    }
-                }
+            for entry in batch {
+                let problems = detect(entry, samples: &samples, events: &events, state: &state)
+                count(input: entry.input, readings: entry.readings, problems: problems,
+                      suppressed: state.engine.suppressedEpisodes)
             }
             state.samplesSeen += samples.count
             state.eventsSeen += events.count
-            count(input: input, samples: samples, problems: problems, suppressed: state.engine.suppressedEpisodes)
             if !samples.isEmpty { await self.samples.accept(samples) }
             if !events.isEmpty { self.events.send(events) }
         case .tick(let now):
@@ -114,14 +102,47 @@ package final class DetectionService: Service {
         }
     }
 
-    private func count(input: Int, samples: [Sample], problems: Int, suppressed: Int) {
-        guard let counters, !samples.isEmpty || problems > 0 else { return }
+    /// Runs one input's readings through the engine, appending what passes on; returns the problems counted.
+    private func detect(_ entry: InputReadings, samples: inout [Sample], events: inout [Event],
+                        state: inout DetectionState) -> Int {
+        var problems = 0
+        let input = entry.input
+        for reading in entry.readings {
+            switch reading {
+            case .sample(let sample):
+                state.latest[sample.series] = sample.value
+                samples.append(sample)
+                events += state.engine.process(sample, from: settings.sources[input])
+            case .event(let event):
+                events.append(event)
+            case .forgotten(let series):
+                state.engine.forget(series)
+                state.latest[series] = nil
+            case .problem(let text):
+                problems += 1
+                state.problems[input].record(text, now: wallClock.nowNanos(), interval: settings.problemInterval) { line in
+                    logger.warning("\(settings.inputNames[input]): \(line)")
+                }
+            }
+        }
+        return problems
+    }
+
+    private func count(input: Int, readings: [Reading], problems: Int, suppressed: Int) {
+        guard let counters else { return }
+        var count = 0
+        var last: Int64?
+        for case .sample(let sample) in readings {
+            count += 1
+            last = sample.time
+        }
+        guard count > 0 || problems > 0 else { return }
         counters.update { totals in
             totals.anomaliesSuppressed = suppressed
-            totals.samplesIngested += samples.count
-            totals.inputs[input].samples += samples.count
+            totals.samplesIngested += count
+            totals.inputs[input].samples += count
             totals.inputs[input].problems += problems
-            if let last = samples.last?.time { totals.inputs[input].lastSample = last }
+            if let last { totals.inputs[input].lastSample = last }
         }
     }
 

@@ -3,7 +3,7 @@ import OutpostCore
 
 /// What flows from the inputs into detection: readings tagged with the input they came from, or a clock tick.
 enum DetectionMessage: Sendable {
-    case readings(input: Int, [Reading])
+    case readings([InputReadings])
     /// Once a second: staleness checks and periodic logging run on it.
     case tick(now: Int64)
 }
@@ -14,6 +14,15 @@ package struct DetectionDoor: ReadingSink {
     let channel: AsyncChannel<DetectionMessage>
 
     package func accept(_ readings: [Reading]) async {
-        await channel.send(.readings(input: index, readings))
+        await channel.send(.readings([InputReadings(input: index, readings: readings)]))
+    }
+}
+
+/// Detection's door for a poll group: everything its inputs read on one tick, in one message.
+package struct DetectionBatchDoor: ReadingBatchSink {
+    let channel: AsyncChannel<DetectionMessage>
+
+    package func accept(_ batch: [InputReadings]) async {
+        await channel.send(.readings(batch))
     }
 }

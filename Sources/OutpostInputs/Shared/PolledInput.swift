@@ -57,3 +57,33 @@ package struct PolledInput<Reader: PollingReader>: Input {
         }
     }
 }
+
+/// A polled input the runtime may tick together with others of the same interval (see `PollGroup`).
+package protocol Pollable: Input {
+    var pollInterval: Duration { get }
+    /// A fresh reader state for a poll group to own.
+    func makePoller() -> Poller
+}
+
+extension PolledInput: Pollable {
+    package func makePoller() -> Poller {
+        Poller(reader)
+    }
+}
+
+/// One polled input's reader and its state (previous counters, fault latches), owned by the poll group that ticks it.
+///
+/// `@unchecked Sendable` is safe because only its poll group calls `read`, at most once at a time: each tick hands
+/// every poller to exactly one run on the blocking pool and awaits them all before the next tick.
+package final class Poller: @unchecked Sendable {
+    private var readOnce: (Int64) -> [Reading]
+
+    package init<Reader: PollingReader>(_ reader: Reader) {
+        var state = reader
+        readOnce = { now in state.read(now: now) }
+    }
+
+    package func read(now: Int64) -> [Reading] {
+        readOnce(now)
+    }
+}
