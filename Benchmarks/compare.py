@@ -168,9 +168,9 @@ def proc_snapshot(pid):
             "rss_kib": kib("VmRSS"), "rss_anon_kib": kib("RssAnon"), "written": io["write_bytes"]}
 
 
-def outpost_samples(folder):
+def outpost_samples(run_folder):
     try:
-        with open(os.path.join(folder, "outpost-run", "status.json")) as f:
+        with open(os.path.join(run_folder, "outpost-run", "status.json")) as f:
             return json.load(f)["samples_ingested"]
     except (OSError, ValueError, KeyError):
         return None
@@ -220,14 +220,15 @@ def run(outpost, series, warmup, window):
     processes = []
     brokers = []
     try:
-        os.makedirs(os.path.join(folder, "outpost-run"))
+        # As under systemd (RuntimeDirectory=, a tmpfs): the status file is not the SD card's business.
+        os.makedirs(os.path.join(shm, "outpost-run"))
         sensors = SensorFiles(shm, series, spikes_after=warmup - 5)
         brokers = [Broker(folder, "outpost"), Broker(folder, "collectd")]
         config = {"outpost": outpost_config(folder, sensors, brokers[0]),
                   "collectd": collectd_config(folder, sensors, brokers[1])}
         commands = {"outpost": [outpost, "run", "--config", config["outpost"]],
                     "collectd": ["collectd", "-f", "-C", config["collectd"]]}
-        env = dict(os.environ, RUNTIME_DIRECTORY=os.path.join(folder, "outpost-run"))
+        env = dict(os.environ, RUNTIME_DIRECTORY=os.path.join(shm, "outpost-run"))
         started = {}
         for index, kind in enumerate(("outpost", "collectd")):
             started[kind] = time.time()
@@ -237,12 +238,12 @@ def run(outpost, series, warmup, window):
         t0 = time.time()
         before = [proc_snapshot(p.pid) for p in processes]
         bytes_before = [b.bytes_received for b in brokers]
-        samples_before = outpost_samples(folder)
+        samples_before = outpost_samples(shm)
         time.sleep(window)
         t1 = time.time()
         after = [proc_snapshot(p.pid) for p in processes]
         bytes_after = [b.bytes_received for b in brokers]
-        samples_after = outpost_samples(folder)
+        samples_after = outpost_samples(shm)
         samples = [samples_after - samples_before if samples_before is not None and samples_after else 0,
                    collectd_values(brokers[1].messages, t0, t1)]
         rows = {}
