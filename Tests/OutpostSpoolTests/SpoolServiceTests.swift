@@ -22,6 +22,7 @@ private func python(_ path: String, _ script: String) throws -> String {
 private func openSpool(_ path: String, stateDirectory: String?, events: EventCollector,
                        destinations: [SpoolDestination] = otlp("otlp")) async throws -> SpoolService {
     var configuration = SpoolConfiguration(path: path)
+    configuration.writeAfter = .zero
     configuration.stateDirectory = stateDirectory
     return try await SpoolService.open(configuration, destinations: destinations, events: events,
                                        counters: PipelineCounters(inputCount: 0, startedAt: 0),
@@ -171,6 +172,7 @@ struct FullSpoolReportTests {
         let events = EventCollector()
         let state = try temporaryStateDirectory()
         var configuration = SpoolConfiguration(path: state + "/spool.db", stateDirectory: state)
+        configuration.writeAfter = .zero
         configuration.maxSize = 64 * 1024
         let service = try await SpoolService.open(configuration, destinations: otlp("otlp"), events: events,
                                                   counters: PipelineCounters(inputCount: 0, startedAt: 0),
@@ -194,6 +196,7 @@ struct FullSpoolReportTests {
 struct SpoolServiceTests {
     func open(_ path: String, events: EventCollector, maxSize: Int64 = 64 << 20) async throws -> SpoolService {
         var configuration = SpoolConfiguration(path: path)
+        configuration.writeAfter = .zero
         configuration.maxSize = maxSize
         configuration.stateDirectory = (path as NSString).deletingLastPathComponent
         return try await SpoolService.open(configuration, destinations: otlp("otlp"), events: events,

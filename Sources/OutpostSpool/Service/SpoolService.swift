@@ -37,8 +37,15 @@ package final class SpoolService: Service, BatchSink, Sendable {
     /// Stamps the spool's events: the inputs' clock, whose provisional stamps the event router holds until the wall
     /// clock is trusted.
     private let eventClock: any WallClock
-    /// One per uplink: rung whenever new batches are stored.
+    /// One per uplink: rung whenever new batches are stored or staged.
     package let wakeSignals: [String: WakeSignal]
+    private let destinations: [SpoolDestination]
+    /// `[spool] write_after`; zero writes every batch before it is offered.
+    private let writeAfter: Duration
+    private let monotonic: MonotonicClock
+    private let staged = Mutex(StagedBatches())
+    /// Staged batches written for only some of their uplinks (the others had confirmed them), by batch id.
+    private let narrowed = Mutex<[String: [String]]>([:])
     /// How often the retry loop runs; also the step of the rejection reports' window.
     package static let retryInterval: Duration = .seconds(5)
 
@@ -48,9 +55,12 @@ package final class SpoolService: Service, BatchSink, Sendable {
     }
 
     private init(connection: SpoolConnection, opener: SpoolOpener, destinations: [SpoolDestination],
-                 events: any EventSink, counters: PipelineCounters, clock: any Clock<Duration>,
+                 writeAfter: Duration, events: any EventSink, counters: PipelineCounters, clock: any Clock<Duration>,
                  wallClock: any WallClock, eventClock: any WallClock, logger: Logger) {
         self.connection = connection
+        self.destinations = destinations
+        self.writeAfter = writeAfter
+        self.monotonic = MonotonicClock(clock)
         self.eventClock = eventClock
         self.opener = opener
         // Names are unique (the runtime refuses duplicates); should two ever meet, they share a signal, not a trap.
@@ -81,7 +91,8 @@ package final class SpoolService: Service, BatchSink, Sendable {
             }
         }
         let connection = try opened.get()
-        let service = SpoolService(connection: connection, opener: opener, destinations: destinations, events: events,
+        let service = SpoolService(connection: connection, opener: opener, destinations: destinations,
+                                   writeAfter: configuration.writeAfter, events: events,
                                    counters: counters, clock: clock, wallClock: wallClock,
                                    eventClock: eventClock ?? wallClock,
                                    logger: logger)
@@ -90,9 +101,10 @@ package final class SpoolService: Service, BatchSink, Sendable {
         return service
     }
 
-    /// Runs until shutdown, retrying batches that are waiting in memory.
+    /// Runs until shutdown, writing staged batches when they are due and retrying batches that wait in memory.
     package func run() async throws {
         try? await gracefulShutdownAwareRetries()
+        await writeStaged(everything: true)
         await retryWaiting()
         reportPendingDrops()
         accountForWhatIsLeft()
@@ -100,9 +112,16 @@ package final class SpoolService: Service, BatchSink, Sendable {
     }
 
     private func gracefulShutdownAwareRetries() async throws {
+        // Staged batches are checked a few times per `write_after`; the rest keeps its 5 s step.
+        let tick = writeAfter > .zero ? min(Self.retryInterval, max(writeAfter / 2, .milliseconds(100))) : Self.retryInterval
         try await cancelWhenGracefulShutdown { [self] in
+            var sinceRetry = Duration.zero
             while !Task.isCancelled {
-                try await clock.sleep(for: Self.retryInterval, tolerance: nil)
+                try await clock.sleep(for: tick, tolerance: nil)
+                await writeStaged()
+                sinceRetry += tick
+                guard sinceRetry >= Self.retryInterval else { continue }
+                sinceRetry = .zero
                 await retryWaiting()
                 tickDropWindow()
                 await refreshStatistics()
@@ -135,20 +154,53 @@ package final class SpoolService: Service, BatchSink, Sendable {
         return left.count
     }
 
-    /// Stores `batches`, after any still waiting from earlier failures (keeping their order).
+    /// Takes closed batches: each is offered to its uplinks from memory for `write_after` (see `StagedBatches`), or
+    /// stored at once when `write_after` is zero or no uplink takes it.
     package func write(_ batches: [Batch]) async {
+        guard writeAfter > .zero else { return await store(batches) }
+        var now: [Batch] = []
+        var woken: Set<String> = []
+        let deadline = UnixNanos.sum(monotonic.nowNanos(), UnixNanos.from(writeAfter))
+        staged.withLock { staged in
+            for batch in batches {
+                let owners = Set(destinations.filter { $0.accepts.contains(batch.signal) }.map(\.uplink))
+                guard !owners.isEmpty else {
+                    now.append(batch)
+                    continue
+                }
+                staged.stage(batch, for: owners, deadline: deadline)
+                woken.formUnion(owners)
+            }
+        }
+        for uplink in woken { wakeSignals[uplink]?.signal() }
+        if !now.isEmpty { await store(now) }
+    }
+
+    /// Writes the staged batches that are due (all of them at stop), each for the uplinks still owing it.
+    private func writeStaged(everything: Bool = false) async {
+        let due = staged.withLock { $0.due(now: monotonic.nowNanos(), everything: everything) }
+        guard !due.isEmpty else { return }
+        await store(due.map(\.batch), owing: due)
+    }
+
+    /// Stores `batches`, after any still waiting from earlier failures (keeping their order). `owing` says which
+    /// uplinks staged batches are stored for.
+    private func store(_ batches: [Batch], owing: [StagedBatches.Entry] = []) async {
+        narrowed.withLock { narrowed in
+            for entry in owing { narrowed[entry.batch.id] = entry.owing.sorted() }
+        }
         let queue = waiting.withLock { state -> [Batch] in
             state.batches += batches
             let all = state.batches
             state.batches = []
             return all
         }
-        await store(queue)
+        await storeInOrder(queue)
     }
 
     private func retryWaiting() async {
         if connection.isClosed { await reopen() }
-        await write([])
+        await store([])
     }
 
     /// After `error`: if it says the file is damaged, moves it aside, starts a fresh spool, salvages what can be
@@ -187,16 +239,17 @@ package final class SpoolService: Service, BatchSink, Sendable {
 
     /// Stores `queue` in order. A damaged file met on the way is replaced (once per call) and the rest stored in the
     /// new one; any other failure keeps the rest waiting in memory.
-    private func store(_ queue: [Batch], afterReset: Bool = false) async {
+    private func storeInOrder(_ queue: [Batch], afterReset: Bool = false) async {
         guard !queue.isEmpty else { return }
         if connection.isClosed { await reopen() }
         let connection = self.connection
+        let targets = narrowed.withLock { $0 }
         let outcome = await executor.run { () -> (stored: Int, evictions: [SpoolEviction], error: SQLiteError?) in
             if connection.isClosed { return (0, [], connection.closedError) }
             var evictions: [SpoolEviction] = []
             for (index, batch) in queue.enumerated() {
                 do throws(SQLiteError) {
-                    evictions += try connection.spool.enqueue(batch)
+                    evictions += try connection.spool.enqueue(batch, for: targets[batch.id])
                 } catch {
                     return (index, evictions, error)
                 }
@@ -206,10 +259,11 @@ package final class SpoolService: Service, BatchSink, Sendable {
         if let error = outcome.error, error.isUnusableFile, !afterReset, await recoverIfDamaged(error) {
             let stored = Array(queue[..<outcome.stored])
             counted(stored)
-            await store(Array(queue[outcome.stored...]), afterReset: true)
+            await storeInOrder(Array(queue[outcome.stored...]), afterReset: true)
             return
         }
         let stored = Array(queue[..<outcome.stored])
+        narrowed.withLock { narrowed in for batch in stored { narrowed[batch.id] = nil } }
         counted(stored)
         for eviction in outcome.evictions { reportDrop(eviction, reason: "the spool reached max_size") }
         if let error = outcome.error {
@@ -322,6 +376,16 @@ extension SpoolService: DeliveryQueue {
     /// The next batch; a damaged file met here is replaced and the question asked again of the new spool. Other
     /// read failures answer nil: the delivery loop looks again later.
     package func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch? {
+        if let alert = staged.withLock({ $0.take(for: uplink, alertsOnly: true) }) { return alert }
+        let stored = await storedBatch(for: uplink, now: now, liveSince: liveSince, includeBacklog: includeBacklog)
+        // Stored alerts and older live batches go first; staged batches are live and come before the backlog.
+        if let stored, stored.batch.lane == .alerts || stored.batch.created >= liveSince { return stored }
+        return staged.withLock { $0.take(for: uplink, alertsOnly: false) } ?? stored
+    }
+
+    private func storedBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async
+        -> SpooledBatch?
+    {
         for _ in 0..<2 {
             let connection = self.connection
             let result = await executor.run { () -> Result<SpooledBatch?, SQLiteError> in
@@ -343,21 +407,38 @@ extension SpoolService: DeliveryQueue {
     }
 
     package func markDelivered(_ sequence: Int64, by uplink: String) async {
+        // A staged batch confirmed from memory: nothing to write. (One written at stop meanwhile is sent again.)
+        guard sequence > 0 else { return staged.withLock { _ = $0.confirm(sequence, by: uplink) } }
         await settle("mark a batch delivered") { (spool) throws(SQLiteError) in
             try spool.delivered(sequence, by: uplink)
         }
     }
 
     package func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async {
+        // Not now: the staged batch is written at once, for every uplink still owing it.
+        guard sequence > 0 else {
+            guard let entry = staged.withLock({ $0.release(sequence, by: uplink) }) else { return }
+            return await store([entry.batch], owing: [entry])
+        }
         await settle("defer a batch") { (spool) throws(SQLiteError) in
             try spool.deferred(sequence, by: uplink, until: nextAttempt, error: error)
         }
     }
 
     package func markRejected(_ sequence: Int64, by uplink: String) async {
+        guard sequence > 0 else { return await rejectStaged(sequence, by: uplink) }
         await settle("drop a rejected batch") { (spool) throws(SQLiteError) in
             try spool.rejected(sequence, by: uplink)
         }
+    }
+
+    /// Refused for good from memory: counted as dropped for `uplink`, and written for the uplinks still owing it.
+    private func rejectStaged(_ sequence: Int64, by uplink: String) async {
+        guard var entry = staged.withLock({ $0.release(sequence, by: uplink) }) else { return }
+        let batch = entry.batch
+        await settle("count a rejected batch") { (spool) throws(SQLiteError) in try spool.recordRejected(batch) }
+        entry.owing.remove(uplink)
+        if !entry.owing.isEmpty { await store([entry.batch], owing: [entry]) }
     }
 
     /// A delivery bookkeeping write. If it fails the batch stays for that uplink and is sent again later: at least

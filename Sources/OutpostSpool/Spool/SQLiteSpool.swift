@@ -167,7 +167,7 @@ package final class SQLiteSpool {
     /// Stores `batch` durably for every uplink that accepts its signal, evicting older batches if the bound requires
     /// it. Returns what was evicted (possibly `batch` itself, when it can never fit).
     @discardableResult
-    package func enqueue(_ batch: Batch) throws(SQLiteError) -> [SpoolEviction] {
+    package func enqueue(_ batch: Batch, for uplinks: [String]? = nil) throws(SQLiteError) -> [SpoolEviction] {
         reserve.take()
         let size = batch.payload.count + Self.overheadPerBatch
         if maxBytes > 0, size > maxBytes {
@@ -177,7 +177,7 @@ package final class SQLiteSpool {
         }
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
             let evictions = try makeRoom(for: size, lane: batch.lane)
-            try insert(batch, for: uplinks(accepting: batch.signal))
+            try insert(batch, for: uplinks ?? self.uplinks(accepting: batch.signal))
             accountedBytes += size
             return evictions
         }
@@ -222,6 +222,12 @@ package final class SQLiteSpool {
         }
         for eviction in evictions.values { try recordDrop(eviction) }
         return evictions.values.sorted { $0.lane > $1.lane }
+    }
+
+    /// Counts a batch an uplink refused for good before it was ever stored (it was offered from memory).
+    package func recordRejected(_ batch: Batch) throws(SQLiteError) {
+        let eviction = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
+        try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
     }
 
     private func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
