@@ -110,9 +110,9 @@ class SensorFiles:
             self._write(tick)
 
 
-def outpost_config(folder, sensors, broker):
+def outpost_config(folder, sensors, broker, name="outpost"):
     lines = [
-        "[gateway]", 'id = "bench"', f'state_dir = "{folder}/outpost-state"', "",
+        "[gateway]", 'id = "bench"', f'state_dir = "{folder}/{name}-state"', "",
         "[log]", 'readings_interval = "0s"', "",
         "[alerts]", "stdout = false", 'mqtt_broker = "local"', "",
         "[mqtt.brokers.local]", f'url = "mqtt://127.0.0.1:{broker.port}"', "",
@@ -122,7 +122,7 @@ def outpost_config(folder, sensors, broker):
     for i, path in enumerate(sensors.paths):
         lines += ["[[input.file]]", f'name = "bench.sensor{i}"', 'unit = "Cel"', f'path = "{path}"',
                   'interval = "1s"', ""]
-    path = os.path.join(folder, "outpost.toml")
+    path = os.path.join(folder, f"{name}.toml")
     with open(path, "w") as f:
         f.write("\n".join(lines))
     return path
@@ -168,9 +168,9 @@ def proc_snapshot(pid):
             "rss_kib": kib("VmRSS"), "rss_anon_kib": kib("RssAnon"), "written": io["write_bytes"]}
 
 
-def outpost_samples(run_folder):
+def outpost_samples(run_folder, name="outpost"):
     try:
-        with open(os.path.join(run_folder, "outpost-run", "status.json")) as f:
+        with open(os.path.join(run_folder, f"{name}-run", "status.json")) as f:
             return json.load(f)["samples_ingested"]
     except (OSError, ValueError, KeyError):
         return None
@@ -192,7 +192,7 @@ def latencies_ms(broker, kind, since, until):
     for arrival, topic, _, text in broker.messages:
         if not text or not since <= arrival < until:
             continue
-        if kind == "outpost" and "/alerts/" in topic:
+        if kind != "collectd" and "/alerts/" in topic:
             document = json.loads(text)
             if document.get("event") == "outpost.anomaly.raised":
                 values.append((arrival - document["time_unix_nano"] / 1e9) * 1000)
@@ -214,40 +214,48 @@ def stripped_size(path):
         return os.path.getsize(copy.name)
 
 
-def run(outpost, series, warmup, window):
+def run(outposts, series, warmup, window):
+    """`outposts`: {name: binary}, "outpost" first (and "before" for a baseline); collectd runs beside them."""
     folder = tempfile.mkdtemp(prefix="outpost-compare-", dir="/var/tmp")
     shm = tempfile.mkdtemp(prefix="outpost-compare-", dir="/dev/shm")
     processes = []
-    brokers = []
+    kinds = list(outposts) + ["collectd"]
     try:
-        # As under systemd (RuntimeDirectory=, a tmpfs): the status file is not the SD card's business.
-        os.makedirs(os.path.join(shm, "outpost-run"))
         sensors = SensorFiles(shm, series, spikes_after=warmup - 5)
-        brokers = [Broker(folder, "outpost"), Broker(folder, "collectd")]
-        config = {"outpost": outpost_config(folder, sensors, brokers[0]),
-                  "collectd": collectd_config(folder, sensors, brokers[1])}
-        commands = {"outpost": [outpost, "run", "--config", config["outpost"]],
-                    "collectd": ["collectd", "-f", "-C", config["collectd"]]}
-        env = dict(os.environ, RUNTIME_DIRECTORY=os.path.join(shm, "outpost-run"))
+        brokers = [Broker(folder, kind) for kind in kinds]
+        commands, environments = {}, {}
+        for kind, broker in zip(kinds, brokers):
+            if kind == "collectd":
+                commands[kind] = ["collectd", "-f", "-C", collectd_config(folder, sensors, broker)]
+                environments[kind] = dict(os.environ)
+                continue
+            # As under systemd (RuntimeDirectory=, a tmpfs): the status file is not the SD card's business.
+            os.makedirs(os.path.join(shm, f"{kind}-run"))
+            commands[kind] = [outposts[kind], "run", "--config", outpost_config(folder, sensors, broker, kind)]
+            environments[kind] = dict(os.environ, RUNTIME_DIRECTORY=os.path.join(shm, f"{kind}-run"))
         started = {}
-        for index, kind in enumerate(("outpost", "collectd")):
+        for kind in kinds:
             started[kind] = time.time()
-            processes.append(subprocess.Popen(commands[kind], env=env, stdout=subprocess.DEVNULL,
+            processes.append(subprocess.Popen(commands[kind], env=environments[kind], stdout=subprocess.DEVNULL,
                                               stderr=open(os.path.join(folder, f"{kind}.log"), "w")))
         time.sleep(warmup)
         t0 = time.time()
         before = [proc_snapshot(p.pid) for p in processes]
         bytes_before = [b.bytes_received for b in brokers]
-        samples_before = outpost_samples(shm)
+        samples_before = {kind: outpost_samples(shm, kind) for kind in outposts}
         time.sleep(window)
         t1 = time.time()
         after = [proc_snapshot(p.pid) for p in processes]
         bytes_after = [b.bytes_received for b in brokers]
-        samples_after = outpost_samples(shm)
-        samples = [samples_after - samples_before if samples_before is not None and samples_after else 0,
-                   collectd_values(brokers[1].messages, t0, t1)]
+        samples = []
+        for index, kind in enumerate(kinds):
+            if kind == "collectd":
+                samples.append(collectd_values(brokers[index].messages, t0, t1))
+                continue
+            first, last = samples_before[kind], outpost_samples(shm, kind)
+            samples.append(last - first if first is not None and last else 0)
         rows = {}
-        for index, kind in enumerate(("outpost", "collectd")):
+        for index, kind in enumerate(kinds):
             n = max(samples[index], 1)
             latency = latencies_ms(brokers[index], kind, t0, t1 + 2)
             first = brokers[index].first_message_at
@@ -272,7 +280,7 @@ def run(outpost, series, warmup, window):
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 p.kill()
-        for b in brokers:
+        for b in brokers if "brokers" in locals() else []:
             b.stop()
         if "sensors" in locals():
             sensors.stopped.set()
@@ -280,9 +288,18 @@ def run(outpost, series, warmup, window):
         shutil.rmtree(shm, ignore_errors=True)
 
 
+def ratio(a, b):
+    return f"{a / b:.2f}" if isinstance(b, (int, float)) and b and b == b and a == a else "-"
+
+
+def cell(value):
+    return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outpost", default=".build/release/outpost")
+    parser.add_argument("--before", help="another outpost binary (an earlier build) to run beside it, same work")
     parser.add_argument("--series", default="200", help="comma-separated sensor counts, e.g. 50,200,1000,2000")
     parser.add_argument("--warmup", type=float, default=45, help="seconds before the window (detector warm-up)")
     parser.add_argument("--window", type=float, default=90, help="measured seconds (3 batches of 30 s)")
@@ -290,15 +307,26 @@ def main():
     print(f"stripped binary: outpost {stripped_size(args.outpost) / 2**20:.1f} MiB, collectd "
           f"{os.path.getsize(shutil.which('collectd')) / 2**20:.2f} MiB (+ plugins: "
           f"{sum(os.path.getsize(f'/usr/lib/collectd/{p}.so') for p in ('cpu', 'memory', 'load', 'interface', 'df', 'uptime', 'thermal', 'table', 'mqtt')) / 2**20:.2f} MiB)")
+    outposts = {"outpost": os.path.abspath(args.outpost)}
+    if args.before:
+        outposts["before"] = os.path.abspath(args.before)
+        print(f"before: {args.before}, stripped {stripped_size(args.before) / 2**20:.1f} MiB")
     for series in [int(s) for s in args.series.split(",")]:
-        rows = run(os.path.abspath(args.outpost), series, args.warmup, args.window)
+        rows = run(outposts, series, args.warmup, args.window)
         print(f"\n{series} series at 1 Hz + host health, MQTT QoS 1, {args.window:.0f} s window "
               f"after {args.warmup:.0f} s")
-        print(f"| figure | outpost | collectd | ratio |\n| --- | ---: | ---: | ---: |")
+        if args.before:
+            print("| figure | outpost | before | collectd | outpost/collectd | before/collectd | outpost/before |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+        else:
+            print("| figure | outpost | collectd | ratio |\n| --- | ---: | ---: | ---: |")
         for key in rows["outpost"]:
-            a, b = rows["outpost"][key], rows["collectd"][key]
-            ratio = f"{a / b:.2f}" if isinstance(b, (int, float)) and b and b == b and a == a else "-"
-            print(f"| {key} | {a:.1f} | {b:.1f} | {ratio} |" if isinstance(a, float) else f"| {key} | {a} | {b} | {ratio} |")
+            a, c = rows["outpost"][key], rows["collectd"][key]
+            if args.before:
+                b = rows["before"][key]
+                print(f"| {key} | {cell(a)} | {cell(b)} | {cell(c)} | {ratio(a, c)} | {ratio(b, c)} | {ratio(a, b)} |")
+            else:
+                print(f"| {key} | {cell(a)} | {cell(c)} | {ratio(a, c)} |")
         sys.stdout.flush()
 
 

@@ -1,4 +1,3 @@
-import AsyncAlgorithms
 import Logging
 import OutpostCore
 import ServiceLifecycle
@@ -29,7 +28,7 @@ package struct DetectionServiceSettings: Sendable {
 ///
 /// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
 package final class DetectionService: Service {
-    private let channel = AsyncChannel<DetectionMessage>()
+    private let channel = Handoff<DetectionMessage>()
     private let settings: DetectionServiceSettings
     private let samples: any SampleSink
     private let events: any EventSink
