@@ -13,6 +13,7 @@ import PackageDescription
 //               (the bodies of `outpost replay`, `spool`, `status`), then outpost (the command line)
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let asyncAlgorithms = Target.Dependency.product(name: "AsyncAlgorithms", package: "swift-async-algorithms")
 
 let package = Package(
     name: "Outpost",
@@ -27,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", exact: "1.1.4"),
         // No default traits: BinaryDelimitedStreams imports Foundation, which would link ICU (+45 MB static).
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0", traits: []),
     ],
@@ -43,8 +45,8 @@ let package = Package(
             dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", logging, lifecycle]),
-        .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle]),
-        .target(name: "OutpostBatch", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle]),
+        .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
+        .target(name: "OutpostBatch", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
         .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite", logging, lifecycle]),
         .target(name: "OutpostDelivery", dependencies: ["OutpostCore", "OutpostSpool", lifecycle]),
         .target(

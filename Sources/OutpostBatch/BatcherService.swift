@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Logging
 import OutpostCore
 import OutpostWire
@@ -31,7 +32,7 @@ package struct AlertDocuments: Sendable {
 /// from when the batcher received the first item, never from the items' wall-clock stamps: a clock step cannot hold
 /// a batch open.
 package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service, SampleSink, RoutedEventSink {
-    private let channel = Handoff<BatcherMessage>()
+    private let channel = AsyncChannel<BatcherMessage>()
     private let builder: BatchBuilder
     private let configuration: BatchConfiguration
     private let sink: Sink

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Logging
 import OutpostCore
 import ServiceLifecycle
@@ -28,7 +29,7 @@ package struct DetectionServiceSettings: Sendable {
 ///
 /// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
 package final class DetectionService: Service {
-    private let channel = Handoff<DetectionMessage>()
+    private let channel = AsyncChannel<DetectionMessage>()
     private let settings: DetectionServiceSettings
     private let samples: any SampleSink
     private let events: any EventSink

@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import OutpostCore
 
 /// What flows from the inputs into detection: readings tagged with the input they came from, or a clock tick.
@@ -10,7 +11,7 @@ enum DetectionMessage: Sendable {
 /// Detection's door for one input: tags its readings and waits while detection is behind (back-pressure).
 package struct DetectionDoor: ReadingSink {
     let index: Int
-    let channel: Handoff<DetectionMessage>
+    let channel: AsyncChannel<DetectionMessage>
 
     package func accept(_ readings: [Reading]) async {
         await channel.send(.readings([InputReadings(input: index, readings: readings)]))
@@ -19,7 +20,7 @@ package struct DetectionDoor: ReadingSink {
 
 /// Detection's door for a poll group: everything its inputs read on one tick, in one message.
 package struct DetectionBatchDoor: ReadingBatchSink {
-    let channel: Handoff<DetectionMessage>
+    let channel: AsyncChannel<DetectionMessage>
 
     package func accept(_ batch: [InputReadings]) async {
         await channel.send(.readings(batch))
