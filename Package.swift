@@ -85,7 +85,8 @@ let package = Package(
         ),
         // One test target per source target, plus the system tests, which run the built `outpost` binary (and
         // package installs, cross-build sysroots) end to end.
-        .target(name: "OutpostTestSupport", dependencies: ["OutpostCore", logging], path: "Tests/OutpostTestSupport"),
+        .target(name: "OutpostTestSupport", dependencies: ["OutpostCore", "OutpostSpool", "OutpostDelivery", logging],
+                path: "Tests/OutpostTestSupport"),
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"],

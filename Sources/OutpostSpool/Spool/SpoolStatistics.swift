@@ -5,6 +5,12 @@ package struct SpooledBatch: Sendable {
     package let sequence: Int64
     package let batch: Batch
     package let attempts: Int
+
+    package init(sequence: Int64, batch: Batch, attempts: Int) {
+        self.sequence = sequence
+        self.batch = batch
+        self.attempts = attempts
+    }
 }
 
 /// What the spool holds and has dropped, per lane.
