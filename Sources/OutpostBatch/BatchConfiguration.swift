@@ -3,8 +3,10 @@ import OutpostWire
 
 /// `[batch]`: how samples and events become OTLP batches.
 package struct BatchConfiguration: Sendable {
-    /// `max_points`, default `1000`: data points (or log records) per batch.
-    package var maxPoints = 1000
+    /// `max_points`, default `8192` (the OpenTelemetry Collector batch processor's `send_batch_size`): data points
+    /// (or log records) per batch. Larger batches compress better: a series' points sit together under one metric
+    /// header (measured: 5.7 B/point gzipped at 5 points per series and batch, 4.8 B at 30).
+    package var maxPoints = 8192
     /// `max_bytes`, default `"1MiB"`: the largest encoded request before compression; bigger batches are split.
     package var maxBytes = 1 << 20
     /// `max_age`, default `"30s"`: a metrics or events batch closes this long after its first item. Alerts close at
