@@ -2,8 +2,8 @@
 """Chaos run for Outpost: kill -9 cycles, a receiver outage, a broker restart, a full disk and a wall-clock step,
 against a real OTLP/HTTP receiver (this script, decoding with opentelemetry-proto) and a real mosquitto, all on
 loopback. Prints samples generated, delivered, lost and duplicated per uplink, and checks them against the
-documented bounds: lost within the in-memory window (one `max_age` of samples per crash), duplicates within one
-batch per crash.
+documented bounds: lost within the in-memory window (one `max_age` plus one `[spool] write_after` of samples per
+crash: the open batch, and closed batches no uplink had confirmed yet), duplicates within one batch per crash.
 
 Every sample is unique: an exec input runs a counter (`chaos.seq`) that appends each value it hands Outpost to
 generated.log, so generated, delivered, lost and duplicated are exact counts, not estimates.
@@ -22,6 +22,8 @@ parser.add_argument("--kills", type=int, default=6, help="kill -9 cycles")
 parser.add_argument("--phase", type=float, default=12.0, help="seconds each outage lasts")
 parser.add_argument("--interval", default="200ms", help="how often the counter is read")
 parser.add_argument("--max-age", type=float, default=2.0, help="[batch] max_age in seconds: the crash window")
+parser.add_argument("--write-after", type=float, default=2.0,
+                    help="[spool] write_after in seconds: added to the crash window (0: write-through)")
 parser.add_argument("--seed", type=int, default=1)
 parser.add_argument("--keep", action="store_true", help="keep the work folder")
 args = parser.parse_args()
@@ -157,6 +159,8 @@ id = "chaos"
 state_dir = "{state}"
 [batch]
 max_age = "{args.max_age}s"
+[spool]
+write_after = "{args.write_after}s"
 [status]
 interval = "1s"
 self_metrics_interval = "0s"
@@ -318,7 +322,8 @@ def lost_runs(lost):
 
 values = generated_values()
 made = set(values)
-window = crashes * (int(args.max_age / 0.2) + 3)     # one max_age of samples at 5/s per crash, plus in flight
+# One max_age and one write_after of samples at 5/s per crash, plus in flight.
+window = crashes * (int((args.max_age + args.write_after) / 0.2) + 3)
 batch = int(args.max_age / 0.2) + 2                  # samples in one batch
 print()
 print(f"Outpost chaos run: {time.monotonic() - started:.0f} s, {crashes} kill -9, receiver outage, broker restart, "
