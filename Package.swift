@@ -58,7 +58,7 @@ let package = Package(
             name: "OutpostRuntime",
             dependencies: [
                 "OutpostCore", "OutpostWire", "OutpostMQTT", "OutpostInputs", "OutpostDetect", "OutpostBatch",
-                "OutpostSpool", "OutpostDelivery", "OutpostUplinks", logging, lifecycle,
+                "OutpostSpool", "OutpostDelivery", "OutpostUplinks", "CMallocTuning", logging, lifecycle,
             ]
         ),
         .target(

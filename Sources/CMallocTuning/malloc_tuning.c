@@ -9,3 +9,9 @@ void outpost_use_one_malloc_arena(void) {
     mallopt(M_ARENA_MAX, 1);
 #endif
 }
+
+void outpost_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

