@@ -11,3 +11,23 @@ package enum Ticker {
         }
     }
 }
+
+/// The instants a periodic task runs at: aligned to its start (start, start + interval, ...); when a run overruns,
+/// the missed ticks are skipped rather than bunched, so a slow read never floods the pipeline.
+package struct TickSchedule<C: Clock<Duration>> {
+    package private(set) var next: C.Instant
+    package let interval: Duration
+
+    package init(startingAt start: C.Instant, every interval: Duration) {
+        self.next = start
+        self.interval = interval
+    }
+
+    /// The next tick after the one just run, skipping those already past at `now`.
+    package mutating func advance(now: C.Instant) -> C.Instant {
+        next = next.advanced(by: interval)
+        let late = next.duration(to: now)
+        if late > .zero { next = next.advanced(by: interval * Int((late / interval).rounded(.up))) }
+        return next
+    }
+}

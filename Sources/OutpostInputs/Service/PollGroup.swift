@@ -6,8 +6,7 @@ import ServiceLifecycle
 /// points share their timestamps, which compress to almost nothing), their reads spread over the blocking pool,
 /// and one hand-over of everything read, instead of a task, a timer and a channel hop per input.
 ///
-/// Ticks are aligned to the start time; when a tick's reads overrun, missed ticks are skipped rather than bunched,
-/// so a slow sensor never floods the pipeline. A slow sensor delays only the reads of its share of the tick.
+/// Ticks follow a `TickSchedule`. A slow sensor delays only the reads of its share of the tick.
 package struct PollGroup: Service {
     package struct Member: Sendable {
         package let input: Int
@@ -51,16 +50,11 @@ package struct PollGroup: Service {
 
     private func loop<C: Clock<Duration>>(clock: C) async throws {
         let shares = Self.shares(of: members, count: BlockingPool.threadCount)
-        var next = clock.now
+        var schedule = TickSchedule<C>(startingAt: clock.now, every: interval)
         while !Task.isCancelled {
             let batch = await readAll(shares, now: wallClock.nowNanos())
             if !batch.isEmpty { await sink.accept(batch) }
-            next = next.advanced(by: interval)
-            let late = next.duration(to: clock.now)
-            if late > .zero {
-                next = next.advanced(by: interval * Int((late / interval).rounded(.up)))
-            }
-            try await clock.sleep(until: next, tolerance: nil)
+            try await clock.sleep(until: schedule.advance(now: clock.now), tolerance: nil)
         }
     }
 

@@ -8,8 +8,8 @@ package protocol PollingReader: Sendable {
 
 /// A periodic input: calls its reader every `interval` on the injected clock, on the shared pool of blocking threads.
 ///
-/// Ticks are aligned to the start time (start, start + interval, ...); when a read overruns, missed ticks are
-/// skipped rather than bunched, so a slow sensor never floods the pipeline.
+/// Ticks follow a `TickSchedule`. The runtime ticks polled inputs of one interval together (`PollGroup`); `run`
+/// polls this one alone (tests, tools).
 package struct PolledInput<Reader: PollingReader>: Input {
     package let name: String
     package let pollInterval: Duration
@@ -37,7 +37,7 @@ package struct PolledInput<Reader: PollingReader>: Input {
         executor: BlockingExecutor, sink: any ReadingSink
     ) async throws {
         var state = reader
-        var next = clock.now
+        var schedule = TickSchedule<C>(startingAt: clock.now, every: interval)
         while !Task.isCancelled {
             let now = wallClock.nowNanos()
             let current = state
@@ -48,12 +48,7 @@ package struct PolledInput<Reader: PollingReader>: Input {
             }
             state = updated
             if !readings.isEmpty { await sink.accept(readings) }
-            next = next.advanced(by: interval)
-            let late = next.duration(to: clock.now)
-            if late > .zero {
-                next = next.advanced(by: interval * Int((late / interval).rounded(.up)))
-            }
-            try await clock.sleep(until: next, tolerance: nil)
+            try await clock.sleep(until: schedule.advance(now: clock.now), tolerance: nil)
         }
     }
 }

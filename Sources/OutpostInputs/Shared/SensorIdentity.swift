@@ -70,7 +70,7 @@ package struct InputContext: Sendable {
 
     /// `path` as written in the config, made absolute against the config's folder.
     package func resolve(_ path: String) -> String {
-        path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
+        ConfigFolder.resolve(path, in: configDirectory)
     }
 }
 

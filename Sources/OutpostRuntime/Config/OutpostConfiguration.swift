@@ -117,8 +117,8 @@ public struct OutpostConfiguration: Sendable {
         configuration.alerts = readAlerts(reader.table("alerts"))
         configuration.detection = DetectionConfiguration.read(reader.table("detect"))
         configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
-                                                    resolve: { [directory = directory(of: file)] path in
-                                                        path.hasPrefix("/") ? path : directory + "/" + path
+                                                    resolve: { [folder = directory(of: file)] path in
+                                                        ConfigFolder.resolve(path, in: folder)
                                                     })
         // Inputs stamp samples with a sync-aware clock when given one (the runtime's); tests stamp with theirs.
         configuration.sampleClock = sampleClock

@@ -32,7 +32,7 @@ package struct UplinkContext: Sendable {
     }
 
     package func resolve(_ path: String) -> String {
-        path.hasPrefix("/") || configDirectory.isEmpty ? path : configDirectory + "/" + path
+        ConfigFolder.resolve(path, in: configDirectory)
     }
 }
 
