@@ -3,12 +3,20 @@ import OutpostCore
 /// What detection knows about the input a sample came from.
 package struct SampleSource: Sendable {
     /// The input's own `detect` table, applied over `[detect]` and overrides.
-    package let patch: DetectionPatch?
+    package var patch: DetectionPatch? { patchBox?.patch }
     /// The input's polling interval, which `stale_after` counts in; nil (a replay) means no staleness.
     package let interval: Duration?
+    /// Boxed: a source is kept per input in the configuration and in detection, and a patch is a few hundred bytes
+    /// that most inputs do not have.
+    private let patchBox: PatchBox?
+
+    private final class PatchBox: Sendable {
+        let patch: DetectionPatch
+        init(_ patch: DetectionPatch) { self.patch = patch }
+    }
 
     package init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
-        self.patch = patch
+        self.patchBox = patch.map(PatchBox.init)
         self.interval = interval
     }
 }
@@ -18,8 +26,11 @@ package struct SampleSource: Sendable {
 /// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows.
 package struct DetectionEngine: Sendable {
     package let configuration: DetectionConfiguration
-    private var states: [Series: SeriesState] = [:]
-    private var order: [Series] = []
+    /// Each series' state, densely in first-seen order (nil where a series was forgotten), found through `slots`:
+    /// a dictionary holding the states themselves would reserve room for a third more of them (~600 B each).
+    private var states: [SeriesState?] = []
+    private var slots: [Series: Int] = [:]
+    private var forgotten = 0
     /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
     package private(set) var suppressedEpisodes = 0
 
@@ -31,44 +42,51 @@ package struct DetectionEngine: Sendable {
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
-        var index = states.index(forKey: sample.series)
-        if index == nil {
-            states[sample.series] = makeState(for: sample, source: source)
-            order.append(sample.series)
-            index = states.index(forKey: sample.series)
-        }
-        guard let index else { return [] }
-        let before = states.values[index].summary.suppressed
-        let events = states.values[index].process(sample)
-        suppressedEpisodes += states.values[index].summary.suppressed - before
+        let index = slots[sample.series] ?? {
+            states.append(makeState(for: sample, source: source))
+            slots[sample.series] = states.count - 1
+            return states.count - 1
+        }()
+        let before = states[index]!.summary.suppressed
+        let events = states[index]!.process(sample)
+        suppressedEpisodes += states[index]!.summary.suppressed - before
         return events
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
     package mutating func forget(_ series: Series) {
-        guard states.removeValue(forKey: series) != nil else { return }
-        order.removeAll { $0 == series }
+        guard let index = slots.removeValue(forKey: series) else { return }
+        states[index] = nil
+        forgotten += 1
+        if forgotten > 64, forgotten * 2 > states.count { compact() }
+    }
+
+    /// Drops the forgotten slots, keeping first-seen order.
+    private mutating func compact() {
+        states = states.filter { $0 != nil }
+        slots = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1!.summary.series, $0) })
+        forgotten = 0
     }
 
     /// How many series the engine keeps state for.
-    package var seriesCount: Int { order.count }
+    package var seriesCount: Int { slots.count }
 
     /// Checks every series for staleness at `now` (unix nanoseconds); call it about once per second.
     package mutating func checkStaleness(now: Int64) -> [Event] {
         var events: [Event] = []
-        for series in order {
-            events += states[series]!.staleness?.check(series: series, now: now) ?? []
+        for index in states.indices where states[index]?.staleness != nil {
+            events += states[index]!.staleness!.check(series: states[index]!.summary.series, now: now)
         }
         return events
     }
 
     /// Per-series totals, in first-seen order, for replay summaries and status.
     package var summaries: [SeriesSummary] {
-        order.map { states[$0]!.summary }
+        states.compactMap { $0?.summary }
     }
 
     package func estimate(for series: Series) -> SigmaDetector.Estimate? {
-        states[series]?.sigma?.estimate
+        slots[series].flatMap { states[$0]?.sigma?.estimate }
     }
 
     private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
