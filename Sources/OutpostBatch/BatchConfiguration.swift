@@ -9,6 +9,8 @@ package struct BatchConfiguration: Sendable {
     package var maxPoints = 8192
     /// `max_bytes`, default `"1MiB"`: the largest encoded request before compression; bigger batches are split.
     package var maxBytes = 1 << 20
+    /// `max_bytes` as the config file says it, before the smallest uplink limit lowered `maxBytes`.
+    package var configuredMaxBytes = 1 << 20
     /// `max_age`, default `"30s"`: a metrics or events batch closes this long after its first item. Alerts close at
     /// once. This is also the most a crash can lose: what is still in memory, not yet spooled.
     package var maxAge: Duration = .seconds(30)
@@ -26,6 +28,7 @@ package struct BatchConfiguration: Sendable {
         guard let reader else { return batch }
         batch.maxPoints = reader.int("max_points", in: 1...10_000_000, default: batch.maxPoints)
         batch.maxBytes = Int(reader.size("max_bytes", default: Int64(batch.maxBytes)))
+        batch.configuredMaxBytes = batch.maxBytes
         batch.maxAge = reader.positiveDuration("max_age", default: batch.maxAge)
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue), default: "protobuf")
         batch.encoding = OTLPEncoding(rawValue: encoding) ?? .protobuf

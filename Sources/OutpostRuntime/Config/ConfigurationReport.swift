@@ -25,10 +25,13 @@ package enum ConfigurationReport {
                 + "batches/s, backoff \(ConfigQuantities.format(delivery.backoff.initial))…"
                 + ConfigQuantities.format(delivery.backoff.maximum))
         }
-        lines.append("spool: \(configuration.spool.path), max \(configuration.spool.maxSize) bytes; batches of at most "
-            + "\(configuration.batch.maxPoints) points / \(configuration.batch.maxBytes) bytes / "
-            + "\(ConfigQuantities.format(configuration.batch.maxAge)), \(configuration.batch.encoding.rawValue), gzip "
-            + "\(configuration.batch.gzipLevel)")
+        let spool = configuration.spool, batch = configuration.batch
+        lines.append("spool: \(spool.path), max \(ConfigQuantities.format(bytes: spool.maxSize)), write_after "
+            + ConfigQuantities.format(spool.writeAfter))
+        lines.append("batches of at most \(batch.maxPoints) points / \(ConfigQuantities.format(bytes: Int64(batch.maxBytes)))"
+            + " / \(ConfigQuantities.format(batch.maxAge)), \(batch.encoding.rawValue), gzip \(batch.gzipLevel)"
+            + (batch.maxBytes < batch.configuredMaxBytes ? " (max_bytes lowered to fit the smallest uplink limit)" : ""))
+        lines.append("status: \(configuration.status.path), every \(ConfigQuantities.format(configuration.status.interval))")
         lines.append("")
         lines.append("detect defaults: \(describe(configuration.detection.defaults, interval: nil))")
         for (glob, patch) in configuration.detection.overrides {

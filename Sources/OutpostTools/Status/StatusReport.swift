@@ -48,8 +48,9 @@ package enum StatusReport {
             + "batches waiting in memory")
         for lane in Lane.allCases {
             let prefix = "spool.lanes.\(lane)."
+            let oldest = string(prefix + "oldest_age_s")
             lines.append("  \(lane): \(string(prefix + "batches")) batches, \(string(prefix + "items")) items, "
-                + "\(string(prefix + "bytes")) bytes, oldest \(string(prefix + "oldest_age_s"))s, "
+                + "\(string(prefix + "bytes")) bytes, oldest \(oldest == "-" ? "-" : oldest + "s"), "
                 + "dropped \(string(prefix + "dropped_batches")) batches")
         }
         if string("spool.last_error") != "-" { lines.append("  last error: \(string("spool.last_error"))") }
