@@ -48,28 +48,9 @@ struct MQTTUplinkTests {
     @Test("the broker restarts mid-stream: every replayed reading and the alert arrive, none lost (QoS 1, PUBACK before delete)")
     func brokerRestart() async throws {
         let broker = try MosquittoBroker()
-        let start = 1_772_366_400
+        let start = Self.replayStart
         let rows = 400
-        let csv = try writeTemporary("level.csv", "timestamp,value\n" + (0..<rows).map { "\(start + $0),\($0 == 250 ? 80 : 20 + $0 % 7)" }
-            .joined(separator: "\n") + "\n")
-        let config = try writeTemporary("mqtt-restart.toml", """
-            [gateway]
-            id = "gw-r"
-            state_dir = "\(try temporaryStateDirectory())"
-            [batch]
-            max_age = "200ms"
-            [mqtt.brokers.cloud]
-            url = "mqtt://127.0.0.1:\(broker.port)"
-            [[uplink.mqtt]]
-            broker = "cloud"
-            [alerts]
-            mqtt_broker = "cloud"
-            send_resolved = false
-            [[input.replay]]
-            path = "\(csv.path)"
-            name = "tank.level"
-            speed = 80.0
-            """)
+        let config = try Self.replayConfig(broker: broker, gateway: "gw-r", rows: rows, spikeAt: 250)
         let alerts = try MosquittoSubscription(broker: broker, topic: "outpost/gw-r/alerts/#", session: "alert-watcher")
         let collector = try MosquittoSubscription(broker: broker, topic: "outpost/gw-r/metrics", session: "collector",
                                                   hex: true)
@@ -96,28 +77,8 @@ struct MQTTUplinkTests {
     @Test("an uplink named `alerts.backup` gets the metrics; the alert publisher beside it only the alert documents")
     func namesDoNotRoute() async throws {
         let broker = try MosquittoBroker()
-        let start = 1_772_366_400
-        let rows = (0..<120).map { "\(start + $0),\($0 == 80 ? 80 : 20 + $0 % 7)" }
-        let csv = try writeTemporary("spike.csv", "timestamp,value\n" + rows.joined(separator: "\n") + "\n")
-        let config = try writeTemporary("mqtt-names.toml", """
-            [gateway]
-            id = "gw-n"
-            state_dir = "\(try temporaryStateDirectory())"
-            [batch]
-            max_age = "200ms"
-            [mqtt.brokers.cloud]
-            url = "mqtt://127.0.0.1:\(broker.port)"
-            [[uplink.mqtt]]
-            name = "alerts.backup"
-            broker = "cloud"
-            [alerts]
-            mqtt_broker = "cloud"
-            send_resolved = false
-            [[input.replay]]
-            path = "\(csv.path)"
-            name = "tank.level"
-            speed = 80.0
-            """)
+        let config = try Self.replayConfig(broker: broker, gateway: "gw-n", rows: 120, spikeAt: 80,
+                                           uplinkName: "alerts.backup")
         let everything = try MosquittoSubscription(broker: broker, topic: "outpost/gw-n/#", hex: true)
         let outpost = try OutpostProcess.start(config: config)
         defer { if outpost.isRunning { outpost.terminate() } }
@@ -134,5 +95,34 @@ struct MQTTUplinkTests {
         #expect(alerts.allSatisfy { $0.payload.hasPrefix("7b") }, "\(alerts.map(\.topic))")
         #expect(everything.messages.filter { $0.topic.hasSuffix("/metrics") || $0.topic.hasSuffix("/events") }
             .allSatisfy { $0.payload.hasPrefix("1f8b") })
+    }
+
+    static let replayStart = 1_772_366_400
+
+    /// A replayed `tank.level` of `rows` seconds from `replayStart` (80 at `spikeAt`, else 20…26), sent through an
+    /// MQTT uplink (named `uplinkName` when given) and the alert publisher, both on `broker`.
+    static func replayConfig(broker: MosquittoBroker, gateway: String, rows: Int, spikeAt: Int,
+                             uplinkName: String? = nil) throws -> URL {
+        let values = (0..<rows).map { "\(replayStart + $0),\($0 == spikeAt ? 80 : 20 + $0 % 7)" }
+        let csv = try writeTemporary("\(gateway).csv", "timestamp,value\n" + values.joined(separator: "\n") + "\n")
+        return try writeTemporary("\(gateway).toml", """
+            [gateway]
+            id = "\(gateway)"
+            state_dir = "\(try temporaryStateDirectory())"
+            [batch]
+            max_age = "200ms"
+            [mqtt.brokers.cloud]
+            url = "mqtt://127.0.0.1:\(broker.port)"
+            [[uplink.mqtt]]
+            \(uplinkName.map { "name = \"\($0)\"" } ?? "")
+            broker = "cloud"
+            [alerts]
+            mqtt_broker = "cloud"
+            send_resolved = false
+            [[input.replay]]
+            path = "\(csv.path)"
+            name = "tank.level"
+            speed = 80.0
+            """)
     }
 }
