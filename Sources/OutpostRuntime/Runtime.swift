@@ -110,7 +110,7 @@ public struct Runtime: Sendable {
         let eventClock: any WallClock = configuration.sampleClock ?? wallClock
         let router = EventRouter(minSeverity: configuration.alerts.minSeverity,
                                  sendResolved: configuration.alerts.sendResolved, outputs: outputs(logger: logger),
-                                 next: nil, counters: counters, provisionalClock: configuration.sampleClock,
+                                 counters: counters, provisionalClock: configuration.sampleClock,
                                  clock: clock, logger: logger)
         let spool = try await SpoolService.open(configuration.spool, destinations: Self.spoolDestinations(allUplinks),
                                                 events: router, counters: counters, clock: clock,

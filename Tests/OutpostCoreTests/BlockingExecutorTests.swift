@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Dispatch
 import Synchronization
 import Testing
@@ -28,12 +25,20 @@ struct BlockingExecutorTests {
     func runsShareFixedThreads() async {
         let pool = BlockingPool(threads: 2)
         let inside = Occupancy()
+        // The first two runs wait for each other (up to 10 s), so both threads are seen busy at once, no sleep.
+        let bothInside = DispatchSemaphore(value: 0)
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<200 {
                 group.addTask {
                     await pool.run {
-                        inside.state.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
-                        usleep(100)
+                        let arrived = inside.state.withLock { state -> Int in
+                            state.now += 1
+                            state.most = max(state.most, state.now)
+                            state.arrivals += 1
+                            return state.arrivals
+                        }
+                        if arrived == 1 { _ = bothInside.wait(timeout: .now() + 10) }
+                        if arrived == 2 { bothInside.signal() }
                         inside.state.withLock { $0.now -= 1 }
                     }
                 }
@@ -60,7 +65,7 @@ struct BlockingExecutorTests {
     }
 
     private final class Occupancy: Sendable {
-        let state = Mutex((now: 0, most: 0))
+        let state = Mutex((now: 0, most: 0, arrivals: 0))
     }
 
     /// Waits for a condition another thread makes true, yielding between looks (no fixed sleep), up to 10 s.

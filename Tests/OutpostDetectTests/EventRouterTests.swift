@@ -75,8 +75,9 @@ struct EventRouterTests {
     @Test("events are flagged as alerts by the filter and handed on in order")
     func flagsAlerts() async throws {
         let next = RoutedRecorder()
-        let router = EventRouter(minSeverity: .warn, sendResolved: true, outputs: [], next: next, counters: nil,
+        let router = EventRouter(minSeverity: .warn, sendResolved: true, outputs: [], counters: nil,
                                  provisionalClock: nil, clock: ManualClock(), logger: quietLogger)
+        router.connect(to: next)
         let task = Task { try await router.run() }
         defer { task.cancel() }
         router.send([event(.spoolDropped, .warn, time: 1), event(.uplinkState, .info, time: 2)])
@@ -92,8 +93,9 @@ struct EventRouterTests {
         probe.timesyncDirectory = "/nonexistent"
         let clock = SyncAwareWallClock(base: clocks, monotonic: clocks, probe: probe)
         let next = RoutedRecorder()
-        let router = EventRouter(minSeverity: .warn, sendResolved: true, outputs: [], next: next, counters: nil,
+        let router = EventRouter(minSeverity: .warn, sendResolved: true, outputs: [], counters: nil,
                                  provisionalClock: clock, clock: ManualClock(), logger: quietLogger)
+        router.connect(to: next)
         let task = Task { try await router.run() }
         defer { task.cancel() }
         router.send([event(.spoolDropped, .warn, time: clock.nowNanos())])

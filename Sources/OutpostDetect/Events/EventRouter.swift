@@ -31,14 +31,13 @@ package final class EventRouter: Service, EventSink {
     private let clock: any Clock<Duration>
     private let logger: Logger
 
-    package init(minSeverity: Severity, sendResolved: Bool, outputs: [any EventOutput], next: (any RoutedEventSink)?,
+    package init(minSeverity: Severity, sendResolved: Bool, outputs: [any EventOutput],
                  counters: PipelineCounters?, provisionalClock: (any ProvisionalWallClock)?,
                  clock: any Clock<Duration>, logger: Logger) {
         (stream, continuation) = AsyncStream<Message>.makeStream()
         self.minSeverity = minSeverity
         self.sendResolved = sendResolved
         self.outputs = outputs
-        nextStage.withLock { $0 = next }
         self.counters = counters
         self.provisionalClock = provisionalClock
         self.clock = clock

@@ -84,11 +84,8 @@ package final class DetectionService: Service {
         case .readings(let batch):
             var samples: [Sample] = []
             var events: [Event] = []
-            for entry in batch {
-                let problems = detect(entry, samples: &samples, events: &events, state: &state)
-                count(input: entry.input, readings: entry.readings, problems: problems,
-                      suppressed: state.engine.suppressedEpisodes)
-            }
+            let tallies = batch.map { detect($0, samples: &samples, events: &events, state: &state) }
+            count(tallies, suppressed: state.engine.suppressedEpisodes)
             state.samplesSeen += samples.count
             state.eventsSeen += events.count
             if !samples.isEmpty { await self.samples.accept(samples) }
@@ -102,16 +99,26 @@ package final class DetectionService: Service {
         }
     }
 
-    /// Runs one input's readings through the engine, appending what passes on; returns the problems counted.
-    private func detect(_ entry: InputReadings, samples: inout [Sample], events: inout [Event],
-                        state: inout DetectionState) -> Int {
+    /// What one input's readings added up to, for the counters.
+    private struct Tally {
+        let input: Int
+        var samples = 0
         var problems = 0
+        var lastSample: Int64?
+    }
+
+    /// Runs one input's readings through the engine, appending what passes on, and tallies them.
+    private func detect(_ entry: InputReadings, samples: inout [Sample], events: inout [Event],
+                        state: inout DetectionState) -> Tally {
+        var tally = Tally(input: entry.input)
         let input = entry.input
         for reading in entry.readings {
             switch reading {
             case .sample(let sample):
                 state.latest[sample.series] = sample.value
                 samples.append(sample)
+                tally.samples += 1
+                tally.lastSample = sample.time
                 events += state.engine.process(sample, from: settings.sources[input])
             case .event(let event):
                 events.append(event)
@@ -119,30 +126,26 @@ package final class DetectionService: Service {
                 state.engine.forget(series)
                 state.latest[series] = nil
             case .problem(let text):
-                problems += 1
+                tally.problems += 1
                 state.problems[input].record(text, now: wallClock.nowNanos(), interval: settings.problemInterval) { line in
                     logger.warning("\(settings.inputNames[input]): \(line)")
                 }
             }
         }
-        return problems
+        return tally
     }
 
-    private func count(input: Int, readings: [Reading], problems: Int, suppressed: Int) {
-        guard let counters else { return }
-        var count = 0
-        var last: Int64?
-        for case .sample(let sample) in readings {
-            count += 1
-            last = sample.time
-        }
-        guard count > 0 || problems > 0 else { return }
+    /// One update of the counters for a whole message (a poll group's tick holds every input of an interval).
+    private func count(_ tallies: [Tally], suppressed: Int) {
+        guard let counters, tallies.contains(where: { $0.samples > 0 || $0.problems > 0 }) else { return }
         counters.update { totals in
             totals.anomaliesSuppressed = suppressed
-            totals.samplesIngested += count
-            totals.inputs[input].samples += count
-            totals.inputs[input].problems += problems
-            if let last { totals.inputs[input].lastSample = last }
+            for tally in tallies {
+                totals.samplesIngested += tally.samples
+                totals.inputs[tally.input].samples += tally.samples
+                totals.inputs[tally.input].problems += tally.problems
+                if let last = tally.lastSample { totals.inputs[tally.input].lastSample = last }
+            }
         }
     }
 

@@ -4,8 +4,7 @@ import ServiceLifecycle
 
 /// Runs one input as a service. Its errors are logged and end only this input; the others keep going.
 package struct InputService: Service, CustomStringConvertible {
-    // ServiceLifecycle describes each service it is given; the default description reflects every stored
-    // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
+    // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     package var description: String { "InputService(\(label))" }
 
     package let input: any Input

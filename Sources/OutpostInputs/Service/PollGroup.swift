@@ -65,29 +65,31 @@ package struct PollGroup: Service, CustomStringConvertible {
     /// One run on the pool per share, all stamped `now`; the results in member order, held back by the gate while
     /// the clock is not trusted.
     private func readAll(_ shares: [[Member]], now: Int64) async -> [InputReadings] {
-        let results = await withTaskGroup(of: [InputReadings].self) { group in
-            for share in shares {
+        let parts = await withTaskGroup(of: (Int, [InputReadings]).self) { group in
+            for (index, share) in shares.enumerated() {
                 group.addTask {
                     await BlockingExecutor.pooled.run {
-                        share.map { InputReadings(input: $0.input, readings: $0.poller.read(now: now)) }
+                        (index, share.map { InputReadings(input: $0.input, readings: $0.poller.read(now: now)) })
                     }
                 }
             }
-            var all: [InputReadings] = []
-            for await part in group { all += part }
-            return all
+            var parts = Array(repeating: [InputReadings](), count: shares.count)
+            for await (index, part) in group { parts[index] = part }
+            return parts
         }
-        return results.sorted { $0.input < $1.input }.compactMap { entry in
+        return parts.joined().compactMap { entry in
             let readings = gate.map { $0.admit(entry.readings, from: entry.input) } ?? entry.readings
             return readings.isEmpty ? nil : InputReadings(input: entry.input, readings: readings)
         }
     }
 
-    /// Members dealt into `count` shares of about equal size, keeping each share's members in order.
+    /// Members cut into `count` consecutive shares of about equal size, so the shares in order are the members
+    /// in order.
     static func shares(of members: [Member], count: Int) -> [[Member]] {
         let count = max(1, min(count, members.count))
-        var shares = Array(repeating: [Member](), count: count)
-        for (index, member) in members.enumerated() { shares[index % count].append(member) }
-        return shares.filter { !$0.isEmpty }
+        let size = (members.count + count - 1) / max(count, 1)
+        return stride(from: 0, to: members.count, by: max(size, 1)).map {
+            Array(members[$0..<min($0 + size, members.count)])
+        }
     }
 }

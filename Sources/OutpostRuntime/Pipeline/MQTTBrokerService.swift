@@ -9,8 +9,7 @@ import ServiceLifecycle
 /// Owns one broker connection: starts it, announces `online` (retained) on every connect, logs connection changes,
 /// and disconnects cleanly last on shutdown (after the uplinks that publish through it have stopped).
 struct MQTTBrokerService: Service, CustomStringConvertible {
-    // ServiceLifecycle describes each service it is given; the default description reflects every stored
-    // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
+    // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "MQTTBrokerService(\(name))" }
 
     let name: String

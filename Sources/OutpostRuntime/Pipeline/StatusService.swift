@@ -17,8 +17,7 @@ import Glibc
 /// Rewrites the status file every `[status] interval`, atomically (write a temporary file, then rename), so
 /// `outpost status` and monitoring scripts never read half a file.
 struct StatusService: Service, CustomStringConvertible {
-    // ServiceLifecycle describes each service it is given; the default description reflects every stored
-    // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
+    // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "StatusService" }
 
     let configuration: OutpostConfiguration

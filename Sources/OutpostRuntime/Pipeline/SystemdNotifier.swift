@@ -58,8 +58,7 @@ struct SystemdNotifier: Sendable {
 /// the detection loop is alive: if that loop stops handling its 1 s ticks, the pings stop and systemd restarts
 /// Outpost after `WatchdogSec=` (the spool keeps everything accepted so far).
 struct SystemdNotifyService: Service, CustomStringConvertible {
-    // ServiceLifecycle describes each service it is given; the default description reflects every stored
-    // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
+    // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "SystemdNotifyService" }
 
     let notifier: SystemdNotifier

@@ -8,8 +8,7 @@ import ServiceLifecycle
 
 /// Runs one uplink's delivery loop as a service, until graceful shutdown.
 struct UplinkService: Service, CustomStringConvertible {
-    // ServiceLifecycle describes each service it is given; the default description reflects every stored
-    // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
+    // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "UplinkService(\(configured.name))" }
 
     let loop: DeliveryLoop

@@ -1,7 +1,6 @@
 import OutpostCore
 import OutpostDelivery
 import OutpostMQTT
-import Synchronization
 import OutpostWire
 
 /// What an uplink kind may consult while its table is read: values only, no clocks, no clients.
@@ -85,19 +84,4 @@ package struct ConfiguredUplink: Sendable {
 package protocol UplinkKind {
     static var kind: String { get }
     static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)?
-}
-
-/// Carries uplink warnings to the runtime's log, which exists only after the config has been read.
-package final class WarningRelay: Sendable {
-    private let sink = Mutex<(@Sendable (String) -> Void)?>(nil)
-
-    package init() {}
-
-    package func connect(_ handler: @escaping @Sendable (String) -> Void) {
-        sink.withLock { $0 = handler }
-    }
-
-    package func callAsFunction(_ message: String) {
-        sink.withLock { $0 }?(message)
-    }
 }
