@@ -296,6 +296,7 @@ package final class SpoolService: Service, BatchSink, Sendable {
             totals.lastSpoolError = error.description
             totals.batchesWaitingInMemory = count
         }
+        narrowed.withLock { narrowed in for batch in dropped { narrowed[batch.id] = nil } }
         for batch in dropped {
             reportDrop(SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count),
                        reason: "the spool cannot be written and the memory queue is full")
