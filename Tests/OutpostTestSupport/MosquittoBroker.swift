@@ -30,10 +30,14 @@ public final class MosquittoBroker: @unchecked Sendable {
         return process
     }
 
-    /// A clean broker restart on the same port: SIGTERM (mosquitto saves its sessions and queued messages to its
-    /// persistence file), then a new broker on that file.
-    public func restart() throws {
+    /// The first half of a clean restart: SIGTERM (mosquitto saves its sessions and queued messages to its
+    /// persistence file); the port refuses connections until `resume`.
+    public func halt() {
         process.terminate()
+    }
+
+    /// The second half of a restart: a new broker on the saved sessions, on the same port.
+    public func resume() throws {
         process = try Self.launch(config: "\(directory)/mosquitto.conf", port: port)
     }
 
@@ -153,5 +157,29 @@ public final class MosquittoSubscription: @unchecked Sendable {
             let space = line.firstIndex(of: " ") ?? line.endIndex
             return (String(line[..<space]), space < line.endIndex ? String(line[line.index(after: space)...]) : "")
         }
+    }
+}
+
+/// Everything a pipe's writer has written so far (a child's standard error, say), read as it comes.
+public final class PipeText: @unchecked Sendable {
+    // `@unchecked Sendable`: `text` is only touched under `lock`; the handler is the only writer.
+    public let pipe = Pipe()
+    private let lock = NSLock()
+    private var collected = ""
+
+    public init() {
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.lock()
+            self.collected += String(decoding: data, as: UTF8.self)
+            self.lock.unlock()
+        }
+    }
+
+    public var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return collected
     }
 }
