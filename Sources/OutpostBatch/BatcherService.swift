@@ -26,7 +26,9 @@ package struct AlertDocuments: Sendable {
 
 /// Collects samples and events into OTLP batches and hands them to the spool (`Sink`).
 ///
-/// Metrics and events close after `max_age` or `max_points`, alerts at once. On graceful shutdown (after
+/// Metrics and events close after `max_age` or `max_points`, alerts at once. With an alert publisher, an alert
+/// leaves at once as its alert document, and its OTLP log record goes upstream with the next events batch; without
+/// one, the uplinks are the alert's only way out, and its log record leaves at once in the alerts lane. On graceful shutdown (after
 /// detection and the event router have drained) everything pending is flushed into the sink, so a clean stop loses
 /// nothing; a crash loses at most what arrived in the last `max_age`. Ages are measured on the monotonic `clock`
 /// from when the batcher received the first item, never from the items' wall-clock stamps: a clock step cannot hold
@@ -131,8 +133,14 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
                     batches += try builder.logsBatches(state.takeEvents(lane), lane: lane, now: now)
                 case .alerts:
                     let alerts = state.takeEvents(lane)
-                    batches += alertDocuments(alerts, now: now)
-                    batches += try builder.logsBatches(alerts, lane: lane, now: now)
+                    if alertDocuments == nil {
+                        batches += try builder.logsBatches(alerts, lane: lane, now: now)
+                    } else {
+                        // The alert topic carries each alert at once; the upstream copy rides with the next events
+                        // batch instead of costing a request (about 450 bytes) of its own.
+                        batches += alertDocuments(alerts, now: now)
+                        state.addEvents(alerts, at: monotonic.nowNanos())
+                    }
                 }
             } catch {
                 logger.error("cannot encode a \(lane) batch: \(error)")
@@ -208,10 +216,16 @@ package struct PendingBatches {
             if routed.isAlert {
                 alerts.append(routed.event)
             } else {
-                if firstEvent == nil { firstEvent = monotonic }
-                events.append(routed.event)
+                addEvents([routed.event], at: monotonic)
             }
         }
+    }
+
+    /// Events for the events lane, which closes `max_age` after its first one.
+    package mutating func addEvents(_ incoming: [Event], at monotonic: Int64) {
+        guard !incoming.isEmpty else { return }
+        if firstEvent == nil { firstEvent = monotonic }
+        events += incoming
     }
 
     package func lanesOlderThan(_ age: Int64, now: Int64) -> [Lane] {

@@ -36,8 +36,21 @@ struct SigmaDetectorTests {
         let events = detector.process(Sample(series: s, time: Int64(extra) * second, value: spike))
         #expect(events.count == 1)
         #expect(events.first?.name == .anomalyRaised)
-        let z = events.first?.attributes["outpost.z"]
-        #expect(z == .double((spike - estimate.mean) / estimate.standardDeviation))
+        // z is an estimate sent to six significant digits: 5.000000000000001 goes out as 5.
+        #expect(events.first?.attributes["outpost.z"] == .double(5))
+    }
+
+    @Test("statistics go out to six significant digits, shortest form; zero, infinities and NaN stay as they are")
+    func estimatesRounded() {
+        #expect(roundedEstimate(21.054874999999996) == 21.0549)
+        #expect(roundedEstimate(0.42613883471424335) == 0.426139)
+        #expect(roundedEstimate(-69.8108751809699) == -69.8109)
+        #expect(roundedEstimate(123_456_789) == 123_457_000)
+        #expect(roundedEstimate(0.000012345678) == 0.0000123457)
+        #expect("\(roundedEstimate(24.09726829268293))" == "24.0973")
+        #expect(roundedEstimate(0) == 0)
+        #expect(roundedEstimate(.infinity) == .infinity)
+        #expect(roundedEstimate(.nan).isNaN)
     }
 
     @Test("one excursion of many samples gives one raised and one resolved event")

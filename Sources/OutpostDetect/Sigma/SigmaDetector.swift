@@ -327,9 +327,9 @@ package struct SigmaDetector: Sendable {
         var attributes = explanation(series: series, value: sample.value, z: zScore(sample.value))
         attributes["outpost.anomaly.reason"] = .string(reason)
         attributes["outpost.anomaly.started"] = .int(episode.start)
-        attributes["outpost.anomaly.duration_s"] = .double(UnixNanos.seconds(sample.time - episode.start))
+        attributes["outpost.anomaly.duration_s"] = .double(roundedEstimate(UnixNanos.seconds(sample.time - episode.start)))
         attributes["outpost.anomaly.peak_value"] = .double(episode.peakValue)
-        attributes["outpost.anomaly.peak_z"] = .double(episode.peakZ)
+        attributes["outpost.anomaly.peak_z"] = .double(roundedEstimate(episode.peakZ))
         attributes["outpost.anomaly.samples"] = .int(Int64(episode.samples))
         attributes["outpost.anomaly.suppressed"] = .int(Int64(suppressedSinceReport))
         let verb = switch reason {
@@ -347,9 +347,9 @@ package struct SigmaDetector: Sendable {
         var attributes = Attributes()
         attributes["outpost.series"] = .string(series.name)
         attributes["outpost.value"] = .double(value)
-        attributes["outpost.mean"] = .double(baseline.mean)
-        attributes["outpost.stddev"] = .double(flooredDeviation)
-        attributes["outpost.z"] = .double(z)
+        attributes["outpost.mean"] = .double(roundedEstimate(baseline.mean))
+        attributes["outpost.stddev"] = .double(roundedEstimate(flooredDeviation))
+        attributes["outpost.z"] = .double(roundedEstimate(z))
         attributes["outpost.sigma"] = .double(configuration.sigma)
         attributes["outpost.unit"] = .string(series.unit)
         attributes["outpost.detector"] = .string("sigma.\(configuration.method.rawValue)")
@@ -363,6 +363,19 @@ func formatted(_ value: Double) -> String {
     let rounded = (value * 1000).rounded() / 1000
     if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
     return String(rounded)
+}
+
+/// A statistic to six significant digits (21.054874999999996 becomes 21.0549). The baseline's mean, deviation
+/// and z are estimates; their last digits carry no information, yet cost bytes in every alert and event sent. The
+/// sample's own value is never rounded.
+func roundedEstimate(_ value: Double) -> Double {
+    guard value.isFinite, value != 0 else { return value }
+    var scale = 1.0, digits = 0
+    let magnitude = abs(value)
+    // Exact powers of ten (up to 1e22) keep the result the double nearest the decimal, which prints short.
+    while magnitude * scale < 1e5, digits < 22 { scale *= 10; digits += 1 }
+    while magnitude / scale >= 1e6, digits > -22 { scale *= 10; digits -= 1 }
+    return digits >= 0 ? (value * scale).rounded() / scale : (value / scale).rounded() * scale
 }
 
 func unitSuffix(_ series: Series) -> String {
