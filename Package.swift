@@ -37,7 +37,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // libcurl is loaded when an OTLP/HTTP uplink first needs it (see CCurl.h); only its headers are needed here.
+        .target(name: "CCurl"),
         .target(name: "CMallocTuning"),
         .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
         .target(

@@ -27,6 +27,9 @@ struct MQTTUplinkTests {
         defer { if outpost.isRunning { outpost.terminate() } }
         let payload = try await subscriber.value
         #expect(payload.prefix(2) == Data([0x1F, 0x8B]), "gzip")
+        // With no OTLP/HTTP uplink, libcurl and the libraries it pulls in are never mapped (about 3.6 MiB resident).
+        let maps = try mappedFiles(pid: outpost.processIdentifier)
+        #expect(maps.contains("libmosquitto") && !maps.contains("libcurl"))
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("mqtt-\(UUID().uuidString).pb.gz")
         try payload.write(to: file)
         let python = Process()

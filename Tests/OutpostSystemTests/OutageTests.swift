@@ -63,6 +63,9 @@ struct OutageTests {
             try server.received().reduce(0) { $0 + points($1).count } >= 800
         }
         let received = try server.received()
+        // libcurl is loaded on first use, by the OTLP/HTTP uplink.
+        #expect(try mappedFiles(pid: outpost.processIdentifier)
+            .contains("libcurl"))
         let all = received.flatMap(points)
         #expect(Set(all).count == 800, "every sample arrived")
         #expect(all.count == 800, "none twice")

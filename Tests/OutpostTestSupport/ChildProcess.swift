@@ -54,3 +54,12 @@ final class ChildProcess: Sendable {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 }
+
+/// The files process `pid` has mapped (`/proc/<pid>/maps`, read to its end: procfs reports a size of 0).
+public func mappedFiles(pid: Int32) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/maps") else {
+        throw BrokerError(message: "no /proc/\(pid)/maps")
+    }
+    defer { try? handle.close() }
+    return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+}

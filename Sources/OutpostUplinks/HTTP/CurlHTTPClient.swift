@@ -69,37 +69,40 @@ package final class CurlHTTPClient: Sendable {
 /// during `curl_easy_perform`.
 final class CurlHandle: @unchecked Sendable {
     private let easy: UnsafeMutableRawPointer?
+    /// Why libcurl could not be loaded (not installed, say): every request fails with it, and the uplink backs off.
+    private let loadError: String?
     fileprivate var responseBody: [UInt8] = []
     fileprivate var responseHead = HTTPResponseHead()
 
     init() {
-        CurlGlobal.initialize()
-        easy = curl_easy_init()
+        loadError = outpost_curl_load().map { String(cString: $0) }
+        easy = loadError == nil ? outpost_curl_easy_init() : nil
     }
 
     deinit {
-        curl_easy_cleanup(easy)
+        if let easy { outpost_curl_easy_cleanup(easy) }
     }
 
     func perform(_ request: HTTPRequest, tls: TLSSettings) -> HTTPOutcome {
+        if let loadError { return .transportFailure(code: -1, message: loadError) }
         guard let easy else { return .transportFailure(code: -1, message: "curl_easy_init failed") }
         responseBody = []
         responseHead = HTTPResponseHead()
         var headerList: UnsafeMutablePointer<curl_slist>?
         for (name, value) in request.headers + [("Expect", "")] {
-            headerList = curl_slist_append(headerList, "\(name): \(value)")
+            headerList = outpost_curl_slist_append(headerList, "\(name): \(value)")
         }
-        defer { curl_slist_free_all(headerList) }
+        defer { outpost_curl_slist_free_all(headerList) }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE))
         let code: CURLcode = request.body.withUnsafeBytes { body in
             errorBuffer.withUnsafeMutableBufferPointer { errors in
                 configure(easy, request, tls: tls, headers: headerList, body: body, errors: errors.baseAddress)
-                return curl_easy_perform(easy)
+                return outpost_curl_easy_perform(easy)
             }
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            let message = detail.isEmpty ? String(cString: outpost_curl_easy_strerror(code)) : detail
             return .transportFailure(code: Int(code.rawValue), message: message)
         }
         var status = 0
@@ -160,16 +163,4 @@ private let curlHeaderCallback: outpost_curl_data_callback = { data, size, count
     let handle = Unmanaged<CurlHandle>.fromOpaque(context).takeUnretainedValue()
     handle.appendHeader(UnsafeRawBufferPointer(start: data, count: size * count))
     return size * count
-}
-
-/// `curl_global_init` must run once before any other libcurl call, and is not thread-safe itself.
-enum CurlGlobal {
-    private static let initialized: Bool = {
-        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
-        return true
-    }()
-
-    static func initialize() {
-        _ = initialized
-    }
 }
