@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "outpost",
             dependencies: [
-                "OutpostRuntime", "OutpostTools", "OutpostCore", "OutpostInputs", "CMallocTuning",
+                "OutpostRuntime", "OutpostTools", "OutpostCore", "OutpostInputs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), logging,
             ],
             // Nothing loads symbols from the executable: not exporting its 15,000 Swift symbols saves 1.5 MiB.
@@ -115,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "OutpostRuntimeTests",
             dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostBatch", "OutpostSpool",
-                           "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport",
+                           "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport", "CMallocTuning",
                            logging, lifecycle],
             exclude: ["Fuzz/Regressions"]
         ),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CMallocTuning
 import Logging
 import OutpostCore
 import OutpostInputs
@@ -90,9 +89,6 @@ extension OutpostCommand {
         var logLevel: String?
 
         func run() async throws {
-            // One malloc arena for the whole process: glibc gives each busy thread its own, and with our few,
-            // allocation-light threads the extra arenas cost ~1 MiB of resident memory for no measurable speed.
-            outpost_use_one_malloc_arena()
             let configuration = try loadConfiguration(config)
             bootstrapLogging(level: logLevel ?? configuration.log.level)
             let logger = Logger(label: "outpost")
