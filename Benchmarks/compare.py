@@ -5,7 +5,9 @@ The work: N sensor files read once a second (Outpost `[[input.file]]`, collectd 
 (Outpost `[input.host]`, collectd cpu/memory/load/interface/df/uptime/thermal), every value published over MQTT QoS 1
 to a mosquitto broker of its own on loopback. Detection is on in Outpost (its defaults); after the warm-up one sensor
 at a time gets a 60-sigma spike, so Outpost has alerts to publish. Both agents are measured over the same window
-from /proc/<pid>/{stat,status,io}; bytes on the wire are what each broker counted as received ($SYS).
+from /proc/<pid>/{stat,status,io}; bytes on the wire are what each broker counted as received ($SYS). Outpost's
+wire bytes are counted between two metrics batches' arrivals (each batch holds max_age of samples): a fixed window
+would hold three or four 30 s batches by chance, and read a third more or less.
 
 Ratios are what count: the machine is shared and noisy, but both agents see the same noise.
 """
@@ -45,6 +47,7 @@ class Broker:
         wait_for_port(self.port)
         self.messages = []  # (arrival, topic, length, payload text or None)
         self.bytes_received = 0
+        self.bytes_history = []  # (arrival, bytes received so far), once a second
         self.first_message_at = None
         self.subscriber = subprocess.Popen(
             ["mosquitto_sub", "-p", str(self.port), "-q", "1", "-t", "#", "-t", "$SYS/broker/bytes/received",
@@ -62,6 +65,7 @@ class Broker:
             payload = bytes.fromhex(parts[3].strip().decode()) if length < 4096 else b""
             if topic == "$SYS/broker/bytes/received":
                 self.bytes_received = int(payload or 0)
+                self.bytes_history.append((arrival, self.bytes_received))
                 continue
             if self.first_message_at is None:
                 self.first_message_at = arrival
@@ -201,6 +205,17 @@ def latencies_ms(broker, kind, since, until):
     return values
 
 
+def batch_aligned_wire(broker, since, until, samples_per_second):
+    """Bytes per sample between the first and the last metrics batch that arrived in [since, until]: the bytes
+    before the first batch's arrival up to those before the last's hold whole batches only."""
+    arrivals = [arrival for arrival, topic, _, _ in broker.messages
+                if topic.endswith("/metrics") and since <= arrival <= until]
+    if len(arrivals) < 2 or samples_per_second <= 0:
+        return float("nan")
+    before = lambda moment: max((value for arrival, value in broker.bytes_history if arrival < moment), default=0)
+    return (before(arrivals[-1]) - before(arrivals[0])) / (samples_per_second * (arrivals[-1] - arrivals[0]))
+
+
 def percentile(values, share):
     if not values:
         return float("nan")
@@ -266,7 +281,8 @@ def run(outposts, series, warmup, window):
                 "RSS MiB": after[index]["rss_kib"] / 1024,
                 "RssAnon MiB": after[index]["rss_anon_kib"] / 1024,
                 "disk B/sample": (after[index]["written"] - before[index]["written"]) / n,
-                "wire B/sample": (bytes_after[index] - bytes_before[index]) / n,
+                "wire B/sample": batch_aligned_wire(brokers[index], t0, t1, samples[index] / (t1 - t0))
+                if kind != "collectd" else (bytes_after[index] - bytes_before[index]) / n,
                 "latency p50 ms": percentile(latency, 0.5),
                 "latency p99 ms": percentile(latency, 0.99),
                 "latency count": len(latency),
