@@ -75,18 +75,6 @@ private final class BatchCollector: BatchSink, Sendable {
     }
 
     func next(timeout: Duration = .seconds(30)) async throws -> [Batch] {
-        try await withThrowingTaskGroup(of: [Batch]?.self) { group in
-            group.addTask { [stream] in
-                for await batches in stream { return batches }
-                return nil
-            }
-            group.addTask {
-                try await ContinuousClock().sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let batches = try await group.next() ?? nil else { throw TimeoutError(what: "a batch") }
-            return batches
-        }
+        try await nextElement(of: stream, timeout: timeout, what: "a batch")
     }
 }

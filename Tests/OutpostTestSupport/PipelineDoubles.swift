@@ -29,19 +29,25 @@ package final class EventCollector: EventSink, Sendable {
     }
 
     package func next(timeout: Duration = .seconds(30)) async throws -> Event {
-        try await withThrowingTaskGroup(of: Event?.self) { group in
-            group.addTask { [stream] in
-                for await event in stream { return event }
-                return nil
-            }
-            group.addTask {
-                try await ContinuousClock().sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let event = try await group.next() ?? nil else { throw TimeoutError(what: "an event") }
-            return event
+        try await nextElement(of: stream, timeout: timeout, what: "an event")
+    }
+}
+
+/// The next element `stream` yields, or a `TimeoutError` naming `what` after `timeout`.
+package func nextElement<Element: Sendable>(of stream: AsyncStream<Element>, timeout: Duration,
+                                            what: String) async throws -> Element {
+    try await withThrowingTaskGroup(of: Element?.self) { group in
+        group.addTask {
+            for await element in stream { return element }
+            return nil
         }
+        group.addTask {
+            try await ContinuousClock().sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let element = try await group.next() ?? nil else { throw TimeoutError(what: what) }
+        return element
     }
 }
 
