@@ -48,14 +48,22 @@ struct MQTTUplinkPacketTests {
         #expect(pieces.count >= 3)
         var points = 0
         for piece in pieces {
-            let request = try MetricsRequest(jsonUTF8Bytes: try Gzip.decompress(piece))
+            let request = try MetricsRequest(jsonUTF8Bytes: try Gzip.decompress(piece.bytes))
             #expect(request.resourceMetrics.allSatisfy { !$0.resource.attributes.isEmpty })
+            let scopeIDs = request.resourceMetrics.flatMap(\.scopeMetrics)
+                .flatMap { $0.scope.attributes.filter { $0.key == "outpost.batch.id" }.map(\.value.stringValue) }
+            #expect(scopeIDs == [piece.batchID], "the id inside the piece is the one beside it")
+            #expect(piece.batchID == "\(batch.id)#\(points)-\(points + request.pointCount)")
             points += request.pointCount
         }
         #expect(points == 500)
+        #expect(Set(pieces.map(\.batchID)).count == pieces.count, "a backend dropping repeats by id keeps every piece")
+        #expect(try MQTTUplink.pieces(of: batch, limit: batch.payload.count / 3, gzipLevel: 6) == pieces,
+                "a re-send splits the same way, under the same ids")
         let events = try alertBatch("spike")
-        let logPieces = try OTLPPayload(events).pieces(limit: 1 << 20, as: .json, gzipLevel: 0)
-        #expect(try logPieces.map { try OTLPPayload.logs(LogsRequest(jsonUTF8Bytes: $0)) } == [OTLPPayload(events)])
+        let logPieces = try OTLPPayload(events).pieces(limit: 1 << 20, as: .json, gzipLevel: 0, batchID: events.id)
+        #expect(try logPieces.map { try OTLPPayload.logs(LogsRequest(jsonUTF8Bytes: $0.bytes)) } == [OTLPPayload(events)])
+        #expect(logPieces.map(\.batchID) == [events.id], "a request that fits keeps the batch's id")
         #expect(throws: OTLPPayloadError.itemTooLarge(limit: 10)) {
             try MQTTUplink.pieces(of: try metricsBatch([1, 2]), limit: 10, gzipLevel: 6)
         }
@@ -72,11 +80,11 @@ struct MQTTUplinkPacketTests {
         let smallest = try MQTTUplink.pieces(of: batch, limit: limit, gzipLevel: 9)
         #expect(fastest.count > 1 && smallest.count > 1)
         // The gzip header's XFL byte (RFC 1952 §2.3.1): zlib writes 4 for level 1, 2 for level 9, 0 otherwise.
-        #expect(fastest.allSatisfy { $0[8] == 4 })
-        #expect(smallest.allSatisfy { $0[8] == 2 })
-        #expect(fastest.reduce(0) { $0 + $1.count } > smallest.reduce(0) { $0 + $1.count })
-        #expect(try points(of: fastest.map { try Gzip.decompress($0) }) == original)
-        #expect(try points(of: smallest.map { try Gzip.decompress($0) }) == original)
+        #expect(fastest.allSatisfy { $0.bytes[8] == 4 })
+        #expect(smallest.allSatisfy { $0.bytes[8] == 2 })
+        #expect(fastest.reduce(0) { $0 + $1.bytes.count } > smallest.reduce(0) { $0 + $1.bytes.count })
+        #expect(try points(of: fastest.map { try Gzip.decompress($0.bytes) }) == original)
+        #expect(try points(of: smallest.map { try Gzip.decompress($0.bytes) }) == original)
     }
 
     private struct Point: Equatable {

@@ -42,15 +42,16 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
         guard let topic = topic(for: batch.signal) else {
             return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
         }
-        let properties = [("content-encoding", batch.contentEncoding.rawValue), ("outpost-batch-id", batch.id)]
-        let pieces: [[UInt8]]
+        let pieces: [OTLPPiece]
         do {
             pieces = try Self.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch), gzipLevel: gzipLevel)
         } catch {
             return .rejected(reason: "cannot fit the batch into the broker's maximum packet size: \(error)")
         }
         for piece in pieces {
-            let outcome = await client.publish(topic: topic, payload: piece, contentType: batch.contentType,
+            let properties = [("content-encoding", batch.contentEncoding.rawValue),
+                              ("outpost-batch-id", piece.batchID)]
+            let outcome = await client.publish(topic: topic, payload: piece.bytes, contentType: batch.contentType,
                                                userProperties: properties)
             if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
         }
@@ -69,14 +70,14 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// the batch's own encoding and compression, so that its content type and `content-encoding` describe every
     /// piece. Pieces are gzipped at `gzipLevel` (`[batch] gzip_level`) like the batches themselves; one spooled
     /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level.
-    static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> [[UInt8]] {
-        guard batch.payload.count > limit else { return [batch.payload] }
+    static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> [OTLPPiece] {
+        guard batch.payload.count > limit else { return [OTLPPiece(batchID: batch.id, bytes: batch.payload)] }
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
         let level = switch batch.contentEncoding {
         case .gzip: gzipLevel > 0 ? gzipLevel : Gzip.defaultLevel
         case .identity: Int32(0)
         }
-        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level)
+        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level, batchID: batch.id)
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.
@@ -86,11 +87,15 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
 
     /// The largest payload that fits a packet: the packet limit less the PUBLISH header, topic and properties
     /// (a generous 64 bytes of fixed parts, lengths and property ids).
+    /// A piece's batch id adds `#<first>-<end>` (two item numbers of up to 10 digits) to the batch's.
+    private let pieceSuffixBytes = 22
+
     private func payloadLimit(topic: String, batch: Batch) -> Int {
         let packet = [client.maximumPacketSize, maxPacketSize].compactMap { $0 }.min() ?? Int.max
         guard packet != Int.max else { return .max }
         let overhead = 64 + topic.utf8.count + batch.contentType.utf8.count + batch.contentEncoding.rawValue.utf8.count
             + batch.id.utf8.count + "content-encoding".utf8.count + "outpost-batch-id".utf8.count
+            + pieceSuffixBytes
         return max(packet - overhead, 1)
     }
 

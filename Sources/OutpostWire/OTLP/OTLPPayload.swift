@@ -82,14 +82,77 @@ package enum OTLPPayload: Sendable, Equatable {
     /// The request encoded (as `encoded(as:gzipLevel:)`) in pieces of at most `limit` bytes each, in order: halved by
     /// whole data points or log records until every piece fits, so nothing is truncated and each piece is a complete
     /// request. Throws `itemTooLarge` when a single item does not fit.
-    package func pieces(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32) throws -> [[UInt8]] {
+    ///
+    /// A request that fits is one piece under `batchID`. Split, each piece carries `<batchID>#<first>-<end>` (its
+    /// items' numbers in the whole request) as its `outpost.batch.id`: a backend that drops repeats by that id keeps
+    /// every piece, and still drops a piece sent twice (a re-send under the same limit splits the same way).
+    package func pieces(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String) throws
+        -> [OTLPPiece]
+    {
         let bytes = try encoded(as: encoding, gzipLevel: gzipLevel)
-        if bytes.count <= limit { return [bytes] }
+        if bytes.count <= limit { return [OTLPPiece(batchID: batchID, bytes: bytes)] }
+        return try split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID, offset: 0)
+    }
+
+    private func split(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String, offset: Int) throws
+        -> [OTLPPiece]
+    {
         let count = itemCount
         guard count > 1 else { throw OTLPPayloadError.itemTooLarge(limit: limit) }
-        return try [items(0..<count / 2), items(count / 2..<count)].flatMap { half in
-            try half.pieces(limit: limit, as: encoding, gzipLevel: gzipLevel)
+        var pieces: [OTLPPiece] = []
+        for half in [0..<count / 2, count / 2..<count] {
+            let part = items(half)
+            let id = "\(batchID)#\(offset + half.lowerBound)-\(offset + half.upperBound)"
+            let bytes = try part.labelled(batchID: id).encoded(as: encoding, gzipLevel: gzipLevel)
+            if bytes.count <= limit {
+                pieces.append(OTLPPiece(batchID: id, bytes: bytes))
+            } else {
+                pieces += try part.split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID,
+                                         offset: offset + half.lowerBound)
+            }
         }
+        return pieces
+    }
+
+    /// The request with `batchID` as every scope's `outpost.batch.id`.
+    func labelled(batchID: String) -> OTLPPayload {
+        switch self {
+        case .metrics(var request):
+            for r in request.resourceMetrics.indices {
+                for s in request.resourceMetrics[r].scopeMetrics.indices {
+                    request.resourceMetrics[r].scopeMetrics[s].scope.attributes.setBatchID(batchID)
+                }
+            }
+            return .metrics(request)
+        case .logs(var request):
+            for r in request.resourceLogs.indices {
+                for s in request.resourceLogs[r].scopeLogs.indices {
+                    request.resourceLogs[r].scopeLogs[s].scope.attributes.setBatchID(batchID)
+                }
+            }
+            return .logs(request)
+        }
+    }
+}
+
+/// One piece of a spooled batch as sent: its payload, and the batch id it carries inside and beside it.
+package struct OTLPPiece: Sendable, Equatable {
+    package let batchID: String
+    package let bytes: [UInt8]
+
+    package init(batchID: String, bytes: [UInt8]) {
+        self.batchID = batchID
+        self.bytes = bytes
+    }
+}
+
+extension [Opentelemetry_Proto_Common_V1_KeyValue] {
+    mutating func setBatchID(_ batchID: String) {
+        removeAll { $0.key == "outpost.batch.id" }
+        var keyValue = Opentelemetry_Proto_Common_V1_KeyValue()
+        keyValue.key = "outpost.batch.id"
+        keyValue.value.stringValue = batchID
+        append(keyValue)
     }
 }
 
