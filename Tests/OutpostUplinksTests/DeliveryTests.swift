@@ -6,7 +6,9 @@ import Testing
 
 @Suite("OTLP/HTTP configuration from the OpenTelemetry environment")
 struct OTLPHTTPConfigurationTests {
-    func read(_ entries: [(String, ConfigValue)], environment: [String: String]) -> (OTLPHTTPUplinkConfiguration, [ConfigError]) {
+    func read(_ entries: [(String, ConfigValue)], environment: [String: String], batchGzipLevel: Int32 = 6)
+        -> (OTLPHTTPUplinkConfiguration, [ConfigError])
+    {
         let diagnostics = ConfigDiagnostics(file: "t.toml")
         let path = ConfigPath([.key("uplink"), .key("otlp_http")])
         let table = ConfigTable(entries: entries.map { key, value in
@@ -14,7 +16,7 @@ struct OTLPHTTPConfigurationTests {
         })
         let reader = ConfigReader(node: ConfigNode(value: .table(table), path: path, location: nil), diagnostics: diagnostics)
         let configuration = OTLPHTTPUplinkConfiguration.read(reader, environment: environment, batchEncoding: .protobuf,
-                                                             context: { $0 })
+                                                             batchGzipLevel: batchGzipLevel, context: { $0 })
         return (configuration, diagnostics.errors)
     }
 
@@ -52,6 +54,9 @@ struct OTLPHTTPConfigurationTests {
         #expect(defaults.metricsURL == "http://localhost:4318/v1/metrics")
         #expect(defaults.timeout == .seconds(10))
         #expect(defaults.gzipLevel == 6)
+        #expect(read([], environment: [:], batchGzipLevel: 9).0.gzipLevel == 9, "re-encoded at [batch] gzip_level")
+        #expect(read([], environment: [:], batchGzipLevel: 0).0.gzipLevel == 6, "[batch] stores raw; gzip still asked")
+        #expect(read([("compression", .string("none"))], environment: [:], batchGzipLevel: 9).0.gzipLevel == 0)
         #expect(!defaults.tls.insecureSkipVerify)
         #expect(defaults.delivery.backoff.maximum == .seconds(30),
                 "nothing tells an HTTP uplink its receiver is back: it looks at least every 30 s")

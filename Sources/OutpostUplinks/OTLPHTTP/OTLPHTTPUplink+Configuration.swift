@@ -21,7 +21,8 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package var timeout: Duration = .seconds(10)
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
     package var encoding: OTLPEncoding
-    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`.
+    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`. A batch re-encoded
+    /// for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when that is 0).
     package var gzipLevel: Int32 = Gzip.defaultLevel
     /// `ca_file` (`OTEL_EXPORTER_OTLP_CERTIFICATE`), `client_certificate` (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`),
     /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
@@ -44,6 +45,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package static let defaultEndpoint = "http://localhost:4318"
 
     package static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
+                            batchGzipLevel: Int32 = Gzip.defaultLevel,
                             context: (String) -> String) -> OTLPHTTPUplinkConfiguration {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let base = (reader.string("endpoint") ?? env("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
@@ -72,7 +74,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
         let compression = reader.choice("compression", ["gzip", "none"],
                                         default: env("OTEL_EXPORTER_OTLP_COMPRESSION") == "none" ? "none" : "gzip")
-        configuration.gzipLevel = compression == "gzip" ? Gzip.defaultLevel : 0
+        configuration.gzipLevel = compression == "gzip" ? (batchGzipLevel > 0 ? batchGzipLevel : Gzip.defaultLevel) : 0
         configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)
         configuration.tls.clientCertificate = (reader.string("client_certificate")
             ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)

@@ -136,7 +136,7 @@ extension OTLPHTTPUplink: UplinkKind {
 
     package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
         OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment, batchEncoding: context.batchEncoding,
-                                         context: context.resolve)
+                                         batchGzipLevel: context.batchGzipLevel, context: context.resolve)
     }
 }
 
