@@ -115,16 +115,17 @@ package final class DetectionService: Service {
         for reading in entry.readings {
             switch reading {
             case .sample(let sample):
-                state.latest[sample.series] = sample.value
+                state.latest.record(sample)
                 samples.append(sample)
                 tally.samples += 1
                 tally.lastSample = sample.time
                 events += state.engine.process(sample, from: settings.sources[input])
             case .event(let event):
+                if event.name == .sensorFault, let series = event.series { state.latest.fault(series) }
                 events.append(event)
             case .forgotten(let series):
                 state.engine.forget(series)
-                state.latest[series] = nil
+                state.latest.forget(series)
             case .problem(let text):
                 tally.problems += 1
                 state.problems[input].record(text, now: wallClock.nowNanos(), interval: settings.problemInterval) { line in
@@ -151,43 +152,16 @@ package final class DetectionService: Service {
 
     private func logReadingsIfDue(now: Int64, state: inout DetectionState) {
         let interval = UnixNanos.from(settings.readingsInterval)
-        guard interval > 0, now - state.lastReadingsLog >= interval, !state.latest.isEmpty else { return }
+        guard interval > 0, now - state.lastReadingsLog >= interval, let line = state.latest.line() else { return }
         state.lastReadingsLog = now
-        // Sensors first (what the operator configured), then host health; identity attributes are left out.
-        let shown = state.latest.sorted { lhs, rhs in
-            let lhsHost = Self.isHostSeries(lhs.key), rhsHost = Self.isHostSeries(rhs.key)
-            return lhsHost == rhsHost ? lhs.key.key < rhs.key.key : !lhsHost
-        }
-        let parts = shown.prefix(12).map { series, value in "\(Self.label(series))=\(Self.short(value))\(Self.unit(series))" }
-        let more = shown.count > 12 ? " (+\(shown.count - 12) more)" : ""
-        logger.info("readings: \(parts.joined(separator: "  "))\(more)")
-    }
-
-    private static func isHostSeries(_ series: Series) -> Bool {
-        series.name.hasPrefix("system.") || series.name.hasPrefix("hw.") || series.name.hasPrefix("outpost.")
-    }
-
-    /// `name[eth0,receive]`: the name plus the attribute values that tell series of one name apart.
-    private static func label(_ series: Series) -> String {
-        let identity: Set<String> = ["sensor.id", "device", "location"]
-        let distinguishing = series.attributes.entries.filter { !identity.contains($0.key) }.map { "\($0.value)" }
-        return distinguishing.isEmpty ? series.name : "\(series.name)[\(distinguishing.joined(separator: ","))]"
-    }
-
-    private static func short(_ value: Double) -> String {
-        let rounded = (value * 100).rounded() / 100
-        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
-    }
-
-    private static func unit(_ series: Series) -> String {
-        ["", "1"].contains(series.unit) ? "" : " " + series.unit
+        logger.info("readings: \(line)")
     }
 }
 
 /// Everything the detection task mutates, kept together and owned by that task alone.
 private struct DetectionState {
     var engine: DetectionEngine
-    var latest: [Series: Double] = [:]
+    var latest = LatestReadings()
     var problems: [ProblemThrottle]
     var lastReadingsLog: Int64 = 0
     var samplesSeen = 0
