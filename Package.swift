@@ -115,7 +115,8 @@ let package = Package(
         .testTarget(
             name: "OutpostRuntimeTests",
             dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostBatch", "OutpostSpool",
-                           "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport", "CMallocTuning",
+                           "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport",
+                           "CMallocTuning",
                            logging, lifecycle],
             exclude: ["Fuzz/Regressions"]
         ),

@@ -28,8 +28,9 @@ package struct AlertDocuments: Sendable {
 ///
 /// Metrics and events close after `max_age` or `max_points`, alerts at once. With an alert publisher, an alert
 /// leaves at once as its alert document, and its OTLP log record goes upstream with the next events batch; without
-/// one, the uplinks are the alert's only way out, and its log record leaves at once in the alerts lane. On graceful shutdown (after
-/// detection and the event router have drained) everything pending is flushed into the sink, so a clean stop loses
+/// one, the uplinks are the alert's only way out, and its log record leaves at once in the alerts lane.
+///
+/// On graceful shutdown (after detection and the event router have drained) everything pending is flushed into the sink, so a clean stop loses
 /// nothing; a crash loses at most what arrived in the last `max_age`. Ages are measured on the monotonic `clock`
 /// from when the batcher received the first item, never from the items' wall-clock stamps: a clock step cannot hold
 /// a batch open.

@@ -62,7 +62,8 @@ struct MQTTUplinkPacketTests {
                 "a re-send splits the same way, under the same ids")
         let events = try alertBatch("spike")
         let logPieces = try OTLPPayload(events).pieces(limit: 1 << 20, as: .json, gzipLevel: 0, batchID: events.id)
-        #expect(try logPieces.map { try OTLPPayload.logs(LogsRequest(jsonUTF8Bytes: $0.bytes)) } == [OTLPPayload(events)])
+        #expect(try logPieces.map { try OTLPPayload.logs(LogsRequest(jsonUTF8Bytes: $0.bytes)) }
+            == [OTLPPayload(events)])
         #expect(logPieces.map(\.batchID) == [events.id], "a request that fits keeps the batch's id")
         #expect(throws: OTLPPayloadError.itemTooLarge(limit: 10)) {
             try MQTTUplink.pieces(of: try metricsBatch([1, 2]), limit: 10, gzipLevel: 6)

@@ -327,7 +327,8 @@ package struct SigmaDetector: Sendable {
         var attributes = explanation(series: series, value: sample.value, z: zScore(sample.value))
         attributes["outpost.anomaly.reason"] = .string(reason)
         attributes["outpost.anomaly.started"] = .int(episode.start)
-        attributes["outpost.anomaly.duration_s"] = .double(roundedEstimate(UnixNanos.seconds(sample.time - episode.start)))
+        let duration = UnixNanos.seconds(sample.time - episode.start)
+        attributes["outpost.anomaly.duration_s"] = .double(roundedEstimate(duration))
         attributes["outpost.anomaly.peak_value"] = .double(episode.peakValue)
         attributes["outpost.anomaly.peak_z"] = .double(roundedEstimate(episode.peakZ))
         attributes["outpost.anomaly.samples"] = .int(Int64(episode.samples))
@@ -337,7 +338,7 @@ package struct SigmaDetector: Sendable {
         case "value_changed": "changed value again"
         default: "returned to normal"
         }
-        let message = "\(series.name) \(verb) after \(formatted(UnixNanos.seconds(sample.time - episode.start)))s "
+        let message = "\(series.name) \(verb) after \(formatted(duration))s "
             + "(peak \(formatted(episode.peakValue))\(unitSuffix(series)), \(formatted(abs(episode.peakZ))) sigma)"
         return Event(name: .anomalyResolved, severity: .info, time: sample.time, series: series, message: message,
                      attributes: attributes)

@@ -74,7 +74,7 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
         guard batch.payload.count > limit else { return [OTLPPiece(batchID: batch.id, bytes: batch.payload)] }
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
         let level = switch batch.contentEncoding {
-        case .gzip: gzipLevel > 0 ? gzipLevel : Gzip.defaultLevel
+        case .gzip: Gzip.level(whenCompressing: gzipLevel)
         case .identity: Int32(0)
         }
         return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level, batchID: batch.id)
@@ -85,11 +85,11 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
         client.onConnected(handler)
     }
 
-    /// The largest payload that fits a packet: the packet limit less the PUBLISH header, topic and properties
-    /// (a generous 64 bytes of fixed parts, lengths and property ids).
     /// A piece's batch id adds `#<first>-<end>` (two item numbers of up to 10 digits) to the batch's.
     private let pieceSuffixBytes = 22
 
+    /// The largest payload that fits a packet: the packet limit less the PUBLISH header, topic and properties
+    /// (a generous 64 bytes of fixed parts, lengths and property ids).
     private func payloadLimit(topic: String, batch: Batch) -> Int {
         let packet = [client.maximumPacketSize, maxPacketSize].compactMap { $0 }.min() ?? Int.max
         guard packet != Int.max else { return .max }

@@ -74,7 +74,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
         let compression = reader.choice("compression", ["gzip", "none"],
                                         default: env("OTEL_EXPORTER_OTLP_COMPRESSION") == "none" ? "none" : "gzip")
-        configuration.gzipLevel = compression == "gzip" ? (batchGzipLevel > 0 ? batchGzipLevel : Gzip.defaultLevel) : 0
+        configuration.gzipLevel = compression == "gzip" ? Gzip.level(whenCompressing: batchGzipLevel) : 0
         configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)
         configuration.tls.clientCertificate = (reader.string("client_certificate")
             ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)

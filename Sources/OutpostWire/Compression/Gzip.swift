@@ -12,6 +12,12 @@ package enum Gzip {
     /// zlib's balance of speed and size, and `[batch] gzip_level`'s default.
     package static let defaultLevel: Int32 = 6
 
+    /// The level to compress at when a receiver needs gzip: `[batch] gzip_level`, or zlib's default when that is 0
+    /// (batches stored uncompressed).
+    package static func level(whenCompressing configured: Int32) -> Int32 {
+        configured > 0 ? configured : defaultLevel
+    }
+
     /// Compresses `bytes` at `level` (0 none … 9 best).
     package static func compress(_ bytes: [UInt8], level: Int32 = defaultLevel) throws(GzipError) -> [UInt8] {
         // z_stream holds pointers into itself once initialised: it must not move, so it lives on the heap.

@@ -141,8 +141,13 @@ package struct OTLPEncoder: Sendable {
         var scope = Opentelemetry_Proto_Common_V1_InstrumentationScope()
         scope.name = "outpost"
         scope.version = scopeVersion
-        scope.attributes = Self.keyValues(["outpost.batch.id": .string(batchID)])
+        scope.attributes = Self.scopeAttributes(batchID: batchID)
         return scope
+    }
+
+    /// The instrumentation scope's attributes: the batch id a backend drops repeats by.
+    static func scopeAttributes(batchID: String) -> [Opentelemetry_Proto_Common_V1_KeyValue] {
+        keyValues(["outpost.batch.id": .string(batchID)])
     }
 
     static func keyValues(_ attributes: Attributes) -> [Opentelemetry_Proto_Common_V1_KeyValue] {

@@ -114,20 +114,21 @@ package enum OTLPPayload: Sendable, Equatable {
         return pieces
     }
 
-    /// The request with `batchID` as every scope's `outpost.batch.id`.
+    /// The request with `batchID` as every scope's `outpost.batch.id` (the scope's only attribute, as encoded).
     func labelled(batchID: String) -> OTLPPayload {
+        let attributes = OTLPEncoder.scopeAttributes(batchID: batchID)
         switch self {
         case .metrics(var request):
             for r in request.resourceMetrics.indices {
                 for s in request.resourceMetrics[r].scopeMetrics.indices {
-                    request.resourceMetrics[r].scopeMetrics[s].scope.attributes.setBatchID(batchID)
+                    request.resourceMetrics[r].scopeMetrics[s].scope.attributes = attributes
                 }
             }
             return .metrics(request)
         case .logs(var request):
             for r in request.resourceLogs.indices {
                 for s in request.resourceLogs[r].scopeLogs.indices {
-                    request.resourceLogs[r].scopeLogs[s].scope.attributes.setBatchID(batchID)
+                    request.resourceLogs[r].scopeLogs[s].scope.attributes = attributes
                 }
             }
             return .logs(request)
@@ -143,16 +144,6 @@ package struct OTLPPiece: Sendable, Equatable {
     package init(batchID: String, bytes: [UInt8]) {
         self.batchID = batchID
         self.bytes = bytes
-    }
-}
-
-extension [Opentelemetry_Proto_Common_V1_KeyValue] {
-    mutating func setBatchID(_ batchID: String) {
-        removeAll { $0.key == "outpost.batch.id" }
-        var keyValue = Opentelemetry_Proto_Common_V1_KeyValue()
-        keyValue.key = "outpost.batch.id"
-        keyValue.value.stringValue = batchID
-        append(keyValue)
     }
 }
 
