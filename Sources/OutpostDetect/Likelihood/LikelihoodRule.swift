@@ -56,6 +56,15 @@ struct LikelihoodRule: DetectionRule {
                            + "this series does that once in \(oneIn(run)) samples")
     }
 
+    /// The smaller of the sample's spike and run probabilities (1 within `sigma`).
+    func likelihood(of judgement: Judgement) -> Double? {
+        guard judgement.isOutside else { return 1 }
+        let single = (judgement.z >= 0 ? rises : drops).probability(ofAtLeast: abs(judgement.z))
+        let (count, trials) = counted(including: true)
+        guard count >= confirmSamples else { return single }
+        return min(single, Mathematics.binomialTail(trials: trials, atLeast: count, probability: rises.rate + drops.rate))
+    }
+
     mutating func learn(_ judgement: Judgement, outcome: Outcome) {
         lastDay.add(judgement.value, time: judgement.time)
         guard outcome != .warmingUp else { return }
