@@ -7,6 +7,8 @@ package struct DetectionConfiguration: Sendable {
     package var overrides: [(series: Glob, patch: DetectionPatch)] = []
     /// `[[detect.threshold]]`: static limits.
     package var thresholds: [ThresholdRuleConfiguration] = []
+    /// `[[detect.group]]`: series judged together by a group detector.
+    package var groups: [GroupConfiguration] = []
 
     package init() {}
 
@@ -22,6 +24,14 @@ package struct DetectionConfiguration: Sendable {
             if let pattern { configuration.overrides.append((Glob(pattern), patch)) }
         }
         configuration.thresholds = reader.tables("threshold").compactMap(ThresholdRuleConfiguration.read)
+        for groupReader in reader.tables("group") {
+            guard let group = GroupConfiguration.read(groupReader) else { continue }
+            if configuration.groups.contains(where: { $0.name == group.name }) {
+                groupReader.invalid("name", "another [[detect.group]] is named \"\(group.name)\"; group names must differ")
+                continue
+            }
+            configuration.groups.append(group)
+        }
         reader.finish()
         return configuration
     }

@@ -21,9 +21,11 @@ package struct SampleSource: Sendable {
     }
 }
 
-/// Runs every detector and rule for every series; owned by one task, so it needs no locks.
+/// Runs every detector and rule for every series, and the group detectors over them; owned by one task, so it needs
+/// no locks.
 ///
-/// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows.
+/// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows; a counter
+/// that belongs to a group joins it with that rate too.
 package struct DetectionEngine: Sendable {
     package let configuration: DetectionConfiguration
     /// Each series' state, densely in first-seen order (nil where a series was forgotten), found through `slots`:
@@ -31,34 +33,85 @@ package struct DetectionEngine: Sendable {
     private var states: [SeriesState?] = []
     private var slots: [Series: Int] = [:]
     private var forgotten = 0
-    /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
+    /// `[[detect.group]]` detectors, in file order; a series finds its own through its state's memberships.
+    private var groups: [GroupDetector]
+    /// Episodes over `max_episodes_per_hour`, all series and groups together: counted, not sent.
     package private(set) var suppressedEpisodes = 0
 
     package init(configuration: DetectionConfiguration) {
         self.configuration = configuration
+        groups = configuration.groups.filter(\.enabled).map(GroupDetector.init)
     }
 
-    /// Feeds one sample through the series' detectors and rules.
+    /// Feeds one sample through the series' detectors and rules, and the groups it belongs to.
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
-        let index = slots[sample.series] ?? {
+        var joined: [Event] = []
+        let index: Int
+        if let known = slots[sample.series] {
+            index = known
+        } else {
             states.append(makeState(for: sample, source: source))
-            slots[sample.series] = states.count - 1
-            return states.count - 1
-        }()
+            index = states.count - 1
+            slots[sample.series] = index
+            if !groups.isEmpty { joined = joinGroups(slot: index, series: sample.series) }
+        }
         let before = states[index]!.summary.suppressed
-        let events = states[index]!.process(sample)
+        var (events, detected) = states[index]!.process(sample)
         suppressedEpisodes += states[index]!.summary.suppressed - before
+        if !joined.isEmpty { events = joined + events }
+        guard let detected, !states[index]!.memberships.isEmpty else { return events }
+        for membership in states[index]!.memberships {
+            let suppressed = groups[membership.group].summary.suppressed
+            events += groups[membership.group].offer(member: membership.member, sample: detected)
+            suppressedEpisodes += groups[membership.group].summary.suppressed - suppressed
+        }
         return events
     }
 
-    /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
-    package mutating func forget(_ series: Series) {
-        guard let index = slots.removeValue(forKey: series) else { return }
+    /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness, and its
+    /// place in groups (which learn afresh without it; an open group episode resolves).
+    @discardableResult
+    package mutating func forget(_ series: Series) -> [Event] {
+        guard let index = slots.removeValue(forKey: series) else { return [] }
+        var events: [Event] = []
+        for membership in states[index]?.memberships ?? [] { events += leaveGroup(membership) }
         states[index] = nil
         forgotten += 1
         if forgotten > 64, forgotten * 2 > states.count { compact() }
+        return events
+    }
+
+    /// A sensor fault was reported for `series`: the groups it belongs to wait for a good reading of it.
+    package mutating func fault(_ series: Series) {
+        guard let index = slots[series], let memberships = states[index]?.memberships else { return }
+        for membership in memberships { groups[membership.group].fault(member: membership.member) }
+    }
+
+    /// Adds the series in `slot` to every group that selects it.
+    private mutating func joinGroups(slot: Int, series: Series) -> [Event] {
+        var events: [Event] = []
+        for group in groups.indices where groups[group].configuration.selects(series) {
+            guard let (member, joined) = groups[group].join(states[slot]!.detectedSeries) else { continue }
+            states[slot]!.memberships.append(GroupMembership(group: group, member: member))
+            events += joined
+        }
+        return events
+    }
+
+    /// Takes a member out of its group, renumbering the members after it.
+    private mutating func leaveGroup(_ membership: GroupMembership) -> [Event] {
+        let events = groups[membership.group].leave(membership.member)
+        for slot in states.indices {
+            guard let memberships = states[slot]?.memberships, !memberships.isEmpty else { continue }
+            states[slot]!.memberships = memberships.compactMap { other in
+                guard other.group == membership.group else { return other }
+                if other.member == membership.member { return nil }
+                return GroupMembership(group: other.group, member: other.member - (other.member > membership.member ? 1 : 0))
+            }
+        }
+        return events
     }
 
     /// Drops the forgotten slots, keeping first-seen order.
@@ -86,7 +139,21 @@ package struct DetectionEngine: Sendable {
     }
 
     /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
-    package var tracing = false
+    package var tracing = false {
+        didSet { for index in groups.indices { groups[index].tracing = tracing } }
+    }
+
+    /// Per-group totals, in `[[detect.group]]` order (enabled groups only).
+    package var groupSummaries: [GroupSummary] { groups.map(\.summary) }
+
+    /// The members of group `index`, in the order they joined.
+    package func groupMembers(_ index: Int) -> [Series] { groups[index].members }
+
+    /// The series events of group `index` carry.
+    package func groupSeries(_ index: Int) -> Series { groups[index].series }
+
+    /// What the newest sample of group `index` was judged against (with `tracing`).
+    package func lastGroupTrace(_ index: Int) -> GroupTrace? { groups[index].lastTrace }
 
     /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
     package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
@@ -142,6 +209,8 @@ private struct SeriesState: Sendable {
     /// For counters: the previous raw sample and the derived rate series the detectors see.
     var previousCounter: Sample?
     let rateSeries: Series?
+    /// The groups the series is a member of (empty for almost every series).
+    var memberships: [GroupMembership] = []
 
     init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
         self.anomaly = anomaly
@@ -153,10 +222,11 @@ private struct SeriesState: Sendable {
             : nil
     }
 
-    mutating func process(_ sample: Sample) -> [Event] {
+    /// The events the sample causes, and the sample as detectors saw it (nil when they saw none).
+    mutating func process(_ sample: Sample) -> (events: [Event], detected: Sample?) {
         var events = staleness?.sampleArrived(sample) ?? []
         record(sample)
-        guard let detected = detectable(sample) else { return events }
+        guard let detected = detectable(sample) else { return (events, nil) }
         if anomaly != nil {
             events += anomaly!.process(detected)
             summary.suppressed = anomaly!.suppressedEpisodes
@@ -166,8 +236,11 @@ private struct SeriesState: Sendable {
         }
         summary.anomalies += events.count { $0.name == .anomalyRaised }
         summary.thresholdCrossings += events.count { $0.name == .thresholdCrossed }
-        return events
+        return (events, detected)
     }
+
+    /// The series detectors see: the series itself, or a counter's rate.
+    var detectedSeries: Series { rateSeries ?? summary.series }
 
     private mutating func record(_ sample: Sample) {
         if summary.samples == 0 { summary.firstTime = sample.time }
@@ -189,4 +262,10 @@ private struct SeriesState: Sendable {
         let rate = (sample.value - previous.value) / UnixNanos.seconds(sample.time - previous.time)
         return Sample(series: rateSeries, time: sample.time, value: rate)
     }
+}
+
+/// A series' place in a group: which group, and which of its members.
+struct GroupMembership: Sendable {
+    let group: Int
+    let member: Int
 }

@@ -1,5 +1,5 @@
-/// Which episodes are sent: at most `max_episodes_per_hour` and `max_episodes_per_day` per series, and none that
-/// keeps a rhythm (a recurring condition, counted once).
+/// Which episodes are sent: at most `max_episodes_per_hour` and `max_episodes_per_day` per series (or per group of
+/// series), and none that keeps a rhythm (a recurring condition, counted once).
 ///
 /// An episode keeps a rhythm when it and the four before it in the same direction came at gaps that all lie within
 /// `recurrence_tolerance` of the newest gap: a job that drives the CPU to 100 % every hour is one ongoing condition,
@@ -22,9 +22,14 @@ struct EpisodeBudget: Sendable {
     }
 
     init(configuration: AnomalyConfiguration) {
-        perHour = configuration.maxEpisodesPerHour
-        perDay = configuration.maxEpisodesPerDay
-        tolerance = configuration.recurrenceTolerance
+        self.init(perHour: configuration.maxEpisodesPerHour, perDay: configuration.maxEpisodesPerDay,
+                  tolerance: configuration.recurrenceTolerance)
+    }
+
+    init(perHour: Int, perDay: Int, tolerance: Double) {
+        self.perHour = perHour
+        self.perDay = perDay
+        self.tolerance = tolerance
     }
 
     /// Decides whether an episode starting at `time` is sent, and counts it if so. `rising` is its direction;

@@ -9,23 +9,41 @@
 /// excursions that recur (a nightly job) teach the tail and become ordinary by themselves. Peaks-over-threshold with
 /// an exponential tail (Pickands 1975; the generalised Pareto with shape 0), applied to scores as the anomaly
 /// likelihood of Ahmad et al. (2017) does.
+///
+/// The group detector keeps one per statistic (T² and Q, each divided by its textbook limit): there `sigma` is 1 and
+/// the prior is the textbook distribution's own rate and tail scale beyond it.
 struct ExcursionTail: Sendable {
     static let span = 8640.0
     static let priorSamples = 300.0
     /// Scores beyond this count as this: one infinite z (a flat series' first change) must not teach the tail.
     static let cap = 100.0
     private let sigma: Double
-    private(set) var rate = 0.00135
-    private var excess = 0.33
+    private(set) var rate: Double
+    private(set) var excess: Double
     private var samples = 0.0
     private var excursions = 0.0
 
-    init(sigma: Double) { self.sigma = sigma }
+    /// A tail beyond `sigma`, starting from the Gaussian's.
+    init(sigma: Double) { self.init(sigma: sigma, rate: 0.00135, excess: 0.33) }
+
+    /// A tail beyond `sigma` that starts from `rate` and mean `excess`, worth `priorSamples` samples.
+    init(sigma: Double, rate: Double, excess: Double) {
+        self.sigma = sigma
+        self.rate = rate
+        self.excess = excess
+    }
 
     /// The probability of a score at least `score` (≥ 0) on this side.
     func probability(ofAtLeast score: Double) -> Double {
         guard score > sigma else { return 1 }
         return rate * Mathematics.exponential(-(min(score, Self.cap) - sigma) / max(excess, 1e-3))
+    }
+
+    /// The score that is exceeded with `probability`: where a sample becomes rarer than it (`sigma` when excursions
+    /// are that common already).
+    func score(exceededWith probability: Double) -> Double {
+        guard rate > probability, probability > 0 else { return sigma }
+        return min(Self.cap, sigma + max(excess, 1e-3) * Mathematics.logarithm(rate / probability))
     }
 
     /// Learns one sample's score on this side (0 for a sample on the other side).

@@ -12,6 +12,7 @@ package enum Mathematics {
     package static func exponential(_ x: Double) -> Double { exp(x) }
     package static func logarithm(_ x: Double) -> Double { log(x) }
     package static func log10(_ x: Double) -> Double { logarithm(x) / logarithm(10) }
+    package static func power(_ x: Double, _ y: Double) -> Double { pow(x, y) }
 
     /// P(X ≥ atLeast) for X ~ Binomial(trials, probability): how likely `atLeast` excursions among `trials`
     /// samples are when each is one with `probability`, independently. `trials` is small (at most 64).

@@ -121,10 +121,13 @@ package final class DetectionService: Service {
                 tally.lastSample = sample.time
                 events += state.engine.process(sample, from: settings.sources[input])
             case .event(let event):
-                if event.name == .sensorFault, let series = event.series { state.latest.fault(series) }
+                if event.name == .sensorFault, let series = event.series {
+                    state.latest.fault(series)
+                    state.engine.fault(series)
+                }
                 events.append(event)
             case .forgotten(let series):
-                state.engine.forget(series)
+                events += state.engine.forget(series)
                 state.latest.forget(series)
             case .problem(let text):
                 tally.problems += 1
