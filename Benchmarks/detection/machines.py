@@ -2,7 +2,7 @@
 """A seeded multi-sensor corpus: simulated centrifugal pumps whose faults break the relations between their sensors.
 
 Each unit is one multi-column CSV (`timestamp,speed,current,flow,inlet_pressure,outlet_pressure,vibration_x,
-vibration_y,fluid_temperature`, unix seconds, a row every 10 s) plus rows in `labels.csv` (`group,start,end,kind`,
+vibration_y,fluid_temperature`, unix seconds, a row every 10 s) plus rows in `labels.csv` (`series,start,end,kind`, the series being the group,
 unix seconds, `end` inclusive) marking the injected faults.
 
 The members are driven by shared hidden states through the physics of a variable-speed pump, with sensor noise
@@ -181,7 +181,7 @@ def normal_ranges(rows):
 def generate(folder, seed=1, units=6, days=14):
     """Writes `pump-<n>.csv` for each unit and `labels.csv`; returns [(group, path, days)]."""
     os.makedirs(folder, exist_ok=True)
-    labels = ["group,start,end,kind"]
+    labels = ["series,start,end,kind"]
     manifest = []
     count = days * DAY // CADENCE
     for unit in range(units):

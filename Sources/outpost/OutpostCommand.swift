@@ -140,7 +140,8 @@ extension OutpostCommand {
 
     struct Replay: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run detection over recorded CSV files (header `timestamp,value`) as fast as possible.")
+            abstract: "Run detection over recorded CSV files (header `timestamp,value`, or `timestamp,a,b,…` for a "
+                + "group) as fast as possible.")
 
         @Option(name: .shortAndLong, help: "The TOML config whose [detect] settings to use (default: built-in).")
         var config: String?
@@ -179,17 +180,25 @@ extension OutpostCommand {
                 return ReplayLabels.parse(text, path: path, problem: printToStandardError)
             }
             var summaries: [ReplayRunner.FileSummary] = []
+            var groups: [ReplayRunner.GroupSummary] = []
+            var panels: [ReplayPlot.Panel] = []
             for path in input {
-                summaries.append(runner.replay(path: path, keepSamples: plot != nil, emit: { sink.write($0) },
-                                               problem: printToStandardError))
+                let result = runner.replay(path: path, keepSamples: plot != nil, emit: { sink.write($0) },
+                                           problem: printToStandardError)
+                summaries += result.files
+                groups += result.groups
+                panels += result.files.compactMap(\.trace).map(ReplayPlot.Panel.series)
+                    + result.groups.map { ReplayPlot.Panel.group($0.trace) }
             }
             sink.close()
-            var report = ReplayRunner.table(summaries)
-            if let labelWindows { report += "\n" + ReplayLabels.report(labelWindows.score(summaries)) }
+            var report = ReplayRunner.table(summaries, groups: groups)
+            if let labelWindows {
+                report += "\n" + ReplayLabels.report(labelWindows.score(summaries, groups: groups))
+            }
             if output == nil { printToStandardError(report) } else { print(report) }
             if let plot {
                 var file = try EventFile(path: plot)
-                file.write(ReplayPlot.render(summaries.compactMap(\.trace), html: plot.hasSuffix(".html")))
+                file.write(ReplayPlot.render(panels: panels, html: plot.hasSuffix(".html")))
                 file.close()
             }
             if summaries.contains(where: { $0.failure != nil }) { throw ExitCode.failure }

@@ -130,7 +130,7 @@ func replayFile(rows: Int) -> Measurement {
     let runner = ReplayRunner(configuration: nil)
     let result = best(of: 3) {
         var bytes = 0
-        let summary = runner.replay(path: path, emit: { bytes += $0.utf8.count }, problem: { _ in })
+        let summary = runner.replay(path: path, emit: { bytes += $0.utf8.count }, problem: { _ in }).files[0]
         precondition(summary.rows == rows)
         return summary.rows
     }

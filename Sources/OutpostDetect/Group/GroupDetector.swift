@@ -22,8 +22,8 @@ import OutpostCore
 /// learned: a slow fault must not teach the limits to step aside), and the components are refreshed every
 /// `refresh_samples`.
 ///
-/// The raised event names the statistic, its value and limit, and the members that contribute most (reconstruction-
-/// based contributions, largest first).
+/// The raised event names the statistic, its value and limit, and the members that contribute most to it over the
+/// confirming samples, largest first (`GroupModel.contributions`).
 package struct GroupDetector: Sendable {
     package let configuration: GroupConfiguration
     /// The group as its events name it: its name, unit "1", and the attributes every member shares by selection.
@@ -168,7 +168,7 @@ package struct GroupDetector: Sendable {
             let scores = model!.scores(x, previous: previous), !isMoving(scores, components)
         {
             recent.push(t2: scores.t2 / components.t2Limit, q: scores.q / components.qLimit, values: x)
-            if tails == nil { tails = Tails(components, configuration) }
+            if tails == nil { tails = Tails(components) }
             if recent.count >= configuration.confirmSamples {
                 let confirmed = recent.confirmed(configuration.confirmSamples)
                 tails!.t2.learn(confirmed.t2)
@@ -177,14 +177,17 @@ package struct GroupDetector: Sendable {
         }
         if time - learningStart >= learning, model!.learned >= 2 * minimum, model!.components != nil {
             refresh()
-            if tails == nil { tails = Tails(model!.components!, configuration) }
+            if tails == nil { tails = Tails(model!.components!) }
             learningDone = true
             summary.retainedComponents = model!.components!.retained
         }
     }
 
-    /// A judged sample that started no episode teaches the model (the tails stay as learned).
+    /// A judged sample that started no episode teaches an exponentially weighted model (`method = "ewma"`: a plant
+    /// that changes slowly); a Welford model stays as learned, so a fault that grows slowly cannot teach itself into
+    /// it. The tails stay as learned either way.
     private mutating func teach(_ x: [Double]) {
+        guard configuration.method == .ewma else { return }
         model!.learn(x, previous: previous)
         learnedSinceRefresh += 1
         if learnedSinceRefresh >= configuration.refreshSamples { refresh() }
@@ -337,19 +340,21 @@ struct GroupEpisode: Sendable {
     }
 }
 
-/// The learned tails of both statistics, each divided by its control limit: they start from the textbook
-/// distribution's rate and tail scale beyond the limit (for the confirmed value: the chance that `confirm_samples` of
-/// `recent_samples` exceed a 1 % limit), worth 300 samples.
+/// The learned tails of both statistics, each divided by its control limit. They start from the textbook
+/// distribution's rate (1 %) and tail scale beyond the limit, worth 300 samples. The confirmed value of independent
+/// samples would exceed the limit far less often, but a plant's statistics move slowly (a sample beyond the limit has
+/// neighbours beyond it), so the single sample's rate is the honest start: a learning period that happened to stay
+/// well inside the limits must not leave limits a slow wander of the plant crosses.
 private struct Tails: Sendable {
     var t2: ExcursionTail
     var q: ExcursionTail
 
-    init(_ components: GroupModel.Components, _ configuration: GroupConfiguration) {
-        let rate = max(1e-9, Mathematics.binomialTail(trials: configuration.recentSamples,
-                                                      atLeast: configuration.confirmSamples, probability: 0.01))
+    init(_ components: GroupModel.Components) {
         // χ² and g·χ² tails decay as e^(−x / 2) and e^(−x / 2g): that is their mean excess beyond a high limit.
-        t2 = ExcursionTail(sigma: 1, rate: rate, excess: 2 / max(components.t2Limit, 1e-9))
-        q = ExcursionTail(sigma: 1, rate: rate, excess: 2 * components.qScale / max(components.qLimit, 1e-9))
+        // The tails are learned once, over the learning period: every excursion of it weighs the same.
+        t2 = ExcursionTail(sigma: 1, rate: 0.01, excess: 2 / max(components.t2Limit, 1e-9), excessMemory: .infinity)
+        q = ExcursionTail(sigma: 1, rate: 0.01, excess: 2 * components.qScale / max(components.qLimit, 1e-9),
+                          excessMemory: .infinity)
     }
 }
 

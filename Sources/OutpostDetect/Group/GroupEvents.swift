@@ -33,8 +33,12 @@ enum GroupEvents {
             .joined(separator: ","))
         let named = Array(contributions.prefix(3).enumerated()
             .filter { $0.offset == 0 || $0.element.share >= mentionedShare }.map { context.labels[$0.element.member] })
-        let what = statistic == .q
-            ? "out of their usual relation" : "together far from their usual operating point"
+        let what = switch (statistic, named.count) {
+        case (.q, 1): "out of its usual relation to the others"
+        case (.q, _): "out of their usual relation"
+        case (.t2, 1): "far from its usual operating point"
+        case (.t2, _): "together far from their usual operating point"
+        }
         let subject = named.isEmpty ? "its members" : sentence(named)
         let message = "\(context.series.name): \(subject) \(what) (\(statistic.symbol) \(formatted(value)), limit "
             + "\(formatted(limit)))"

@@ -40,10 +40,6 @@ struct GroupModel: Sendable {
         let t2Limit: Double
         let qLimit: Double
         let qScale: Double
-        /// Per member: the share of its direction the model leaves out (1 − Σ p²), and Σ p² / λ over the retained
-        /// components, the denominators of reconstruction-based contributions.
-        let residualWeight: [Double]
-        let hotellingWeight: [Double]
         /// The step T² a sample-to-sample change of pure noise gives (2 Σ 1 / λ over the retained components).
         let noiseStep: Double
     }
@@ -152,19 +148,9 @@ struct GroupModel: Sendable {
         let retained = min(max(values.count { $0 > signalToNoise }, 1), d - 1)
         let vectors = Array(eigen.vectors[0..<(retained * d)])
         let (qLimit, qScale) = ControlLimits.squaredPredictionError(residual: values[retained...])
-        var residualWeight = [Double](repeating: 1, count: d)
-        var hotellingWeight = [Double](repeating: 0, count: d)
-        for j in 0..<retained {
-            for i in 0..<d {
-                let p = vectors[j * d + i]
-                residualWeight[i] -= p * p
-                hotellingWeight[i] += p * p / max(values[j], 1e-12)
-            }
-        }
         components = Components(
             scale: scale, values: values, vectors: vectors, retained: retained,
             t2Limit: ControlLimits.hotelling(components: retained), qLimit: max(qLimit, 1e-9), qScale: qScale,
-            residualWeight: residualWeight.map { max($0, 0) }, hotellingWeight: hotellingWeight,
             noiseStep: 2 * values[0..<retained].reduce(0) { $0 + 1 / max($1, 1e-12) })
     }
 
@@ -196,10 +182,14 @@ struct GroupModel: Sendable {
         return Scores(t2: t2, q: max(0, length - explained), step: previous == nil ? nil : step)
     }
 
-    /// How much each member contributes to `statistic` at `x`: the reconstruction-based contribution of Alcalá and
-    /// Qin (2009, "Reconstruction-based contribution for process monitoring", Automatica 45): how much the statistic
-    /// falls when that member alone is reconstructed from the others. Unlike plain contributions it does not smear a
-    /// fault in one member over the members correlated with it.
+    /// How much each member contributes to `statistic` at `x`; the contributions add up to the statistic. For Q, each
+    /// member's squared residual: how far (in its noise) it lies from what its relations to the others predict. For
+    /// T², each member's term z_i (P Λ⁻¹ Pᵀ z)_i, zero where negative: how much it moves the sample away from the
+    /// usual operating point (Westerhuis, Gurden and Smilde 2000, "Generalized contribution plots in multivariate
+    /// statistical process monitoring", Chemometrics and Intelligent Laboratory Systems 51; Miller, Swanson and
+    /// Heckler 1998 for Q). Reconstruction-based contributions (Alcalá and Qin 2009) were measured too: on faults that
+    /// move several members at once (a valve sticking moves flow, pressure and current) they spread the blame evenly
+    /// and divide by near-zero weights for members the model explains fully.
     func contributions(_ x: [Double], statistic: GroupStatistic) -> [Double] {
         guard let model = components else { return Array(repeating: 0, count: dimension) }
         let d = dimension
@@ -211,15 +201,13 @@ struct GroupModel: Sendable {
         return (0..<d).map { i in
             switch statistic {
             case .q:
-                // The residual e = (I − PPᵀ) z; its i-th entry squared over (I − PPᵀ)ᵢᵢ.
                 var residual = z[i]
                 for j in 0..<model.retained { residual -= model.vectors[j * d + i] * scores[j] }
-                return model.residualWeight[i] > 1e-9 ? residual * residual / model.residualWeight[i] : 0
+                return residual * residual
             case .t2:
-                // D z with D = P Λ⁻¹ Pᵀ; its i-th entry squared over Dᵢᵢ.
                 var weighted = 0.0
                 for j in 0..<model.retained { weighted += model.vectors[j * d + i] * scores[j] / max(model.values[j], 1e-12) }
-                return model.hotellingWeight[i] > 1e-12 ? weighted * weighted / model.hotellingWeight[i] : 0
+                return max(0, z[i] * weighted)
             }
         }
     }
@@ -233,5 +221,5 @@ package enum GroupStatistic: String, Sendable, CaseIterable {
     case q
 
     /// How the statistic is written in messages.
-    var symbol: String { self == .t2 ? "T²" : "Q" }
+    package var symbol: String { self == .t2 ? "T²" : "Q" }
 }

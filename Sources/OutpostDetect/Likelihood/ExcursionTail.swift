@@ -22,15 +22,20 @@ struct ExcursionTail: Sendable {
     private(set) var excess: Double
     private var samples = 0.0
     private var excursions = 0.0
+    /// How many of the newest excursions the mean excess is weighted over at least.
+    private let excessMemory: Double
 
     /// A tail beyond `sigma`, starting from the Gaussian's.
     init(sigma: Double) { self.init(sigma: sigma, rate: 0.00135, excess: 0.33) }
 
-    /// A tail beyond `sigma` that starts from `rate` and mean `excess`, worth `priorSamples` samples.
-    init(sigma: Double, rate: Double, excess: Double) {
+    /// A tail beyond `sigma` that starts from `rate` and mean `excess`, worth `priorSamples` samples. The excess is
+    /// weighted over about as many excursions as `span` samples hold at the Gaussian's rate, or over all of them
+    /// (`excessMemory: .infinity`) for a tail learned once over a fixed period.
+    init(sigma: Double, rate: Double, excess: Double, excessMemory: Double = ExcursionTail.span * 0.0027) {
         self.sigma = sigma
         self.rate = rate
         self.excess = excess
+        self.excessMemory = excessMemory
     }
 
     /// The probability of a score at least `score` (≥ 0) on this side.
@@ -57,7 +62,7 @@ struct ExcursionTail: Sendable {
         excursions += 1
         // Excursions are rare: their mean excess is weighted over about as many of them as `span` holds, and starts
         // from the Gaussian's worth 30 excursions, so that one early spike cannot make the next one ordinary.
-        let excessWeight = min(0.5, max(1 / (Self.span * 0.0027), 1 / (excursions + 30)))
+        let excessWeight = min(0.5, max(1 / excessMemory, 1 / (excursions + 30)))
         excess += excessWeight * ((score - sigma) - excess)
     }
 }

@@ -71,6 +71,19 @@ package final class ReplayFile {
         return nil
     }
 
+    /// The next line that is neither blank nor a comment: its number and trimmed bytes (nil when it is longer than
+    /// `maximumLineLength`), or nil at the end of the file; the bytes are valid until the next call. For readers of
+    /// other CSV forms over the same bounded, streaming reading (`outpost replay`'s multi-column tables).
+    package func nextContentLine() -> (number: Int, bytes: ArraySlice<UInt8>?)? {
+        while let line = nextLine() {
+            if lineTooLong { return (lineNumber, nil) }
+            let trimmed = Self.trimmed(buffer[line])
+            if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
+            return (lineNumber, trimmed)
+        }
+        return nil
+    }
+
     /// Parses a trimmed row on its bytes: no `String` is made unless the row is skipped and must be described.
     private func parse(_ line: ArraySlice<UInt8>) -> ReplayLine {
         let comma = UInt8(ascii: ",")
@@ -104,7 +117,7 @@ package final class ReplayFile {
     }
 
     /// Without leading and trailing spaces, tabs and carriage returns.
-    static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    package static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
         guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
         else { return bytes[bytes.startIndex..<bytes.startIndex] }
@@ -112,7 +125,7 @@ package final class ReplayFile {
     }
 
     /// Without one pair of surrounding double quotes.
-    static func unquoted(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+    package static func unquoted(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         let quote = UInt8(ascii: "\"")
         guard bytes.count >= 2, bytes.first == quote, bytes.last == quote else { return bytes }
         return bytes.dropFirst().dropLast()

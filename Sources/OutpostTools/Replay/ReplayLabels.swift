@@ -73,6 +73,29 @@ package struct ReplayLabels: Sendable {
         return score
     }
 
+    /// The score of a replay's series and its groups (a group's windows name the group as their series).
+    package func score(_ summaries: [ReplayRunner.FileSummary], groups: [ReplayRunner.GroupSummary]) -> Score {
+        var score = score(summaries)
+        for group in groups where group.summary.samples > 1 {
+            let mine = windows.filter { $0.series == group.summary.name }
+            let grace = 10 * (group.lastTime - group.firstTime) / Int64(group.summary.samples - 1)
+            var found = Set<Int>()
+            for episode in group.trace.episodes {
+                score.episodes += 1
+                if let hit = mine.indices.first(where: { mine[$0].start <= episode.raised
+                    && episode.raised <= mine[$0].end + grace })
+                {
+                    score.trueEpisodes += 1
+                    found.insert(hit)
+                }
+            }
+            score.windows += mine.count
+            score.windowsFound += found.count
+            score.days += Double(group.lastTime - group.firstTime) / 86_400e9
+        }
+        return score
+    }
+
     package static func report(_ score: Score) -> String {
         func percent(_ value: Double) -> String { String((value * 1000).rounded() / 10) + " %" }
         func hundredths(_ value: Double) -> String { String((value * 100).rounded() / 100) }

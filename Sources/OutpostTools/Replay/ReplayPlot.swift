@@ -71,15 +71,40 @@ package enum ReplayPlot {
     package static var panelHeight: Double { valueHeight + laneHeight + 20 }
     package static let columns = 500
 
+    /// One panel of a plot: a series, or a group (drawn under its members).
+    package enum Panel: Sendable {
+        case series(ReplayTrace)
+        case group(ReplayGroupTrace)
+
+        var height: Double {
+            switch self {
+            case .series: ReplayPlot.panelHeight
+            case .group: ReplayGroupPlot.panelHeight
+            }
+        }
+    }
+
     package static func render(_ traces: [ReplayTrace], html: Bool) -> String {
+        render(panels: traces.map(Panel.series), html: html)
+    }
+
+    package static func render(panels: [Panel], html: Bool) -> String {
+        let height = panels.isEmpty ? panelHeight : panels.reduce(0) { $0 + $1.height }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 \(Int(width)) "
-            + "\(Int(panelHeight * Double(max(1, traces.count))))\" width=\"100%\" font-family=\"sans-serif\" "
+            + "\(Int(height))\" width=\"100%\" font-family=\"sans-serif\" "
             + "font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         var data: [String] = []
-        for (index, trace) in traces.enumerated() {
-            let (drawn, buckets) = panel(trace, top: Double(index) * panelHeight)
-            svg += drawn
-            data.append(buckets)
+        var top = 0.0
+        for panel in panels {
+            switch panel {
+            case .series(let trace):
+                let (drawn, buckets) = self.panel(trace, top: top)
+                svg += drawn
+                data.append(buckets)
+            case .group(let trace):
+                svg += ReplayGroupPlot.panel(trace, top: top)
+            }
+            top += panel.height
         }
         svg += "</svg>\n"
         guard html else { return svg }
