@@ -120,7 +120,8 @@ let package = Package(
                            logging, lifecycle],
             exclude: ["Fuzz/Regressions"]
         ),
-        .testTarget(name: "OutpostToolsTests", dependencies: ["OutpostTools", "OutpostCore", "OutpostTestSupport"]),
+        .testTarget(name: "OutpostToolsTests",
+                    dependencies: ["OutpostTools", "OutpostRuntime", "OutpostInputs", "OutpostCore", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostSystemTests",
             dependencies: ["OutpostRuntime", "OutpostTools", "OutpostSpool", "OutpostCore", "OutpostMQTT",

@@ -158,6 +158,12 @@ extension OutpostCommand {
         @Option(help: "Score the episodes against labelled windows in this CSV (series,start,end[,kind]).")
         var labels: String?
 
+        @Option(help: ArgumentHelp(
+            "Write each row's group verdict as CSV here (multi-column files).",
+            discussion: "Columns: \(ReplayRunner.verdictHeader). One line per table row and group; anomaly is 1 while "
+                + "the group has an episode open, label the row's `anomaly` column."))
+        var verdicts: String?
+
         func validate() throws {
             if input.isEmpty { throw ValidationError("give at least one CSV with --input") }
             if let plot, !(plot.hasSuffix(".svg") || plot.hasSuffix(".html")) {
@@ -182,15 +188,19 @@ extension OutpostCommand {
             var summaries: [ReplayRunner.FileSummary] = []
             var groups: [ReplayRunner.GroupSummary] = []
             var panels: [ReplayPlot.Panel] = []
+            var verdictFile = try verdicts.map { try EventFile(path: $0) }
+            verdictFile?.write(ReplayRunner.verdictHeader)
             for path in input {
-                let result = runner.replay(path: path, keepSamples: plot != nil, emit: { sink.write($0) },
-                                           problem: printToStandardError)
+                let result = runner.replay(path: path, keepSamples: plot != nil,
+                                           verdicts: verdictFile == nil ? nil : { verdictFile!.write($0) },
+                                           emit: { sink.write($0) }, problem: printToStandardError)
                 summaries += result.files
                 groups += result.groups
                 panels += result.files.compactMap(\.trace).map(ReplayPlot.Panel.series)
                     + result.groups.map { ReplayPlot.Panel.group($0.trace) }
             }
             sink.close()
+            verdictFile?.close()
             var report = ReplayRunner.table(summaries, groups: groups)
             if let labelWindows {
                 report += "\n" + ReplayLabels.report(labelWindows.score(summaries, groups: groups))

@@ -241,6 +241,94 @@ func bytesWritten() -> Int {
     return Int(line.split(separator: " ").last ?? "0") ?? 0
 }
 
+/// `d` members driven by d / 4 shared hidden random walks through fixed random loadings, with their own noise: what a
+/// `[[detect.group]]` over one machine sees. Each row is one group sample.
+func groupRows(dimension d: Int, rows: Int, seed: UInt64) -> [[Double]] {
+    var generator = SeededGenerator(seed: seed)
+    let hidden = max(2, d / 4)
+    let loadings = (0..<d).map { _ in (0..<hidden).map { _ in generator.nextGaussian() } }
+    var states = [Double](repeating: 0, count: hidden)
+    return (0..<rows).map { _ in
+        for index in states.indices { states[index] = 0.999 * states[index] + 0.05 * generator.nextGaussian() }
+        return (0..<d).map { member in
+            zip(loadings[member], states).reduce(0) { $0 + $1.0 * $1.1 } + 0.1 * generator.nextGaussian()
+        }
+    }
+}
+
+func groupDetector(dimension d: Int, learningRows: Int) -> GroupDetector {
+    var configuration = GroupConfiguration(name: "bench-\(d)")
+    configuration.learning = .seconds(Int64(learningRows))
+    var detector = GroupDetector(configuration: configuration)
+    for member in 0..<d { _ = detector.join(Series(name: "bench.m\(member)", unit: "")) }
+    return detector
+}
+
+func feed(_ detector: inout GroupDetector, _ rows: ArraySlice<[Double]>, from start: Int) -> Int {
+    var events = 0
+    for (offset, row) in rows.enumerated() {
+        let time = Int64(start + offset) * 1_000_000_000
+        for (member, value) in row.enumerated() {
+            events += detector.offer(member: member, sample: Sample(series: detector.members[member], time: time,
+                                                                    value: value)).count
+        }
+    }
+    return events
+}
+
+/// The group detector alone (alignment, model, T² and Q, limits, episodes) on a learned group of `d` members: the
+/// cost of one group sample (d member samples), the learning excluded; components refreshed every 500 samples as at
+/// the default `refresh_samples` (with `method = "ewma"`, so the refresh cost is in the figure).
+func groupCost(dimension d: Int, rows: Int) -> Measurement {
+    let learningRows = 2000
+    let data = groupRows(dimension: d, rows: learningRows + rows, seed: UInt64(d))
+    var configuration = GroupConfiguration(name: "bench-\(d)")
+    configuration.learning = .seconds(Int64(learningRows))
+    configuration.method = .ewma
+    var learned = GroupDetector(configuration: configuration)
+    for member in 0..<d { _ = learned.join(Series(name: "bench.m\(member)", unit: "")) }
+    _ = feed(&learned, data[0..<learningRows], from: 0)
+    precondition(learned.summary.learningSamples < learningRows, "the group must have finished learning")
+    let result = best(of: 3) {
+        var detector = learned
+        _ = feed(&detector, data[learningRows...], from: learningRows)
+        return rows
+    }
+    return Measurement(name: "group detector, d = \(d) (per group sample)", value: Double(result.count) / result.seconds,
+                       unit: "samples/s")
+}
+
+/// Memory of a learned group of `d` members: resident-set growth with `count` of them, divided by the count.
+func groupMemory(dimension d: Int, count: Int) -> Measurement {
+    let learningRows = max(400, 25 * d)
+    let data = groupRows(dimension: d, rows: learningRows + 100, seed: UInt64(100 + d))
+    let before = residentBytes()
+    var groups: [GroupDetector] = []
+    for _ in 0..<count {
+        var detector = groupDetector(dimension: d, learningRows: learningRows)
+        _ = feed(&detector, data[...], from: 0)
+        groups.append(detector)
+    }
+    let after = residentBytes()
+    precondition(groups.allSatisfy { $0.summary.learningSamples < $0.summary.samples })
+    return Measurement(name: "group detector state, d = \(d) (learned, RSS growth over \(count) groups)",
+                       value: Double(after - before) / Double(count), unit: "B")
+}
+
+if CommandLine.arguments.dropFirst().first == "groups" {
+    print("| benchmark | result |")
+    print("| --- | ---: |")
+    for measurement in [groupCost(dimension: 8, rows: 200_000), groupCost(dimension: 32, rows: 50_000),
+                        groupMemory(dimension: 8, count: 500), groupMemory(dimension: 32, count: 200)]
+    {
+        let perSample = measurement.unit == "samples/s"
+            ? "\(Int(measurement.value.rounded())) group samples/s (\((1e7 / measurement.value).rounded() / 10) µs each)"
+            : "\(Int(measurement.value.rounded())) \(measurement.unit)"
+        print("| \(measurement.name) | \(perSample) |")
+    }
+    exit(0)
+}
+
 let measurements = [
     detectionOnly(samples: 2_000_000),
     detectionOnly(samples: 2_000_000, bare: true),

@@ -152,6 +152,9 @@ package struct DetectionEngine: Sendable {
     /// The series events of group `index` carry.
     package func groupSeries(_ index: Int) -> Series { groups[index].series }
 
+    /// Whether group `index` has an episode open (sent, or kept quiet by the budget).
+    package func groupInEpisode(_ index: Int) -> Bool { groups[index].inEpisode }
+
     /// What the newest sample of group `index` was judged against (with `tracing`).
     package func lastGroupTrace(_ index: Int) -> GroupTrace? { groups[index].lastTrace }
 

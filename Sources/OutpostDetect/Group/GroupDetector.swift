@@ -35,6 +35,7 @@ package struct GroupDetector: Sendable {
     private var learningStart: Int64 = 0
     private var learningDone = false
     private var learnedSinceRefresh = 0
+    private var refreshedHalfway = false
     private var tails: Tails?
     private var recent: RecentSamples
     private var movement = Movement()
@@ -48,6 +49,8 @@ package struct GroupDetector: Sendable {
     /// Keep what each group sample was judged against, for replay plots.
     package var tracing = false
     package private(set) var lastTrace: GroupTrace?
+    /// Whether an episode is open (sent, or kept quiet by the budget).
+    package var inEpisode: Bool { episode != nil }
 
     /// How much faster than usual the operating point must move to count as a transition, and how many samples after
     /// one are not judged either (the plant settling).
@@ -133,6 +136,7 @@ package struct GroupDetector: Sendable {
         }
         guard learningDone else {
             learn(x, time: time)
+            if tracing { lastTrace = GroupTrace(time: time, state: .learning) }
             return []
         }
         let components = model!.components!
@@ -160,10 +164,18 @@ package struct GroupDetector: Sendable {
         model!.learn(x, previous: previous)
         learnedSinceRefresh += 1
         let minimum = max(20, 10 * members.count)
-        if model!.components == nil ? model!.learned >= minimum : learnedSinceRefresh >= configuration.refreshSamples {
-            refresh()
-        }
         let learning = UnixNanos.from(configuration.learning)
+        // While learning, the components are refreshed each time the samples learned double (and every
+        // `refresh_samples`), and once at half time: the tails learn the second half's statistics against a model of
+        // everything before it, not against the first few dozen samples.
+        let learnedAtRefresh = model!.learned - learnedSinceRefresh
+        let halfway = !refreshedHalfway && time - learningStart >= learning / 2 && model!.components != nil
+        if model!.components == nil ? model!.learned >= minimum
+            : learnedSinceRefresh >= min(configuration.refreshSamples, learnedAtRefresh) || halfway
+        {
+            refresh()
+            if halfway { refreshedHalfway = true }
+        }
         if let components = model!.components, time - learningStart >= learning / 2,
             let scores = model!.scores(x, previous: previous), !isMoving(scores, components)
         {
@@ -203,6 +215,7 @@ package struct GroupDetector: Sendable {
         model = nil
         learningDone = false
         learnedSinceRefresh = 0
+        refreshedHalfway = false
         tails = nil
         recent = RecentSamples(capacity: configuration.recentSamples)
         movement = Movement()
@@ -462,8 +475,8 @@ package struct GroupSummary: Sendable {
 
 /// What a group sample was judged against, for replay plots.
 package struct GroupTrace: Sendable {
-    package enum State: Sendable {
-        case judged, transition, suspended
+    package enum State: String, Sendable {
+        case learning, judged, transition, suspended
     }
 
     package let time: Int64

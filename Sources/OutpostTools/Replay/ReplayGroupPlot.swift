@@ -132,7 +132,7 @@ enum ReplayGroupPlot {
         for index in trace.times.indices {
             let column = min(count - 1, Int(Double(trace.times[index] - first) / span * Double(count)))
             guard trace.states[index] == .judged else {
-                buckets[column].skipped = true
+                if trace.states[index] != .learning { buckets[column].skipped = true }
                 continue
             }
             buckets[column].t2 = max(buckets[column].t2, trace.t2[index])

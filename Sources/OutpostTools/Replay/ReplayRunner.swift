@@ -43,8 +43,53 @@ package struct ReplayRunner {
         package var events = 0
         package var firstTime: Int64 = 0
         package var lastTime: Int64 = 0
+        /// The group's per-row verdicts against the table's `anomaly` column (rows without a label are not scored).
+        package var rows = RowScore()
         /// Statistics, limits and episodes for `--plot` and `--labels` (statistics only when asked for).
         package var trace: ReplayGroupTrace
+    }
+
+    /// Per-row verdicts against per-row labels: a row is flagged while the group has an episode open (sent or kept
+    /// quiet by the budget), from the row that raises it up to the row that resolves it.
+    package struct RowScore: Sendable, Equatable {
+        package var truePositives = 0
+        package var falsePositives = 0
+        package var falseNegatives = 0
+        package var trueNegatives = 0
+
+        package init() {}
+
+        package mutating func add(flagged: Bool, anomalous: Bool) {
+            switch (flagged, anomalous) {
+            case (true, true): truePositives += 1
+            case (true, false): falsePositives += 1
+            case (false, true): falseNegatives += 1
+            case (false, false): trueNegatives += 1
+            }
+        }
+
+        package static func + (lhs: RowScore, rhs: RowScore) -> RowScore {
+            var sum = lhs
+            sum.truePositives += rhs.truePositives
+            sum.falsePositives += rhs.falsePositives
+            sum.falseNegatives += rhs.falseNegatives
+            sum.trueNegatives += rhs.trueNegatives
+            return sum
+        }
+
+        package var rows: Int { truePositives + falsePositives + falseNegatives + trueNegatives }
+        package var precision: Double { ratio(truePositives, truePositives + falsePositives) }
+        package var recall: Double { ratio(truePositives, truePositives + falseNegatives) }
+        /// F1: the harmonic mean of precision and recall.
+        package var f1: Double { ratio(2 * truePositives, 2 * truePositives + falsePositives + falseNegatives) }
+        /// The false-alarm rate: the share of normal rows flagged.
+        package var falseAlarmRate: Double { ratio(falsePositives, falsePositives + trueNegatives) }
+        /// The missed-alarm rate: the share of anomalous rows not flagged.
+        package var missedAlarmRate: Double { ratio(falseNegatives, falseNegatives + truePositives) }
+
+        private func ratio(_ numerator: Int, _ denominator: Int) -> Double {
+            denominator == 0 ? 0 : Double(numerator) / Double(denominator)
+        }
     }
 
     /// What one file gave: its series (one, or a table's columns) and a table's groups.
@@ -53,13 +98,20 @@ package struct ReplayRunner {
         package var groups: [GroupSummary] = []
     }
 
-    /// Replays `path`; each event goes to `emit` as alert JSON, each skipped row or cell to `problem`.
-    package func replay(path: String, keepSamples: Bool = false, emit: (String) -> Void,
-                        problem: (String) -> Void) -> Result {
+    /// The header of `--verdicts` files: one line per table row and group (see `replay`).
+    package static let verdictHeader = "file,line,timestamp,group,state,t2,q,t2_limit,q_limit,anomaly,label"
+
+    /// Replays `path`; each event goes to `emit` as alert JSON, each skipped row or cell to `problem`. For a table,
+    /// each row's verdict of each group goes to `verdicts` as a CSV line under `verdictHeader`: the row's state for
+    /// the group (`learning`, `judged`, `transition`, `suspended`, or `no_sample` when the row completed no group
+    /// sample), its confirmed T² and Q and the limits they raise beyond (empty unless judged), `anomaly` 1 while an
+    /// episode is open, and the row's label (empty without an `anomaly` column).
+    package func replay(path: String, keepSamples: Bool = false, verdicts: ((String) -> Void)? = nil,
+                        emit: (String) -> Void, problem: (String) -> Void) -> Result {
         if let table = try? ReplayTable(path: path) {
             let headerProblem = table.readHeader()
             if headerProblem == nil, !table.isSingleSeries {
-                return replayTable(table, keepSamples: keepSamples, emit: emit, problem: problem)
+                return replayTable(table, keepSamples: keepSamples, verdicts: verdicts, emit: emit, problem: problem)
             }
             if let headerProblem, table.looksLikeTable {
                 var summary = FileSummary(path: path)
@@ -114,88 +166,147 @@ package struct ReplayRunner {
     }
 
     /// Replays a multi-column table: each column a series, the columns together in groups.
-    private func replayTable(_ table: ReplayTable, keepSamples: Bool, emit: (String) -> Void,
-                             problem: (String) -> Void) -> Result {
-        let path = table.path
-        let (identity, source) = tableIdentity(for: path)
-        let series = table.columns.map {
-            Series(name: ReplayTable.seriesName($0), unit: "", attributes: identity)
-        }
-        var tableDetection = detection
-        if !tableDetection.groups.contains(where: { group in group.enabled && series.contains(where: group.selects) }) {
-            var group = GroupConfiguration(name: ReplayInputConfiguration.defaultName(for: path))
-            group.attributes = identity.entries.compactMap { entry in
-                entry.key == "device" ? (entry.key, Glob(entry.value.description)) : nil
-            }
-            tableDetection.groups = [group]
-        }
-        var engine = DetectionEngine(configuration: tableDetection)
-        engine.tracing = keepSamples
-        let gateway = configuration?.gateway.id ?? "replay"
-        var files = series.map { column -> FileSummary in
-            var summary = FileSummary(path: path)
-            let settings = tableDetection.settings(for: column, sensorPatch: source.patch).anomaly
-            summary.trace = ReplayTrace(name: column.name, unit: column.unit, sigma: settings.sigma,
-                                        threshold: settings.likelihoodThreshold)
-            return summary
-        }
-        let enabled = tableDetection.groups.filter(\.enabled)
-        var groups = enabled.map { group in
-            GroupSummary(path: path, summary: OutpostDetect.GroupSummary(name: group.name), members: [],
-                         trace: ReplayGroupTrace(name: group.name))
-        }
-        let byName = Dictionary(uniqueKeysWithValues: series.indices.map { (series[$0].name, $0) })
-        let groupByName = Dictionary(uniqueKeysWithValues: groups.indices.map { (groups[$0].summary.name, $0) })
-        var first: Int64?, last: Int64 = 0
+    private func replayTable(_ table: ReplayTable, keepSamples: Bool, verdicts: ((String) -> Void)?,
+                             emit: (String) -> Void, problem: (String) -> Void) -> Result {
+        var run = TableRun(table, runner: self, keepSamples: keepSamples)
         while let line = table.next() {
             switch line {
-            case .row(let number, let time, let values, let problems):
-                for text in problems { problem("\(path):\(number): \(text)") }
-                first = first ?? time
-                last = time
-                for (column, value) in values.enumerated() {
-                    guard let value else { continue }
-                    files[column].rows += 1
-                    for event in engine.process(Sample(series: series[column], time: time, value: value), from: source) {
-                        emit(AlertJSON.encode(event, gateway: gateway))
-                        if case .string(let group)? = event.attributes["outpost.group"], let index = groupByName[group] {
-                            groups[index].events += 1
-                            groups[index].trace.note(event)
-                        } else if let name = event.series?.name, let index = byName[name] {
-                            files[index].events += 1
-                            files[index].trace!.note(event)
-                        }
-                    }
-                    if keepSamples {
-                        files[column].trace!.add(time: time, value: value, judged: engine.lastJudgement(for: series[column]))
-                    }
-                }
-                if keepSamples {
-                    for index in groups.indices { groups[index].trace.add(engine.lastGroupTrace(index)) }
-                }
+            case .row(let number, let time, let values, let label, let problems):
+                for text in problems { problem("\(table.path):\(number): \(text)") }
+                run.replay(time: time, values: values, emit: emit)
+                run.judge(line: number, time: time, label: label, verdicts: verdicts)
             case .skipped(let number, let reason):
-                for index in files.indices { files[index].skipped += 1 }
-                problem("\(path):\(number): skipped: \(reason)")
+                for index in run.files.indices { run.files[index].skipped += 1 }
+                problem("\(table.path):\(number): skipped: \(reason)")
             }
         }
-        let summaries = Dictionary(engine.summaries.map { ($0.series.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for index in files.indices {
-            files[index].series = summaries[series[index].name]
-            files[index].estimate = engine.estimate(for: series[index])
+        return run.finish()
+    }
+
+    /// One table's replay: its engine, its series and groups, and their totals.
+    private struct TableRun {
+        let path: String
+        let series: [Series]
+        let source: SampleSource
+        let gateway: String
+        var engine: DetectionEngine
+        var files: [FileSummary]
+        var groups: [GroupSummary]
+        let byName: [String: Int]
+        let groupByName: [String: Int]
+        let keepSamples: Bool
+        var first: Int64?
+        var last: Int64 = 0
+
+        init(_ table: ReplayTable, runner: ReplayRunner, keepSamples: Bool) {
+            path = table.path
+            let (identity, source) = runner.tableIdentity(for: path)
+            self.source = source
+            let series = table.columns.map { Series(name: ReplayTable.seriesName($0), unit: "", attributes: identity) }
+            self.series = series
+            var detection = runner.detection
+            if !detection.groups.contains(where: { group in group.enabled && series.contains(where: group.selects) }) {
+                var group = GroupConfiguration(name: ReplayInputConfiguration.defaultName(for: path))
+                group.attributes = identity.entries.compactMap { entry in
+                    entry.key == "device" ? (entry.key, Glob(entry.value.description)) : nil
+                }
+                detection.groups = [group]
+            }
+            engine = DetectionEngine(configuration: detection)
+            // Verdicts need each group sample's state, plots the statistics: tracing gives both.
+            engine.tracing = true
+            self.keepSamples = keepSamples
+            gateway = runner.configuration?.gateway.id ?? "replay"
+            files = series.map { column -> FileSummary in
+                var summary = FileSummary(path: table.path)
+                let settings = detection.settings(for: column, sensorPatch: source.patch).anomaly
+                summary.trace = ReplayTrace(name: column.name, unit: column.unit, sigma: settings.sigma,
+                                            threshold: settings.likelihoodThreshold)
+                return summary
+            }
+            let names = detection.groups.filter(\.enabled).map(\.name)
+            groups = names.map { name in
+                GroupSummary(path: table.path, summary: OutpostDetect.GroupSummary(name: name), members: [],
+                             trace: ReplayGroupTrace(name: name))
+            }
+            byName = Dictionary(series.indices.map { (series[$0].name, $0) }, uniquingKeysWith: { first, _ in first })
+            groupByName = Dictionary(names.indices.map { (names[$0], $0) }, uniquingKeysWith: { first, _ in first })
         }
-        for (index, summary) in engine.groupSummaries.enumerated() {
-            groups[index].summary = summary
-            groups[index].members = engine.groupMembers(index)
-            groups[index].firstTime = first ?? 0
-            groups[index].lastTime = last
+
+        mutating func replay(time: Int64, values: [Double?], emit: (String) -> Void) {
+            first = first ?? time
+            last = time
+            for (column, value) in values.enumerated() {
+                guard let value else { continue }
+                files[column].rows += 1
+                for event in engine.process(Sample(series: series[column], time: time, value: value), from: source) {
+                    emit(AlertJSON.encode(event, gateway: gateway))
+                    note(event)
+                }
+                if keepSamples {
+                    files[column].trace!.add(time: time, value: value,
+                                             judged: engine.lastJudgement(for: series[column]))
+                }
+            }
+            if keepSamples {
+                for index in groups.indices { groups[index].trace.add(engine.lastGroupTrace(index)) }
+            }
         }
-        return Result(files: files, groups: groups)
+
+        private mutating func note(_ event: Event) {
+            if case .string(let group)? = event.attributes["outpost.group"], let index = groupByName[group] {
+                groups[index].events += 1
+                groups[index].trace.note(event)
+            } else if let name = event.series?.name, let index = byName[name] {
+                files[index].events += 1
+                files[index].trace!.note(event)
+            }
+        }
+
+        /// Each group's verdict on the row: scored against its label, and written to `verdicts`.
+        mutating func judge(line: Int, time: Int64, label: Bool?, verdicts: ((String) -> Void)?) {
+            for index in groups.indices {
+                let flagged = engine.groupInEpisode(index)
+                if let label { groups[index].rows.add(flagged: flagged, anomalous: label) }
+                guard let verdicts else { continue }
+                let trace = engine.lastGroupTrace(index).flatMap { $0.time == time ? $0 : nil }
+                let state = trace?.state.rawValue ?? "no_sample"
+                let numbers = [trace?.t2, trace?.q, trace?.t2Limit, trace?.qLimit].map { value in
+                    value.map { $0.isFinite ? String($0) : "" } ?? ""
+                }
+                let fields = [Self.csvField(path), String(line), RFC3339.format(time),
+                              Self.csvField(groups[index].summary.name), state] + numbers
+                    + [flagged ? "1" : "0", label.map { $0 ? "1" : "0" } ?? ""]
+                verdicts(fields.joined(separator: ","))
+            }
+        }
+
+        private static func csvField(_ text: String) -> String {
+            guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return text }
+            return "\"" + text.replacing("\"", with: "\"\"") + "\""
+        }
+
+        mutating func finish() -> Result {
+            let summaries = Dictionary(engine.summaries.map { ($0.series.name, $0) },
+                                       uniquingKeysWith: { first, _ in first })
+            for index in files.indices {
+                files[index].series = summaries[series[index].name]
+                files[index].estimate = engine.estimate(for: series[index])
+            }
+            for (index, summary) in engine.groupSummaries.enumerated() {
+                groups[index].summary = summary
+                groups[index].members = engine.groupMembers(index)
+                groups[index].firstTime = first ?? 0
+                groups[index].lastTime = last
+            }
+            return Result(files: files, groups: groups)
+        }
     }
 
     /// The attributes and detection settings a table's series take from an `[[input.replay]]` entry with its path;
     /// without one, `device` is the file's name (a table is one machine's recording), so that the series of several
     /// tables replayed together stay apart.
-    private func tableIdentity(for path: String) -> (Attributes, SampleSource) {
+    fileprivate func tableIdentity(for path: String) -> (Attributes, SampleSource) {
         let matching = configuration?.inputs.first { configured in
             guard let replay = configured.settings as? ReplayInputConfiguration else { return false }
             return replay.path == path || replay.path.hasSuffix("/" + path)
@@ -254,7 +365,29 @@ package struct ReplayRunner {
             ]
             lines.append(columns.joined())
         }
+        lines += rowScores(groups)
         return lines.joined(separator: "\n")
+    }
+
+    /// The groups' per-row verdicts against the tables' `anomaly` columns, and all of them together.
+    private static func rowScores(_ groups: [GroupSummary]) -> [String] {
+        let scored = groups.filter { $0.rows.rows > 0 }
+        guard !scored.isEmpty else { return [] }
+        var lines = ["", "rows against `anomaly`            rows  anomalous  flagged  precision  recall     F1  false alarms"
+            + "  missed"]
+        func line(_ name: String, _ score: RowScore) -> String {
+            let columns: [String] = [
+                name.padded(to: 32, left: true), String(score.rows).padded(to: 6),
+                String(score.truePositives + score.falseNegatives).padded(to: 11),
+                String(score.truePositives + score.falsePositives).padded(to: 9),
+                number(score.precision).padded(to: 11), number(score.recall).padded(to: 8), number(score.f1).padded(to: 7),
+                number(score.falseAlarmRate).padded(to: 14), number(score.missedAlarmRate).padded(to: 8),
+            ]
+            return columns.joined()
+        }
+        for group in scored { lines.append(line(ReplayInputConfiguration.defaultName(for: group.path), group.rows)) }
+        if scored.count > 1 { lines.append(line("all", scored.map(\.rows).reduce(RowScore(), +))) }
+        return lines
     }
 
     private static func number(_ value: Double?) -> String {

@@ -6,9 +6,9 @@ import Testing
 @testable import OutpostRuntime
 
 /// Fuzz targets for what Outpost parses from outside: the TOML config (through every key reader), JSON from MQTT
-/// and commands, and replay CSVs with their timestamps. In the suite each runs a short, fixed budget (seeded, so
-/// repeatable); `Scripts/fuzz` runs them for minutes. Inputs that crashed Outpost before are kept in
-/// `Fuzz/Regressions` and run first.
+/// and commands, and replay CSVs (single-series and multi-column tables) with their timestamps. In the suite each
+/// runs a short, fixed budget (seeded, so repeatable); `Scripts/fuzz` runs them for minutes. Inputs that crashed
+/// Outpost before are kept in `Fuzz/Regressions` and run first.
 @Suite("Fuzzing: hostile config, JSON and CSV never crash")
 struct FuzzTests {
     static let executions = 1500
@@ -114,6 +114,43 @@ struct FuzzTests {
         ] + Self.regressions(".csv"), tokens: [
             "2262-04-11T23:47:17Z", "9999", "0001", "-9223372036854775808", "99999999999999999999", "\u{FEFF}", "\r\n",
             ",", "nan", "1e999", "+23:59", ".999999999999", "T", "Z",
+        ])
+        _ = fuzzer.run(executions: Self.executions, check)
+    }
+
+    @Test("multi-column replay CSVs: rows have one finite value or none per series and are in order, or are skipped")
+    func table() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("in.csv").path
+        let check: ([UInt8]) -> Bool = { bytes in
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            guard let table = try? ReplayTable(path: path) else { return false }
+            guard table.readHeader() == nil else { return false }
+            var previous = Int64.min, rows = 0
+            while let line = table.next() {
+                guard case .row(let number, let time, let values, _, _) = line else { continue }
+                if values.count != table.columns.count || values.contains(where: { $0.map { !$0.isFinite } ?? false })
+                    || time < previous || time < 0 || time >= Timestamp.range.upperBound * 1_000_000_000
+                {
+                    Issue.record("line \(number): \(time), \(values) from \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+                }
+                previous = time
+                rows += 1
+            }
+            return rows > 0
+        }
+        for text in Self.regressions(".table.csv") { _ = check(Array(text.utf8)) }
+        var fuzzer = MutationFuzzer(target: "table", seeds: [
+            "timestamp,flow,current,pressure\n2026-03-01T12:00:00Z,20.5,3.1,1.2\n1772366402,20.7,,1.3\n"
+                + "# c\n\"2026-03-01T12:00:09.250Z\",\"21.2\",3.2,nan\n",
+            "datetime;Accelerometer1RMS;Current;Volume Flow RateRMS;anomaly;changepoint\n"
+                + "2020-03-09 10:14:33;0,0271;0.0263;32.0;0.0;0.0\n2020-03-09 10:14:34;0.0273;0.0261;32.0;1.0;1.0\n",
+            "\u{FEFF}time\ta\tb\r\n1767225600\t1\t2\r\n1767225601\t1,5\t2\r\n",
+        ] + Self.regressions(".table.csv"), tokens: [
+            ";", ",", "\t", "\"", "anomaly", "datetime", "timestamp", "1e999", "nan", "-0", ",5", "\r\n", "\n",
+            "2262-04-11T23:47:17Z", "99999999999999999999", "\u{FEFF}",
         ])
         _ = fuzzer.run(executions: Self.executions, check)
     }
