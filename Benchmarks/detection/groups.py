@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Group detection on the generated multi-sensor corpus, beside per-series detection on the same data.
 
-    Benchmarks/detection/groups.py [--outpost PATH] [--config FILE] [--seed N] [--units N] [--days N] [--keep DIR]
+    Benchmarks/detection/groups.py [--outpost PATH] [--config FILE] [--set KEY=VALUE ...] [--seed N] [--units N]
+                                   [--days N] [--keep DIR]
 
 Generates simulated pumps (machines.py: 8 sensors each, on/off regimes, faults that keep every reading in range but
 break relations), replays every unit's multi-column CSV through the real `outpost replay` (each column judged as a
-series, the columns together as a group: the built-in defaults, or `--config`'s `[[detect.group]]`), and reports for
+series, the columns together as a group: the built-in defaults, or `--config`'s `[[detect.group]]`, or with `--set`
+one `[[detect.group]]` per unit with those settings, e.g. `--set likelihood_threshold=1e-4`), and reports for
 both: false episodes per group-day (group) and per series-day (series) on anomaly-free stretches, and the faults
 caught by kind with the delay from the fault's start to its first raised alert. An alert counts for a fault when it
 is raised inside the fault's window or within 10 samples after it; every other raised alert is a false episode. A
@@ -48,7 +50,8 @@ def replay(outpost, config, files, output):
                 continue
             second = event["time_unix_nano"] // 1_000_000_000
             if "group" in event["details"]:
-                group[event["details"]["group"]].append(second)
+                # A group's unit is its device (the file's name unless a config says otherwise).
+                group[event["attributes"].get("device", event["details"]["group"])].append(second)
             else:
                 series[event["series"] + "@" + event["attributes"].get("device", "")].append(second)
     return group, series
@@ -117,6 +120,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--outpost", default=os.path.join(here, "..", "..", ".build", "release", "outpost"))
     parser.add_argument("--config", help="a TOML whose [detect] (and [[detect.group]]) to use")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a [[detect.group]] setting for every unit's group (TOML value), e.g. learning=\"2d\"")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--units", type=int, default=6)
     parser.add_argument("--days", type=int, default=14)
@@ -125,6 +130,13 @@ def main():
     folder = arguments.keep or tempfile.mkdtemp(prefix="outpost-groups-")
     manifest = machines.generate(folder, seed=arguments.seed, units=arguments.units, days=arguments.days)
     labels = read_labels(os.path.join(folder, "labels.csv"))
+    if arguments.set:
+        arguments.config = os.path.join(folder, "groups.toml")
+        with open(arguments.config, "w") as config:
+            config.write('[[input.simulated]]\nname = "unused"\n')  # a config needs an input; replay runs none
+            for unit, _path, _days in manifest:
+                config.write(f'\n[[detect.group]]\nname = "{unit}"\nattributes = {{ device = "{unit}" }}\n')
+                config.write("".join(f"{setting}\n" for setting in arguments.set))
     group, series = replay(arguments.outpost, arguments.config, [path for _, path, _ in manifest],
                            os.path.join(folder, "alerts.jsonl"))
     rows = []
