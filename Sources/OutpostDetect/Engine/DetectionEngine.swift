@@ -42,15 +42,18 @@ package struct DetectionEngine: Sendable {
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
-        let index = slots[sample.series] ?? {
-            states.append(makeState(for: sample, source: source))
-            slots[sample.series] = states.count - 1
-            return states.count - 1
-        }()
+        let index = slots[sample.series] ?? addState(for: sample, source: source)
         let before = states[index]!.summary.suppressed
         let events = states[index]!.process(sample)
         suppressedEpisodes += states[index]!.summary.suppressed - before
         return events
+    }
+
+    private mutating func addState(for sample: Sample, source: SampleSource) -> Int {
+        let state = makeState(for: sample, source: source)
+        states.append(state)
+        slots[sample.series] = states.count - 1
+        return states.count - 1
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
@@ -87,6 +90,7 @@ package struct DetectionEngine: Sendable {
 
     /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
     package var tracing = false
+    private var sharedConfigurations: [SharedAnomalyConfiguration] = []
 
     /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
     package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
@@ -99,13 +103,21 @@ package struct DetectionEngine: Sendable {
         slots[series].flatMap { states[$0]?.anomaly?.estimate }
     }
 
-    private func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
-        var detector = AnomalyDetector(configuration: configuration)
+    private mutating func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(shared: shared(configuration))
         detector.tracing = tracing
         return detector
     }
 
-    private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
+    /// One shared copy per distinct configuration (most series share the defaults, or a few overrides).
+    private mutating func shared(_ configuration: AnomalyConfiguration) -> SharedAnomalyConfiguration {
+        if let known = sharedConfigurations.first(where: { $0.value == configuration }) { return known }
+        let made = SharedAnomalyConfiguration(configuration)
+        if sharedConfigurations.count < 64 { sharedConfigurations.append(made) }
+        return made
+    }
+
+    private mutating func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
         let settings = configuration.settings(for: sample.series, sensorPatch: source.patch)
         let thresholds = configuration.thresholds.filter { $0.series.matches(sample.series.name) }.map(ThresholdRule.init)
         // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
