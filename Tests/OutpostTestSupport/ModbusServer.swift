@@ -103,32 +103,48 @@ public final class ModbusTestServer: @unchecked Sendable {
 }
 
 /// Two pseudo-terminals joined by socat, like the two ends of an RS-485 bus: Outpost opens one, the server the other.
+/// `unplug()` and `plugIn()` take the pair away and bring a new one back at the same paths, as a USB adapter that
+/// is pulled out and plugged in again.
 public final class SerialPair: Sendable {
     /// The ends, as stable paths in a temporary folder (links to `/dev/pts/N`).
     public let outpostEnd: String
     public let serverEnd: String
     private let folder: String
-    private let process: ChildProcess
+    private let process: Mutex<ChildProcess?>
 
     public init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-pty-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         outpostEnd = folder + "/outpost"
         serverEnd = folder + "/device"
-        process = try ChildProcess(executable: "/usr/bin/socat", arguments: [
+        process = Mutex(nil)
+        try plugIn()
+    }
+
+    deinit {
+        unplug()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    /// Starts socat and waits until both ends exist.
+    public func plugIn() throws {
+        let socat = try ChildProcess(executable: "/usr/bin/socat", arguments: [
             "pty,raw,echo=0,link=\(outpostEnd)", "pty,raw,echo=0,link=\(serverEnd)",
         ])
+        process.withLock { $0 = socat }
         let deadline = Date().addingTimeInterval(20)
         while !(FileManager.default.fileExists(atPath: outpostEnd) && FileManager.default.fileExists(atPath: serverEnd)) {
-            guard Date() < deadline, process.isRunning else {
+            guard Date() < deadline, socat.isRunning else {
                 throw ServerError(message: "socat did not make the pseudo-terminal pair")
             }
             usleep(10_000)
         }
     }
 
-    deinit {
-        process.kill()
-        try? FileManager.default.removeItem(atPath: folder)
+    /// Ends socat: both pseudo-terminals close and their paths vanish.
+    public func unplug() {
+        process.withLock { $0?.kill(); $0 = nil }
+        try? FileManager.default.removeItem(atPath: outpostEnd)
+        try? FileManager.default.removeItem(atPath: serverEnd)
     }
 }

@@ -13,6 +13,8 @@ public final class RawModbusServer: @unchecked Sendable {
         case silence
         /// Close the connection without answering.
         case close
+        /// Write the bytes one at a time, `interval` seconds apart (a peer that keeps a byte timeout alive).
+        case dribble([UInt8], interval: Double)
     }
 
     /// A request as it arrived: the MBAP header (7 bytes) and the PDU.
@@ -105,6 +107,12 @@ public final class RawModbusServer: @unchecked Sendable {
                 if written < 0 { return }
             case .silence: continue
             case .close: return
+            case .dribble(let bytes, let interval):
+                for byte in bytes {
+                    Thread.sleep(forTimeInterval: interval)
+                    guard [byte].withUnsafeBytes({ send(connection, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }) == 1
+                    else { return }
+                }
             }
         }
     }

@@ -19,9 +19,8 @@ The test map (every unit), encoded here with struct.pack, independently of Outpo
     holding 22-25  float64 2.718281828 ABCD holding 26-29   float64 -1234.5678 CDAB
     holding 30-33  float64 6.02e23 BADC     holding 34-37   float64 -0.001 DCBA
     holding 38     0x0024 (bits 2 and 5)    holding 40      int16   -2 BADC
-    holding 100-101 float32 230.5 (left alone unless an --exception names it)
-    input 0-1      float32 230.1 ABCD (the SDM120 voltage), input 6-7 float32 4.2, input 12-13 float32 966.4,
-    input 70-71    float32 50.0 (frequency), input 72-73 float32 1234.5 (import kWh)
+    holding 100-101 float32 230.5 (41-99 do not exist: a read touching them gets exception 0x02)
+    input          the Eastron SDM120 map, float32 ABCD (see SDM120 below)
     coils 0-7      1 0 1 1 0 0 0 1          discrete 0-3    0 1 0 1
 """
 import argparse
@@ -77,11 +76,17 @@ def test_holding():
     return [SimData(address, values=word, datatype=DataType.REGISTERS) for address, word in sorted(table.items())]
 
 
+# The Eastron SDM120 map (input registers, float32 ABCD): unused addresses up to 79 read 0; 80-341 do not exist.
+SDM120 = ((0x00, 230.1), (0x06, 4.2), (0x0C, 966.4), (0x12, 980.0), (0x18, 150.0), (0x1E, 0.986), (0x24, 8.7),
+          (0x46, 50.0), (0x48, 1234.5), (0x4A, 12.25), (0x4C, 300.5), (0x4E, 3.5), (0x156, 1246.75), (0x158, 304.0))
+
+
 def test_input():
-    blocks = []
-    for address, value in ((0, 230.1), (6, 4.2), (12, 966.4), (70, 50.0), (72, 1234.5)):
-        blocks.append(SimData(address, values=words("float32", value), datatype=DataType.REGISTERS))
-    return blocks
+    table = {address: 0 for address in range(0, 80)}
+    for address, value in SDM120:
+        for offset, word in enumerate(words("float32", value)):
+            table[address + offset] = word
+    return [SimData(address, values=word, datatype=DataType.REGISTERS) for address, word in sorted(table.items())]
 
 
 def bench_holding():

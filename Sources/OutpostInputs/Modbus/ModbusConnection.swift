@@ -144,10 +144,25 @@ package final class ModbusConnection {
         let base = Int32(MODBUS_ENOBASE)
         switch code {
         case base + 1...base + 11: return .exception(UInt8(code - base))
-        case base + 12...base + 17: return .malformed(errorText(code))
+        case base + 12...base + 17: return .malformed(malformedText(code - base - 11))
         case ETIMEDOUT: return .noAnswer(timeout)
         case 0 where count >= 0: return .malformed("\(count) values instead of \(expected)")
         default: return .broken(errorText(code))
+        }
+    }
+
+    /// libmodbus's own codes after the exceptions (EMBBADCRC ... EMBBADSLAVE), said so an operator knows where to
+    /// look. A TCP answer must repeat the request's transaction id and unit (Modbus Messaging on TCP/IP
+    /// Implementation Guide V1.0b, §3.1.3); a serial one must pass its CRC (Modbus over Serial Line V1.02, §2.5.1.2).
+    private static func malformedText(_ offset: Int32) -> String {
+        switch offset {
+        case 1: "bad CRC (noise on the line, or a wrong baud rate or parity)"
+        case 2: "it does not fit the request (another transaction id, function or byte count)"
+        case 3: "an exception code the protocol does not define"
+        case 4: "an unknown exception"
+        case 5: "more data than the protocol allows"
+        case 6: "it came from another unit id"
+        default: "error \(offset)"
         }
     }
 

@@ -74,7 +74,7 @@ package struct ModbusInputConfiguration: Sendable {
         configuration.registers += own.map(\.register)
         ModbusMapCheck.check(preset: preset?.registers ?? [], own: own, maxRegisters: configuration.maxRegisters,
                              reader: reader)
-        if configuration.registers.isEmpty, preset == nil, tables.isEmpty {
+        if configuration.registers.isEmpty, presetName == nil, tables.isEmpty {
             reader.missing("registers", "give a preset (\(ModbusPreset.all.map(\.name).joined(separator: ", "))) or "
                 + "the values to read as [[input.modbus.registers]] tables")
         }
@@ -117,8 +117,8 @@ package struct ModbusInputConfiguration: Sendable {
         let transport = reader.choice("transport", ["tcp", "rtu"], default: inferred)
         let tcpKeys = ["host", "port"], rtuKeys = ["device", "baud", "parity", "data_bits", "stop_bits"]
         for key in (transport == "tcp" ? rtuKeys : tcpKeys) where reader.contains(key) {
-            reader.invalid(key, "`\(key)` is a \(transport == "tcp" ? "rtu" : "tcp") setting; this device uses "
-                + "transport = \"\(transport)\"")
+            reader.invalid(key, "`\(key)` is a setting of transport = \"\(transport == "tcp" ? "rtu" : "tcp")\"; this "
+                + "device uses transport = \"\(transport)\"")
             _ = reader.node(key)
         }
         if transport == "tcp" {
