@@ -51,6 +51,16 @@ struct ModbusMapTests {
         #expect(ModbusDecoder.value(contact, bit: 0) == 1)
     }
 
+    @Test("a float32 reads as the decimal the device means (230.1, not 230.10000610351562); NaN stays NaN")
+    func float32Decimal() {
+        let register = ModbusRegister(name: "v", table: .input, address: 0, type: .float32)
+        #expect(ModbusDecoder.raw(register, words: [0x4366, 0x199A][...]) == 230.1)
+        #expect(ModbusDecoder.raw(register, words: [0x4366, 0x199A][...]) != Double(Float(230.1)))
+        #expect(ModbusDecoder.raw(register, words: [0x7FC0, 0x0000][...]).isNaN)
+        #expect(ModbusDecoder.raw(register, words: [0xFF80, 0x0000][...]) == -.infinity)
+        #expect(ModbusDecoder.raw(register, words: [0x0000, 0x0001][...]) == 1e-45)
+    }
+
     @Test("a bool register without `bit` is 1 for any non-zero word")
     func boolRegister() {
         let register = ModbusRegister(name: "running", address: 0, type: .bool)

@@ -143,9 +143,16 @@ package enum ModbusDecoder {
         case .int32: return Double(Int32(bitPattern: UInt32(mostSignificantFirst: bytes)))
         case .uint64: return Double(UInt64(mostSignificantFirst: bytes))
         case .int64: return Double(Int64(bitPattern: UInt64(mostSignificantFirst: bytes)))
-        case .float32: return Double(Float(bitPattern: UInt32(mostSignificantFirst: bytes)))
+        case .float32: return decimal(Float(bitPattern: UInt32(mostSignificantFirst: bytes)))
         case .float64: return Double(bitPattern: UInt64(mostSignificantFirst: bytes))
         }
+    }
+
+    /// A float32 as the shortest decimal that reads back as the same float32: the 230.1 a meter means, not the
+    /// 230.10000610351562 its bits hold exactly, so values and alerts read as the device's display does.
+    static func decimal(_ value: Float) -> Double {
+        guard value.isFinite else { return Double(value) }
+        return Double(value.description) ?? Double(value)
     }
 
     /// The sample value: `raw × scale + offset`.
