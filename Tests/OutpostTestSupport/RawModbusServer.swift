@@ -15,6 +15,8 @@ public final class RawModbusServer: @unchecked Sendable {
         case close
         /// Write the bytes one at a time, `interval` seconds apart (a peer that keeps a byte timeout alive).
         case dribble([UInt8], interval: Double)
+        /// Write the bytes and close: a short answer ends at once instead of at the timeout (for fuzzing).
+        case bytesThenClose([UInt8])
     }
 
     /// A request as it arrived: the MBAP header (7 bytes) and the PDU.
@@ -107,6 +109,9 @@ public final class RawModbusServer: @unchecked Sendable {
                 if written < 0 { return }
             case .silence: continue
             case .close: return
+            case .bytesThenClose(let bytes):
+                _ = bytes.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                return
             case .dribble(let bytes, let interval):
                 for byte in bytes {
                     Thread.sleep(forTimeInterval: interval)
