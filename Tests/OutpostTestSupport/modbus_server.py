@@ -7,8 +7,9 @@ Options:
     --units 1,2          unit ids served (default 1); any other id gets no answer (rtu) or exception 0x0B (tcp)
     --exception FC:ADDR:CODE   answer function FC at address ADDR with exception CODE (repeatable)
     --delay SECONDS      answer every request this late
-    --count-requests     print one line "request UNIT FC ADDR COUNT" per request on stdout
-    --devices N          benchmark map: units 1..N, each with holding registers 0..39 (20 float32, ABCD)
+    --count-requests     print one line "request UNIT FC ADDR COUNT [PORT]" per request on stdout
+    --devices N          benchmark: N servers on free ports (printed comma-separated on the first line), each with
+                         units 1 and 2 holding 20 float32 (ABCD) in registers 0..39
 
 The test map (every unit), encoded here with struct.pack, independently of Outpost's decoder:
     holding 0      uint16  51234            holding 1       int16   -1234
@@ -25,6 +26,7 @@ The test map (every unit), encoded here with struct.pack, independently of Outpo
 """
 import argparse
 import asyncio
+import socket
 import struct
 import sys
 
@@ -77,8 +79,9 @@ def test_holding():
 
 
 # The Eastron SDM120 map (input registers, float32 ABCD): unused addresses up to 79 read 0; 80-341 do not exist.
-SDM120 = ((0x00, 230.1), (0x06, 14.2), (0x0C, 3266.4), (0x12, 3290.0), (0x18, 400.0), (0x1E, 0.993), (0x24, 7.0),
-          (0x46, 50.0), (0x48, 1234.5), (0x4A, 12.25), (0x4C, 300.5), (0x4E, 3.5), (0x156, 1246.75), (0x158, 304.0))
+SDM120 = ((0x00, 230.1), (0x06, 14.2), (0x0C, 3266.4), (0x12, 3290.0), (0x18, 400.0), (0x1E, 0.993),
+          (0x24, 7.0), (0x46, 50.0), (0x48, 1234.5), (0x4A, 12.25), (0x4C, 300.5), (0x4E, 3.5), (0x156, 1246.75),
+          (0x158, 304.0))
 
 
 def test_input():
@@ -100,10 +103,10 @@ def bits(address, pattern):
     return [SimData(address + i, values=bool(bit), datatype=DataType.BITS) for i, bit in enumerate(pattern)]
 
 
-def device(unit, args, holding, inputs):
+def device(unit, args, holding, inputs, tag=""):
     async def action(function_code, start_address, address, count, registers, set_values):
         if args.count_requests:
-            print(f"request {unit} {function_code} {address} {count}", flush=True)
+            print(f"request {unit} {function_code} {address} {count}{tag}", flush=True)
         if args.delay:
             await asyncio.sleep(args.delay)
         for fc, at, code in args.exception:
@@ -131,19 +134,31 @@ def parse():
     return parser.parse_args()
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def bench(args):
+    servers, ports = [], []
+    for _ in range(args.devices):
+        port = free_port()
+        devices = [device(unit, args, bench_holding(), test_input(), tag=f" {port}") for unit in (1, 2)]
+        servers.append(ModbusTcpServer(devices, framer=FramerType.SOCKET, address=("127.0.0.1", port)))
+        ports.append(port)
+    print(",".join(map(str, ports)), flush=True)
+    await asyncio.gather(*(server.serve_forever() for server in servers))
+
+
 async def main():
     args = parse()
     if args.devices:
-        devices = [device(unit, args, bench_holding(), test_input()) for unit in range(1, args.devices + 1)]
-    else:
-        devices = [device(int(unit), args, test_holding(), test_input()) for unit in args.units.split(",")]
+        await bench(args)
+        return
+    devices = [device(int(unit), args, test_holding(), test_input()) for unit in args.units.split(",")]
     if args.transport == "tcp":
-        port = int(args.where)
-        if port == 0:
-            import socket
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                port = probe.getsockname()[1]
+        port = int(args.where) or free_port()
         server = ModbusTcpServer(devices, framer=FramerType.SOCKET, address=("127.0.0.1", port))
         print(port, flush=True)
     else:
