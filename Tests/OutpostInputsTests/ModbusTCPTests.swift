@@ -28,6 +28,7 @@ struct ModbusTCPTests {
         #expect(recorder.readings.value("dev.volts") == 230.1)
         #expect(recorder.readings.samples.first { $0.series.name == "dev.volts" }?.series.unit == "V")
         // One read per table: holding 0–40, coils 0–7, discrete 0–3, input 0–1.
+        try await poll("the server's request lines") { server.requests.count >= 4 }
         let firstPoll = server.requests.prefix(4)
         #expect(firstPoll.map { $0.split(separator: " ")[2] }.sorted() == ["1", "2", "3", "4"])
         #expect(recorder.readings.events.isEmpty, "\(recorder.readings.events.map(\.message))")
@@ -55,6 +56,7 @@ struct ModbusTCPTests {
         }
         let energy = try #require(recorder.samples("meter.energy.active.import").first)
         #expect(energy.series.unit == "kW.h" && energy.series.kind == .counter)
+        try await poll("the server's request lines") { server.requests.count >= 3 }
         #expect(server.requests.prefix(3).map { $0.split(separator: " ").suffix(2).joined(separator: "+") }
             == ["0+38", "70+10", "342+4"])
     }
@@ -203,6 +205,32 @@ struct ModbusMalformedTests {
         behaviour.reply.withLock { $0 = { r in .bytes(r.answer([0x00, 0x07, 0x00, 0x08])) } }
         try await recorder.wait("a value once the answers are right") { $0.value("dev.x") != nil }
         #expect(recorder.readings.value("dev.x") == 0x0007_0008)
+    }
+
+    @Test("a wrong unit id behind a TCP gateway: fault 0x0B naming the unit and registers, then stale")
+    func wrongUnit() async throws {
+        // A TCP-to-RTU gateway answers for a unit that is not on its bus with exception 0x0B (§7).
+        let server = try RawModbusServer { request in
+            request.unit == 1 ? .bytes(request.answer([0x00, 0x2A]))
+                : .bytes(request.transactionID + [0, 0, 0, 3, request.unit, request.function | 0x80, 0x0B])
+        }
+        let recorder = ReadingRecorder()
+        let wrong = start(modbusDevice("wrong", endpoint: .tcp(host: "127.0.0.1", port: server.port), unit: 9,
+                                       registers: [ModbusRegister(name: "x", address: 0)]), into: recorder)
+        let right = start(modbusDevice("right", endpoint: .tcp(host: "127.0.0.1", port: server.port), unit: 1,
+                                       registers: [ModbusRegister(name: "x", address: 0)]), into: recorder)
+        defer {
+            wrong.cancel()
+            right.cancel()
+        }
+        try await recorder.wait("the wrong unit stale") { !$0.events(.deviceStale).isEmpty }
+        let fault = try #require(recorder.readings.events(.sensorFault).first)
+        #expect(fault.message == "wrong (tcp 127.0.0.1:\(server.port) unit 9): holding register 0 (`x`): exception 0x0B "
+            + "gateway target device failed to respond")
+        #expect(recorder.readings.events(.sensorFault).count == 1)
+        #expect(recorder.readings.events(.deviceStale).first?.message.hasPrefix("wrong (tcp 127.0.0.1:\(server.port) unit 9) "
+            + "stopped answering: exception 0x0B") == true)
+        #expect(recorder.readings.value("right.x") == 42, "the other unit on the same server reads on")
     }
 
     @Test("a peer dribbling its answer one byte at a time is cut at the poll's deadline, and the lane is free again")

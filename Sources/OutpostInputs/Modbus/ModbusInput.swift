@@ -150,7 +150,8 @@ package struct ModbusReader: Sendable {
                     refusedBridges.append(index)
                     readings.append(.problem("\(label): \(request.place) refused as one read (\(failure)); reading its "
                         + "\(request.values.count) values one by one from now on"))
-                } else if failure.exceptionCode != nil, failure.deviceAnswered {
+                } else if failure.exceptionCode != nil {
+                    // A gateway's 0x0A and 0x0B are faults too; they also count as the device not answering.
                     readings += refused(request, failure: failure, now: now)
                 } else {
                     readings.append(.problem("\(label): \(request.place): \(failure)"))

@@ -12,6 +12,8 @@ import Synchronization
 /// Every run has a deadline for the whole operation (`run(endpoint:label:deadline:_:)`): when it passes, the caller
 /// gets `.deadlinePassed` at once, the read in progress is cut short where the platform allows (a TCP socket is
 /// shut down), and the lane refuses new runs (`.busy`) until the late one returns, so late work never piles up.
+/// The deadline is the lane's own (a watchdog task and `ResumeOnce`); a shared "deadline for every external call"
+/// can replace those two pieces without changing the lane's callers.
 package final class ModbusLane: Sendable {
     package enum Outcome<T: Sendable>: Sendable {
         case done(T)
