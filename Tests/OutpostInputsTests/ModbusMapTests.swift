@@ -71,7 +71,8 @@ struct ModbusMapTests {
     @Test("values close together share one read; gaps up to max_gap are read along, wider ones start a new read")
     func coalescing() {
         let registers = [
-            ModbusRegister(name: "a", address: 0, type: .float32), ModbusRegister(name: "b", address: 2, type: .float32),
+            ModbusRegister(name: "a", address: 0, type: .float32),
+            ModbusRegister(name: "b", address: 2, type: .float32),
             ModbusRegister(name: "c", address: 14, type: .uint16), ModbusRegister(name: "d", address: 40, type: .uint16),
             ModbusRegister(name: "e", table: .input, address: 0, type: .uint16),
             ModbusRegister(name: "f", table: .coil, address: 3), ModbusRegister(name: "g", table: .coil, address: 150),

@@ -20,7 +20,9 @@ struct ModbusRTUTests {
         let registers = testMapRegisters()
         let task = start(modbusDevice(endpoint: line(pair), registers: registers), into: recorder)
         defer { task.cancel() }
-        try await recorder.wait("every value") { readings in registers.allSatisfy { readings.value("dev.\($0.name)") != nil } }
+        try await recorder.wait("every value") { readings in
+            registers.allSatisfy { readings.value("dev.\($0.name)") != nil }
+        }
         for (name, _, _, _, _, expected) in testMapValues {
             #expect(recorder.readings.value("dev.\(name)") == expected, "\(name)")
         }
@@ -35,7 +37,8 @@ struct ModbusRTUTests {
         let interval = Duration.milliseconds(500)
         // The silent unit reads three tables (three requests); it must cost one 300 ms timeout per poll, not three,
         // or the bus could not fit the other unit's 500 ms interval.
-        let silentRegisters = [ModbusRegister(name: "a", address: 0), ModbusRegister(name: "b", table: .input, address: 0),
+        let silentRegisters = [ModbusRegister(name: "a", address: 0),
+                               ModbusRegister(name: "b", table: .input, address: 0),
                                ModbusRegister(name: "c", table: .coil, address: 0)]
         let alive = start(modbusDevice("alive", endpoint: line(pair), unit: 1,
                                        registers: [ModbusRegister(name: "air", address: 6, type: .float32)],
@@ -47,7 +50,8 @@ struct ModbusRTUTests {
             silent.cancel()
         }
         try await recorder.wait("the silent unit stale and ten readings of the other") { readings in
-            !readings.events(.deviceStale).isEmpty && readings.samples.filter { $0.series.name == "alive.air" }.count >= 10
+            !readings.events(.deviceStale).isEmpty
+                && readings.samples.filter { $0.series.name == "alive.air" }.count >= 10
         }
         let stale = recorder.readings.events(.deviceStale)
         #expect(stale.count == 1)
@@ -82,7 +86,8 @@ struct ModbusRTUTests {
         server = try ModbusTestServer(rtu: pair.serverEnd, parity: "N")
         let before = recorder.samples("dev.air").count
         try await recorder.wait("values after the replug") { readings in
-            !readings.events(.deviceRecovered).isEmpty && readings.samples.filter { $0.series.name == "dev.air" }.count > before
+            !readings.events(.deviceRecovered).isEmpty
+                && readings.samples.filter { $0.series.name == "dev.air" }.count > before
         }
         _ = server
     }

@@ -18,7 +18,9 @@ struct ModbusTCPTests {
         let task = start(modbusDevice(endpoint: .tcp(host: "127.0.0.1", port: server.port), registers: registers),
                          into: recorder)
         defer { task.cancel() }
-        try await recorder.wait("every value") { readings in registers.allSatisfy { readings.value("dev.\($0.name)") != nil } }
+        try await recorder.wait("every value") { readings in
+            registers.allSatisfy { readings.value("dev.\($0.name)") != nil }
+        }
         for (name, _, _, _, _, expected) in testMapValues {
             #expect(recorder.readings.value("dev.\(name)") == expected, "\(name)")
         }
@@ -119,7 +121,8 @@ struct ModbusTCPTests {
         server = try ModbusTestServer(tcp: port)
         let before = recorder.samples("dev.air").count
         try await recorder.wait("values after the restart") { readings in
-            !readings.events(.deviceRecovered).isEmpty && readings.samples.filter { $0.series.name == "dev.air" }.count > before
+            !readings.events(.deviceRecovered).isEmpty
+                && readings.samples.filter { $0.series.name == "dev.air" }.count > before
         }
         #expect(recorder.readings.events(.deviceStale).count == 1)
         _ = server
@@ -142,7 +145,8 @@ struct ModbusTCPTests {
         }
         try await recorder.wait("the slow device stale") { !$0.events(.deviceStale).isEmpty }
         let stale = try #require(recorder.readings.events(.deviceStale).first)
-        #expect(stale.message.contains("slow (tcp 127.0.0.1:\(slow.port) unit 1) stopped answering: no answer within 300ms"))
+        #expect(stale.message.contains("slow (tcp 127.0.0.1:\(slow.port) unit 1) stopped answering: "
+            + "no answer within 300ms"))
         #expect(recorder.readings.problems.contains { $0.hasPrefix("slow (") && $0.contains("no answer within 300ms") })
         #expect(recorder.samples("slow.a").isEmpty)
         #expect(recorder.samples("fast.a").count >= 2)
@@ -199,7 +203,8 @@ struct ModbusMalformedTests {
             (readings.samples.last { $0.series.name == "dev.modbus.errors" }?.value ?? 0) >= 2
         }
         let problems = recorder.readings.problems
-        #expect(problems.allSatisfy { $0.hasPrefix("dev (tcp 127.0.0.1:\(server.port) unit 1): holding registers 0–1: ") },
+        let prefix = "dev (tcp 127.0.0.1:\(server.port) unit 1): holding registers 0–1: "
+        #expect(problems.allSatisfy { $0.hasPrefix(prefix) },
                 "\(kind): \(problems)")
         #expect(recorder.samples("dev.x").isEmpty)
         behaviour.reply.withLock { $0 = { r in .bytes(r.answer([0x00, 0x07, 0x00, 0x08])) } }
@@ -225,11 +230,12 @@ struct ModbusMalformedTests {
         }
         try await recorder.wait("the wrong unit stale") { !$0.events(.deviceStale).isEmpty }
         let fault = try #require(recorder.readings.events(.sensorFault).first)
-        #expect(fault.message == "wrong (tcp 127.0.0.1:\(server.port) unit 9): holding register 0 (`x`): exception 0x0B "
-            + "gateway target device failed to respond")
+        let device = "wrong (tcp 127.0.0.1:\(server.port) unit 9)"
+        #expect(fault.message == "\(device): holding register 0 (`x`): exception 0x0B gateway target device failed to "
+            + "respond")
         #expect(recorder.readings.events(.sensorFault).count == 1)
-        #expect(recorder.readings.events(.deviceStale).first?.message.hasPrefix("wrong (tcp 127.0.0.1:\(server.port) unit 9) "
-            + "stopped answering: exception 0x0B") == true)
+        #expect(recorder.readings.events(.deviceStale).first?.message.hasPrefix("\(device) stopped answering: exception "
+            + "0x0B") == true)
         #expect(recorder.readings.value("right.x") == 42, "the other unit on the same server reads on")
     }
 

@@ -149,7 +149,8 @@ struct ModbusConfigTests {
                   + "against the device's register map"),
               ("length = 1\ntype = \"float32\"", "length", "a float32 spans 2 registers, not 1; check the type "
                   + "against the device's register map"),
-              ("table = \"coil\"\ntype = \"float32\"", "type", "a coil holds one bit; its type is `bool`, not `float32`"),
+              ("table = \"coil\"\ntype = \"float32\"", "type",
+               "a coil holds one bit; its type is `bool`, not `float32`"),
               ("type = \"int16\"\nbit = 3", "bit", "`bit` picks one bit of a register for type = \"bool\"; this value is "
                   + "`int16`"),
               ("address = 65535\ntype = \"float64\"", "address", "a float64 at 65535 runs past address 65535"),

@@ -133,7 +133,8 @@ public final class SerialPair: Sendable {
         ])
         process.withLock { $0 = socat }
         let deadline = Date().addingTimeInterval(20)
-        while !(FileManager.default.fileExists(atPath: outpostEnd) && FileManager.default.fileExists(atPath: serverEnd)) {
+        let exists = { FileManager.default.fileExists(atPath: $0) }
+        while !(exists(outpostEnd) && exists(serverEnd)) {
             guard Date() < deadline, socat.isRunning else {
                 throw ServerError(message: "socat did not make the pseudo-terminal pair")
             }

@@ -193,7 +193,8 @@ enum ModbusRegisterReader {
         let bit = reader.contains("bit") ? reader.int("bit", in: 0...15, default: 0) : nil
         let length = reader.contains("length") ? reader.int("length", in: 1...125, default: 1) : nil
         var register = ModbusRegister(name: name ?? "", table: table, address: address, type: type, order: order,
-                                      scale: reader.double("scale", default: 1), offset: reader.double("offset", default: 0),
+                                      scale: reader.double("scale", default: 1),
+                                      offset: reader.double("offset", default: 0),
                                       unit: reader.string("unit", default: ""), bit: bit)
         register.kind = SeriesKind(rawValue: reader.choice("kind", ["gauge", "counter"], default: "gauge")) ?? .gauge
         for (key, value) in reader.stringMap("attributes") { register.attributes[key] = .string(value) }
@@ -212,7 +213,8 @@ enum ModbusRegisterReader {
             valid = false
         }
         if register.table.holdsBits, register.type != .bool {
-            refuse("type", "a \(register.table.label) holds one bit; its type is `bool`, not `\(register.type.rawValue)`")
+            refuse("type", "a \(register.table.label) holds one bit; its type is `bool`, not "
+                + "`\(register.type.rawValue)`")
         }
         if register.bit != nil, register.table.holdsBits || register.type != .bool {
             refuse("bit", register.table.holdsBits ? "a \(register.table.label) is one bit already; leave `bit` out"

@@ -125,7 +125,7 @@ struct FuzzTests {
         let bytes = Mutex<[UInt8]>([])
     }
 
-    @Test("Modbus answers: any bytes from a peer become values, a problem or a fault, never a trap or a non-finite sample")
+    @Test("Modbus answers: any bytes from a peer are values, a problem or a fault; never a trap or a NaN sample")
     func modbus() throws {
         let next = NextAnswer()
         // The answer keeps the request's transaction id, so mutations reach past libmodbus's first check.
@@ -135,14 +135,17 @@ struct FuzzTests {
             return .bytesThenClose(bytes)
         }
         let endpoint = ModbusEndpoint.tcp(host: "127.0.0.1", port: server.port)
-        var holding = ModbusReader(configuration: ModbusInputConfiguration(name: "fuzz", endpoint: endpoint, registers: [
+        let holdingMap = ModbusInputConfiguration(name: "fuzz", endpoint: endpoint, registers: [
             ModbusRegister(name: "t", address: 0, type: .float32, unit: "Cel"),
             ModbusRegister(name: "n", address: 2, type: .int32, order: .cdab, scale: 1e300),
             ModbusRegister(name: "flag", address: 4, type: .bool, bit: 3),
             ModbusRegister(name: "d", address: 5, type: .float64, order: .dcba, unit: "%"),
-        ]))
-        var coils = ModbusReader(configuration: ModbusInputConfiguration(name: "fuzz", endpoint: endpoint,
-            registers: (0..<10).map { ModbusRegister(name: "c\($0)", table: .coil, address: $0) }))
+        ])
+        let coilMap = ModbusInputConfiguration(name: "fuzz", endpoint: endpoint,
+                                               registers: (0..<10).map { ModbusRegister(name: "c\($0)", table: .coil,
+                                                                                        address: $0) })
+        var holding = ModbusReader(configuration: holdingMap)
+        var coils = ModbusReader(configuration: coilMap)
         let connection = ModbusConnection(endpoint: endpoint)
         defer { connection.close() }
         var time: Int64 = 0, answered = 0
@@ -155,7 +158,8 @@ struct FuzzTests {
             let result = connection.read(request, unit: 1, timeout: .milliseconds(50))
             if ContinuousClock.now - started > .seconds(5) { Issue.record("a read took over 5 s") }
             let outcome = ModbusLane.Outcome<[ModbusReadResult]>.done([ModbusReadResult(result, nanos: 1)])
-            let readings = useCoils ? coils.readings(for: outcome, now: time) : holding.readings(for: outcome, now: time)
+            let readings = useCoils ? coils.readings(for: outcome, now: time)
+                : holding.readings(for: outcome, now: time)
             for case .sample(let sample) in readings where !sample.value.isFinite {
                 Issue.record("non-finite sample \(sample.series.name) from \(bytes.prefix(40))")
             }
@@ -171,7 +175,8 @@ struct FuzzTests {
         // Kept answers are hex (`Fuzz/Regressions/<name>.modbus`, e.g. `xxd -p` of modbus.current).
         for regression in Self.regressions(".modbus") {
             let hex = Array(regression.filter(\.isHexDigit))
-            _ = check(stride(from: 0, to: hex.count - 1, by: 2).compactMap { UInt8(String(hex[$0...$0 + 1]), radix: 16) })
+            let pairs = stride(from: 0, to: hex.count - 1, by: 2).map { String(hex[$0...$0 + 1]) }
+            _ = check(pairs.compactMap { UInt8($0, radix: 16) })
         }
         var fuzzer = MutationFuzzer(target: "modbus", byteSeeds: [holdingAnswer, coilAnswer, exception], byteTokens: [
             [0x7F, 0xC0, 0, 0], [0xFF, 0x80, 0, 0], [0x7F, 0x80, 0, 0], [0xFF, 0xFF], [0], [0x80], [0x83, 0x0B],
