@@ -42,6 +42,19 @@ struct ModbusLaneTests {
         #expect(overlap.most == 1)
     }
 
+    @Test("two names of one serial port (a link such as /dev/serial0 and its target) share one lane")
+    func linkedNamesShareALane() throws {
+        let folder = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = folder.appendingPathComponent("ttyS0").path, alias = folder.appendingPathComponent("serial0").path
+        FileManager.default.createFile(atPath: port, contents: nil)
+        try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: port)
+        let direct = ModbusLanes.lane(for: .rtu(ModbusSerialLine(device: port)))
+        let linked = ModbusLanes.lane(for: .rtu(ModbusSerialLine(device: alias, baud: 9600)))
+        #expect(direct === linked)
+        #expect(ModbusLanes.lane(for: .tcp(host: "a", port: 502)) !== ModbusLanes.lane(for: .tcp(host: "a", port: 503)))
+    }
+
     @Test("two TCP servers are read in parallel on the blocking pool")
     func parallelLanes() async {
         let first = endpoint("a"), second = endpoint("b")

@@ -253,6 +253,16 @@ package final class ModbusInFlightRead: Sendable {
     }
 }
 
+/// A serial device's path with its links resolved (`/dev/serial0` → `/dev/ttyS0`), or as written while it does not
+/// exist (an adapter not plugged in yet).
+enum ModbusDevicePath {
+    static func resolved(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+}
+
 /// The monotonic clock in nanoseconds, for the serial line's frame gap and for response times.
 enum ModbusMonotonic {
     static func nanos() -> Int64 {

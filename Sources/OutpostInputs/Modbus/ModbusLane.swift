@@ -144,13 +144,15 @@ package enum ModbusLanes {
     private static let lanes = Mutex<[String: ModbusLane]>([:])
 
     /// The lane of `endpoint`. Lanes stay for the life of the process (a few per gateway); their connections close
-    /// when the last input using them stops.
+    /// when the last input using them stops. A serial device is keyed by the file it resolves to, so `/dev/serial0`
+    /// and `/dev/ttyS0` share one lane.
     package static func lane(for endpoint: ModbusEndpoint) -> ModbusLane {
-        lanes.withLock { lanes in
-            if let lane = lanes[endpoint.laneKey] { return lane }
-            let executor = endpoint.isSerial ? BlockingExecutor(label: "modbus.\(endpoint.laneKey)") : .pooled
-            let lane = ModbusLane(key: endpoint.laneKey, executor: executor)
-            lanes[endpoint.laneKey] = lane
+        let key = endpoint.isSerial ? ModbusDevicePath.resolved(endpoint.laneKey) : endpoint.laneKey
+        return lanes.withLock { lanes in
+            if let lane = lanes[key] { return lane }
+            let executor = endpoint.isSerial ? BlockingExecutor(label: "modbus.\(key)") : .pooled
+            let lane = ModbusLane(key: key, executor: executor)
+            lanes[key] = lane
             return lane
         }
     }
