@@ -34,17 +34,15 @@ struct ModbusRTUTests {
         let pair = try SerialPair()
         let server = try ModbusTestServer(rtu: pair.serverEnd, parity: "N", units: [1])
         let recorder = ReadingRecorder()
-        let interval = Duration.milliseconds(500)
-        // The silent unit reads three tables (three requests); it must cost one 300 ms timeout per poll, not three,
-        // or the bus could not fit the other unit's 500 ms interval.
-        let silentRegisters = [ModbusRegister(name: "a", address: 0),
-                               ModbusRegister(name: "b", table: .input, address: 0),
-                               ModbusRegister(name: "c", table: .coil, address: 0)]
+        let interval = Duration.milliseconds(800)
+        // The silent unit's map costs ten requests (values far apart). It must cost one 150 ms timeout per poll,
+        // not ten (1.5 s), or the bus could not fit the other unit's 800 ms interval.
+        let silentRegisters = (0..<10).map { ModbusRegister(name: "r\($0)", address: $0 * 100) }
         let alive = start(modbusDevice("alive", endpoint: line(pair), unit: 1,
                                        registers: [ModbusRegister(name: "air", address: 6, type: .float32)],
                                        interval: interval), into: recorder)
         let silent = start(modbusDevice("silent", endpoint: line(pair), unit: 2, registers: silentRegisters,
-                                        interval: interval, timeout: .milliseconds(300), staleAfter: 3), into: recorder)
+                                        interval: interval, timeout: .milliseconds(150), staleAfter: 3), into: recorder)
         defer {
             alive.cancel()
             silent.cancel()
@@ -56,12 +54,15 @@ struct ModbusRTUTests {
         let stale = recorder.readings.events(.deviceStale)
         #expect(stale.count == 1)
         #expect(stale.first?.message == "silent (rtu \(pair.outpostEnd) 19200 8N1 unit 2) stopped answering: "
-            + "no answer within 300ms (3 polls in a row)")
+            + "no answer within 150ms (3 polls in a row)")
+        // One failed request per poll: the other nine were never sent.
+        let errors = recorder.samples("silent.modbus.errors")
+        #expect(errors.last?.value == Double(errors.count))
         let times = recorder.samples("alive.air").prefix(10).map(\.time)
         let span = Double(times.last! - times.first!) / 1e9
-        // Nine intervals are 4.5 s; a bus that waited three timeouts per silent poll would need 8.1 s or more.
-        #expect(span < 4.5 * 1.3, "the live unit's ten readings spread over \(span) s")
-        #expect(recorder.samples("silent.a").isEmpty)
+        // Nine intervals are 7.2 s; a bus held 1.5 s per silent poll would skip ticks and need 14 s or more.
+        #expect(span < 7.2 * 1.5, "the live unit's ten readings spread over \(span) s")
+        #expect(recorder.samples("silent.r0").isEmpty)
         #expect(recorder.readings.value("alive.air") == 21.5)
         _ = server
     }
