@@ -85,8 +85,8 @@ package struct DetectionEngine: Sendable {
         states.compactMap { $0?.summary }
     }
 
-    package func estimate(for series: Series) -> SigmaDetector.Estimate? {
-        slots[series].flatMap { states[$0]?.sigma?.estimate }
+    package func estimate(for series: Series) -> AnomalyDetector.Estimate? {
+        slots[series].flatMap { states[$0]?.anomaly?.estimate }
     }
 
     private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
@@ -96,7 +96,7 @@ package struct DetectionEngine: Sendable {
         let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
         return SeriesState(
             series: sample.series,
-            sigma: settings.sigma.enabled ? SigmaDetector(configuration: settings.sigma) : nil,
+            anomaly: settings.anomaly.enabled ? AnomalyDetector(configuration: settings.anomaly) : nil,
             thresholds: thresholds,
             staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
         )
@@ -119,7 +119,7 @@ package struct SeriesSummary: Sendable {
 }
 
 private struct SeriesState: Sendable {
-    var sigma: SigmaDetector?
+    var anomaly: AnomalyDetector?
     var thresholds: [ThresholdRule]
     var staleness: StalenessRule?
     var summary: SeriesSummary
@@ -127,8 +127,8 @@ private struct SeriesState: Sendable {
     var previousCounter: Sample?
     let rateSeries: Series?
 
-    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
-        self.sigma = sigma
+    init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
+        self.anomaly = anomaly
         self.thresholds = thresholds
         self.staleness = staleness
         self.summary = SeriesSummary(series: series)
@@ -141,9 +141,9 @@ private struct SeriesState: Sendable {
         var events = staleness?.sampleArrived(sample) ?? []
         record(sample)
         guard let detected = detectable(sample) else { return events }
-        if sigma != nil {
-            events += sigma!.process(detected)
-            summary.suppressed = sigma!.suppressedEpisodes
+        if anomaly != nil {
+            events += anomaly!.process(detected)
+            summary.suppressed = anomaly!.suppressedEpisodes
         }
         for index in thresholds.indices {
             events += thresholds[index].process(detected)

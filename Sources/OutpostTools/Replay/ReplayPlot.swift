@@ -22,7 +22,7 @@ package struct ReplayTrace: Sendable {
         self.sigma = sigma
     }
 
-    package mutating func add(time: Int64, value: Double, estimate: SigmaDetector.Estimate?) {
+    package mutating func add(time: Int64, value: Double, estimate: AnomalyDetector.Estimate?) {
         times.append(time)
         values.append(value)
         let warm = (estimate?.samples ?? 0) > 1

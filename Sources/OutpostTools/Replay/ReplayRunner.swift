@@ -21,7 +21,7 @@ package struct ReplayRunner {
     package struct FileSummary: Sendable {
         package let path: String
         package var series: SeriesSummary?
-        package var estimate: SigmaDetector.Estimate?
+        package var estimate: AnomalyDetector.Estimate?
         package var rows = 0
         package var skipped = 0
         package var events = 0
@@ -49,7 +49,7 @@ package struct ReplayRunner {
         let (series, source) = seriesAndSource(for: path)
         var engine = DetectionEngine(configuration: detection)
         let gateway = configuration?.gateway.id ?? "replay"
-        let sigma = detection.settings(for: series, sensorPatch: source.patch).sigma.sigma
+        let sigma = detection.settings(for: series, sensorPatch: source.patch).anomaly.sigma
         var trace = ReplayTrace(name: series.name, unit: series.unit, sigma: sigma)
         while let line = file.next() {
             switch line {
