@@ -64,7 +64,7 @@ package struct AnomalyConfiguration: Sendable, Equatable {
     /// `"0s"` drops the record rule's range.
     package var rangeHorizon: Duration = .seconds(7 * 86400)
     /// `likelihood_threshold`, default `1e-6`: a sample starts an episode when an excursion this large is rarer
-    /// than this for the series (one in a million samples); a run of excursions when rarer than a hundredth of it.
+    /// than this for the series (one in a million samples); a run of excursions when rarer than a thousandth of it.
     package var likelihoodThreshold = 1e-6
     /// `recent_samples`, default `10`: how many of the newest samples the likelihood rule counts excursions in.
     package var recentSamples = 10

@@ -22,8 +22,11 @@ package struct AnomalyDetector: Sendable {
     /// Episodes kept quiet: since the last resolved event sent, and in total.
     private var suppressedSinceReport = 0
     package private(set) var suppressedEpisodes = 0
-    /// What the newest sample was judged against, for replay plots.
+    /// What the newest sample was judged against, and how likely the rules found it (with `tracing` on), for
+    /// replay plots.
     package private(set) var lastJudgement: Judgement?
+    package private(set) var lastLikelihood: Double?
+    package var tracing = false
 
     /// Mean and standard deviation as the detector sees them (the latter floored).
     package struct Estimate: Sendable, Equatable {
@@ -63,7 +66,10 @@ package struct AnomalyDetector: Sendable {
             return []
         }
         let judgement = judge(sample)
-        lastJudgement = judgement
+        if tracing {
+            lastJudgement = judgement
+            lastLikelihood = rules.compactMap { $0.likelihood(of: judgement) }.min()
+        }
         var events: [Event]
         let outcome: Outcome
         if episode != nil {

@@ -85,8 +85,24 @@ package struct DetectionEngine: Sendable {
         states.compactMap { $0?.summary }
     }
 
+    /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
+    package var tracing = false
+
+    /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
+    package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
+        guard let detector = slots[series].flatMap({ states[$0]?.anomaly }), let judgement = detector.lastJudgement
+        else { return nil }
+        return (judgement, detector.lastLikelihood)
+    }
+
     package func estimate(for series: Series) -> AnomalyDetector.Estimate? {
         slots[series].flatMap { states[$0]?.anomaly?.estimate }
+    }
+
+    private func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(configuration: configuration)
+        detector.tracing = tracing
+        return detector
     }
 
     private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
@@ -96,7 +112,7 @@ package struct DetectionEngine: Sendable {
         let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
         return SeriesState(
             series: sample.series,
-            anomaly: settings.anomaly.enabled ? AnomalyDetector(configuration: settings.anomaly) : nil,
+            anomaly: settings.anomaly.enabled ? tracedDetector(settings.anomaly) : nil,
             thresholds: thresholds,
             staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
         )

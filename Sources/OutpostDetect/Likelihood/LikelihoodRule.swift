@@ -2,7 +2,8 @@ import OutpostCore
 
 /// Raises on an excursion the series itself makes rare: one sample further out than it goes once in
 /// 1 / `likelihood_threshold` samples (a *spike*), or more samples beyond `sigma` among the last `recent_samples`
-/// than its rate of excursions makes likely below a hundredth of the threshold (a *run*).
+/// than its rate of excursions makes likely below a thousandth of the threshold (a *run*: counts of excursions
+/// cluster in bursts more than independent samples would, so the bar is higher).
 ///
 /// The anomaly likelihood of Ahmad, Lavin, Purdy and Agha (2017, "Unsupervised real-time anomaly detection for
 /// streaming data"): keep a long-run distribution of each series' scores, compare the recent ones with it, and
@@ -10,7 +11,7 @@ import OutpostCore
 /// judged by the binomial tail of their count. What the rule learns leaves episodes out, but for the peak of each
 /// rise that returned to normal: a rise that recurs teaches the rise tail and becomes ordinary. Drops teach
 /// nothing: on real recordings a drop (a service down, a sensor unplugged) stays telling however often it came
-/// before. A sample beyond the range of the last day is judged against 100 times the threshold: it is new at
+/// before. A sample beyond the range of the last day is judged against 10 times the threshold: it is new at
 /// least for a day.
 ///
 /// Memory: two tails, a bit per recent sample, and a one-day range (12 blocks).
@@ -40,7 +41,7 @@ struct LikelihoodRule: DetectionRule {
     func inspect(_ judgement: Judgement) -> Finding? {
         let z = judgement.z
         let newForADay = lastDay.isOutside(judgement.value, margin: judgement.baselineDeviation, high: z > 0)
-        let spikeThreshold = newForADay ? threshold * 100 : threshold
+        let spikeThreshold = newForADay ? threshold * 10 : threshold
         let single = (z >= 0 ? rises : drops).probability(ofAtLeast: abs(z))
         if single < spikeThreshold {
             return Finding(kind: "spike", likelihood: single,
@@ -49,10 +50,19 @@ struct LikelihoodRule: DetectionRule {
         let (count, trials) = counted(including: judgement.isOutside)
         guard count >= confirmSamples else { return nil }
         let run = Mathematics.binomialTail(trials: trials, atLeast: count, probability: rises.rate + drops.rate)
-        guard run < threshold / 100 else { return nil }
+        guard run < threshold / 1000 else { return nil }
         return Finding(kind: "run", likelihood: run,
                        explanation: "\(count) of the last \(trials) samples lie beyond \(formatted(sigma)) sigma; "
                            + "this series does that once in \(oneIn(run)) samples")
+    }
+
+    /// The smaller of the sample's spike and run probabilities (1 within `sigma`).
+    func likelihood(of judgement: Judgement) -> Double? {
+        guard judgement.isOutside else { return 1 }
+        let single = (judgement.z >= 0 ? rises : drops).probability(ofAtLeast: abs(judgement.z))
+        let (count, trials) = counted(including: true)
+        guard count >= confirmSamples else { return single }
+        return min(single, Mathematics.binomialTail(trials: trials, atLeast: count, probability: rises.rate + drops.rate))
     }
 
     mutating func learn(_ judgement: Judgement, outcome: Outcome) {

@@ -22,11 +22,15 @@ package protocol DetectionRule: Sendable {
     /// Whether the condition behind an episode this rule started (one that ends `.whenSettled`) is over; asked
     /// after the rule learned each of its samples.
     func hasSettled(_ judgement: Judgement) -> Bool
+    /// How likely the series makes a sample like this one, by the rule's estimate (a probability per sample), for
+    /// replay plots; nil when the rule has no such estimate. Asked before the rule learns from the sample.
+    func likelihood(of judgement: Judgement) -> Double?
 }
 
 extension DetectionRule {
     package mutating func episodeEnded(_ episode: EndedEpisode) {}
     package func hasSettled(_ judgement: Judgement) -> Bool { true }
+    package func likelihood(of judgement: Judgement) -> Double? { nil }
 }
 
 /// When a rule is asked whether a sample starts an episode.

@@ -8,13 +8,14 @@ import Musl
 import Darwin
 #endif
 
-enum Mathematics {
-    static func exponential(_ x: Double) -> Double { exp(x) }
-    static func logarithm(_ x: Double) -> Double { log(x) }
+package enum Mathematics {
+    package static func exponential(_ x: Double) -> Double { exp(x) }
+    package static func logarithm(_ x: Double) -> Double { log(x) }
+    package static func log10(_ x: Double) -> Double { logarithm(x) / logarithm(10) }
 
     /// P(X ≥ atLeast) for X ~ Binomial(trials, probability): how likely `atLeast` excursions among `trials`
     /// samples are when each is one with `probability`, independently. `trials` is small (at most 64).
-    static func binomialTail(trials: Int, atLeast: Int, probability: Double) -> Double {
+    package static func binomialTail(trials: Int, atLeast: Int, probability: Double) -> Double {
         guard atLeast > 0 else { return 1 }
         guard atLeast <= trials else { return 0 }
         let p = min(max(probability, 1e-12), 1 - 1e-12)
