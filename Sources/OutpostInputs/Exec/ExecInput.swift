@@ -9,11 +9,12 @@ package enum ExecInput: InputKind {
     }
 }
 
-/// Runs the command once per poll. A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
+/// Runs the command once per poll, through the `CommandSupervisor` (no reader thread waits for it; the timeout covers
+/// the whole run). A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
 /// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples. A value
 /// that cannot be true (NaN, ±Inf, outside its unit's physical range) is a skipped `problem` and one
 /// `outpost.sensor.fault` per field and run, never a sample; keys beyond `max_series` are refused and counted.
-package struct ExecReader: PollingReader {
+package struct ExecReader: AsyncPollingReader {
     package let configuration: ExecInputConfiguration
     private var series: SeriesTable
     private var faults = FaultLatch()
@@ -24,9 +25,11 @@ package struct ExecReader: PollingReader {
         self.series = configuration.seriesTable
     }
 
-    package mutating func read(now: Int64) -> [Reading] {
-        let result = CommandRunner.run(configuration.command, timeout: configuration.timeout,
-                                       maxOutput: configuration.maxOutput)
+    package mutating func read(now: Int64) async -> [Reading] {
+        let result = await CommandSupervisor.shared.run(configuration.command, timeout: configuration.timeout,
+                                                        maxOutput: configuration.maxOutput)
+        // Outpost is stopping: the command was killed, and there is nothing to say about it.
+        if result.cancelled { return [] }
         if let failure = Self.failure(of: result, timeout: configuration.timeout) {
             return fault(failure, now: now)
         }
@@ -151,7 +154,7 @@ extension ExecInputConfiguration: InputSettings {
     package var expectedInterval: Duration? { interval }
 
     package func makeInput(_ resources: InputResources) -> any Input {
-        PolledInput(name: name, interval: interval, reader: ExecReader(configuration: self), clock: resources.clock,
-                    wallClock: resources.wallClock)
+        AsyncPolledInput(name: name, interval: interval, reader: ExecReader(configuration: self),
+                         clock: resources.clock, wallClock: resources.wallClock)
     }
 }

@@ -15,6 +15,9 @@ package struct FileInputConfiguration: Sendable {
     package var identity: SensorIdentity
     /// `interval`, default `"10s"`.
     package var interval: Duration = .seconds(10)
+    /// `timeout`, default `"5s"`: a read that takes longer (a sysfs file of a hung I2C or 1-Wire device, which the
+    /// kernel may never return from) is given up on and reported as a fault; the input is skipped until it returns.
+    package var timeout: Duration = .seconds(5)
     /// `preset`, default `""`: `"ds18b20"` for 1-Wire thermometers.
     package var preset = Preset.none
     /// `regex`, `scale`, `offset`: see `NumberExtraction`.
@@ -30,12 +33,14 @@ package struct FileInputConfiguration: Sendable {
         let identity = SensorIdentity.read(reader, defaultUnit: preset == .ds18b20 ? "Cel" : "")
         let extraction = NumberExtraction.read(reader)
         let interval = reader.positiveDuration("interval", default: .seconds(10))
+        let timeout = reader.positiveDuration("timeout", default: .seconds(5))
         let faults = reader.node("fault_values").map { _ in readFaultValues(reader) } ?? nil
         reader.finish()
         guard let path else { return nil }
         var configuration = FileInputConfiguration(path: context.resolve(path), identity: identity,
                                                    extraction: extraction)
         configuration.interval = interval
+        configuration.timeout = timeout
         configuration.preset = preset
         configuration.faultValues = faults ?? (preset == .ds18b20 ? DS18B20.faultValues : [])
         if preset == .ds18b20 {

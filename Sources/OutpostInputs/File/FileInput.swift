@@ -22,6 +22,9 @@ package struct FileReader: PollingReader {
         self.series = configuration.identity.series()
     }
 
+    package var readDeadline: Duration { configuration.timeout }
+    package var readActivity: String { "reading \(configuration.path)" }
+
     package mutating func read(now: Int64) -> [Reading] {
         switch measure() {
         case .value(let value):

@@ -23,6 +23,9 @@ package struct HostReader: PollingReader {
         self.configuration = configuration
     }
 
+    package var readDeadline: Duration { configuration.timeout }
+    package var readActivity: String { "reading \(configuration.procPath) and \(configuration.sysPath)" }
+
     package mutating func read(now: Int64) -> [Reading] {
         var readings: [Reading] = []
         let groups = configuration.collect
