@@ -6,6 +6,9 @@ package enum MQTTPublishOutcome: Sendable, Equatable {
     case acknowledged
     /// Not sent or not acknowledged in time; the caller keeps the message and tries again later.
     case failed(String)
+    /// Refused for good: larger than the broker's maximum packet size, or a PUBACK saying the message itself is
+    /// unacceptable (not authorised, invalid topic or payload format). Sending it again can never work.
+    case refused(String)
 }
 
 /// A message received on a subscription.
@@ -22,14 +25,18 @@ package struct MQTTMessage: Sendable {
 /// A connection change, for logs and status.
 package enum MQTTConnectionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool, version: MQTTBroker.ProtocolVersion)
-    case disconnected(reason: String)
+    /// An established connection ended after `lasted`; the next attempt comes in `retryIn`.
+    case disconnected(reason: String, lasted: Duration, retryIn: Duration)
     /// A connect attempt failed before the broker answered (DNS, TCP, TLS); retried with backoff.
-    case unreachable(reason: String)
+    case unreachable(reason: String, retryIn: Duration)
     /// A CONNACK refusal (bad credentials, not authorised, ...): retried with backoff, as the broker's operator
     /// may be fixing it.
-    case refused(reason: String)
-    /// `protocol = "auto"` and the broker does not speak MQTT 5.
-    case fellBack(to: MQTTBroker.ProtocolVersion)
+    case refused(reason: String, retryIn: Duration)
+    /// `protocol = "auto"`: the broker closed an MQTT 5 connect before answering; 3.1.1 is tried at once, for this
+    /// connection (MQTT 5 again on the next).
+    case probingOlderProtocol(reason: String)
+    /// `protocol = "auto"` and the broker does not speak MQTT 5 (`reason` says how it showed); probed again later.
+    case fellBack(to: MQTTBroker.ProtocolVersion, reason: String)
 }
 
 /// One libmosquitto client: its own network thread driving `mosquitto_loop`, reconnects decided by
@@ -75,8 +82,12 @@ package final class MQTTClient: Sendable {
         context.addConnectedHandler(handler)
     }
 
-    /// The largest packet the broker accepts, from its MQTT 5 CONNACK; nil when it sets no limit (or speaks 3.1.1).
+    /// The largest packet the broker accepts: the smaller of its MQTT 5 CONNACK's and the configured
+    /// `max_packet_size`; nil when neither sets a limit.
     package var maximumPacketSize: Int? { context.maximumPacketSize }
+
+    /// The MQTT version of the current connection (or the one being tried).
+    package var protocolVersion: MQTTBroker.ProtocolVersion { context.protocolVersion }
 
     /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
     /// messages that match them. A slow consumer loses the oldest messages beyond `buffer`, never blocks the

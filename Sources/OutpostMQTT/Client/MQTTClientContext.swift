@@ -16,6 +16,7 @@ import Glibc
 final class MQTTClientContext: @unchecked Sendable {
     let handle: OpaquePointer
     let broker: MQTTBroker
+    private let monotonic = MonotonicClock(ContinuousClock())
     private let events: AsyncStream<MQTTConnectionEvent>.Continuation
     /// Ends a backoff wait early when the client stops.
     private let wake = DispatchSemaphore(value: 0)
@@ -32,6 +33,12 @@ final class MQTTClientContext: @unchecked Sendable {
         /// From the broker's CONNACK (MQTT 5 Maximum Packet Size, §3.2.2.3.6); nil when it sets no limit.
         var maximumPacketSize: Int?
         var connectedHandlers: [@Sendable () -> Void] = []
+        /// What libmosquitto logged about TLS during the current connect (OpenSSL's error, the certificate verdict).
+        var tlsError: String?
+        /// The packet size of each publish waiting for its PUBACK, and the largest the broker acknowledged: a
+        /// connection that drops after a publish larger than any acknowledged hints at a broker limit.
+        var publishSizes: [Int32: Int] = [:]
+        var largestAcknowledged = 0
 
         var connected: Bool { machine.phase == .connected }
     }
@@ -41,7 +48,8 @@ final class MQTTClientContext: @unchecked Sendable {
     init(broker: MQTTBroker, events: AsyncStream<MQTTConnectionEvent>.Continuation) throws(MQTTError) {
         self.broker = broker
         self.events = events
-        state = Mutex(State(machine: MQTTConnectionMachine(requested: broker.protocolVersion)))
+        state = Mutex(State(machine: MQTTConnectionMachine(requested: broker.protocolVersion,
+                                                           stableAfter: broker.stableAfter)))
         // A persistent session (clean_session = false): the broker keeps our subscriptions and in-flight QoS 1
         // messages across reconnects (MQTT 3.1.1 §3.1.2.4; MQTT 5 with the session expiry sent on CONNECT).
         guard let handle = mosquitto_new(broker.clientID, false, nil) else {
@@ -107,7 +115,14 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     var isConnected: Bool { state.withLock { $0.connected } }
-    var maximumPacketSize: Int? { state.withLock { $0.maximumPacketSize } }
+
+    var protocolVersion: MQTTBroker.ProtocolVersion { state.withLock { $0.machine.version } }
+
+    /// The smaller of the broker's announced limit (MQTT 5 CONNACK) and the configured `max_packet_size`.
+    var maximumPacketSize: Int? {
+        let announced = state.withLock { $0.maximumPacketSize }
+        return [announced, broker.maximumPacketSize].compactMap { $0 }.min()
+    }
 
     func vanish() {
         state.withLock { state in _ = state.machine.handle(.stop, random: 0) }
@@ -134,7 +149,7 @@ final class MQTTClientContext: @unchecked Sendable {
                 let status = mosquitto_loop(handle, 1000, 1)
                 // Often the disconnect callback has already said so; the machine ignores the repeat.
                 if status != MOSQ_ERR_SUCCESS.rawValue {
-                    feed(.connectionLost(reason: String(cString: mosquitto_strerror(status))))
+                    feed(lost(code: status))
                 } else if connackOverdue() {
                     feed(.connectionLost(reason: "no CONNACK within \(broker.connackTimeout)"))
                 }
@@ -160,8 +175,49 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     private func feed(_ input: MQTTConnectionMachine.Input) {
+        let now = monotonic.nowNanos()
         state.withLock { state in
-            state.pending += state.machine.handle(input, random: Double.random(in: 0..<1))
+            state.pending += state.machine.handle(input, random: Double.random(in: 0..<1), now: now)
+        }
+    }
+
+    /// What a lost connection (`code`: a disconnect callback's, or `mosquitto_loop`'s) means for the machine: a
+    /// failed TLS handshake is a failed connect (never a sign of the protocol version); anything else a closed
+    /// connection, named, with a hint when it followed a publish larger than any the broker acknowledged.
+    private func lost(code: Int32) -> MQTTConnectionMachine.Input {
+        let (connecting, tls, suspect) = state.withLock { state -> (Bool, String?, String?) in
+            defer {
+                state.publishSizes = [:]
+                state.tlsError = nil
+            }
+            let largest = state.publishSizes.values.max() ?? 0
+            let suspect = largest > state.largestAcknowledged && state.machine.phase == .connected
+                ? "; it dropped with a publish of \(largest) bytes in flight, larger than any the broker "
+                    + "acknowledged (\(state.largestAcknowledged)): if it limits packet sizes (an MQTT 3.1.1 broker "
+                    + "cannot say so), set max_packet_size in [mqtt.brokers.<name>] below \(largest)"
+                : nil
+            return (state.machine.phase == .connecting, state.tlsError, suspect)
+        }
+        if code == MOSQ_ERR_TLS.rawValue || code == MOSQ_ERR_TLS_HANDSHAKE.rawValue || (connecting && tls != nil) {
+            return .connectFailed(reason: tlsFailure(tls))
+        }
+        return .connectionLost(reason: MQTTReasons.disconnect(code: code, clientID: broker.clientID) + (suspect ?? ""))
+    }
+
+    private func tlsFailure(_ detail: String?) -> String {
+        "TLS with \(broker.host):\(broker.port) failed: \(detail ?? "the handshake failed (no detail from the TLS library)")"
+    }
+
+    /// A line libmosquitto logs, from its network thread: TLS errors are kept for the failure they explain.
+    func logged(level: Int32, message: String) {
+        guard level & MOSQ_LOG_ERR != 0, message.contains("OpenSSL") || message.contains("TLS") else { return }
+        let verdict = MQTTReasons.certificateVerdict(handle)
+        state.withLock { state in
+            if let verdict {
+                state.tlsError = "\(verdict) (\(message))"
+            } else if state.tlsError == nil {
+                state.tlsError = message
+            }
         }
     }
 
@@ -188,11 +244,17 @@ final class MQTTClientContext: @unchecked Sendable {
             mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue),
                                          MQTTBroker.sessionExpirySeconds)
         }
-        state.withLock { $0.connectingSince = .now }
+        state.withLock { state in
+            state.connectingSince = .now
+            state.tlsError = nil
+        }
         let status = mosquitto_connect_bind_v5(handle, broker.host, Int32(broker.port), Int32(broker.keepAlive), nil,
                                                properties)
         if status != MOSQ_ERR_SUCCESS.rawValue {
-            feed(.connectFailed(reason: MQTTError(status, "connect to \(broker.host):\(broker.port)").message))
+            let tls = state.withLock { $0.tlsError }
+            let reason = status == MOSQ_ERR_TLS.rawValue || tls != nil
+                ? tlsFailure(tls) : MQTTError(status, "connect to \(broker.host):\(broker.port)").message
+            feed(.connectFailed(reason: reason))
         }
     }
 
@@ -203,7 +265,7 @@ final class MQTTClientContext: @unchecked Sendable {
             state.withLock { $0.connectedHandlers }.forEach { $0() }
         case .disconnected:
             failInFlight(reason: "the connection to the broker dropped")
-        case .unreachable, .refused, .fellBack:
+        case .unreachable, .refused, .fellBack, .probingOlderProtocol:
             break
         }
         events.yield(event)
@@ -218,8 +280,8 @@ final class MQTTClientContext: @unchecked Sendable {
 
     func connackReceived(code: Int32, flags: Int32, properties: OpaquePointer?) {
         guard code == 0 else {
-            feed(.refused(code: Int(code), reason: "the broker refused the connection: "
-                              + String(cString: mosquitto_reason_string(code))))
+            let version = state.withLock { $0.machine.version }
+            feed(.refused(code: Int(code), reason: MQTTReasons.refusal(code: code, version: version)))
             return
         }
         var limit: UInt32 = 0
@@ -230,8 +292,7 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     func disconnected(code: Int32) {
-        let reason = code == 0 ? "disconnected" : String(cString: mosquitto_reason_string(code))
-        feed(.connectionLost(reason: reason))
+        feed(lost(code: code))
     }
 
     private func check(_ status: Int32, _ what: String) throws(MQTTError) {

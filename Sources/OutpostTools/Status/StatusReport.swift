@@ -63,7 +63,10 @@ package enum StatusReport {
                 }
                 lines.append("  [\(field("kind"))] \(field("name")) → \(field("endpoint")): \(field("state")), "
                     + "delivered \(field("delivered_batches")) batches, \(field("retries")) retries, "
-                    + "\(field("rejected_batches")) rejected, last delivery \(field("last_delivery"))"
+                    + "\(field("rejected_batches")) rejected, "
+                    + (field("dropped_items") == "0" || field("dropped_items") == "-" ? ""
+                        : "\(field("dropped_items")) items too large dropped, ")
+                    + "last delivery \(field("last_delivery"))"
                     + (field("last_error") == "-" ? "" : ", last error: \(field("last_error"))"))
             }
         }
