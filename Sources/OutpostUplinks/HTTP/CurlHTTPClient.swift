@@ -50,8 +50,10 @@ package struct TLSSettings: Sendable, Equatable {
 /// One easy handle is reused so the connection (and TLS session) stays open between batches. Proxies come from the
 /// environment (`https_proxy`, `no_proxy`, ...), as libcurl reads them by default.
 ///
-/// - A kept-alive connection that the server or a NAT box closed while idle fails the next request before any
-///   answer (nothing received, or the send failed): that request is tried once more at once on a fresh connection
+/// - A kept-alive connection that the server closed while idle: libcurl itself retries the request once on a fresh
+///   connection when the reused one fails before any answer (nothing received, the send or receive failed).
+///   One that a NAT box or a cellular carrier forgot fails silently: the request goes nowhere and times out. Such a
+///   request (on a reused connection, with nothing received) is tried once more at once on a fresh connection
 ///   before it counts as a failure.
 /// - Certificates and keys rotated on disk (`ca_file`, `client_certificate`, `client_key`: Let's Encrypt, a fleet
 ///   CA) are picked up at the next connection: when one of the files changed, the handle is made afresh, with its
@@ -101,23 +103,23 @@ final class CurlHandle: @unchecked Sendable {
         renewIfTLSFilesChanged(tls)
         guard easy != nil else { return .transportFailure(code: -1, message: "curl_easy_init failed") }
         let first = performOnce(request, tls: tls, fresh: false)
-        // libcurl's own retry on a dead kept-alive connection does not cover every case (a request body already
-        // sent, a reset after the send): one more try, at once, on a new connection.
-        if case .transportFailure(let code, _) = first, Self.deadConnectionCodes.contains(code), reusedConnection {
+        if case .transportFailure(let code, _) = first, code == Self.timedOut, reusedWithoutAnswer {
             return performOnce(request, tls: tls, fresh: true)
         }
         return first
     }
 
-    /// CURLE_GOT_NOTHING (52), CURLE_SEND_ERROR (55), CURLE_RECV_ERROR (56): the connection died under the request.
-    static let deadConnectionCodes: Set<Int> = [52, 55, 56]
+    /// CURLE_OPERATION_TIMEDOUT.
+    static let timedOut = 28
 
-    /// Whether the last transfer ran on a connection kept from an earlier one (CURLINFO_NUM_CONNECTS is 0 then).
-    private var reusedConnection: Bool {
+    /// Whether the last transfer ran on a connection kept from an earlier one (CURLINFO_NUM_CONNECTS is 0 then) and
+    /// received not even a header byte: a connection that died without anyone saying so.
+    private var reusedWithoutAnswer: Bool {
         guard let easy else { return false }
-        var connects = 0
+        var connects = 0, headerBytes = 0
         outpost_curl_get_long(easy, CURLINFO_NUM_CONNECTS, &connects)
-        return connects == 0
+        outpost_curl_get_long(easy, CURLINFO_HEADER_SIZE, &headerBytes)
+        return connects == 0 && headerBytes == 0
     }
 
     private func renewIfTLSFilesChanged(_ tls: TLSSettings) {

@@ -111,10 +111,10 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     /// A request of `size` bytes was refused as too large: later batches above it are split before sending, and the
-    /// operator is told once per new limit which setting makes batches fit at the source.
+    /// operator is told (once: the halving goes on quietly) which setting makes batches fit at the source.
     private func noteTooLarge(_ size: Int) {
-        let limit = learnedLimit.lower(to: size - 1)
-        guard let limit else { return }
+        let first = learnedLimit.value == nil
+        guard let limit = learnedLimit.lower(to: size - 1), first else { return }
         warn("\(configuration.name) refused a \(size)-byte request as too large (HTTP 413): batches over \(limit) "
             + "bytes are now sent in halves; lower [batch] max_bytes (or this uplink's max_batch_bytes) so batches "
             + "are made small enough for the receiver (a gzip request is several times smaller than max_bytes)")
