@@ -32,7 +32,9 @@ struct ImpossibleReadingsTests {
         #expect(readings.samples.map(\.series.name) == ["probe.ok"])
         #expect(readings.samples.allSatisfy { $0.value.isFinite })
         #expect(readings.problems.count == 5, "\(readings.problems)")
-        #expect(readings.problems.contains("probe: temperature: `nan` is not a number; skipped"))
+        #expect(readings.problems.contains("probe: temperature: `NaN` is not a number; skipped"))
+        #expect(readings.problems.contains("probe: humidity: `1e999` is beyond a double's range; skipped"),
+                "the text received, not `inf`")
         #expect(readings.problems.contains { $0.contains("rh: 140 % is outside 0…100 %") })
         #expect(readings.problems.contains { $0.contains("cold: -300 Cel is below -273.15 Cel") })
         #expect(readings.events.count == 5)

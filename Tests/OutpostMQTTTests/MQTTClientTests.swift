@@ -114,6 +114,64 @@ struct MQTTTLSTests {
     }
 }
 
+@Suite("MQTT TLS files rotated on disk", .serialized)
+struct MQTTRotatedCertificatesTests {
+    /// Copies `source` over `target` the way renewal tools do: a new file renamed over the old one.
+    func install(_ source: String, at target: String) throws {
+        let staged = target + ".new"
+        try? FileManager.default.removeItem(atPath: staged)
+        try FileManager.default.copyItem(atPath: source, toPath: staged)
+        #expect(rename(staged, target) == 0)
+    }
+
+    func broker(port: Int, _ files: TestCertificates) throws -> MosquittoBroker {
+        try MosquittoBroker(port: port, extraConfig: """
+            cafile \(files.ca)
+            certfile \(files.serverCertificate)
+            keyfile \(files.serverKey)
+            require_certificate true
+            """)
+    }
+
+    @Test("a new CA, client certificate and key on disk are used at the next connection, without a restart")
+    func rotated() async throws {
+        let old = try TestCertificates(), new = try TestCertificates()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rotating-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let (ca, certificate, key) = (folder + "/ca.pem", folder + "/client.pem", folder + "/client.key")
+        for (source, target) in [(old.ca, ca), (old.clientCertificate, certificate), (old.clientKey, key)] {
+            try install(source, at: target)
+        }
+        var first: MosquittoBroker? = try broker(port: freeLoopbackPort(), old)
+        let port = first!.port
+        var settings = MQTTBroker(host: "127.0.0.1", port: port, tls: true, clientID: "rotating")
+        settings.caFile = ca
+        settings.clientCertificate = certificate
+        settings.clientKey = key
+        let client = try MQTTClient(broker: settings)
+        defer { client.stop() }
+        client.start()
+        var events = client.events.makeAsyncIterator()
+        guard case .connected? = await events.next() else {
+            Issue.record("the first certificates must connect")
+            return
+        }
+        // The fleet CA is replaced: the broker restarts with it, and the gateway's files are renewed on disk.
+        first?.stop()
+        first = nil
+        for (source, target) in [(new.ca, ca), (new.clientCertificate, certificate), (new.clientKey, key)] {
+            try install(source, at: target)
+        }
+        let second = try broker(port: port, new)
+        defer { second.stop() }
+        while let event = await events.next() {
+            if case .connected = event { break }
+        }
+        #expect(client.isConnected)
+        #expect(await client.publish(topic: "outpost/rotated", payload: Array("ok".utf8)) == .acknowledged)
+    }
+}
+
 @Suite("MQTT 5 → 3.1.1 fallback against a real 3.1.1-only broker (amqtt)")
 struct MQTTFallbackTests {
     @Test("protocol auto: a 3.1.1-only broker (amqtt) closes on an MQTT 5 CONNECT; the client falls back to 3.1.1 and publishes")

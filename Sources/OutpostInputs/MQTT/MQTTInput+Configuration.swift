@@ -7,7 +7,8 @@ package struct MQTTInputConfiguration: Sendable {
         case auto
         /// The payload is one number (`21.5`, `"21.5"`): series `name`.
         case number
-        /// Numeric fields of a JSON object, nested ones flattened (`BME280.Temperature` → `bme280.temperature`).
+        /// Readings of a JSON object under `JSONReadingRule`, nested ones flattened (`BME280.Temperature` →
+        /// `bme280.temperature`).
         case json
     }
 
@@ -22,8 +23,10 @@ package struct MQTTInputConfiguration: Sendable {
     package var preset = ""
     /// `format`, default `"auto"`: `auto`, `number` or `json`.
     package var format = Format.auto
-    /// `fields`, default all numeric fields: the (flattened, lowercase) JSON fields to keep.
+    /// `fields`, default every reading: the JSON fields to keep, dotted paths matched as `JSONReadingRule` says.
     package var fields: [String] = []
+    /// `json_keys`, default `"lower"`, and `json_strings`, default `"skip"`: the one JSON rule (`JSONReadingRule`).
+    package var json = JSONReadingRule()
     /// `device_level`, default the last level (zigbee2mqtt: every level after the first) or 2 (tasmota): which topic
     /// level names the device, counted from 1 (1 to 64); it becomes the `device` attribute.
     package var deviceLevel: Int?
@@ -56,7 +59,8 @@ package struct MQTTInputConfiguration: Sendable {
         let defaultFormat = configuration.preset.isEmpty ? "auto" : "json"
         configuration.format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue),
                                                               default: defaultFormat)) ?? .auto
-        configuration.fields = (reader.strings("fields") ?? []).map { $0.lowercased() }
+        configuration.fields = reader.strings("fields") ?? []
+        configuration.json = JSONReadingRule.read(reader)
         configuration.deviceLevel = reader.contains("device_level")
             ? reader.int("device_level", in: 1...64, default: 1) : (configuration.preset == "tasmota" ? 2 : nil)
         configuration.units = defaultUnits

@@ -73,8 +73,10 @@ package struct MQTTPayloadParser: Sendable {
         let trimmed = text.trimmingSpaces()
         let wantsJSON = configuration.format == .json || (configuration.format == .auto && trimmed.hasPrefix("{"))
         if !wantsJSON {
-            guard let value = Double(trimmed.hasPrefix("\"") ? String(trimmed.dropFirst().dropLast()) : trimmed)
-            else {
+            let quoted = trimmed.count >= 2 && trimmed.hasPrefix("\"") && trimmed.hasSuffix("\"")
+            let candidate = quoted ? String(trimmed.dropFirst().dropLast()) : trimmed
+            // The same number syntax as JSON (`JSONReadingRule`): never hexadecimal, `inf` or padded text.
+            guard JSONReadingRule.isStrictDecimal(candidate), let value = Double(candidate) else {
                 let shown = String(trimmed.prefix(40)).escapingInvisibles
                 return [.problem("\(message.topic): `\(shown)` is not a number; skipped")]
             }
@@ -86,13 +88,15 @@ package struct MQTTPayloadParser: Sendable {
         } catch {
             return [.problem("\(message.topic): \(error); skipped")]
         }
-        var values: [(String, Double)] = []
-        Self.flatten(document, prefix: "", into: &values, depth: 0)
-        let kept = values.filter { configuration.fields.isEmpty || configuration.fields.contains($0.0) }
-        guard !kept.isEmpty else {
-            return [.problem("\(message.topic): no numeric field\(configuration.fields.isEmpty ? "" : " of \(configuration.fields)") in the payload; skipped")]
+        let found = configuration.json.values(of: document, fields: configuration.fields)
+        let problems = found.problems.map { Reading.problem("\(message.topic): \($0.field): \($0.reason); skipped") }
+        guard !found.readings.isEmpty else {
+            let wanted = configuration.fields.isEmpty ? "" : " of \(configuration.fields)"
+            return problems.isEmpty
+                ? [.problem("\(message.topic): no numeric field\(wanted) in the payload; skipped")] : problems
         }
-        return readings(of: kept.map { ($0.0, $0.1) }, device: device, topic: message.topic, now: now)
+        return readings(of: found.readings.map { ($0.field, $0.value) }, device: device, topic: message.topic,
+                        now: now) + problems
     }
 
     /// Samples, a problem per value that cannot be true, and one problem for all the fields refused by
@@ -129,20 +133,6 @@ package struct MQTTPayloadParser: Sendable {
         return .sample(Sample(series: series, time: now, value: value))
     }
 
-    /// Numeric (and boolean) leaves of a JSON object, lowercase dotted paths, arrays and deep nesting left out.
-    static func flatten(_ value: JSONValue, prefix: String, into values: inout [(String, Double)], depth: Int) {
-        guard depth < 4, case .object(let members) = value else { return }
-        for (key, member) in members {
-            let path = (prefix.isEmpty ? "" : prefix + ".") + key.lowercased()
-            switch member {
-            case .object: flatten(member, prefix: path, into: &values, depth: depth + 1)
-            case .number(let number): values.append((path, number))
-            case .bool(let flag): values.append((path, flag ? 1 : 0))
-            default: continue
-            }
-        }
-    }
-
     /// The `device` attribute. Zigbee2MQTT publishes `<base>/<friendly name>` and friendly names may contain `/`
     /// (its docs suggest `kitchen/sensor1` for grouping), so with that preset the device is everything after the
     /// base topic; otherwise the last level, unless `device_level` picks one.
@@ -154,7 +144,9 @@ package struct MQTTPayloadParser: Sendable {
 
     private static func makeSeries(field: String?, device: String, configuration: MQTTInputConfiguration) -> Series {
         let leaf = field.map { String($0.split(separator: ".").last ?? Substring($0)) }
-        let unit = field.flatMap { configuration.units[$0] ?? configuration.units[leaf ?? ""] } ?? configuration.identity.unit
+        let unit = field.flatMap {
+            configuration.units[$0] ?? configuration.units[$0.lowercased()] ?? configuration.units[leaf?.lowercased() ?? ""]
+        } ?? configuration.identity.unit
         var extra = Attributes()
         extra.set("device", ifPresent: device)
         return configuration.identity.series(suffix: field, unit: unit, extra: extra)

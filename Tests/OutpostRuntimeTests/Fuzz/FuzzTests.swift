@@ -67,7 +67,7 @@ struct FuzzTests {
             for case .sample(let sample) in readings where !sample.value.isFinite {
                 Issue.record("non-finite sample from \(text.prefix(80))")
             }
-            let (values, _) = json.parse(text)
+            let values = json.parse(text).values
             _ = keyValue.parse(text)
             return (try? JSONValue.parse(text)) != nil && !values.isEmpty
         }
