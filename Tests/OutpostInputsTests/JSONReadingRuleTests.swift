@@ -115,3 +115,80 @@ struct JSONReadingRuleTests {
         return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
     }
 }
+
+@Suite("MQTT payloads: stable sensor identities and the device's own time")
+struct MQTTIdentityAndTimeTests {
+    func tasmota() -> MQTTPayloadParser {
+        let diagnostics = ConfigDiagnostics(file: "test.toml")
+        let configuration = MQTTInputConfiguration.read(reader([
+            ("name", .string("t")), ("broker", .string("b")), ("preset", .string("tasmota")),
+            ("topics", .array([ConfigNode(value: .string("tele/+/SENSOR"), path: ConfigPath(), location: nil)])),
+        ], diagnostics: diagnostics))
+        #expect(diagnostics.errors.isEmpty, "\(diagnostics.errors)")
+        return MQTTPayloadParser(configuration: configuration!)
+    }
+
+    func message(_ payload: String) -> MQTTMessage {
+        MQTTMessage(topic: "tele/pool/SENSOR", payload: Array(payload.utf8))
+    }
+
+    static let now: Int64 = Timestamp.parse("2026-12-06T10:10:00Z")!
+
+    @Test("Tasmota DS18B20 probes keep their series by 1-Wire address when their positions swap")
+    func probesSwap() {
+        var parser = tasmota()
+        let before = parser.readings(for: message(#"""
+            {"Time":"2026-12-06T10:00:00Z","DS18B20-1":{"Id":"01144A0CB2AA","Temperature":21.5},
+             "DS18B20-2":{"Id":"0316A2794CFF","Temperature":9.0},"TempUnit":"C"}
+            """#), now: Self.now)
+        // The first probe drops out after a reboot: the second one is now `DS18B20-1`.
+        let after = parser.readings(for: message(#"""
+            {"Time":"2026-12-06T10:05:00Z","DS18B20-1":{"Id":"0316A2794CFF","Temperature":9.5},"TempUnit":"C"}
+            """#), now: Self.now)
+        #expect(before.value("t.ds18b20.temperature", ["sensor.id": "01144A0CB2AA", "device": "pool"]) == 21.5)
+        #expect(before.value("t.ds18b20.temperature", ["sensor.id": "0316A2794CFF"]) == 9.0)
+        #expect(after.value("t.ds18b20.temperature", ["sensor.id": "0316A2794CFF"]) == 9.5)
+        #expect(after.samples.count == 1)
+        #expect(after.samples[0].series == before.samples.first { $0.value == 9.0 }?.series, "one series per probe")
+    }
+
+    @Test("a payload's time field stamps its readings: a backlog delivered at reconnect keeps its own times")
+    func deviceTime() {
+        var parser = tasmota()
+        let readings = parser.readings(for: message(#"""
+            {"Time":"2026-12-06T10:00:00+01:00","SI7021":{"Temperature":20.1,"Humidity":55}}
+            """#), now: Self.now)
+        let stamp = try? #require(Timestamp.parse("2026-12-06T09:00:00Z"))
+        #expect(readings.samples.count == 2)
+        #expect(readings.samples.allSatisfy { $0.time == stamp })
+        #expect(readings.problems.isEmpty)
+    }
+
+    @Test("a device time without a zone, or far from the gateway's clock, stamps on arrival and says why",
+          arguments: [
+              (#"{"Time":"2026-12-06T10:00:00","SI7021":{"Temperature":20}}"#, "names no time zone"),
+              (#"{"Time":"2020-01-01T00:00:00Z","SI7021":{"Temperature":20}}"#, "more than a week before"),
+          ])
+    func untrustedDeviceTime(payload: String, reason: String) {
+        var parser = tasmota()
+        let readings = parser.readings(for: message(payload), now: Self.now)
+        #expect(readings.samples.first?.time == Self.now)
+        #expect(readings.problems.contains { $0.contains(reason) && $0.contains("stamped on arrival") },
+                "\(readings.problems)")
+    }
+
+    @Test("Zigbee2MQTT's epoch last_seen stamps the readings and is no reading itself")
+    func lastSeen() {
+        var configuration = MQTTInputConfiguration(broker: "b", topics: ["z/+"], identity: SensorIdentity(name: "z",
+                                                                                                          unit: ""))
+        configuration.preset = "zigbee2mqtt"
+        configuration.format = .json
+        configuration.timeField = "last_seen"
+        var parser = MQTTPayloadParser(configuration: configuration)
+        let seen = Self.now / 1_000_000 - 60_000
+        let readings = parser.readings(for: MQTTMessage(topic: "z/kitchen", payload: Array(
+            #"{"temperature":21,"last_seen":\#(seen)}"#.utf8)), now: Self.now)
+        #expect(readings.samples.map(\.series.name) == ["z.temperature"])
+        #expect(readings.samples.first?.time == seen * 1_000_000)
+    }
+}

@@ -1,3 +1,4 @@
+import Synchronization
 import Foundation
 import OutpostTestSupport
 import Testing
@@ -216,5 +217,50 @@ struct MQTTFallbackTests {
             break
         }
         #expect(!client.isConnected)
+    }
+}
+
+@Suite("A subscription's buffer")
+struct MQTTSubscriptionBufferTests {
+    @Test("messages beyond the buffer (a backlog arriving at once) are counted, never dropped silently")
+    func overflowCounted() async throws {
+        let broker = try MosquittoBroker()
+        let client = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: broker.port, clientID: "slow"))
+        defer { client.stop() }
+        client.start()
+        for await event in client.events {
+            if case .connected = event { break }
+        }
+        let backlog = client.subscribe(["backlog/#"], buffer: 5)
+        // Subscribed after the backlog filter on the same connection: once a probe arrives, both are in place.
+        let probes = client.subscribe(["probe"])
+        let probed = Task { for await _ in probes.messages { return true }; return false }
+        let publisher = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: broker.port, clientID: "fast"))
+        defer { publisher.stop() }
+        publisher.start()
+        for await event in publisher.events {
+            if case .connected = event { break }
+        }
+        let arrived = Mutex(false)
+        Task { let value = await probed.value; arrived.withLock { $0 = value } }
+        try await poll("the subscriptions to take effect") {
+            Task { _ = await publisher.publish(topic: "probe", payload: [1]) }
+            return arrived.withLock { $0 }
+        }
+        for index in 0..<50 {
+            #expect(await publisher.publish(topic: "backlog/\(index)", payload: Array("\(index)".utf8)) == .acknowledged)
+        }
+        var dropped = 0
+        try await poll("the overflow counted") {
+            dropped += backlog.dropped.take()
+            return dropped >= 45
+        }
+        var iterator = backlog.messages.makeAsyncIterator()
+        var kept: [String] = []
+        for _ in 0..<5 {
+            if let message = await iterator.next() { kept.append(String(decoding: message.payload, as: UTF8.self)) }
+        }
+        #expect(kept == ["45", "46", "47", "48", "49"], "the newest are kept")
+        #expect(dropped + backlog.dropped.take() == 45, "every one of the others counted")
     }
 }

@@ -39,6 +39,14 @@ package struct MQTTInputConfiguration: Sendable {
     package var seriesTable = SeriesTable()
     /// `interval`, default `"5m"`: how often each device is expected to report; staleness counts in it.
     package var interval: Duration = .seconds(300)
+    /// `buffer`, default 10000 (100 to 1000000): messages held for the pipeline. More arriving at once (a persistent
+    /// session's backlog at reconnect) are dropped, oldest first, and counted as a problem: the broker already has
+    /// its PUBACK, so they are never lost silently.
+    package var buffer = 10_000
+    /// `time_field`, default `"Time"` (tasmota), `"last_seen"` (zigbee2mqtt), else none: the top-level JSON field that
+    /// says when the device took the reading (RFC 3339 with a zone, or unix seconds or milliseconds). Readings are
+    /// stamped with it, so a backlog delivered at reconnect keeps its own times; the field itself is no reading.
+    package var timeField: String?
     /// `name` (default `"mqtt"`), `unit`, `location`, `attributes`: see `SensorIdentity`. Series are
     /// `<name>.<field>` with a `device` attribute.
     package var identity: SensorIdentity
@@ -68,6 +76,10 @@ package struct MQTTInputConfiguration: Sendable {
         configuration.maxPayload = Int(reader.size("max_payload", in: 1...16 << 20,
                                                    default: Int64(configuration.maxPayload)))
         configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
+        configuration.buffer = reader.int("buffer", in: 100...1_000_000, default: configuration.buffer)
+        let defaultTimeField = ["tasmota": "Time", "zigbee2mqtt": "last_seen"][configuration.preset] ?? ""
+        let timeField = reader.string("time_field", default: defaultTimeField)
+        configuration.timeField = timeField.isEmpty ? nil : timeField
         configuration.seriesTable = SeriesTable.read(reader)
         reader.finish()
         guard broker != nil, topics != nil else { return nil }

@@ -205,6 +205,12 @@ package enum MetricName {
         }.joined(separator: ".")
     }
 
+    /// An attribute value a device made (a device name from a topic level): control characters (NUL included)
+    /// become `_`, so no backend, log line or alert JSON meets them raw.
+    package static func visible(_ text: String) -> String {
+        String(text.unicodeScalars.map { $0.properties.generalCategory == .control ? "_" : Character($0) })
+    }
+
     /// `name`, shortened to `maximumLength` when a device made it longer; the cut keeps a short hash of the whole, so
     /// two long names stay two series.
     package static func limited(_ name: String) -> String {

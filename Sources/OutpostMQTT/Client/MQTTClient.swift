@@ -1,4 +1,5 @@
 import CMosquitto
+import Synchronization
 
 /// How a QoS 1 publish ended.
 package enum MQTTPublishOutcome: Sendable, Equatable {
@@ -20,6 +21,24 @@ package struct MQTTMessage: Sendable {
         self.topic = topic
         self.payload = payload
     }
+}
+
+/// What `subscribe` returns: the messages, and how many were lost to a full buffer.
+package struct MQTTSubscription: Sendable {
+    package let messages: AsyncStream<MQTTMessage>
+    package let dropped: MQTTDropCounter
+}
+
+/// Messages acknowledged to the broker but dropped before the consumer read them (a full buffer).
+package final class MQTTDropCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    package init() {}
+
+    func add() { count.add(1, ordering: .relaxed) }
+
+    /// The drops since the last call.
+    package func take() -> Int { count.exchange(0, ordering: .relaxed) }
 }
 
 /// A connection change, for logs and status.
@@ -90,12 +109,14 @@ package final class MQTTClient: Sendable {
     package var protocolVersion: MQTTBroker.ProtocolVersion { context.protocolVersion }
 
     /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
-    /// messages that match them. A slow consumer loses the oldest messages beyond `buffer`, never blocks the
-    /// network thread.
-    package func subscribe(_ filters: [String], buffer: Int = 10_000) -> AsyncStream<MQTTMessage> {
+    /// messages that match them. A slow consumer loses the oldest messages beyond `buffer` (a persistent session's
+    /// backlog arriving at once at reconnect can be larger), never blocks the network thread; every loss is counted
+    /// in the subscription's `dropped`, since the broker already has its PUBACK.
+    package func subscribe(_ filters: [String], buffer: Int = 10_000) -> MQTTSubscription {
         let (stream, continuation) = AsyncStream<MQTTMessage>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
-        context.addSubscription(filters: filters, continuation: continuation)
-        return stream
+        let dropped = MQTTDropCounter()
+        context.addSubscription(filters: filters, continuation: continuation, dropped: dropped)
+        return MQTTSubscription(messages: stream, dropped: dropped)
     }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
