@@ -144,6 +144,23 @@ struct MQTTUplinkPacketTests {
         try await poll("the small alert") { alerts.messages.contains { $0.payload.contains("small") } }
     }
 
+    @Test("an alert about a series a device named goes out on a valid topic: wildcards, NUL, control characters")
+    func deviceMadeTopic() async throws {
+        let broker = try MosquittoBroker()
+        let alerts = try MosquittoSubscription(broker: broker, topic: "outpost/gw/alerts/#")
+        let client = try await connectedClient(port: broker.port, id: "topics")
+        defer { client.stop() }
+        let series = Series(name: "zigbee.a+b#c\u{7}d\ne/" + String(repeating: "x", count: 70_000) + "\u{0}f",
+                            unit: "")
+        let event = Event(name: .thresholdCrossed, severity: .warn, time: 1, series: series, message: "m")
+        let topic = AlertTopic(template: "{prefix}/{gateway}/alerts/{severity}/{series}", prefix: "outpost",
+                               gateway: "gw").topic(for: event)
+        #expect(topic.utf8.count <= 65535)
+        #expect(topic.hasPrefix("outpost/gw/alerts/warn/zigbee.a_b_c_d_e/"))
+        #expect(await client.publish(topic: topic, payload: Array("{}".utf8)) == .acknowledged)
+        try await poll("the alert") { alerts.messages.count == 1 }
+    }
+
     private func connectedClient(port: Int, id: String) async throws -> MQTTClient {
         let client = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: port, clientID: id))
         client.start()

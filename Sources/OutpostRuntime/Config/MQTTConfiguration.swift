@@ -14,6 +14,9 @@ package struct MQTTConfiguration: Sendable {
         var configuration = MQTTConfiguration()
         guard let reader else { return configuration }
         configuration.topicPrefix = reader.string("topic_prefix", default: configuration.topicPrefix)
+        if let problem = OutpostConfiguration.topicProblem(configuration.topicPrefix) {
+            reader.invalid("topic_prefix", problem)
+        }
         if let brokers = reader.table("brokers") {
             for name in brokers.keys {
                 guard let table = brokers.table(name) else { continue }

@@ -184,6 +184,7 @@ public struct OutpostConfiguration: Sendable {
         var gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
                                            stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
         if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
+        if let problem = topicProblem(gateway.id) { reader?.invalid("id", problem + " (it is part of MQTT topics)") }
         if let name = reader?.string("board") {
             gateway.board = BoardCatalog.named(name)
             if gateway.board == nil {
@@ -226,6 +227,7 @@ public struct OutpostConfiguration: Sendable {
         alerts.stdout = reader.bool("stdout", default: alerts.stdout)
         alerts.mqttBroker = reader.string("mqtt_broker")
         alerts.mqttTopic = reader.string("mqtt_topic", default: alerts.mqttTopic)
+        if let problem = topicProblem(alerts.mqttTopic) { reader.invalid("mqtt_topic", problem) }
         reader.finish()
         return alerts
     }
@@ -292,6 +294,14 @@ public struct OutpostConfiguration: Sendable {
     private static func directory(of file: String) -> String {
         guard let slash = file.lastIndex(of: "/") else { return "." }
         return String(file[..<slash])
+    }
+
+    /// Why `text` cannot be part of an MQTT topic name (MQTT 5 §4.7.3: no wildcards, no NUL), or nil.
+    static func topicProblem(_ text: String) -> String? {
+        guard text.unicodeScalars.contains(where: {
+            $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control
+        }) else { return nil }
+        return "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold"
     }
 
     static func hostName() -> String {

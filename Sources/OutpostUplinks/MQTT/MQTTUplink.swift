@@ -119,6 +119,9 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
         let name = reader.string("name", default: "mqtt")
         let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
         let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")
+        if template.unicodeScalars.contains(where: { $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control }) {
+            reader.invalid("topic", "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold")
+        }
         var maxPacket: Int?
         if reader.contains("max_packet_size") {
             maxPacket = Int(reader.size("max_packet_size", default: 0))
