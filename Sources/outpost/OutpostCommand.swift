@@ -258,7 +258,7 @@ extension OutpostCommand {
 
             func run() async throws {
                 try runTool {
-                    for line in try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print(line) }
+                    try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print($0) }
                 }
             }
         }
