@@ -173,6 +173,54 @@ struct MQTTRotatedCertificatesTests {
     }
 }
 
+@Suite("One closed connection does not pin MQTT 3.1.1", .serialized)
+struct MQTTProbeGlitchTests {
+    @Test("a close before CONNACK, a 3.1.1 connection dropped for a too large publish, then MQTT 5 and its limit")
+    func glitchThenFive() async throws {
+        let broker = try MosquittoBroker(extraConfig: "max_packet_size 2048")
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        proxy.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostMQTTTests/flaky_proxy.py").path,
+                           String(broker.port), "1"]
+        let out = Pipe()
+        proxy.standardOutput = out
+        try proxy.run()
+        defer { proxy.terminate() }
+        let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        let port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)))
+        let client = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: port, clientID: "glitch"))
+        defer { client.stop() }
+        client.start()
+        var events = client.events.makeAsyncIterator()
+        var seen: [MQTTConnectionEvent] = []
+        while let event = await events.next() {
+            seen.append(event)
+            if case .connected = event { break }
+        }
+        #expect(seen.last == .connected(sessionPresent: false, version: .v311), "\(seen)")
+        #expect(!seen.contains { if case .fellBack = $0 { true } else { false } }, "one close settles nothing")
+        // Over 3.1.1 the broker's limit is unknown: a 5000-byte publish makes it drop the connection. libmosquitto
+        // keeps that publish for the persistent session and would send it again after the next CONNACK.
+        let big = Array(repeating: UInt8(ascii: "x"), count: 5000)
+        guard case .failed = await client.publish(topic: "outpost/glitch/metrics", payload: big) else {
+            Issue.record("the broker must refuse a packet over its limit")
+            return
+        }
+        while let event = await events.next() {
+            if case .connected(_, let version) = event {
+                #expect(version == .v5, "MQTT 5 again on the next connect")
+                break
+            }
+        }
+        #expect(client.maximumPacketSize == 2048, "the limit MQTT 5 announces")
+        #expect(await client.publish(topic: "outpost/glitch/metrics", payload: Array("ok".utf8)) == .acknowledged)
+        guard case .refused = await client.publish(topic: "outpost/glitch/metrics", payload: big) else {
+            Issue.record("a publish over the announced limit is refused for good, before it is sent")
+            return
+        }
+    }
+}
+
 @Suite("MQTT 5 → 3.1.1 fallback against a real 3.1.1-only broker (amqtt)")
 struct MQTTFallbackTests {
     @Test("protocol auto: a 3.1.1-only broker (amqtt) closes on an MQTT 5 CONNECT; the client falls back to 3.1.1 and publishes")

@@ -21,9 +21,11 @@ extension MQTTClientContext {
             }
         }
         var messageID: Int32 = 0
-        let status = payload.withUnsafeBytes { bytes in
-            mosquitto_publish_v5(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, 1, retain,
-                                 properties)
+        let status = handleAccess.withLock { _ in
+            payload.withUnsafeBytes { bytes in
+                mosquitto_publish_v5(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, 1, retain,
+                                     properties)
+            }
         }
         guard status == MOSQ_ERR_SUCCESS.rawValue else {
             if status == MOSQ_ERR_OVERSIZE_PACKET.rawValue || status == MOSQ_ERR_PAYLOAD_SIZE.rawValue {

@@ -33,7 +33,9 @@ extension MQTTClientContext {
     }
 
     private func subscribe(_ filters: [String]) {
-        for filter in filters { mosquitto_subscribe_v5(handle, nil, filter, 1, 0, nil) }
+        handleAccess.withLock { _ in
+            for filter in filters { mosquitto_subscribe_v5(handle, nil, filter, 1, 0, nil) }
+        }
     }
 
     private func matches(_ filter: String, _ topic: String) -> Bool {

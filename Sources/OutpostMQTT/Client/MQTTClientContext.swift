@@ -11,8 +11,9 @@ import Glibc
 /// Publishing is in `MQTTClientContext+Publish.swift`, subscriptions in `MQTTClientContext+Subscribe.swift`.
 ///
 /// `@unchecked Sendable` is safe because the `mosquitto` handle is used from other threads only through
-/// libmosquitto's thread-safe calls (publish, subscribe, disconnect; `mosquitto_threaded_set` is on), connects and
-/// the loop run on the one network thread, and every mutable Swift field lives in the `Mutex`.
+/// libmosquitto's thread-safe calls (publish, subscribe, disconnect; `mosquitto_threaded_set` is on) and only while
+/// holding `handleAccess`, which the network thread holds to renew the handle; connects and the loop run on the one
+/// network thread, and every mutable Swift field lives in the `Mutex`.
 final class MQTTClientContext: @unchecked Sendable {
     let handle: OpaquePointer
     let broker: MQTTBroker
@@ -22,12 +23,16 @@ final class MQTTClientContext: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     /// Signalled by the network thread as it ends.
     private let finished = DispatchSemaphore(value: 0)
+    /// Held by other threads around their calls into the handle, and by the network thread while it renews it.
+    let handleAccess = Mutex(())
 
     struct State {
         var machine: MQTTConnectionMachine
         var pending: [MQTTConnectionMachine.Action] = []
         var started = false
         var connectingSince: ContinuousClock.Instant?
+        /// Connect attempts so far: every one after the first starts from a renewed handle.
+        var attempts = 0
         var inFlight = MQTTInFlightPublishes<CheckedContinuation<MQTTPublishOutcome, Never>>()
         var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation,
                              dropped: MQTTDropCounter)] = []
@@ -40,6 +45,8 @@ final class MQTTClientContext: @unchecked Sendable {
         /// connection that drops after a publish larger than any acknowledged hints at a broker limit.
         var publishSizes: [Int32: Int] = [:]
         var largestAcknowledged = 0
+        /// When the current connection's CONNACK came (monotonic nanoseconds).
+        var connectedAt: Int64 = 0
 
         var connected: Bool { machine.phase == .connected }
     }
@@ -107,7 +114,7 @@ final class MQTTClientContext: @unchecked Sendable {
             state.pending += state.machine.handle(.stop, random: 0)
             return state.started
         }
-        mosquitto_disconnect(handle)
+        handleAccess.withLock { _ in _ = mosquitto_disconnect(handle) }
         wake.signal()
         if started { _ = finished.wait(timeout: .now() + .seconds(3)) }
         failInFlight(reason: "the client stopped")
@@ -128,8 +135,10 @@ final class MQTTClientContext: @unchecked Sendable {
     func vanish() {
         state.withLock { state in _ = state.machine.handle(.stop, random: 0) }
         wake.signal()
-        let socket = mosquitto_socket(handle)
-        if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+        handleAccess.withLock { _ in
+            let socket = mosquitto_socket(handle)
+            if socket >= 0 { shutdown(socket, Int32(SHUT_RDWR)) }
+        }
     }
 
     func addConnectedHandler(_ handler: @escaping @Sendable () -> Void) {
@@ -186,18 +195,30 @@ final class MQTTClientContext: @unchecked Sendable {
     /// failed TLS handshake is a failed connect (never a sign of the protocol version); anything else a closed
     /// connection, named, with a hint when it followed a publish larger than any the broker acknowledged.
     private func lost(code: Int32) -> MQTTConnectionMachine.Input {
+        let now = monotonic.nowNanos()
         let (connecting, tls, suspect) = state.withLock { state -> (Bool, String?, String?) in
             defer {
                 state.publishSizes = [:]
                 state.tlsError = nil
             }
+            let connected = state.machine.phase == .connected
+            // Only a bare close says nothing itself: a broker's reason or libmosquitto's error names the cause.
+            guard connected, code == MOSQ_ERR_CONN_LOST.rawValue else {
+                return (state.machine.phase == .connecting, state.tlsError, nil)
+            }
             let largest = state.publishSizes.values.max() ?? 0
-            let suspect = largest > state.largestAcknowledged && state.machine.phase == .connected
-                ? "; it dropped with a publish of \(largest) bytes in flight, larger than any the broker "
-                    + "acknowledged (\(state.largestAcknowledged)): if it limits packet sizes (an MQTT 3.1.1 broker "
-                    + "cannot say so), set max_packet_size in [mqtt.brokers.<name>] below \(largest)"
-                : nil
-            return (state.machine.phase == .connecting, state.tlsError, suspect)
+            if state.largestAcknowledged > 0, largest > state.largestAcknowledged {
+                return (false, nil, "; it dropped with a publish of \(largest) bytes in flight, larger than any the "
+                    + "broker acknowledged (\(state.largestAcknowledged)): if it limits packet sizes (an MQTT 3.1.1 "
+                    + "broker cannot say so), set max_packet_size in [mqtt.brokers.<name>] below \(largest)")
+            }
+            let lasted = Duration.nanoseconds(max(0, now - state.connectedAt))
+            guard lasted < broker.stableAfter else { return (false, nil, nil) }
+            // A broker that drops a client it just accepted (mosquitto closes the older of two connections with one
+            // client id without a DISCONNECT the client could read) says why only in its own log.
+            return (false, nil, "; the broker closed it soon after accepting it: another client connecting with client "
+                + "id `\(broker.clientID)` (a second gateway?), an ACL refusing a publish or subscription, or a packet "
+                + "over its limit would; the broker's log names the reason")
         }
         if code == MOSQ_ERR_TLS.rawValue || code == MOSQ_ERR_TLS_HANDSHAKE.rawValue || (connecting && tls != nil) {
             return .connectFailed(reason: tlsFailure(tls))
@@ -237,6 +258,11 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     private func connect(_ version: MQTTBroker.ProtocolVersion) {
+        let renew = state.withLock { state -> Bool in
+            defer { state.attempts += 1 }
+            return state.attempts > 0
+        }
+        if renew { renewHandle() }
         mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION,
                              Int32(version == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311))
         var properties: OpaquePointer?
@@ -272,6 +298,20 @@ final class MQTTClientContext: @unchecked Sendable {
         events.yield(event)
     }
 
+    /// Starts every reconnect from a fresh handle. libmosquitto keeps a persistent session's unacknowledged publishes
+    /// and sends them again after the next CONNACK; Outpost has already failed them back to the spool (which sends
+    /// them again itself), and libmosquitto 2.0 aborts the process (`log__printf` asserting on a NULL client) when
+    /// such a kept publish is larger than the new connection's maximum packet size: a batch published over 3.1.1,
+    /// kept, and due again under MQTT 5's announced limit. A fresh handle also reads the TLS files again, so
+    /// certificates rotated on disk are used from the next connection on.
+    private func renewHandle() {
+        handleAccess.withLock { _ in
+            mosquitto_reinitialise(handle, broker.clientID, false, nil)
+            // The same settings succeeded when the client was made.
+            try? configure()
+        }
+    }
+
     /// After a `stop`, lets the loop write the DISCONNECT before the thread ends.
     private func flushGoodbye() {
         for _ in 0..<10 where mosquitto_loop(handle, 100, 1) == MOSQ_ERR_SUCCESS.rawValue {}
@@ -288,7 +328,11 @@ final class MQTTClientContext: @unchecked Sendable {
         var limit: UInt32 = 0
         let advertised = mosquitto_property_read_int32(properties, Int32(MQTT_PROP_MAXIMUM_PACKET_SIZE.rawValue),
                                                        &limit, false) != nil
-        state.withLock { $0.maximumPacketSize = advertised ? Int(limit) : nil }
+        let now = monotonic.nowNanos()
+        state.withLock { state in
+            state.maximumPacketSize = advertised ? Int(limit) : nil
+            state.connectedAt = now
+        }
         feed(.accepted(sessionPresent: flags & 1 == 1))
     }
 

@@ -35,7 +35,8 @@ package struct OTLPHTTPUplink: Uplink {
         } catch {
             return .rejected(reason: "cannot re-encode batch \(batch.id): \(error)")
         }
-        if let limit = learnedLimit.value, body.count > limit, let payload = try? OTLPPayload(batch) {
+        // Above a size the receiver refused before, split first; a single item is always tried as it is.
+        if let limit = learnedLimit.value, body.count > limit, batch.items > 1, let payload = try? OTLPPayload(batch) {
             return await deliverInParts(payload, batchID: batch.id, url: url, signal: batch.signal, size: body.count)
         }
         let outcome = await send(body, to: url)

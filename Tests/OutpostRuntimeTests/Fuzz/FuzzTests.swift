@@ -96,12 +96,16 @@ struct FuzzTests {
                 }
             }
             let values = json.parse(text).values
-            let viaMQTT = Set(plain.readings(for: MQTTMessage(topic: "m/d", payload: bytes), now: time).samples
-                .map { "\($0.series.name)=\($0.value)" })
+            let viaMQTT = Set(plain.readings(for: MQTTMessage(topic: "m/d", payload: bytes), now: time)
+                .compactMap { reading -> String? in
+                    guard case .sample(let sample) = reading else { return nil }
+                    return "\(sample.series.name)=\(sample.value)"
+                })
             let viaExec = Set(values.map { "\(MetricName.limited("e." + ($0.0 ?? "")))=\($0.1)" })
-            if text.trimmingSpaces().hasPrefix("{"), viaMQTT != viaExec {
-                Issue.record("MQTT and exec read \(text.prefix(120).debugDescription) differently: "
-                    + "\(viaMQTT.symmetricDifference(viaExec).sorted().prefix(4))")
+            // (A payload over MQTT's max_payload is skipped there, as it should be: not a difference of the rule.)
+            if text.trimmingSpaces().hasPrefix("{"), bytes.count <= plainConfiguration.maxPayload, viaMQTT != viaExec {
+                let differences = Array(viaMQTT.symmetricDifference(viaExec).sorted().prefix(4))
+                Issue.record("MQTT and exec read \(String(text.prefix(120)).debugDescription) differently: \(differences)")
             }
             _ = keyValue.parse(text)
             return (try? JSONValue.parse(text)) != nil && !values.isEmpty
