@@ -68,7 +68,6 @@ struct BlockingExecutorTests {
     func overrunIsLeftBehind() async {
         let pool = BlockingPool(threads: 1, name: "test-io")
         let release = DispatchSemaphore(value: 0)
-        let started = ContinuousClock.now
         let outcome = await pool.run(watched: { watch -> String in
             guard watch.begin("reading /sys/hung", within: .milliseconds(200)) else { return "not started" }
             defer { watch.end() }
@@ -81,7 +80,6 @@ struct BlockingExecutorTests {
         }
         #expect(call == "reading /sys/hung")
         #expect(limit == .milliseconds(200))
-        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(pool.threadsLeftBehind == 1)
         // The pool's only original thread is stuck; its replacement serves the next run.
         #expect(await pool.run { "quick" } == "quick")

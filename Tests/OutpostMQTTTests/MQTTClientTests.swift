@@ -185,7 +185,8 @@ struct MQTTProbeGlitchTests {
         let out = Pipe()
         proxy.standardOutput = out
         try proxy.run()
-        defer { proxy.terminate() }
+        // SIGKILL: a child started from a test process may inherit a signal mask that blocks SIGTERM.
+        defer { kill(proxy.processIdentifier, SIGKILL) }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         let port = try #require(Int(line.trimmingCharacters(in: .whitespacesAndNewlines)))
         let client = try MQTTClient(broker: MQTTBroker(host: "127.0.0.1", port: port, clientID: "glitch"))
