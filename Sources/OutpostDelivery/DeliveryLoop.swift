@@ -30,6 +30,8 @@ package struct UplinkStatus: Sendable, Equatable {
     package var deliveredItems = 0
     package var deliveredBytes = 0
     package var rejectedBatches = 0
+    /// Items left out of delivered batches because the receiver can never take them.
+    package var droppedItems = 0
     package var retries = 0
 
     package init(name: String, kind: String, endpoint: String) {
@@ -43,6 +45,8 @@ package struct UplinkStatus: Sendable, Equatable {
 package enum DeliveryReport: Sendable {
     case transition(UplinkConnectionState.Transition)
     case rejected(batch: Batch, reason: String)
+    /// Items of a delivered batch left out for good (each larger than the receiver takes).
+    case droppedItems(batch: Batch, items: Int, bytes: Int, reason: String)
 }
 
 /// Drains the spool through one uplink: the one place where retries, backoff, pacing and drops live.
@@ -170,8 +174,12 @@ package final class DeliveryLoop: Sendable {
     {
         var settlement: Settlement?
         switch result {
-        case .delivered:
+        case .delivered, .partiallyDelivered:
             settlement = Settlement(sequence: spooled.sequence, outcome: .delivered)
+            if case .partiallyDelivered(let items, let bytes, let reason) = result {
+                report(.droppedItems(batch: spooled.batch, items: items, bytes: bytes, reason: reason))
+                status.withLock { $0.droppedItems += items }
+            }
             if let change = connection.delivered(), let transition = reports.changed(change, now: now) {
                 report(.transition(transition))
             }

@@ -94,6 +94,7 @@ public struct Runtime: Sendable {
     /// Each stage gets the next one's door; the runtime only builds and connects them:
     /// inputs ─► detection ─► batcher ─► spool ─► delivery loops ─► uplinks, every event through the router.
     func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
+        warnAboutSharedIdentity(logger: logger)
         let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
         // First: building the inputs creates the MQTT clients they use, which the broker services then start.
         // One client per broker, made here (never while the config is read) and shared by whatever uses it.
@@ -152,6 +153,18 @@ public struct Runtime: Sendable {
                                               cancellationSignals: [], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(20)
         return group
+    }
+
+    /// A gateway id left at an image's default host name (`raspberrypi`) is probably shared by other gateways of the
+    /// fleet: their status topics, alert topics and batches would mix. The MQTT client id carries the machine's own
+    /// id, so their sessions stay apart, but the data cannot.
+    private func warnAboutSharedIdentity(logger: Logger) {
+        guard MachineIdentity.defaultHostNames.contains(configuration.gateway.id.lowercased()) else { return }
+        logger.warning("""
+            [gateway] id is `\(configuration.gateway.id)`, the host name fresh images ship with: gateways cloned \
+            from one SD card share it, and their topics, status and batches mix. Set [gateway] id (or the host name) \
+            per gateway.
+            """)
     }
 
     private func outputs(logger: Logger) -> [any EventOutput] {

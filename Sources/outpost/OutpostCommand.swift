@@ -53,10 +53,11 @@ func writeAll(_ text: String, to descriptor: Int32) {
     }
 }
 
-func loadConfiguration(_ path: String?) throws -> OutpostConfiguration {
+func loadConfiguration(_ path: String?, requireInputs: Bool = true) throws -> OutpostConfiguration {
     do {
         if let path {
-            return try OutpostConfiguration.load(path: path, environment: environment())
+            return try OutpostConfiguration.load(path: path, environment: environment(), sampleClock: SyncAwareWallClock(),
+                                                 requireInputs: requireInputs)
         }
         return try OutpostConfiguration.parse(BuiltInConfiguration.text, file: BuiltInConfiguration.origin,
                                               environment: environment())
@@ -165,7 +166,8 @@ extension OutpostCommand {
         }
 
         func run() async throws {
-            let configuration = try config.map { try loadConfiguration($0) }
+            // `--input` supplies the data: a config holding only [detect] (tuning) needs no input of its own.
+            let configuration = try config.map { try loadConfiguration($0, requireInputs: false) }
             let runner = ReplayRunner(configuration: configuration)
             var sink = try EventFile(path: output)
             let labelWindows = try labels.map { path in
@@ -209,8 +211,9 @@ extension OutpostCommand {
         func run() async throws {
             let configuration = try loadConfiguration(config)
             do {
-                let text = try StatusReport.read(path: configuration.status.path)
-                print(json ? text.trimmingSpaces() : try StatusReport.render(text, now: SystemWallClock().nowNanos()))
+                let text = try StatusReport.read(path: configuration.status.path, config: config)
+                print(json ? text.trimmingSpaces() : try StatusReport.render(text, now: SystemWallClock().nowNanos(),
+                                                                             interval: configuration.status.interval))
             } catch {
                 printToStandardError("\(error)")
                 throw ExitCode.failure
@@ -255,7 +258,7 @@ extension OutpostCommand {
 
             func run() async throws {
                 try runTool {
-                    for line in try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print(line) }
+                    try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print($0) }
                 }
             }
         }

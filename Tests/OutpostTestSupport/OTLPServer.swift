@@ -50,6 +50,11 @@ public final class OTLPServer: @unchecked Sendable {
         _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["responses": responses]))
     }
 
+    /// From now on, answers 413 to every request body larger than `bytes` (a Collector's `max_request_body_size`).
+    public func limitBody(to bytes: Int) throws {
+        _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["max_body": bytes]))
+    }
+
     /// Every request the receiver decoded, oldest first.
     public func received() throws -> [[String: Any]] {
         try JSONSerialization.jsonObject(with: call("GET", "/received", body: nil)) as? [[String: Any]] ?? []

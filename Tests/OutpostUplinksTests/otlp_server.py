@@ -6,12 +6,20 @@ usage: otlp_server.py PORT [CERT KEY [CLIENT_CA]]
   PORT 0 picks a free one (printed on stdout); CERT KEY serve HTTPS; CLIENT_CA requires client certificates
   POST /v1/metrics, /v1/logs   decoded and recorded; answered by the next scripted response, else 200
   POST /control                JSON {"responses": [{"status": 503, "headers": {...}, "delay": 2.0,
-                                                   "partial": "reason"}, ...]} queues responses
+                                                   "partial": "reason"}, ...]} queues responses;
+                               {"status": 200, "content_type": "text/html", "body": "<html>"} answers a page of
+                               its own (a captive portal); {"drop": true} reads the request and resets the
+                               connection without an answer (a kept-alive connection the server dropped);
+                               {"stall": true} reads the request and never answers on that connection (one a NAT
+                               box forgot: what is sent goes nowhere);
+                               {"max_body": N} answers 413 to every request larger than N bytes from then on
   GET  /received               every decoded request so far, as JSON
 """
 import gzip
 import json
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -24,6 +32,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metr
 lock = threading.Lock()
 received = []
 script = []
+limits = {"max_body": None}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,6 +40,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+    def finish(self):
+        try:
+            super().finish()
+        except (OSError, ValueError):  # a connection dropped on purpose
+            pass
 
     def reply(self, status, body=b"", headers=None, content_type="application/x-protobuf"):
         if "Date" in (headers or {}):
@@ -52,13 +67,33 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         if self.path == "/control":
+            control = json.loads(data)
             with lock:
-                script.extend(json.loads(data)["responses"])
+                script.extend(control.get("responses", []))
+                if "max_body" in control:
+                    limits["max_body"] = control["max_body"]
             return self.reply(204)
         with lock:
             step = script.pop(0) if script else {}
+            max_body = limits["max_body"]
         if step.get("delay"):
             time.sleep(step["delay"])
+        if step.get("stall"):
+            self.close_connection = True
+            while self.connection.recv(4096):  # until the client gives up and closes it
+                pass
+            return
+        if step.get("drop"):
+            # An abortive close (RST), as from a NAT box that forgot the connection.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+            return
+        if max_body is not None and len(data) > max_body:
+            return self.reply(413, b"request entity too large", content_type="text/plain")
+        if "content_type" in step:
+            return self.reply(step.get("status", 200), step.get("body", "").encode(), step.get("headers"),
+                              content_type=step["content_type"])
         if step.get("status", 200) != 200:
             return self.reply(step["status"], step.get("body", "").encode(), step.get("headers"),
                               content_type="text/plain")

@@ -2,6 +2,9 @@
 package enum DeliveryResult: Sendable, Equatable {
     /// The receiver has the batch: it may leave the spool.
     case delivered
+    /// The receiver has the batch except `droppedItems` data points or log records it can never take (each alone
+    /// larger than its limit): the batch leaves the spool, and the dropped items are counted and reported.
+    case partiallyDelivered(droppedItems: Int, droppedBytes: Int, reason: String)
     /// Not now (the receiver is down, overloaded or slow): try again, after `after` when the receiver said when.
     case retry(after: Duration?, reason: String)
     /// Never (the receiver refused the batch itself): drop it for this uplink, count it, report it.

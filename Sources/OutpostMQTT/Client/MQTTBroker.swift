@@ -40,6 +40,13 @@ package struct MQTTBroker: Sendable, Equatable {
     /// itself would wait forever). Not a config key: 10 s covers a satellite link's round trips.
     package var connackTimeout = Duration.seconds(10)
     package var will: Will?
+    /// `max_packet_size`: the largest packet this broker takes, for a broker that cannot announce it (MQTT 3.1.1,
+    /// AWS IoT's 128 KB). An MQTT 5 broker's announced limit applies too; the smaller wins.
+    package var maximumPacketSize: Int?
+
+    /// A connection counts as healthy, ending a run of reconnect failures, once it has lasted twice the keepalive
+    /// (10 s to 5 min): one the broker drops sooner keeps the backoff growing.
+    package var stableAfter: Duration { .seconds(min(max(2 * keepAlive, 10), 300)) }
 
     package init(host: String, port: Int, tls: Bool = false, clientID: String) {
         self.host = host
@@ -67,5 +74,27 @@ package struct MQTTBroker: Sendable, Equatable {
         let port = parts.count == 2 ? Int(parts[1]) : (tls ? 8883 : 1883)
         guard let port, (1...65535).contains(port) else { return nil }
         return MQTTBroker(host: String(host), port: port, tls: tls, clientID: clientID)
+    }
+}
+
+/// Sizes of MQTT packets, to tell before publishing whether one fits a broker's maximum packet size.
+package enum MQTTPacket {
+    /// The size of a QoS 1 PUBLISH (MQTT 5 §3.3; 3.1.1 §3.3): fixed header with its variable-length remaining
+    /// length, the topic with its length, the packet identifier, the properties with their length (MQTT 5; pass
+    /// nil for 3.1.1), and the payload.
+    package static func publishSize(topic: String, payload: Int, properties: Int?) -> Int {
+        var remaining = 2 + topic.utf8.count + 2 + payload
+        if let properties { remaining += variableLengthSize(properties) + properties }
+        return 1 + variableLengthSize(remaining) + remaining
+    }
+
+    /// Bytes a variable byte integer takes (MQTT 5 §1.5.5).
+    static func variableLengthSize(_ value: Int) -> Int {
+        switch value {
+        case ..<128: 1
+        case ..<16_384: 2
+        case ..<2_097_152: 3
+        default: 4
+        }
     }
 }

@@ -21,13 +21,21 @@ extension MQTTClientContext {
             }
         }
         var messageID: Int32 = 0
-        let status = payload.withUnsafeBytes { bytes in
-            mosquitto_publish_v5(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, 1, retain,
-                                 properties)
+        let status = handleAccess.withLock { _ in
+            payload.withUnsafeBytes { bytes in
+                mosquitto_publish_v5(handle, &messageID, topic, Int32(bytes.count), bytes.baseAddress, 1, retain,
+                                     properties)
+            }
         }
         guard status == MOSQ_ERR_SUCCESS.rawValue else {
+            if status == MOSQ_ERR_OVERSIZE_PACKET.rawValue || status == MOSQ_ERR_PAYLOAD_SIZE.rawValue {
+                return .refused(MQTTError(status, "publish of \(payload.count) bytes to \(topic)").message
+                    + (maximumPacketSize.map { " (the broker's maximum packet size is \($0) bytes)" } ?? ""))
+            }
             return .failed(MQTTError(status, "publish to \(topic)").message)
         }
+        let packetSize = MQTTPacket.publishSize(topic: topic, payload: payload.count, properties: 0)
+        state.withLock { $0.publishSizes[messageID] = packetSize }
         let sentAt = ContinuousClock.now
         let deadline = sentAt + timeout
         // The PUBACK did not come in time: the caller keeps the message (the spool sends it again: at least once).
@@ -48,7 +56,12 @@ extension MQTTClientContext {
 
     /// A PUBACK, from the network thread.
     func acknowledged(_ messageID: Int32, reasonCode: Int32) {
-        state.withLock { $0.inFlight.acknowledge(messageID, reasonCode: reasonCode) }?.resume()
+        state.withLock { state in
+            if let size = state.publishSizes.removeValue(forKey: messageID), reasonCode < 0x80 {
+                state.largestAcknowledged = max(state.largestAcknowledged, size)
+            }
+            return state.inFlight.acknowledge(messageID, reasonCode: reasonCode)
+        }?.resume()
     }
 
     private func expireInFlight(now: ContinuousClock.Instant) {

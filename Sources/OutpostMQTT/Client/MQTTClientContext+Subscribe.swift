@@ -3,9 +3,10 @@ import CMosquitto
 /// Subscriptions, sent again after every connect, and the received messages routed to the streams whose filters
 /// match their topic.
 extension MQTTClientContext {
-    func addSubscription(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation) {
+    func addSubscription(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation,
+                         dropped: MQTTDropCounter) {
         let connected = state.withLock { state -> Bool in
-            state.subscriptions.append((filters, continuation))
+            state.subscriptions.append((filters, continuation, dropped))
             return state.connected
         }
         if connected { subscribe(filters) }
@@ -26,13 +27,15 @@ extension MQTTClientContext {
     func received(topic: String, payload: [UInt8]) {
         let subscriptions = state.withLock { $0.subscriptions }
         let message = MQTTMessage(topic: topic, payload: payload)
-        for (filters, continuation) in subscriptions where filters.contains(where: { matches($0, topic) }) {
-            continuation.yield(message)
+        for (filters, continuation, dropped) in subscriptions where filters.contains(where: { matches($0, topic) }) {
+            if case .dropped = continuation.yield(message) { dropped.add() }
         }
     }
 
     private func subscribe(_ filters: [String]) {
-        for filter in filters { mosquitto_subscribe_v5(handle, nil, filter, 1, 0, nil) }
+        handleAccess.withLock { _ in
+            for filter in filters { mosquitto_subscribe_v5(handle, nil, filter, 1, 0, nil) }
+        }
     }
 
     private func matches(_ filter: String, _ topic: String) -> Bool {

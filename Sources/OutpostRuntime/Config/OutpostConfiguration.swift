@@ -85,20 +85,21 @@ public struct OutpostConfiguration: Sendable {
     /// The clock the inputs stamp samples with, when it checks that the wall clock is synchronised (the real
     /// runtime's); the runtime then holds provisional stamps until it is (see `SampleGate`).
     package var sampleClock: SyncAwareWallClock?
-    /// Uplink warnings (a partial success) reach the runtime's log through this.
-
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
+    /// `requireInputs` false: a file that only tunes detection (`outpost replay --config tuning.toml --input a.csv`,
+    /// where `--input` supplies the data) is complete without an input.
     package static func parse(
-        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?
+        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
+        requireInputs: Bool = true
     ) throws -> OutpostConfiguration {
         try parse(source, file: file, environment: environment, sampleClock: sampleClock,
-                  diagnostics: ConfigDiagnostics(file: file))
+                  diagnostics: ConfigDiagnostics(file: file), requireInputs: requireInputs)
     }
 
     static func parse(
         _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
-        diagnostics: ConfigDiagnostics
+        diagnostics: ConfigDiagnostics, requireInputs: Bool = true
     ) throws -> OutpostConfiguration {
         guard let root = TOMLDocument.parse(source, file: file, environment: environment, diagnostics: diagnostics)
         else { throw ConfigErrors(diagnostics.errors) }
@@ -144,7 +145,7 @@ public struct OutpostConfiguration: Sendable {
         configuration.batch.maxBytes = configuration.uplinks.compactMap(\.settings.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)
         reader.finish()
-        if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
+        if requireInputs && configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
             diagnostics.report(ConfigError(
                 .missingKey, "no inputs are configured; add at least one [[input.<kind>]] table (kinds: "
                     + InputRegistry.kinds.map { $0.kind }.joined(separator: ", ") + ")",
@@ -155,8 +156,8 @@ public struct OutpostConfiguration: Sendable {
     }
 
     /// Reads and parses the config file at `path`.
-    package static func load(path: String, environment: [String: String], sampleClock: SyncAwareWallClock?) throws
-        -> OutpostConfiguration
+    package static func load(path: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
+                             requireInputs: Bool = true) throws -> OutpostConfiguration
     {
         let text: String
         do {
@@ -165,7 +166,8 @@ public struct OutpostConfiguration: Sendable {
             throw ConfigErrors([ConfigError(.unreadableFile, "\(error); pass an existing file with --config",
                                             path: nil, location: nil)])
         }
-        return try parse(text, file: path, environment: environment, sampleClock: sampleClock)
+        return try parse(text, file: path, environment: environment, sampleClock: sampleClock,
+                         requireInputs: requireInputs)
     }
 
     /// `parse` with the real sync-aware clock for the samples.
@@ -185,6 +187,7 @@ public struct OutpostConfiguration: Sendable {
         var gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
                                            stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
         if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
+        if let problem = topicProblem(gateway.id) { reader?.invalid("id", problem + " (it is part of MQTT topics)") }
         if let name = reader?.string("board") {
             gateway.board = BoardCatalog.named(name)
             if gateway.board == nil {
@@ -227,6 +230,7 @@ public struct OutpostConfiguration: Sendable {
         alerts.stdout = reader.bool("stdout", default: alerts.stdout)
         alerts.mqttBroker = reader.string("mqtt_broker")
         alerts.mqttTopic = reader.string("mqtt_topic", default: alerts.mqttTopic)
+        if let problem = topicProblem(alerts.mqttTopic) { reader.invalid("mqtt_topic", problem) }
         reader.finish()
         return alerts
     }
@@ -295,6 +299,14 @@ public struct OutpostConfiguration: Sendable {
     private static func directory(of file: String) -> String {
         guard let slash = file.lastIndex(of: "/") else { return "." }
         return String(file[..<slash])
+    }
+
+    /// Why `text` cannot be part of an MQTT topic name (MQTT 5 §4.7.3: no wildcards, no NUL), or nil.
+    static func topicProblem(_ text: String) -> String? {
+        guard text.unicodeScalars.contains(where: {
+            $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control
+        }) else { return nil }
+        return "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold"
     }
 
     static func hostName() -> String {

@@ -182,6 +182,7 @@ enum StatusDocument {
             json.integer("delivered_bytes", Int64(uplink.deliveredBytes))
             json.integer("retries", Int64(uplink.retries))
             json.integer("rejected_batches", Int64(uplink.rejectedBatches))
+            json.integer("dropped_items", Int64(uplink.droppedItems))
             json.endObject()
         }
         json.endArray()

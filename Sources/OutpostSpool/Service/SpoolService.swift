@@ -302,7 +302,8 @@ package final class SpoolService: Service, BatchSink, Sendable {
                        reason: "the spool cannot be written and the memory queue is full")
         }
         if firstFailure {
-            let hint = error.isDiskFull ? "the disk is full; free space on it" : "check the disk and its permissions"
+            let hint = error.isDiskFull ? "the disk is full; free space on it"
+                : error.isWALHeld ? "they are stored once that reader ends" : "check the disk and its permissions"
             emit(.spoolWriteFailed, .error,
                  "cannot write to the spool (\(error)); \(count) batch(es) wait in memory, retrying every 5 s: \(hint)",
                  ["outpost.spool.error": .string(error.description)])

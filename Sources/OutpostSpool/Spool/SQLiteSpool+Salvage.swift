@@ -50,7 +50,11 @@ extension SQLiteSpool {
                 cursor = reader.int(0)
                 failuresInARow = 0
                 // A row SQLite reads but that holds what no Outpost writes is unreadable too, and only that row.
-                guard let row = try? spooled(reader, attemptsColumn: nil) else {
+                let row = try? spooled(reader, attemptsColumn: nil)
+                // The read ends here, before `body` (writing a file) runs: a snapshot held across the whole walk
+                // would keep a running spool's write-ahead log growing.
+                _ = try? reader.bind(.int(cursor))
+                guard let row else {
                     unreadable += 1
                     continue
                 }

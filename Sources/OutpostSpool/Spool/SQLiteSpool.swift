@@ -22,6 +22,9 @@ package final class SQLiteSpool {
     /// The WAL is copied into the main file once it holds this many pages (128 KiB), not SQLite's 1000 (4 MiB): what
     /// a checkpoint needs on a full disk stays within the reserve (`SpoolReserve`), so the spool can always drain.
     static let walCheckpointPages = 32
+    /// Bytes of WAL that belong to normal operation (it is emptied every `walCheckpointPages` and truncated to this
+    /// size, `journal_size_limit`); beyond it, the WAL counts against `max_size`.
+    static let walAllowance = 512 * 1024
 
     package let path: String
     package let maxBytes: Int
@@ -44,6 +47,7 @@ package final class SQLiteSpool {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages);
+            PRAGMA journal_size_limit = \(Self.walAllowance);
             PRAGMA cache_size = -\(Self.pageCacheKiB);
             PRAGMA foreign_keys = ON;
             CREATE TABLE IF NOT EXISTS batches (
@@ -180,6 +184,7 @@ package final class SQLiteSpool {
             try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
             return [eviction]
         }
+        try checkWALRoom(for: size)
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
             let evictions = try makeRoom(for: size, lane: batch.lane)
             try insert(batch, for: uplinks ?? self.uplinks(accepting: batch.signal))
@@ -187,6 +192,29 @@ package final class SQLiteSpool {
             return evictions
         }
     }
+
+    /// The WAL counts against the bound. It grows past its allowance only while another connection holds a read
+    /// snapshot (a long `outpost spool inspect`, a backup, `sqlite3` left open): SQLite cannot recycle it until that
+    /// reader lets go, and every write, evictions included, only makes it longer. So when the WAL's excess would take
+    /// the spool past `max_size`, the write is refused (the spool service keeps the batch in memory, bounded, and
+    /// tries again every 5 s) rather than letting the files outgrow the bound on an SD card.
+    private func checkWALRoom(for size: Int) throws(SQLiteError) {
+        guard maxBytes > 0, walExcess > 0, accountedBytes + size + walExcess > maxBytes else { return }
+        if database.checkpointWithoutWaiting(), walExcess == 0 { return }
+        guard accountedBytes + size + walExcess > maxBytes else { return }
+        throw SQLiteError(code: SQLiteError.walHeld, message: "another reader of \(path) (a long `outpost spool "
+            + "inspect`, a backup, an open sqlite3) holds its write-ahead log at \(walBytes) bytes; with it the spool "
+            + "would pass max_size (\(maxBytes) bytes)", sql: nil)
+    }
+
+    /// The size of the write-ahead log file now.
+    var walBytes: Int {
+        var info = stat()
+        return stat(path + "-wal", &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// What the WAL holds beyond its allowance: counted against `max_size`.
+    var walExcess: Int { max(0, walBytes - Self.walAllowance) }
 
     /// Inserts `batch`; `sequence` keeps a salvaged batch's place in line (and the number a delivery loop may
     /// still hold for it), nil takes the next one.
@@ -362,7 +390,7 @@ package final class SQLiteSpool {
     // MARK: reading
 
     package func statistics() throws(SQLiteError) -> SpoolStatistics {
-        var statistics = SpoolStatistics(accountedBytes: accountedBytes, maxBytes: maxBytes)
+        var statistics = SpoolStatistics(accountedBytes: accountedBytes + walExcess, maxBytes: maxBytes)
         let held = try database.prepare(
             "SELECT lane, count(*), sum(items), sum(length(payload)), min(created) FROM batches GROUP BY lane")
         while try held.step() {
@@ -388,14 +416,39 @@ package final class SQLiteSpool {
 
     /// Batches in sending order (alerts first), for `outpost spool inspect` and `export`.
     package func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
-        let statement = try database.prepare("""
-            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
-            FROM batches ORDER BY lane, seq LIMIT ?
-            """)
-        try statement.bind(.int(Int64(limit)))
         var result: [SpooledBatch] = []
-        while try statement.step() { result.append(try Self.spooled(statement, attemptsColumn: nil)) }
+        try batches(limit: limit) { result.append($0) }
         return result
+    }
+
+    /// Hands `body` up to `limit` batches in sending order, read a page at a time: each page is a short read of its
+    /// own, and none is open while `body` runs (writing a line to a pipe nobody reads, a file). A reader that held
+    /// one snapshot for the whole walk would keep the running spool's write-ahead log growing all along.
+    package func batches(limit: Int, pageSize: Int = 32, _ body: (SpooledBatch) throws -> Void) throws(SQLiteError) {
+        let page = try database.prepare("""
+            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
+            FROM batches WHERE lane > ? OR (lane = ? AND seq > ?) ORDER BY lane, seq LIMIT ?
+            """)
+        var lane: Int64 = -1, sequence: Int64 = 0, handed = 0
+        while handed < limit {
+            try page.bind(.int(lane), .int(lane), .int(sequence), .int(Int64(min(pageSize, limit - handed))))
+            var rows: [SpooledBatch] = []
+            while try page.step() {
+                lane = page.int(2)
+                sequence = page.int(0)
+                rows.append(try Self.spooled(page, attemptsColumn: nil))
+            }
+            try page.bind(.int(-1), .int(-1), .int(0), .int(0))  // reset: the read ends before the rows are used
+            guard !rows.isEmpty else { return }
+            for row in rows {
+                do {
+                    try body(row)
+                } catch {
+                    throw SQLiteError(code: SQLITE_ERROR, message: "\(error)", sql: nil)
+                }
+                handed += 1
+            }
+        }
     }
 
     /// Removes every batch (drop counters stay). Returns how many were removed.

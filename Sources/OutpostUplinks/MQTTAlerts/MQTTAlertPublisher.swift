@@ -23,9 +23,21 @@ package struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
         guard batch.signal == .alert, !batch.routing.isEmpty else {
             return .rejected(reason: "batch \(batch.id) is not an alert document")
         }
+        // An alert the broker can never take (its maximum packet size) is dropped with a report, not retried
+        // forever in front of the alerts behind it.
+        if let limit = client.maximumPacketSize {
+            let size = MQTTPacket.publishSize(topic: batch.routing, payload: batch.payload.count,
+                                              properties: client.protocolVersion == .v5
+                                                  ? 3 + batch.contentType.utf8.count : nil)
+            if size > limit {
+                return .rejected(reason: "the alert document is a \(size)-byte packet, more than the broker's maximum "
+                    + "packet size of \(limit) bytes; it can never be published (its series' attributes are too long?)")
+            }
+        }
         switch await client.publish(topic: batch.routing, payload: batch.payload, contentType: batch.contentType) {
         case .acknowledged: return .delivered
         case .failed(let reason): return .retry(after: nil, reason: reason)
+        case .refused(let reason): return .rejected(reason: reason)
         }
     }
 }

@@ -3,6 +3,7 @@ import OutpostCore
 @testable import OutpostInputs
 import OutpostMQTT
 import OutpostTestSupport
+import OutpostWire
 import Synchronization
 import Testing
 @testable import OutpostRuntime
@@ -47,29 +48,67 @@ struct FuzzTests {
         }
     }
 
-    @Test("JSON from MQTT and commands: parsed or refused, and never a non-finite sample")
+    @Test("JSON from MQTT and commands: parsed or refused, never a non-finite sample; one rule for both inputs")
     func json() throws {
         var configuration = MQTTInputConfiguration(broker: "b", topics: ["#"], identity: SensorIdentity(name: "z", unit: ""))
         configuration.preset = "zigbee2mqtt"
         configuration.format = .json
         configuration.units = MQTTInputConfiguration.defaultUnits
         configuration.seriesTable = SeriesTable(limit: 200)
+        configuration.timeField = "last_seen"
         var mqtt = MQTTPayloadParser(configuration: configuration)
+        var tasmotaConfiguration = configuration
+        tasmotaConfiguration.preset = "tasmota"
+        tasmotaConfiguration.timeField = "Time"
+        var tasmota = MQTTPayloadParser(configuration: tasmotaConfiguration)
+        // The same document through a plain MQTT input and a command must make the same fields and values.
+        var plainConfiguration = MQTTInputConfiguration(broker: "b", topics: ["#"], identity: SensorIdentity(name: "e",
+                                                                                                               unit: ""))
+        plainConfiguration.format = .json
+        plainConfiguration.seriesTable = SeriesTable(limit: 100_000)
+        var plain = MQTTPayloadParser(configuration: plainConfiguration)
         var exec = ExecInputConfiguration(command: ["true"], identity: SensorIdentity(name: "e", unit: "%"),
                                           extraction: try NumberExtraction())
         exec.format = .json
         let json = ExecReader(configuration: exec)
         exec.format = .keyValue
         let keyValue = ExecReader(configuration: exec)
-        var time: Int64 = 0, answered = 0
+        let topic = AlertTopic(template: "{prefix}/{gateway}/alerts/{severity}/{series}", prefix: "outpost",
+                               gateway: "gw")
+        let validName = try Regex("^[A-Za-z][A-Za-z0-9_./-]{0,254}$")
+        var time: Int64 = 1_796_000_000_000_000_000
         let check: ([UInt8]) -> Bool = { bytes in
-            time += 1
+            time += 1_000_000_000
             let text = String(decoding: bytes, as: UTF8.self)
-            let readings = mqtt.readings(for: MQTTMessage(topic: "zigbee2mqtt/room/\(time % 7)", payload: bytes), now: time)
-            for case .sample(let sample) in readings where !sample.value.isFinite {
-                Issue.record("non-finite sample from \(text.prefix(80))")
+            // The first line, as a device name a publisher made up: it must never make an invalid name or topic.
+            let device = String(text.split(separator: "\n", omittingEmptySubsequences: false).first?.prefix(300) ?? "")
+            let readings = mqtt.readings(for: MQTTMessage(topic: "zigbee2mqtt/\(device)", payload: bytes), now: time)
+                + tasmota.readings(for: MQTTMessage(topic: "tele/\(device)/SENSOR", payload: bytes), now: time)
+            for case .sample(let sample) in readings {
+                if !sample.value.isFinite { Issue.record("non-finite sample from \(text.prefix(80))") }
+                if (try? validName.wholeMatch(in: sample.series.name)) == nil {
+                    Issue.record("invalid series name \(sample.series.name.debugDescription)")
+                }
+                let alert = topic.topic(for: Event(name: .thresholdCrossed, severity: .warn, time: time,
+                                                   series: sample.series, message: ""))
+                if alert.utf8.count > 65535 || alert.unicodeScalars.contains(where: {
+                    $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control
+                }) {
+                    Issue.record("invalid alert topic from \(text.prefix(80))")
+                }
             }
-            let (values, _) = json.parse(text)
+            let values = json.parse(text).values
+            let viaMQTT = Set(plain.readings(for: MQTTMessage(topic: "m/d", payload: bytes), now: time)
+                .compactMap { reading -> String? in
+                    guard case .sample(let sample) = reading else { return nil }
+                    return "\(sample.series.name)=\(sample.value)"
+                })
+            let viaExec = Set(values.map { "\(MetricName.limited("e." + ($0.0 ?? "")))=\($0.1)" })
+            // (A payload over MQTT's max_payload is skipped there, as it should be: not a difference of the rule.)
+            if text.trimmingSpaces().hasPrefix("{"), bytes.count <= plainConfiguration.maxPayload, viaMQTT != viaExec {
+                let differences = Array(viaMQTT.symmetricDifference(viaExec).sorted().prefix(4))
+                Issue.record("MQTT and exec read \(String(text.prefix(120)).debugDescription) differently: \(differences)")
+            }
             _ = keyValue.parse(text)
             return (try? JSONValue.parse(text)) != nil && !values.isEmpty
         }
@@ -77,10 +116,14 @@ struct FuzzTests {
         var fuzzer = MutationFuzzer(target: "json", seeds: [
             #"{"temperature":21.5,"humidity":40,"battery":"87","update":{"state":"idle","x":[1,2]},"ok":true}"#,
             #"{"BME280":{"Temperature":21.1,"Pressure":1013.2},"Time":"2026-03-01T12:00:00"}"#, "21.5", "\"7\"",
+            #"{"Time":"2026-12-06T10:00:00+01:00","DS18B20-1":{"Id":"01144A0CB2AA","Temperature":21.5},"#
+                + #""DS18B20-2":{"Id":"0316A2794CFF","Temperature":9.0},"TempUnit":"C"}"#,
+            #"{"Upper":5,"nested":{"inner":{"deep":1.25}},"str":"23.5","hex":"0x10","big":"1e999","last_seen":1796000}"#,
             "a=1\nb=2.5e3\n",
         ] + Self.regressions(".json").filter { $0.count < 4096 }, tokens: [
             "{", "[", "\"a\":", "1e999", "-1e999", "\"NaN\"", "\"inf\"", "null", ",", "\\u0000", "\\ud800", "1e-400",
-            "140", "-300",
+            "140", "-300", "\"Time\":", "\"last_seen\":", "\"2026-12-06T10:00:00Z\"", "\"Id\":", "\"DS18B20-1\":",
+            "\"0x10\"", "\" 7 \"", "\"23.5\"", "\"A b/c+#\":", "\\u0007", "+", "#",
         ])
         _ = fuzzer.run(executions: Self.executions, check)
     }
