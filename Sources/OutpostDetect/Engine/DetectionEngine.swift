@@ -6,6 +6,8 @@ package struct SampleSource: Sendable {
     package var patch: DetectionPatch? { patchBox?.patch }
     /// The input's polling interval, which `stale_after` counts in; nil (a replay) means no staleness.
     package let interval: Duration?
+    /// The runtime's number for the input (its slot), so a reload can tell which input a series came from.
+    package let input: Int?
     /// Boxed: a source is kept per input in the configuration and in detection, and a patch is a few hundred bytes
     /// that most inputs do not have.
     private let patchBox: PatchBox?
@@ -15,9 +17,10 @@ package struct SampleSource: Sendable {
         init(_ patch: DetectionPatch) { self.patch = patch }
     }
 
-    package init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
+    package init(patch: DetectionPatch? = nil, interval: Duration? = nil, input: Int? = nil) {
         self.patchBox = patch.map(PatchBox.init)
         self.interval = interval
+        self.input = input
     }
 }
 
@@ -25,10 +28,12 @@ package struct SampleSource: Sendable {
 ///
 /// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows.
 package struct DetectionEngine: Sendable {
-    package let configuration: DetectionConfiguration
+    /// Replaced only by a reload (`reconfigure`, in DetectionEngine+Reconfigure.swift).
+    package internal(set) var configuration: DetectionConfiguration
     /// Each series' state, densely in first-seen order (nil where a series was forgotten), found through `slots`:
     /// a dictionary holding the states themselves would reserve room for a third more of them (~600 B each).
-    private var states: [SeriesState?] = []
+    /// Internal, not private, for `reconfigure` only.
+    var states: [SeriesState?] = []
     private var slots: [Series: Int] = [:]
     private var forgotten = 0
     /// Episodes over `max_episodes_per_hour`, all series together: counted, not sent.
@@ -90,16 +95,23 @@ package struct DetectionEngine: Sendable {
     }
 
     private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
-        let settings = configuration.settings(for: sample.series, sensorPatch: source.patch)
-        let thresholds = configuration.thresholds.filter { $0.series.matches(sample.series.name) }.map(ThresholdRule.init)
-        // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
-        let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
+        let rules = rules(for: sample.series, source: source)
         return SeriesState(
             series: sample.series,
-            sigma: settings.sigma.enabled ? SigmaDetector(configuration: settings.sigma) : nil,
-            thresholds: thresholds,
-            staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
+            sigma: rules.settings.sigma.enabled ? SigmaDetector(configuration: rules.settings.sigma) : nil,
+            thresholds: rules.thresholds.map(ThresholdRule.init),
+            staleness: rules.staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) },
+            rules: rules, input: source.input
         )
+    }
+
+    /// Everything the configuration decides for one series.
+    func rules(for series: Series, source: SampleSource) -> SeriesRules {
+        let settings = configuration.settings(for: series, sensorPatch: source.patch)
+        // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
+        return SeriesRules(settings: settings,
+                           thresholds: configuration.thresholds.filter { $0.series.matches(series.name) },
+                           staleLimit: source.interval.flatMap { settings.staleAfter.limit(interval: $0) })
     }
 }
 
@@ -118,19 +130,32 @@ package struct SeriesSummary: Sendable {
     package var lastTime: Int64 = 0
 }
 
-private struct SeriesState: Sendable {
+/// What the configuration decides for one series; a reload keeps a series' state while this stays equal.
+struct SeriesRules: Sendable, Equatable {
+    let settings: DetectionSettings
+    let thresholds: [ThresholdRuleConfiguration]
+    let staleLimit: Duration?
+}
+
+struct SeriesState: Sendable {
     var sigma: SigmaDetector?
     var thresholds: [ThresholdRule]
     var staleness: StalenessRule?
     var summary: SeriesSummary
+    /// What the state was built from, and the input (slot) the series came from, for `reconfigure`.
+    let rules: SeriesRules
+    let input: Int?
     /// For counters: the previous raw sample and the derived rate series the detectors see.
     var previousCounter: Sample?
     let rateSeries: Series?
 
-    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
+    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?,
+         rules: SeriesRules, input: Int?) {
         self.sigma = sigma
         self.thresholds = thresholds
         self.staleness = staleness
+        self.rules = rules
+        self.input = input
         self.summary = SeriesSummary(series: series)
         self.rateSeries = series.kind == .counter
             ? Series(name: series.name + ".rate", unit: series.unit + "/s", kind: .gauge, attributes: series.attributes)

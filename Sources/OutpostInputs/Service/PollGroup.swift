@@ -1,16 +1,18 @@
 import Logging
 import OutpostCore
 import ServiceLifecycle
+import Synchronization
 
 /// Polls every input that shares an interval on one tick: one wall-clock stamp for all of them (so a batch's
 /// points share their timestamps, which compress to almost nothing), their reads spread over the blocking pool,
 /// and one hand-over of everything read, instead of a task, a timer and a channel hop per input.
 ///
-/// Ticks follow a `TickSchedule`. A slow sensor delays only the reads of its share of the tick.
+/// Ticks follow a `TickSchedule`. A slow sensor delays only the reads of its share of the tick. Its members are
+/// read from a `PollRoster` at each tick, so a reload adds and removes inputs without stopping the others.
 package struct PollGroup: Service, CustomStringConvertible {
     // ServiceLifecycle describes each service it is given; the default description reflects every stored
     // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
-    package var description: String { "PollGroup(\(members.count) inputs every \(interval))" }
+    package var description: String { "PollGroup(every \(interval))" }
 
     package struct Member: Sendable {
         package let input: Int
@@ -25,7 +27,7 @@ package struct PollGroup: Service, CustomStringConvertible {
     }
 
     let interval: Duration
-    let members: [Member]
+    let roster: PollRoster
     let sink: any ReadingBatchSink
     let gate: SampleGate?
     let clock: any Clock<Duration>
@@ -34,8 +36,14 @@ package struct PollGroup: Service, CustomStringConvertible {
 
     package init(interval: Duration, members: [Member], sink: any ReadingBatchSink, gate: SampleGate?,
                  clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+        self.init(interval: interval, roster: PollRoster(members), sink: sink, gate: gate, clock: clock,
+                  wallClock: wallClock, logger: logger)
+    }
+
+    package init(interval: Duration, roster: PollRoster, sink: any ReadingBatchSink, gate: SampleGate?,
+                 clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
         self.interval = interval
-        self.members = members
+        self.roster = roster
         self.sink = sink
         self.gate = gate
         self.clock = clock
@@ -44,18 +52,18 @@ package struct PollGroup: Service, CustomStringConvertible {
     }
 
     package func run() async throws {
-        for member in members { logger.info("input started: \(member.label)") }
+        for member in roster.members { logger.info("input started: \(member.label)") }
         do {
             try await cancelWhenGracefulShutdown { try await loop(clock: clock) }
         } catch is CancellationError {
         }
-        logger.debug("inputs stopped: \(members.count) polled every \(interval)")
+        logger.debug("inputs stopped: \(roster.members.count) polled every \(interval)")
     }
 
     private func loop<C: Clock<Duration>>(clock: C) async throws {
-        let shares = Self.shares(of: members, count: BlockingPool.threadCount)
         var schedule = TickSchedule<C>(startingAt: clock.now, every: interval)
         while !Task.isCancelled {
+            let shares = Self.shares(of: roster.members, count: BlockingPool.threadCount)
             let batch = await readAll(shares, now: wallClock.nowNanos())
             if !batch.isEmpty { await sink.accept(batch) }
             try await clock.sleep(until: schedule.advance(now: clock.now), tolerance: nil)
@@ -91,5 +99,21 @@ package struct PollGroup: Service, CustomStringConvertible {
         return stride(from: 0, to: members.count, by: max(size, 1)).map {
             Array(members[$0..<min($0 + size, members.count)])
         }
+    }
+}
+
+/// The inputs of one poll group, changed by a reload between two ticks: a tick reads the members it started with.
+package final class PollRoster: Sendable {
+    private let current: Mutex<[PollGroup.Member]>
+
+    package init(_ members: [PollGroup.Member]) {
+        current = Mutex(members)
+    }
+
+    package var members: [PollGroup.Member] { current.withLock { $0 } }
+
+    /// Replaces the members, keeping the given order (the runtime keeps them in input order).
+    package func replace(with members: [PollGroup.Member]) {
+        current.withLock { $0 = members }
     }
 }

@@ -28,7 +28,8 @@ final class MQTTClientContext: @unchecked Sendable {
         var started = false
         var connectingSince: ContinuousClock.Instant?
         var inFlight = MQTTInFlightPublishes<CheckedContinuation<MQTTPublishOutcome, Never>>()
-        var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation)] = []
+        var subscriptions: [(id: Int, filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation)] = []
+        var lastSubscription = 0
         /// From the broker's CONNACK (MQTT 5 Maximum Packet Size, §3.2.2.3.6); nil when it sets no limit.
         var maximumPacketSize: Int?
         var connectedHandlers: [@Sendable () -> Void] = []
