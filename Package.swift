@@ -125,18 +125,18 @@ let package = Package(
             name: "OutpostRuntimeTests",
             dependencies: ["OutpostRuntime", "OutpostInputs", "OutpostDetect", "OutpostBatch", "OutpostSpool",
                            "OutpostDelivery", "OutpostUplinks", "OutpostWire", "OutpostCore", "OutpostTestSupport",
-                           "CMallocTuning",
+                           "OutpostOperations", "CMallocTuning",
                            logging, lifecycle],
             exclude: ["Fuzz/Regressions"]
         ),
         .testTarget(name: "OutpostToolsTests", dependencies: ["OutpostTools", "OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostOperationsTests",
-                    dependencies: ["OutpostOperations", "OutpostCore", "OutpostTestSupport"],
-                    exclude: ["Fuzz/Regressions"]),
+                    dependencies: ["OutpostOperations", "OutpostCore", "OutpostTestSupport"]),
         .testTarget(
             name: "OutpostSystemTests",
             dependencies: ["OutpostRuntime", "OutpostTools", "OutpostSpool", "OutpostCore", "OutpostMQTT",
-                           "OutpostOperations", "OutpostTestSupport"]
+                           "OutpostOperations", "OutpostTestSupport"],
+            exclude: ["opamp_server.py", "prometheus_scrape.py"]
         ),
     ],
     swiftLanguageModes: [.v6]

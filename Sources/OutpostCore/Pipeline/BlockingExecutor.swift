@@ -102,7 +102,7 @@ package final class BlockingPool: Sendable {
 }
 
 /// Starts a detached pthread running `body`, named for `top` and `/proc/PID/task/*/comm` (at most 15 bytes).
-enum WorkerThread {
+package enum WorkerThread {
     fileprivate final class Body: Sendable {
         let run: @Sendable () -> Void
         let name: String
@@ -113,7 +113,7 @@ enum WorkerThread {
         }
     }
 
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    package static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         let context = Unmanaged.passRetained(Body(body, name: name)).toOpaque()
         var thread = pthread_t()
         let created = pthread_create(&thread, nil, workerThreadMain, context)

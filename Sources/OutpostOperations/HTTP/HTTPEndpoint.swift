@@ -32,7 +32,7 @@ package struct HTTPEndpoint: Service, CustomStringConvertible {
         server.start()
         logger.info("http endpoint listening on \(server.address):\(server.port) (/health, /metrics, /status)")
         try? await gracefulShutdown()
-        server.stop()
+        await server.stop()
         logger.info("http endpoint stopped")
     }
 

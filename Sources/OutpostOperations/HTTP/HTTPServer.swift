@@ -36,7 +36,7 @@ package final class HTTPServer: Sendable {
     private let wake: (read: Int32, write: Int32)
     private let handler: @Sendable (HTTPRequestHead) async -> HTTPResponse
     private let shared = Mutex(Shared())
-    private let thread = Mutex<pthread_t?>(nil)
+    private let stoppedSignal = WakeSignal()
     /// The thread's time, for the clients' deadlines.
     private let monotonic = MonotonicClock(ContinuousClock())
 
@@ -44,6 +44,8 @@ package final class HTTPServer: Sendable {
         /// Answers by connection number (a descriptor is reused once closed; a number never is).
         var ready: [Int: [UInt8]] = [:]
         var stopping = false
+        var started = false
+        var stopped = false
     }
 
     /// Binds and listens on `host:port` (an IPv4 or IPv6 literal, or `localhost`); throws what the operator must fix
@@ -74,27 +76,23 @@ package final class HTTPServer: Sendable {
         close(wake.write)
     }
 
-    /// Starts the server's thread.
+    /// Starts the server's thread (`outpost-http`).
     package func start() {
-        let box = Unmanaged.passRetained(self)
-        var created = pthread_t()
-        let status = pthread_create(&created, nil, { context in
-            let server = Unmanaged<HTTPServer>.fromOpaque(context!).takeRetainedValue()
-            server.serve()
-            return nil
-        }, box.toOpaque())
-        if status != 0 {
-            box.release()
-            return
+        shared.withLock { $0.started = true }
+        WorkerThread.start(name: "outpost-http") { [self] in
+            serve()
+            shared.withLock { $0.stopped = true }
+            stoppedSignal.signal()
         }
-        thread.withLock { $0 = created }
     }
 
-    /// Stops serving, closes every connection and waits for the thread.
-    package func stop() {
+    /// Stops serving, closes every connection and waits until the thread is done.
+    package func stop() async {
         shared.withLock { $0.stopping = true }
         signalThread()
-        if let running = thread.withLock({ $0.take() }) { pthread_join(running, nil) }
+        while shared.withLock({ $0.started && !$0.stopped }) {
+            await stoppedSignal.wait(upTo: .milliseconds(100), clock: ContinuousClock())
+        }
     }
 
     private func signalThread() {

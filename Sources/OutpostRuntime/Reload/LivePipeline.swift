@@ -176,20 +176,18 @@ final class LivePipeline: Sendable {
             }
             if let polled = input as? any Pollable {
                 let member = PollGroup.Member(input: slot, label: label, poller: polled.makePoller())
-                let roster = parts.withLock { parts -> PollRoster? in
-                    parts.inputs[key] = .polled(interval: polled.pollInterval, slot: slot)
-                    if let roster = parts.rosters[polled.pollInterval] { return roster }
+                let interval = polled.pollInterval
+                let (roster, running) = parts.withLock { parts -> (PollRoster, Bool) in
+                    parts.inputs[key] = .polled(interval: interval, slot: slot)
+                    if let roster = parts.rosters[interval] { return (roster, newRosters[interval] == nil) }
                     let roster = PollRoster([])
-                    parts.rosters[polled.pollInterval] = roster
-                    newRosters[polled.pollInterval] = roster
-                    return nil
+                    parts.rosters[interval] = roster
+                    return (roster, false)
                 }
-                if let roster {
-                    context.logger.info("input started: \(label)")
-                    roster.replace(with: roster.members + [member])
-                } else {
-                    newRosters[polled.pollInterval]?.replace(with: (newRosters[polled.pollInterval]?.members ?? []) + [member])
-                }
+                if !running { newRosters[interval] = roster }
+                // A group about to start logs its members itself.
+                if running { context.logger.info("input started: \(label)") }
+                roster.replace(with: roster.members + [member])
                 continue
             }
             parts.withLock { $0.inputs[key] = .service(slot: slot) }

@@ -57,6 +57,10 @@ struct ReloadPlan: Sendable {
             return Self.fingerprint(before, in: old) != Self.fingerprint(uplink, in: new)
         }.map(\.name)
         detectionChanged = Self.detectionFingerprint(old) != Self.detectionFingerprint(new)
+            || newInputs.contains { key, input in
+                oldInputs[key].map { SettingsFingerprint.of(($0.source.patch, $0.source.interval)) }
+                    .map { $0 != SettingsFingerprint.of((input.source.patch, input.source.interval)) } ?? false
+            }
         logLevelChanged = old.log.level != new.log.level
         httpChanged = SettingsFingerprint.of(old.http) != SettingsFingerprint.of(new.http)
         opampChanged = SettingsFingerprint.of(old.opamp) != SettingsFingerprint.of(new.opamp)
@@ -108,9 +112,9 @@ struct ReloadPlan: Sendable {
         return configuration.mqtt.brokers[broker].map(SettingsFingerprint.of) ?? "none"
     }
 
+    /// `[detect]` and the log intervals detection keeps; an input's own `detect` table is compared per input.
     private static func detectionFingerprint(_ configuration: OutpostConfiguration) -> String {
         SettingsFingerprint.of(configuration.detection)
-            + SettingsFingerprint.of(configuration.inputs.map { ($0.source.patch, $0.source.interval) })
             + SettingsFingerprint.of((configuration.log.readingsInterval, configuration.log.problemInterval))
     }
 
