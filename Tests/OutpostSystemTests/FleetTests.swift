@@ -281,7 +281,12 @@ struct FleetTests {
         // Restarted, it runs the last configuration that applied, not the local file's inputs.
         outpost = try LoggedOutpost(config: local)
         try await outpost.waitFor("running the configuration an OpAMP server sent")
-        try await poll("the last good remote config runs again") { try inputNames(state) == ["remote.good"] }
+        let pid = Int(outpost.process.processIdentifier)
+        try await poll("the last good remote config runs again") {
+            let status = try statusJSON(state + "/status.json")
+            return try status["pid"] as? Int == pid && status["state"] as? String == "running"
+                && (try inputNames(state)) == ["remote.good"]
+        }
         #expect(outpost.stop() == 0)
     }
 

@@ -108,7 +108,8 @@ struct ReloadTests {
         let final = try statusJSON(state + "/status.json")
         #expect(final["state"] as? String == "stopped")
         let read = final["samples_ingested"] as? Int ?? 0
-        let (_, stats, _) = try OutpostProcess.run(["spool", "stats", "--config", config.path])
+        // The file on disk is the broken one: the spool is named directly.
+        let (_, stats, _) = try OutpostProcess.run(["spool", "stats", "--spool", state + "/spool.db"])
         let items = stats.split(separator: "\n").first { $0.hasPrefix("metrics") }
             .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first }
             .flatMap { Int($0) } ?? -1
