@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(name: "OutpostToolsTests", dependencies: ["OutpostTools", "OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostOperationsTests",
-                    dependencies: ["OutpostOperations", "OutpostCore", "OutpostTestSupport"]),
+                    dependencies: ["OutpostOperations", "OutpostCore", "OutpostTestSupport", logging]),
         .testTarget(
             name: "OutpostSystemTests",
             dependencies: ["OutpostRuntime", "OutpostTools", "OutpostSpool", "OutpostCore", "OutpostMQTT",

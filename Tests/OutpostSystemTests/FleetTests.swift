@@ -21,7 +21,7 @@ func runPython(_ script: String, _ arguments: [String]) throws -> (status: Int32
 func httpGet(_ url: String) throws -> (status: Int, body: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-    process.arguments = ["-s", "-m", "10", "-w", "\n%{http_code}", url]
+    process.arguments = ["-sk", "-m", "10", "-w", "\n%{http_code}", url]
     let out = Pipe()
     process.standardOutput = out
     try process.run()
@@ -42,13 +42,16 @@ func threadNames(pid: Int32) -> [String] {
 final class OpAMPServer {
     let process: Process
     let port: Int
+    let scheme: String
 
-    init(port: Int = 0) throws {
+    /// Over https when given a certificate and key.
+    init(port: Int = 0, certificate: String? = nil, key: String? = nil) throws {
         let python = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python").path
         process = Process()
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostSystemTests/opamp_server.py").path,
-                             String(port)]
+                             String(port)] + [certificate, key].compactMap { $0 }
+        scheme = certificate == nil ? "http" : "https"
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -68,13 +71,13 @@ final class OpAMPServer {
         }
     }
 
-    var endpoint: String { "http://127.0.0.1:\(port)/v1/opamp" }
+    var endpoint: String { "\(scheme)://127.0.0.1:\(port)/v1/opamp" }
 
     /// Pushes a whole configuration; its hash (hex).
     func push(_ text: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["-s", "--data-binary", "@-", "http://127.0.0.1:\(port)/config"]
+        process.arguments = ["-sk", "--data-binary", "@-", "\(scheme)://127.0.0.1:\(port)/config"]
         let input = Pipe(), out = Pipe()
         process.standardInput = input
         process.standardOutput = out
@@ -88,7 +91,7 @@ final class OpAMPServer {
 
     /// What the one agent reported last.
     func agent() throws -> [String: Any] {
-        let (_, body) = try httpGet("http://127.0.0.1:\(port)/agents")
+        let (_, body) = try httpGet("\(scheme)://127.0.0.1:\(port)/agents")
         let agents = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: [String: Any]] ?? [:]
         return agents.values.first ?? [:]
     }
@@ -189,7 +192,7 @@ struct FleetTests {
         #expect(outpost.stop() == 0)
     }
 
-    func managed(state: String, opamp: OpAMPServer, accept: Bool = true) -> String {
+    func managed(state: String, opamp: OpAMPServer, accept: Bool = true, caFile: String? = nil) -> String {
         """
         [gateway]
         id = "fleet-2"
@@ -206,6 +209,7 @@ struct FleetTests {
         endpoint = "\(opamp.endpoint)"
         polling_interval = "200ms"
         accept_remote_config = \(accept)
+        \(caFile.map { "ca_file = \"\($0)\"" } ?? "")
 
         """
     }
@@ -306,6 +310,25 @@ struct FleetTests {
         #expect(status["error_message"]?.contains("accept_remote_config") == true)
         #expect(try inputNames(state) == ["local.only"])
         #expect(outpost.stop() == 0)
+    }
+
+    @Test("over https, a server whose certificate verifies configures the gateway; one that does not verify is never even talked to")
+    func tls() async throws {
+        let certificates = try TestCertificates()
+        let server = try OpAMPServer(certificate: certificates.serverCertificate, key: certificates.serverKey)
+        let trusted = try temporaryStateDirectory(), stranger = try temporaryStateDirectory()
+        let good = try LoggedOutpost(config: writeTemporary("trusted.toml", managed(state: trusted, opamp: server,
+                                                                                     caFile: certificates.ca)))
+        let bad = try LoggedOutpost(config: writeTemporary("stranger.toml", managed(state: stranger, opamp: server,
+                                                                                     caFile: certificates.otherCA)))
+        _ = try server.push(remote(state: trusted, input: "over.tls"))
+        try await poll("the trusting gateway applies it") { try inputNames(trusted) == ["over.tls"] }
+        try await bad.waitFor("opamp: \(server.endpoint): ")
+        #expect(try inputNames(stranger) == ["local.only"])
+        let (_, body) = try httpGet("https://127.0.0.1:\(server.port)/agents")
+        let agents = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] ?? [:]
+        #expect(agents.count == 1, "only the gateway that verified the server reached it")
+        #expect(good.stop() == 0 && bad.stop() == 0)
     }
 
     @Test("accept_remote_config needs a verified server: plain http to another host, or insecure_skip_verify, is a config error")

@@ -116,6 +116,27 @@ struct ReloadTests {
         #expect(read > 0 && items == read, "every sample read is in the spool: \(read) read, \(items) stored\n\(stats)")
     }
 
+    @Test("`outpost check` tells whether a reload would apply: against the Outpost running on the file, nothing to change, a change to apply, or a file it would refuse")
+    func checkTellsReload() async throws {
+        let state = try temporaryStateDirectory()
+        let config = try writeTemporary("c.toml", simulated(state: state, sensors: 1))
+        let outpost = try LoggedOutpost(config: config)
+        let pid = outpost.process.processIdentifier
+        try await poll("the status file of this process") {
+            (try statusJSON(state + "/status.json"))["pid"] as? Int == Int(pid)
+        }
+        let (_, same, _) = try OutpostProcess.run(["check", "--config", config.path])
+        #expect(same.contains("reload: Outpost (pid \(pid)) already runs this version of the file"), "\(same)")
+        try simulated(state: state, sensors: 2).write(to: config, atomically: true, encoding: .utf8)
+        let (_, changed, _) = try OutpostProcess.run(["check", "--config", config.path])
+        #expect(changed.contains("reload: Outpost (pid \(pid)) runs another version of this file; a reload "
+            + "(kill -HUP \(pid), or systemctl reload outpost) would apply it"), "\(changed)")
+        try "[[input.simulated]]\nname = 1\n".write(to: config, atomically: true, encoding: .utf8)
+        let (status, _, refused) = try OutpostProcess.run(["check", "--config", config.path])
+        #expect(status != 0 && refused.contains("would refuse this file and keep the running configuration"))
+        #expect(outpost.stop() == 0)
+    }
+
     /// 600 rows one second apart: calm around 20, a level shift to 30 from row 100 (an episode that stays open),
     /// and a spike to 60 at rows 500-502. The spike raises again only if the series lost its state.
     func recording() -> String {

@@ -108,7 +108,6 @@ final class LivePipeline: Sendable {
             group: ServiceGroup(configuration: groupConfiguration), view: view, context: context, memory: memory,
             detection: detection, spool: spool, reporter: reporter, gate: gate, sets: sets,
             parts: Parts(configuration: configuration, mqtt: mqtt))
-        pipeline.announceClock(configuration)
         pipeline.addInputs(ReloadPlan.inputKeys(configuration), of: configuration, mqtt: mqtt)
         for (configured, uplink) in zip(allUplinks, liveUplinks) { pipeline.addUplink(configured, uplink) }
         pipeline.addBrokers(mqtt, except: [])
@@ -268,13 +267,5 @@ final class LivePipeline: Sendable {
         return DetectionServiceSettings(detection: configuration.detection, sources: sources, inputNames: names,
                                         problemInterval: configuration.log.problemInterval,
                                         readingsInterval: configuration.log.readingsInterval)
-    }
-
-    private func announceClock(_ configuration: OutpostConfiguration) {
-        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
-            sampleClock.doubt == nil
-        {
-            context.logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
-        }
     }
 }

@@ -89,6 +89,11 @@ final class RuntimeSupervisor: Service, CustomStringConvertible, Sendable {
     static func start(_ configuration: OutpostConfiguration, file: ConfigurationFile?, memory: RuntimeMemory,
                       context: Runtime.Context) async throws -> RuntimeSupervisor {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
+            sampleClock.doubt == nil
+        {
+            context.logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
+        }
         let pipeline = try await LivePipeline.build(configuration, memory: memory, context: context)
         let supervisor = RuntimeSupervisor(file: file, memory: memory, context: context, configuration: configuration,
                                            pipeline: pipeline, hangups: hangups)
