@@ -54,6 +54,11 @@ func statusJSON(_ path: String) throws -> [String: Any] {
     return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
 }
 
+/// The status file's JSON, or nothing while it is not written yet (for polls).
+func statusOrEmpty(_ path: String) -> [String: Any] {
+    (try? statusJSON(path)) ?? [:]
+}
+
 /// Log records of every logs request the receiver decoded, with their event name.
 func eventNames(_ received: [[String: Any]]) -> [String] {
     received.filter { $0["path"] as? String == "/v1/logs" }.flatMap { request -> [String] in
@@ -101,7 +106,7 @@ struct ReloadTests {
         #expect(outpost.process.isRunning)
         let before = try statusJSON(state + "/status.json")["samples_ingested"] as? Int ?? 0
         try await poll("samples still flowing") {
-            (try statusJSON(state + "/status.json")["samples_ingested"] as? Int ?? 0) > before
+            (statusOrEmpty(state + "/status.json")["samples_ingested"] as? Int ?? 0) > before
         }
         #expect(outpost.stop() == 0)
         #expect(outpost.log.contains("outpost stopped"))
@@ -123,7 +128,7 @@ struct ReloadTests {
         let outpost = try LoggedOutpost(config: config)
         let pid = outpost.process.processIdentifier
         try await poll("the status file of this process") {
-            (try statusJSON(state + "/status.json"))["pid"] as? Int == Int(pid)
+            statusOrEmpty(state + "/status.json")["pid"] as? Int == Int(pid)
         }
         let (_, same, _) = try OutpostProcess.run(["check", "--config", config.path])
         #expect(same.contains("reload: Outpost (pid \(pid)) already runs this version of the file"), "\(same)")
