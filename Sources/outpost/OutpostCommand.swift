@@ -170,8 +170,8 @@ extension OutpostCommand {
                 configuration = try loadConfiguration(config)
             } catch {
                 if config != nil {
-                    printToStandardError("a reload (kill -HUP, systemctl reload outpost) would refuse this file and keep "
-                        + "the running configuration")
+                    printToStandardError("a reload (kill -HUP, systemctl reload outpost) would refuse this file "
+                        + "and keep the running configuration")
                 }
                 throw ExitCode.failure
             }
@@ -183,15 +183,18 @@ extension OutpostCommand {
         private func reloadVerdict(_ configuration: OutpostConfiguration) -> String {
             let apply = "a reload (kill -HUP <pid>, or systemctl reload outpost) would apply it"
             guard let status = try? StatusReport.read(path: configuration.status.path),
-                status.contains("\"state\":\"running\""), let pid = StatusReport.field("pid", in: status).flatMap({ Int32($0) }),
+                status.contains("\"state\":\"running\""),
+                let pid = StatusReport.field("pid", in: status).flatMap({ Int32($0) }),
                 StatusReport.isAlive(pid: pid)
             else {
                 return "reload: \(apply)"
             }
             if StatusReport.field("config_hash", in: status) == configuration.sourceHash {
-                return "reload: Outpost (pid \(pid)) already runs this version of the file; a reload would change nothing"
+                return "reload: Outpost (pid \(pid)) already runs this version of the file; "
+                    + "a reload would change nothing"
             }
-            return "reload: Outpost (pid \(pid)) runs another version of this file; " + apply.replacing("<pid>", with: "\(pid)")
+            return "reload: Outpost (pid \(pid)) runs another version of this file; "
+                + apply.replacing("<pid>", with: "\(pid)")
         }
     }
 

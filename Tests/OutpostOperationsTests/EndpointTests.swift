@@ -11,7 +11,8 @@ struct FixedRuntime: OperatedRuntime {
 
     func health() -> ComponentHealth {
         let part = ComponentHealth(healthy: healthy, status: healthy ? .ok : .recoverableError,
-                                   lastError: healthy ? "" : "connection refused", startTime: 0, statusTime: 1_000_000_000)
+                                   lastError: healthy ? "" : "connection refused", startTime: 0,
+                                   statusTime: 1_000_000_000)
         return .aggregate([("uplink:collector", part)], startTime: 0, now: 1_000_000_000)
     }
 
@@ -35,7 +36,9 @@ func exchange(port: Int, _ request: [UInt8], closeAfterSending: Bool = true) thr
     address.sin_port = UInt16(port).bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
     }
     guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
     _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }

@@ -51,6 +51,7 @@ package struct AgentFacts: Sendable, Equatable {
     }
 
     package static func == (lhs: AgentFacts, rhs: AgentFacts) -> Bool {
-        lhs.identifying.elementsEqual(rhs.identifying, by: ==) && lhs.nonIdentifying.elementsEqual(rhs.nonIdentifying, by: ==)
+        lhs.identifying.elementsEqual(rhs.identifying, by: ==)
+            && lhs.nonIdentifying.elementsEqual(rhs.nonIdentifying, by: ==)
     }
 }

@@ -207,7 +207,9 @@ package final class HTTPServer: Sendable {
     private func writeAll(_ bytes: [UInt8], to descriptor: Int32, until deadline: Int64) {
         var offset = 0
         while offset < bytes.count, monotonic.nowNanos() < deadline {
-            let written = bytes[offset...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = bytes[offset...].withUnsafeBytes {
+                send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             if written > 0 {
                 offset += written
             } else if written < 0 && (errno == EAGAIN || errno == EINTR) {
@@ -262,7 +264,9 @@ package final class HTTPServer: Sendable {
         }
         defer { freeaddrinfo(found) }
         let descriptor = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
-        guard descriptor >= 0 else { throw HTTPServerError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw HTTPServerError("cannot create a socket: \(String(cString: strerror(errno)))")
+        }
         var yes: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         guard bind(descriptor, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0,
@@ -278,9 +282,13 @@ package final class HTTPServer: Sendable {
         let boundPort = withUnsafeMutablePointer(to: &bound) { pointer -> Int in
             _ = pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
             if Int32(pointer.pointee.ss_family) == AF_INET6 {
-                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin6_port)) }
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    Int(UInt16(bigEndian: $0.pointee.sin6_port))
+                }
             }
-            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { Int(UInt16(bigEndian: $0.pointee.sin_port)) }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                Int(UInt16(bigEndian: $0.pointee.sin_port))
+            }
         }
         return (descriptor, boundPort)
     }

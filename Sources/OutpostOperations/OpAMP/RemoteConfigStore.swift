@@ -77,7 +77,9 @@ package struct RemoteConfigStore: Sendable {
     private func write(_ bytes: [UInt8], to path: String) throws(StartupError) {
         let temporary = path + ".tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else { throw StartupError("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else {
+            throw StartupError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         let synced = fsync(descriptor) == 0
         close(descriptor)

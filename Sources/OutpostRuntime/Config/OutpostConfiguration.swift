@@ -150,9 +150,10 @@ public struct OutpostConfiguration: Sendable {
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
         configuration.http = HTTPEndpointConfiguration.read(reader.table("http"))
         configuration.setsOpAMP = reader.contains("opamp")
-        configuration.opamp = OpAMPConfiguration.read(reader.table("opamp"), resolve: { [folder = directory(of: file)] path in
-            ConfigFolder.resolve(path, in: folder)
-        })
+        configuration.opamp = OpAMPConfiguration.read(reader.table("opamp"),
+                                                      resolve: { [folder = directory(of: file)] path in
+                                                          ConfigFolder.resolve(path, in: folder)
+                                                      })
         configuration.sourceText = source
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext, reserved: reserved)

@@ -38,7 +38,8 @@ extension RuntimeSupervisor: OperatedRuntime {
                                                   sampleClock: current.sampleClock)
         } catch let errors as ConfigErrors {
             let lines = errors.errors.map(\.description)
-            context.logger.error("remote configuration refused, the running one is kept:\n\(lines.joined(separator: "\n"))")
+            let errors = lines.joined(separator: "\n")
+            context.logger.error("remote configuration refused, the running one is kept:\n\(errors)")
             return .failed(errors: lines)
         } catch {
             return .failed(errors: ["\(error)"])
@@ -63,14 +64,16 @@ extension RuntimeSupervisor: OperatedRuntime {
         var other: [(String, String)] = [
             ("os.type", "linux"), ("os.description", system.description), ("host.arch", system.machine),
             ("host.name", system.node),
-            ("outpost.self_metrics.interval", "\(configuration.status.selfMetricsInterval)"),
+            ("outpost.self_metrics.interval", "\(configuration.status.selfMetricsInterval.components.seconds)s"),
         ]
         if let board = configuration.gateway.board { other.append(("outpost.board", board.name)) }
         // Where its own telemetry (self-metrics, events, alerts) goes: the uplinks, without secrets.
         for uplink in Runtime.uplinks(of: configuration) {
             other.append(("outpost.uplink.\(uplink.name)", "\(uplink.kind) \(uplink.endpoint)"))
         }
-        if let listen = configuration.http.listen { other.append(("outpost.http.listen", "\(listen.host):\(listen.port)")) }
+        if let listen = configuration.http.listen {
+            other.append(("outpost.http.listen", "\(listen.host):\(listen.port)"))
+        }
         return AgentFacts(identifying: [("service.name", "outpost"), ("service.instance.id", configuration.gateway.id),
                                         ("service.version", OutpostVersion.current)],
                           nonIdentifying: other)

@@ -25,6 +25,7 @@ final class LivePipeline: Sendable {
     private let detection: DetectionService
     private let spool: SpoolService
     private let reporter: DeliveryReporter
+    private let status: StatusService
     private let gate: SampleGate?
     private let inputs: ServiceSet
     private let uplinks: ServiceSet
@@ -48,7 +49,8 @@ final class LivePipeline: Sendable {
     }
 
     private init(group: ServiceGroup, view: PipelineView, context: Runtime.Context, memory: RuntimeMemory,
-                 detection: DetectionService, spool: SpoolService, reporter: DeliveryReporter, gate: SampleGate?,
+                 detection: DetectionService, spool: SpoolService, reporter: DeliveryReporter, status: StatusService,
+                 gate: SampleGate?,
                  sets: (inputs: ServiceSet, uplinks: ServiceSet, brokers: ServiceSet), parts: Parts) {
         self.group = group
         self.view = view
@@ -57,6 +59,7 @@ final class LivePipeline: Sendable {
         self.detection = detection
         self.spool = spool
         self.reporter = reporter
+        self.status = status
         self.gate = gate
         (inputs, uplinks, brokers) = sets
         self.parts = Mutex(parts)
@@ -78,7 +81,8 @@ final class LivePipeline: Sendable {
                                  sendResolved: configuration.alerts.sendResolved,
                                  outputs: context.outputs(configuration), counters: counters,
                                  provisionalClock: configuration.sampleClock, clock: clock, logger: logger)
-        let spool = try await SpoolService.open(configuration.spool, destinations: Runtime.spoolDestinations(allUplinks),
+        let spool = try await SpoolService.open(configuration.spool,
+                                                destinations: Runtime.spoolDestinations(allUplinks),
                                                 events: router, counters: counters, clock: clock,
                                                 wallClock: wallClock, eventClock: eventClock, logger: logger)
         let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
@@ -92,7 +96,8 @@ final class LivePipeline: Sendable {
         let view = PipelineView(.init(configuration: configuration, inputSlots: slots, uplinks: [], spool: spool))
         let status = StatusService(view: view, counters: counters, clock: clock, wallClock: wallClock,
                                    logger: logger)
-        let sets = (inputs: ServiceSet(name: "input", logger: logger), uplinks: ServiceSet(name: "uplink", logger: logger),
+        let sets = (inputs: ServiceSet(name: "input", logger: logger),
+                    uplinks: ServiceSet(name: "uplink", logger: logger),
                     brokers: ServiceSet(name: "broker", logger: logger))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status),
                                                                           .init(service: sets.brokers),
@@ -106,7 +111,7 @@ final class LivePipeline: Sendable {
         let gate = configuration.sampleClock.map { SampleGate(clock: $0, inputCount: slots.count, logger: logger) }
         let pipeline = LivePipeline(
             group: ServiceGroup(configuration: groupConfiguration), view: view, context: context, memory: memory,
-            detection: detection, spool: spool, reporter: reporter, gate: gate, sets: sets,
+            detection: detection, spool: spool, reporter: reporter, status: status, gate: gate, sets: sets,
             parts: Parts(configuration: configuration, mqtt: mqtt))
         pipeline.addInputs(ReloadPlan.inputKeys(configuration), of: configuration, mqtt: mqtt)
         for (configured, uplink) in zip(allUplinks, liveUplinks) { pipeline.addUplink(configured, uplink) }
@@ -153,6 +158,8 @@ final class LivePipeline: Sendable {
             state.inputSlots = slots
             state.uplinks = loops
         }
+        // At once, so `outpost status` shows the new inputs without waiting for the next interval.
+        status.write()
     }
 
     // MARK: - Inputs
@@ -163,7 +170,8 @@ final class LivePipeline: Sendable {
         let wanted = Set(keys)
         let resources = context.inputResources(configuration, mqtt: mqtt)
         var newRosters: [Duration: PollRoster] = [:]
-        for (key, configured) in zip(ReloadPlan.inputKeys(configuration), configuration.inputs) where wanted.contains(key) {
+        let keyed = zip(ReloadPlan.inputKeys(configuration), configuration.inputs)
+        for (key, configured) in keyed where wanted.contains(key) {
             let slot = memory.slot(for: key)
             let label = "\(configured.kind) \(configured.settings.name)"
             let input: any Input

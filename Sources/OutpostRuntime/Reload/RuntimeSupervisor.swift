@@ -201,7 +201,7 @@ final class RuntimeSupervisor: Service, CustomStringConvertible, Sendable {
         let pipeline = state.withLock { $0.pipeline }
         let task = Task { [self] in
             defer {
-                // Not replaced by a reload: the pipeline ended (shutdown, or a service failed), and so does the runtime.
+                // Not replaced by a reload: the pipeline ended (shutdown, a service failed), and so does the runtime.
                 if state.withLock({ $0.pipeline === pipeline && !$0.restarting }) { requestContinuation.finish() }
             }
             do {
