@@ -198,7 +198,7 @@ package final class HTTPServer: Sendable {
         for (descriptor, client) in clients {
             guard let bytes = ready[client.number] else { continue }
             writeAll(bytes, to: descriptor, until: client.deadline + UnixNanos.from(Self.requestTimeout))
-            close(descriptor)
+            closeGently(descriptor)
             clients[descriptor] = nil
         }
     }
@@ -219,6 +219,20 @@ package final class HTTPServer: Sendable {
                 return
             }
         }
+    }
+
+    /// RFC 9112 §9.6: closing with unread input makes the kernel send a reset, which can destroy the answer before
+    /// the client reads it (a refused oversized head). Half-close, discard what is already there, then close.
+    private func closeGently(_ descriptor: Int32) {
+        shutdown(descriptor, Int32(SHUT_WR))
+        var discard = [UInt8](repeating: 0, count: 16384)
+        var drained = 0
+        while drained < 1 << 20 {
+            let count = Glibc.read(descriptor, &discard, discard.count)
+            guard count > 0 else { break }
+            drained += count
+        }
+        close(descriptor)
     }
 
     private func closeExpired(_ clients: inout [Int32: Client]) {
