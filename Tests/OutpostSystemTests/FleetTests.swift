@@ -104,6 +104,8 @@ struct FleetTests {
             [gateway]
             id = "fleet-1"
             state_dir = "\(state)"
+            [batch]
+            max_age = "500ms"
             [log]
             readings_interval = "0s"
             [status]
