@@ -27,8 +27,20 @@ struct FixedRuntime: OperatedRuntime {
     func agentFacts() -> AgentFacts { AgentFacts(identifying: [], nonIdentifying: []) }
 }
 
+/// `exchangeBlocking` on a thread of its own: the server answers on the cooperative pool, which a test blocking one
+/// of its (two, on a 2-core machine) threads while other suites run could starve.
+func exchange(port: Int, _ request: [UInt8], closeAfterSending: Bool = true) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread {
+            continuation.resume(with: Result {
+                try exchangeBlocking(port: port, request, closeAfterSending: closeAfterSending)
+            })
+        }.start()
+    }
+}
+
 /// One request on a raw socket (so malformed and partial heads can be sent), and the whole answer.
-func exchange(port: Int, _ request: [UInt8], closeAfterSending: Bool = true) throws -> String {
+func exchangeBlocking(port: Int, _ request: [UInt8], closeAfterSending: Bool) throws -> String {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()
@@ -67,15 +79,15 @@ struct EndpointTests {
         for healthy in [true, false] {
             let server = try endpoint(healthy: healthy).server
             server.start()
-            let health = try exchange(port: server.port, Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let health = try await exchange(port: server.port, Array("GET /health HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             #expect(health.hasPrefix(healthy ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 503 Service Unavailable\r\n"))
             #expect(health.contains("Content-Type: application/json\r\n") && health.contains("Connection: close\r\n"))
             #expect(health.contains("\"healthy\":\(healthy)"))
             #expect(health.contains("\"components\":{\"uplink:collector\":"))
             if !healthy { #expect(health.contains("\"error\":\"uplink:collector: connection refused\"")) }
-            let missing = try exchange(port: server.port, Array("GET /nope HTTP/1.1\r\n\r\n".utf8))
+            let missing = try await exchange(port: server.port, Array("GET /nope HTTP/1.1\r\n\r\n".utf8))
             #expect(missing.hasPrefix("HTTP/1.1 404 "))
-            let post = try exchange(port: server.port, Array("POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n".utf8))
+            let post = try await exchange(port: server.port, Array("POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n".utf8))
             #expect(post.hasPrefix("HTTP/1.1 405 "))
             await server.stop()
         }
@@ -85,13 +97,13 @@ struct EndpointTests {
     func metrics() async throws {
         let server = try endpoint().server
         server.start()
-        let plain = try exchange(port: server.port, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
+        let plain = try await exchange(port: server.port, Array("GET /metrics HTTP/1.1\r\n\r\n".utf8))
         #expect(plain.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"))
         #expect(plain.hasSuffix("# HELP outpost_samples_ingested_total Samples.\n"
             + "# TYPE outpost_samples_ingested_total counter\noutpost_samples_ingested_total 42\n"))
-        let series = try exchange(port: server.port, Array("GET /metrics?series=1 HTTP/1.1\r\n\r\n".utf8))
+        let series = try await exchange(port: server.port, Array("GET /metrics?series=1 HTTP/1.1\r\n\r\n".utf8))
         #expect(series.contains("outpost_series_value{series=\"a\\\"b\\\\c\\nd\"} 1.5\n"))
-        let head = try exchange(port: server.port, Array("HEAD /metrics HTTP/1.1\r\n\r\n".utf8))
+        let head = try await exchange(port: server.port, Array("HEAD /metrics HTTP/1.1\r\n\r\n".utf8))
         #expect(head.hasPrefix("HTTP/1.1 200 OK") && head.hasSuffix("\r\n\r\n"))
         await server.stop()
     }
@@ -100,16 +112,16 @@ struct EndpointTests {
     func hostileClients() async throws {
         let server = try endpoint().server
         server.start()
-        let bad = try exchange(port: server.port, Array("GET /a HTTP/7.0\r\n\r\n".utf8))
+        let bad = try await exchange(port: server.port, Array("GET /a HTTP/7.0\r\n\r\n".utf8))
         #expect(bad.hasPrefix("HTTP/1.1 505 "))
-        let huge = try exchange(port: server.port, Array(("GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 3000)).utf8))
+        let huge = try await exchange(port: server.port, Array(("GET / HTTP/1.1\r\n" + String(repeating: "A: b\r\n", count: 3000)).utf8))
         #expect(huge.hasPrefix("HTTP/1.1 431 "))
         let started = ContinuousClock.now
-        let stalled = try exchange(port: server.port, Array("GET /health HTTP/1.1\r\n".utf8), closeAfterSending: false)
+        let stalled = try await exchange(port: server.port, Array("GET /health HTTP/1.1\r\n".utf8), closeAfterSending: false)
         #expect(stalled.isEmpty, "closed without an answer")
         #expect(ContinuousClock.now - started >= HTTPServer.requestTimeout - .milliseconds(100))
         // The server is still there for the next one.
-        #expect(try exchange(port: server.port, Array("GET /health HTTP/1.1\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 200"))
+        #expect(try await exchange(port: server.port, Array("GET /health HTTP/1.1\r\n\r\n".utf8)).hasPrefix("HTTP/1.1 200"))
         await server.stop()
     }
 
