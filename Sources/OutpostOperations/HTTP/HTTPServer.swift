@@ -23,7 +23,8 @@ package struct HTTPResponse: Sendable, Equatable {
 /// kilobytes and one thread, where swift-nio adds megabytes and an event loop per core. What it refuses: bodies,
 /// keep-alive, pipelining, chunked requests, anything but origin-form targets. A client gets `requestTimeout` to send
 /// its head (a slow or idle client is closed, never holding the thread), and answers are written with the same
-/// bound. Requests are answered by `handler` on the cooperative pool, never on this thread.
+/// bound. `handler` runs on this thread too (`ServerThreadExecutor`), so the endpoint answers even while the
+/// cooperative pool is busy or blocked: a wedged pipeline is when `/health` matters most.
 package final class HTTPServer: Sendable {
     package static let maximumConnections = 16
     package static let requestTimeout: Duration = .seconds(5)
@@ -39,6 +40,8 @@ package final class HTTPServer: Sendable {
     private let stoppedSignal = WakeSignal()
     /// The thread's time, for the clients' deadlines.
     private let monotonic = MonotonicClock(ContinuousClock())
+    /// Where the handlers run: this server's own thread.
+    private let executor: ServerThreadExecutor
 
     private struct Shared {
         /// Answers by connection number (a descriptor is reused once closed; a number never is).
@@ -63,6 +66,10 @@ package final class HTTPServer: Sendable {
         }
         for end in pipeEnds { Self.makeNonBlocking(end) }
         wake = (pipeEnds[0], pipeEnds[1])
+        executor = ServerThreadExecutor(wake: { [write = pipeEnds[1]] in
+            var byte: UInt8 = 1
+            _ = Glibc.write(write, &byte, 1)
+        })
     }
 
     private static func makeNonBlocking(_ descriptor: Int32) {
@@ -122,6 +129,7 @@ package final class HTTPServer: Sendable {
             }
             _ = poll(&descriptors, nfds_t(descriptors.count), 1000)
             drainWake()
+            executor.runPending()
             writeReady(&clients)
             for entry in descriptors where entry.revents != 0 {
                 if entry.fd == listener {
@@ -134,6 +142,7 @@ package final class HTTPServer: Sendable {
             closeExpired(&clients)
         }
         for descriptor in clients.keys { close(descriptor) }
+        executor.close()
     }
 
     private func drainWake() {
@@ -179,7 +188,7 @@ package final class HTTPServer: Sendable {
         guard head.method == "GET" || head.method == "HEAD" else {
             return finish(connection, HTTPResponse(status: 405, body: "only GET and HEAD\n"), head: false)
         }
-        Task { [handler] in
+        Task(executorPreference: executor) { [handler] in
             let response = await handler(head)
             self.finish(connection, response, head: head.method == "HEAD")
         }
@@ -313,5 +322,55 @@ package struct HTTPServerError: Error, CustomStringConvertible, Sendable {
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+/// Runs the jobs of the endpoint's handlers on the server's thread, between two polls. A job that arrives once the
+/// thread has stopped goes to the global executor, so no handler is left suspended forever.
+final class ServerThreadExecutor: TaskExecutor {
+    private struct Queue {
+        var jobs: [UnownedJob] = []
+        var closed = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let wake: @Sendable () -> Void
+
+    init(wake: @escaping @Sendable () -> Void) {
+        self.wake = wake
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let accepted = queue.withLock { queue -> Bool in
+            guard !queue.closed else { return false }
+            queue.jobs.append(job)
+            return true
+        }
+        guard accepted else { return globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+        wake()
+    }
+
+    /// On the server's thread: runs what is queued (and what those jobs queue in turn, until nothing is left).
+    func runPending() {
+        while true {
+            let jobs = queue.withLock { queue -> [UnownedJob] in
+                defer { queue.jobs = [] }
+                return queue.jobs
+            }
+            guard !jobs.isEmpty else { return }
+            for job in jobs { job.runSynchronously(on: asUnownedTaskExecutor()) }
+        }
+    }
+
+    /// The thread stops: what is queued runs once more, what comes later goes to the global executor.
+    func close() {
+        runPending()
+        let late = queue.withLock { queue -> [UnownedJob] in
+            queue.closed = true
+            defer { queue.jobs = [] }
+            return queue.jobs
+        }
+        for job in late { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
     }
 }
