@@ -17,8 +17,8 @@ struct ReconfigureTests {
 
     func configuration(sigma: Double = 4) -> DetectionConfiguration {
         var configuration = DetectionConfiguration()
-        configuration.defaults.sigma.warmup = 20
-        configuration.defaults.sigma.sigma = sigma
+        configuration.defaults.anomaly.warmup = 20
+        configuration.defaults.anomaly.sigma = sigma
         return configuration
     }
 
@@ -42,7 +42,7 @@ struct ReconfigureTests {
         let outcome = engine.reconfigure(configuration(sigma: 5), sources: { _ in source })
         #expect(outcome.restarted == 1 && outcome.kept == 0)
         #expect(engine.seriesCount == 0)
-        #expect(engine.configuration.defaults.sigma.sigma == 5)
+        #expect(engine.configuration.defaults.anomaly.sigma == 5)
     }
 
     @Test("the series of an input that is gone are forgotten, so they never go stale")

@@ -90,15 +90,31 @@ package struct DetectionEngine: Sendable {
         states.compactMap { $0?.summary }
     }
 
-    package func estimate(for series: Series) -> SigmaDetector.Estimate? {
-        slots[series].flatMap { states[$0]?.sigma?.estimate }
+    /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
+    package var tracing = false
+
+    /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
+    package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
+        guard let detector = slots[series].flatMap({ states[$0]?.anomaly }), let judgement = detector.lastJudgement
+        else { return nil }
+        return (judgement, detector.lastLikelihood)
+    }
+
+    package func estimate(for series: Series) -> AnomalyDetector.Estimate? {
+        slots[series].flatMap { states[$0]?.anomaly?.estimate }
+    }
+
+    private func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(configuration: configuration)
+        detector.tracing = tracing
+        return detector
     }
 
     private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
         let rules = rules(for: sample.series, source: source)
         return SeriesState(
             series: sample.series,
-            sigma: rules.settings.sigma.enabled ? SigmaDetector(configuration: rules.settings.sigma) : nil,
+            anomaly: rules.settings.anomaly.enabled ? tracedDetector(rules.settings.anomaly) : nil,
             thresholds: rules.thresholds.map(ThresholdRule.init),
             staleness: rules.staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) },
             rules: rules, input: source.input
@@ -138,7 +154,7 @@ struct SeriesRules: Sendable, Equatable {
 }
 
 struct SeriesState: Sendable {
-    var sigma: SigmaDetector?
+    var anomaly: AnomalyDetector?
     var thresholds: [ThresholdRule]
     var staleness: StalenessRule?
     var summary: SeriesSummary
@@ -149,9 +165,9 @@ struct SeriesState: Sendable {
     var previousCounter: Sample?
     let rateSeries: Series?
 
-    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?,
+    init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?,
          rules: SeriesRules, input: Int?) {
-        self.sigma = sigma
+        self.anomaly = anomaly
         self.thresholds = thresholds
         self.staleness = staleness
         self.rules = rules
@@ -166,9 +182,9 @@ struct SeriesState: Sendable {
         var events = staleness?.sampleArrived(sample) ?? []
         record(sample)
         guard let detected = detectable(sample) else { return events }
-        if sigma != nil {
-            events += sigma!.process(detected)
-            summary.suppressed = sigma!.suppressedEpisodes
+        if anomaly != nil {
+            events += anomaly!.process(detected)
+            summary.suppressed = anomaly!.suppressedEpisodes
         }
         for index in thresholds.indices {
             events += thresholds[index].process(detected)

@@ -50,7 +50,7 @@ package enum ConfigurationReport {
     }
 
     static func describe(_ settings: DetectionSettings, interval: Duration?) -> String {
-        let sigma = settings.sigma
+        let anomaly = settings.anomaly
         let stale: String
         switch settings.staleAfter {
         case .never: stale = "never"
@@ -60,10 +60,12 @@ package enum ConfigurationReport {
                 "\(count) intervals (\(ConfigQuantities.format($0)))"
             } ?? "\(count) intervals"
         }
-        guard sigma.enabled else { return "sigma off, stale after \(stale)" }
-        return "\(sigma.method.rawValue) window=\(sigma.window) warmup=\(sigma.warmup) sigma=\(sigma.sigma) "
-            + "resolve=\(sigma.resolveSigma) quiet=\(ConfigQuantities.format(sigma.quietPeriod)) "
-            + "min_stddev=\(sigma.minStddev) direction=\(sigma.direction.rawValue) "
-            + "level_shift_after=\(ConfigQuantities.format(sigma.levelShiftAfter)), stale after \(stale)"
+        guard anomaly.enabled else { return "anomaly detection off, stale after \(stale)" }
+        return "\(anomaly.method.rawValue) window=\(anomaly.window) warmup=\(anomaly.warmup) sigma=\(anomaly.sigma) "
+            + "rules=\(anomaly.rules.joined(separator: ",")) likelihood=\(anomaly.likelihoodThreshold) "
+            + "seasonality=\(anomaly.seasonality.rawValue) "
+            + "resolve=\(anomaly.resolveSigma) quiet=\(ConfigQuantities.format(anomaly.quietPeriod)) "
+            + "min_stddev=\(anomaly.minStddev) direction=\(anomaly.direction.rawValue) "
+            + "level_shift_after=\(ConfigQuantities.format(anomaly.levelShiftAfter)), stale after \(stale)"
     }
 }

@@ -19,11 +19,33 @@ struct RangeHistory: Sendable {
     }
 
     var isEnabled: Bool { !lows.isEmpty }
+    var isEmpty: Bool { newest == nil }
 
     /// Whether `value` lies more than `margin` beyond every value kept, above (`high`) or below.
     func isOutside(_ value: Double, margin: Double, high: Bool) -> Bool {
         guard isEnabled, newest != nil else { return false }
-        return high ? value > highs.max()! + margin : value < lows.min()! - margin
+        return high ? value > highest() + margin : value < lowest() - margin
+    }
+
+    /// The highest value kept (-infinity when none), optionally leaving out the newest block.
+    func highest(exceptNewest: Bool = false) -> Double {
+        var result = -Double.infinity
+        for slot in highs.indices where !(exceptNewest && slot == newestSlot) { result = max(result, highs[slot]) }
+        return result
+    }
+
+    /// The lowest value kept (+infinity when none), optionally leaving out the newest block.
+    func lowest(exceptNewest: Bool = false) -> Double {
+        var result = Double.infinity
+        for slot in lows.indices where !(exceptNewest && slot == newestSlot) { result = min(result, lows[slot]) }
+        return result
+    }
+
+    private var newestSlot: Int { newest.map(Self.slot) ?? -1 }
+
+    /// The ring slot of block `index` (times before 1970 give negative blocks).
+    private static func slot(_ index: Int64) -> Int {
+        Int(((index % Int64(blockCount)) + Int64(blockCount)) % Int64(blockCount))
     }
 
     mutating func add(_ value: Double, time: Int64) {
@@ -32,13 +54,13 @@ struct RangeHistory: Sendable {
         if let newest, block > newest {
             // Clear every block the clock passed over, at most all of them.
             for skipped in (newest + 1)...min(block, newest + Int64(Self.blockCount)) {
-                let slot = Int(skipped % Int64(Self.blockCount))
+                let slot = Self.slot(skipped)
                 lows[slot] = .infinity
                 highs[slot] = -.infinity
             }
         }
         if newest == nil || block > newest! { newest = block }
-        let slot = Int(newest! % Int64(Self.blockCount))
+        let slot = Self.slot(newest!)
         lows[slot] = min(lows[slot], value)
         highs[slot] = max(highs[slot], value)
     }
