@@ -170,7 +170,7 @@ struct CommandLineTests {
         #expect(html.contains("300 samples, 1 episodes"))
         #expect(html.contains("<polygon points="), "the band")
         #expect(html.contains("fill=\"#e53935\""), "the episode")
-        #expect(html.contains(">12:02</text>"), "a tick on the minute")
+        #expect(html.contains(">12:02:00</text>"), "a tick every 30 s, labelled to the second")
         #expect(html.contains("−log₁₀ p</text>"), "the score lane")
         #expect(html.contains("stroke-dasharray=\"4 3\""), "the threshold in the lane")
         #expect(html.contains("const panels = [[70"), "the data the pointer reads")

@@ -136,7 +136,7 @@ struct FleetTests {
     func offByDefault() async throws {
         let state = try temporaryStateDirectory()
         let port = freeLoopbackPort()
-        let outpost = try LoggedOutpost(config: writeTemporary("off.toml", config(state: state, port: port,
+        let outpost = try ObservedOutpost(config: writeTemporary("off.toml", config(state: state, port: port,
                                                                                   uplinkPort: nil, http: false)))
         try await outpost.waitFor("input started")
         #expect(!threadNames(pid: outpost.process.processIdentifier).contains("outpost-http"))
@@ -149,7 +149,7 @@ struct FleetTests {
         let state = try temporaryStateDirectory()
         let port = freeLoopbackPort()
         let server = try OTLPServer()
-        let outpost = try LoggedOutpost(config: writeTemporary("http.toml", config(state: state, port: port,
+        let outpost = try ObservedOutpost(config: writeTemporary("http.toml", config(state: state, port: port,
                                                                                    uplinkPort: server.port)))
         try await outpost.waitFor("http endpoint listening on 127.0.0.1:\(port)")
         #expect(threadNames(pid: outpost.process.processIdentifier).contains("outpost-http"))
@@ -241,7 +241,7 @@ struct FleetTests {
         let state = try temporaryStateDirectory()
         let server = try OpAMPServer()
         let local = try writeTemporary("managed.toml", managed(state: state, opamp: server))
-        var outpost = try LoggedOutpost(config: local)
+        var outpost = try ObservedOutpost(config: local)
         try await poll("the agent described itself") { try server.agent()["description"] != nil }
         let agent = try server.agent()
         let description = agent["description"] as? [String: String] ?? [:]
@@ -285,7 +285,7 @@ struct FleetTests {
         #expect(outpost.stop() == 0)
 
         // Restarted, it runs the last configuration that applied, not the local file's inputs.
-        outpost = try LoggedOutpost(config: local)
+        outpost = try ObservedOutpost(config: local)
         try await outpost.waitFor("running the configuration an OpAMP server sent")
         let pid = Int(outpost.process.processIdentifier)
         try await poll("the last good remote config runs again") {
@@ -300,7 +300,7 @@ struct FleetTests {
     func refusedWhenNotAllowed() async throws {
         let state = try temporaryStateDirectory()
         let server = try OpAMPServer()
-        let outpost = try LoggedOutpost(config: writeTemporary("closed.toml", managed(state: state, opamp: server,
+        let outpost = try ObservedOutpost(config: writeTemporary("closed.toml", managed(state: state, opamp: server,
                                                                                          accept: false)))
         try await poll("the agent reported") { try server.agent()["description"] != nil }
         #expect(!((try server.agent()["capability_names"] as? [String]) ?? []).contains("AgentCapabilities_AcceptsRemoteConfig"))
@@ -319,9 +319,9 @@ struct FleetTests {
         let certificates = try TestCertificates()
         let server = try OpAMPServer(certificate: certificates.serverCertificate, key: certificates.serverKey)
         let trusted = try temporaryStateDirectory(), stranger = try temporaryStateDirectory()
-        let good = try LoggedOutpost(config: writeTemporary("trusted.toml", managed(state: trusted, opamp: server,
+        let good = try ObservedOutpost(config: writeTemporary("trusted.toml", managed(state: trusted, opamp: server,
                                                                                      caFile: certificates.ca)))
-        let bad = try LoggedOutpost(config: writeTemporary("stranger.toml", managed(state: stranger, opamp: server,
+        let bad = try ObservedOutpost(config: writeTemporary("stranger.toml", managed(state: stranger, opamp: server,
                                                                                      caFile: certificates.otherCA)))
         _ = try server.push(remote(state: trusted, input: "over.tls"))
         try await poll("the trusting gateway applies it") { try inputNames(trusted) == ["over.tls"] }

@@ -49,7 +49,7 @@ struct MQTTReloadTests {
         let first = try MosquittoBroker(), second = try MosquittoBroker()
         let state = try temporaryStateDirectory(), http = freeLoopbackPort()
         let file = try writeTemporary("mqtt.toml", config(state: state, port: first.port, topic: "a/+", extra: false, http: http))
-        let outpost = try LoggedOutpost(config: file)
+        let outpost = try ObservedOutpost(config: file)
         try await outpost.waitFor("mqtt broker local: connected to 127.0.0.1:\(first.port)")
         try await poll("readings on a/+") {
             try publish(first.port, "a/porch", #"{"temperature":12.5}"#)

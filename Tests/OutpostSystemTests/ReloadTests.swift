@@ -3,7 +3,7 @@ import OutpostTestSupport
 import Testing
 
 /// A running `outpost run` whose log (stderr, info level) goes to a file the test reads.
-final class LoggedOutpost {
+final class ObservedOutpost {
     let process: Process
     let logFile: URL
 
@@ -94,7 +94,7 @@ struct ReloadTests {
     func hangUpKeepsRunning() async throws {
         let state = try temporaryStateDirectory()
         let config = try writeTemporary("c.toml", simulated(state: state))
-        let outpost = try LoggedOutpost(config: config)
+        let outpost = try ObservedOutpost(config: config)
         try await outpost.waitFor("input started: simulated h.s4")
         outpost.hangUp()
         try await outpost.waitFor("reload: the configuration is unchanged")
@@ -125,7 +125,7 @@ struct ReloadTests {
     func checkTellsReload() async throws {
         let state = try temporaryStateDirectory()
         let config = try writeTemporary("c.toml", simulated(state: state, sensors: 1))
-        let outpost = try LoggedOutpost(config: config)
+        let outpost = try ObservedOutpost(config: config)
         let pid = outpost.process.processIdentifier
         try await poll("the status file of this process") {
             statusOrEmpty(state + "/status.json")["pid"] as? Int == Int(pid)
@@ -195,7 +195,7 @@ struct ReloadTests {
         let down = freeLoopbackPort()
         let server = try OTLPServer()
         let config = try writeTemporary("load.toml", underLoad(state: state, csv: csv.path, port: down, extraInput: false))
-        let outpost = try LoggedOutpost(config: config)
+        let outpost = try ObservedOutpost(config: config)
 
         // The receiver is unreachable: batches wait in the spool; the level shift at row 100 opens an episode.
         try await outpost.waitFor("anomaly.raised")

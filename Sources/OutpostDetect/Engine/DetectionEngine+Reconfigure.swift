@@ -25,6 +25,8 @@ extension DetectionEngine {
         -> DetectionReconfiguration
     {
         self.configuration = configuration
+        // Kept states hold their own reference; new series share what the new configuration decides.
+        sharedRules = []
         var result = DetectionReconfiguration()
         var leaving: [Series] = []
         for state in states.compactMap({ $0 }) {

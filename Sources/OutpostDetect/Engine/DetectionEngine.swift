@@ -47,15 +47,18 @@ package struct DetectionEngine: Sendable {
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
-        let index = slots[sample.series] ?? {
-            states.append(makeState(for: sample, source: source))
-            slots[sample.series] = states.count - 1
-            return states.count - 1
-        }()
+        let index = slots[sample.series] ?? addState(for: sample, source: source)
         let before = states[index]!.summary.suppressed
         let events = states[index]!.process(sample)
         suppressedEpisodes += states[index]!.summary.suppressed - before
         return events
+    }
+
+    private mutating func addState(for sample: Sample, source: SampleSource) -> Int {
+        let state = makeState(for: sample, source: source)
+        states.append(state)
+        slots[sample.series] = states.count - 1
+        return states.count - 1
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
@@ -92,6 +95,10 @@ package struct DetectionEngine: Sendable {
 
     /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
     package var tracing = false
+    private var sharedConfigurations: [SharedAnomalyConfiguration] = []
+    /// What each series' state was built from, shared the same way (a reload compares it, see `reconfigure`, which
+    /// also empties it; internal for that).
+    var sharedRules: [SeriesRules] = []
 
     /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
     package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
@@ -104,14 +111,22 @@ package struct DetectionEngine: Sendable {
         slots[series].flatMap { states[$0]?.anomaly?.estimate }
     }
 
-    private func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
-        var detector = AnomalyDetector(configuration: configuration)
+    private mutating func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(shared: shared(configuration))
         detector.tracing = tracing
         return detector
     }
 
-    private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
-        let rules = rules(for: sample.series, source: source)
+    /// One shared copy per distinct configuration (most series share the defaults, or a few overrides).
+    private mutating func shared(_ configuration: AnomalyConfiguration) -> SharedAnomalyConfiguration {
+        if let known = sharedConfigurations.first(where: { $0.value == configuration }) { return known }
+        let made = SharedAnomalyConfiguration(configuration)
+        if sharedConfigurations.count < 64 { sharedConfigurations.append(made) }
+        return made
+    }
+
+    private mutating func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
+        let rules = shared(rules(for: sample.series, source: source))
         return SeriesState(
             series: sample.series,
             anomaly: rules.settings.anomaly.enabled ? tracedDetector(rules.settings.anomaly) : nil,
@@ -128,6 +143,12 @@ package struct DetectionEngine: Sendable {
         return SeriesRules(settings: settings,
                            thresholds: configuration.thresholds.filter { $0.series.matches(series.name) },
                            staleLimit: source.interval.flatMap { settings.staleAfter.limit(interval: $0) })
+    }
+
+    private mutating func shared(_ rules: SeriesRules) -> SeriesRules {
+        if let known = sharedRules.first(where: { $0 == rules }) { return known }
+        if sharedRules.count < 64 { sharedRules.append(rules) }
+        return rules
     }
 }
 
@@ -146,11 +167,23 @@ package struct SeriesSummary: Sendable {
     package var lastTime: Int64 = 0
 }
 
-/// What the configuration decides for one series; a reload keeps a series' state while this stays equal.
-struct SeriesRules: Sendable, Equatable {
+/// What the configuration decides for one series; a reload keeps a series' state while this stays equal. A class,
+/// so series with the same rules share one copy (8 bytes each).
+final class SeriesRules: Sendable, Equatable {
     let settings: DetectionSettings
     let thresholds: [ThresholdRuleConfiguration]
     let staleLimit: Duration?
+
+    init(settings: DetectionSettings, thresholds: [ThresholdRuleConfiguration], staleLimit: Duration?) {
+        self.settings = settings
+        self.thresholds = thresholds
+        self.staleLimit = staleLimit
+    }
+
+    static func == (lhs: SeriesRules, rhs: SeriesRules) -> Bool {
+        lhs === rhs
+            || (lhs.settings == rhs.settings && lhs.thresholds == rhs.thresholds && lhs.staleLimit == rhs.staleLimit)
+    }
 }
 
 struct SeriesState: Sendable {

@@ -17,15 +17,20 @@ import OutpostCore
 /// Memory: 48 × (mean, variance) as Float plus a count each, about 0.5 KiB per series. Source: Holt–Winters style
 /// seasonal indices (Winters 1960), kept per slot instead of smoothed across slots.
 struct SeasonalProfile: Sendable {
-    static let slots = 48
+    static let slotCount = 48
     private static let day: Int64 = 86_400 * 1_000_000_000
-    private static let slotLength = day / Int64(slots)
+    private static let slotLength = day / Int64(slotCount)
+
+    /// One half hour's learned mean and variance, and how many samples it has seen (12 bytes).
+    private struct Slot: Sendable {
+        var mean: Float = 0
+        var variance: Float = 0
+        var count: UInt32 = 0
+    }
 
     private let mode: AnomalyConfiguration.Seasonality
     private let learning: Int64
-    private var means: [Float]
-    private var variances: [Float]
-    private var counts: [UInt32]
+    private var slots: [Slot]
     private var firstTime: Int64?
     private var lastTime: Int64?
     /// The typical time between samples, in nanoseconds (exponentially weighted).
@@ -38,18 +43,16 @@ struct SeasonalProfile: Sendable {
     init(configuration: AnomalyConfiguration) {
         mode = configuration.seasonality
         learning = UnixNanos.from(configuration.seasonalLearning)
-        means = Array(repeating: 0, count: Self.slots)
-        variances = Array(repeating: 0, count: Self.slots)
-        counts = Array(repeating: 0, count: Self.slots)
+        slots = Array(repeating: Slot(), count: Self.slotCount)
     }
 
     /// The expected mean and deviation at `time` when the profile judges the series, else nil.
     func expectation(at time: Int64, floor: Double) -> (mean: Double, deviation: Double)? {
-        let slot = Self.slot(of: time)
-        guard mode != .off, isLearned(at: time), counts[slot] > 0 else { return nil }
+        let slot = slots[Self.slot(of: time)]
+        guard mode != .off, isLearned(at: time), slot.count > 0 else { return nil }
         if mode == .auto, !(compared > 50 && profileResidual < 0.5 * baselineResidual) { return nil }
-        let deviation = max(Double(variances[slot]).squareRoot(), 0.5 * profileResidual.squareRoot(), floor)
-        return (Double(means[slot]), deviation)
+        let deviation = max(Double(slot.variance).squareRoot(), 0.5 * profileResidual.squareRoot(), floor)
+        return (Double(slot.mean), deviation)
     }
 
     /// Learns `value` at `time`; `baselineMean` is what the moving baseline expected of it. A sample of an episode
@@ -63,22 +66,24 @@ struct SeasonalProfile: Sendable {
             step = step.map { $0 + 0.01 * (gap - $0) } ?? gap
         }
         lastTime = time
-        let slot = Self.slot(of: time)
-        if ordinary, isLearned(at: time), counts[slot] > 0 {
+        let index = Self.slot(of: time)
+        var slot = slots[index]
+        if ordinary, isLearned(at: time), slot.count > 0 {
             compared += 1
             let rate = max(1.0 / 500, 1.0 / Double(compared))
-            let fromProfile = value - Double(means[slot])
+            let fromProfile = value - Double(slot.mean)
             profileResidual += rate * (fromProfile * fromProfile - profileResidual)
             let fromBaseline = value - baselineMean
             baselineResidual += rate * (fromBaseline * fromBaseline - baselineResidual)
         }
-        counts[slot] &+= 1
+        slot.count &+= 1
         let samplesPerSlotAndDay = step.map { max(1, Double(Self.slotLength) / $0) } ?? 1
-        let rate = max(1.0 / Double(counts[slot]), 1.0 / (7 * samplesPerSlotAndDay))
-        let mean = Double(means[slot]), variance = Double(variances[slot])
+        let rate = max(1.0 / Double(slot.count), 1.0 / (7 * samplesPerSlotAndDay))
+        let mean = Double(slot.mean), variance = Double(slot.variance)
         let delta = value - mean
-        means[slot] = Float(mean + rate * delta)
-        variances[slot] = counts[slot] > 1 ? Float((1 - rate) * (variance + rate * delta * delta)) : 0
+        slot.mean = Float(mean + rate * delta)
+        slot.variance = slot.count > 1 ? Float((1 - rate) * (variance + rate * delta * delta)) : 0
+        slots[index] = slot
     }
 
     private func isLearned(at time: Int64) -> Bool {

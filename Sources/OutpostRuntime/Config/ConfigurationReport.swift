@@ -15,7 +15,9 @@ package enum ConfigurationReport {
             lines.append("  [\(configured.kind)] \(configured.settings.name), \(interval)\(place)")
             let probe = Series(name: configured.settings.name, unit: "")
             let settings = configuration.detection.settings(for: probe, sensorPatch: configured.source.patch)
-            lines.append("      detect: \(describe(settings, interval: configured.settings.expectedInterval))")
+            let detect = describe(settings, interval: configured.settings.expectedInterval,
+                                  silence: configured.settings.deviceSilence)
+            lines.append("      detect: \(detect)")
         }
         lines.append("")
         lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")
@@ -49,9 +51,9 @@ package enum ConfigurationReport {
         return lines.joined(separator: "\n")
     }
 
-    static func describe(_ settings: DetectionSettings, interval: Duration?) -> String {
+    static func describe(_ settings: DetectionSettings, interval: Duration?, silence: String? = nil) -> String {
         let anomaly = settings.anomaly
-        let stale: String
+        var stale: String
         switch settings.staleAfter {
         case .never: stale = "never"
         case .duration(let duration): stale = ConfigQuantities.format(duration)
@@ -60,6 +62,7 @@ package enum ConfigurationReport {
                 "\(count) intervals (\(ConfigQuantities.format($0)))"
             } ?? "\(count) intervals"
         }
+        if let silence { stale = silence }
         guard anomaly.enabled else { return "anomaly detection off, stale after \(stale)" }
         return "\(anomaly.method.rawValue) window=\(anomaly.window) warmup=\(anomaly.warmup) sigma=\(anomaly.sigma) "
             + "rules=\(anomaly.rules.joined(separator: ",")) likelihood=\(anomaly.likelihoodThreshold) "
