@@ -39,7 +39,8 @@ func threadNames(pid: Int32) -> [String] {
 }
 
 /// The OpAMP test server (Tests/OutpostSystemTests/opamp_server.py), built from the official opamp.proto messages.
-final class OpAMPServer {
+/// `@unchecked Sendable`: its properties are set once in `init`; `Process` guards its own state.
+final class OpAMPServer: @unchecked Sendable {
     let process: Process
     let port: Int
     let scheme: String
@@ -153,9 +154,11 @@ struct FleetTests {
                                                                                    uplinkPort: server.port)))
         try await outpost.waitFor("http endpoint listening on 127.0.0.1:\(port)")
         #expect(threadNames(pid: outpost.process.processIdentifier).contains("outpost-http"))
-        try await poll("a delivery") { try !server.received().isEmpty }
+        try await settle("a delivery") { try !server.received().isEmpty }
 
-        let (status, output) = try runPython("prometheus_scrape.py", ["http://127.0.0.1:\(port)/metrics?series=1"])
+        let (status, output) = try await offPool {
+            try runPython("prometheus_scrape.py", ["http://127.0.0.1:\(port)/metrics?series=1"])
+        }
         #expect(status == 0, "prometheus_client parses it: \(output)")
         let scraped = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any] ?? [:]
         #expect((scraped["content_type"] as? String)?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -178,7 +181,7 @@ struct FleetTests {
         #expect(try httpGet("http://127.0.0.1:\(port)/nothing").status == 404)
 
         server.stop()
-        try await poll("/health says 503") { try httpGet("http://127.0.0.1:\(port)/health").status == 503 }
+        try await settle("/health says 503") { try httpGet("http://127.0.0.1:\(port)/health").status == 503 }
         let failing = try httpGet("http://127.0.0.1:\(port)/health")
         let document = try JSONSerialization.jsonObject(with: Data(failing.body.utf8)) as? [String: Any] ?? [:]
         #expect(document["healthy"] as? Bool == false)
@@ -189,7 +192,7 @@ struct FleetTests {
         #expect(components["input:simulated greenhouse.temperature"]?["healthy"] as? Bool == true)
 
         let back = try OTLPServer(port: server.port)
-        try await poll("/health says 200 again") { try httpGet("http://127.0.0.1:\(port)/health").status == 200 }
+        try await settle("/health says 200 again") { try httpGet("http://127.0.0.1:\(port)/health").status == 200 }
         _ = back
         #expect(outpost.stop() == 0)
     }
@@ -242,7 +245,7 @@ struct FleetTests {
         let server = try OpAMPServer()
         let local = try writeTemporary("managed.toml", managed(state: state, opamp: server))
         var outpost = try ObservedOutpost(config: local)
-        try await poll("the agent described itself") { try server.agent()["description"] != nil }
+        try await settle("the agent described itself") { try server.agent()["description"] != nil }
         let agent = try server.agent()
         let description = agent["description"] as? [String: String] ?? [:]
         #expect(description["service.instance.id"] == "fleet-2")
@@ -255,18 +258,18 @@ struct FleetTests {
 
         // A good configuration: applied through the reload path, reported APPLIED with its hash.
         let good = try server.push(remote(state: state, input: "remote.good"))
-        try await poll("APPLIED") {
+        try await settle("APPLIED") {
             let status = try server.agent()["remote_config_status"] as? [String: String]
             return status?["status"] == "RemoteConfigStatuses_APPLIED" && status?["hash"] == good
         }
-        try await poll("the pushed input runs") { try inputNames(state) == ["remote.good"] }
-        try await poll("the effective config is the pushed one") {
+        try await settle("the pushed input runs") { try inputNames(state) == ["remote.good"] }
+        try await settle("the effective config is the pushed one") {
             ((try server.agent()["effective_config"] as? [String: String])?["outpost.toml"] ?? "").contains("remote.good")
         }
 
         // A bad one: FAILED with the error; the good one keeps running.
         let bad = try server.push(remote(state: state, input: "remote.bad") + "[[input.simulated]]\nintervall = 1\n")
-        try await poll("FAILED") {
+        try await settle("FAILED") {
             let status = try server.agent()["remote_config_status"] as? [String: String]
             return status?["status"] == "RemoteConfigStatuses_FAILED" && status?["hash"] == bad
         }
@@ -279,7 +282,7 @@ struct FleetTests {
         server.stop()
         try await outpost.waitFor("opamp: \(server.endpoint)")
         let before = try statusJSON(state + "/status.json")["samples_ingested"] as? Int ?? 0
-        try await poll("samples still flowing") {
+        try await settle("samples still flowing") {
             (statusOrEmpty(state + "/status.json")["samples_ingested"] as? Int ?? 0) > before
         }
         #expect(outpost.stop() == 0)
@@ -288,7 +291,7 @@ struct FleetTests {
         outpost = try ObservedOutpost(config: local)
         try await outpost.waitFor("running the configuration an OpAMP server sent")
         let pid = Int(outpost.process.processIdentifier)
-        try await poll("the last good remote config runs again") {
+        try await settle("the last good remote config runs again") {
             let status = statusOrEmpty(state + "/status.json")
             return try status["pid"] as? Int == pid && status["state"] as? String == "running"
                 && (try inputNames(state)) == ["remote.good"]
@@ -302,10 +305,10 @@ struct FleetTests {
         let server = try OpAMPServer()
         let outpost = try ObservedOutpost(config: writeTemporary("closed.toml", managed(state: state, opamp: server,
                                                                                          accept: false)))
-        try await poll("the agent reported") { try server.agent()["description"] != nil }
+        try await settle("the agent reported") { try server.agent()["description"] != nil }
         #expect(!((try server.agent()["capability_names"] as? [String]) ?? []).contains("AgentCapabilities_AcceptsRemoteConfig"))
         _ = try server.push(remote(state: state, input: "remote.never"))
-        try await poll("FAILED") {
+        try await settle("FAILED") {
             (try server.agent()["remote_config_status"] as? [String: String])?["status"] == "RemoteConfigStatuses_FAILED"
         }
         let status = try server.agent()["remote_config_status"] as? [String: String] ?? [:]
@@ -324,7 +327,7 @@ struct FleetTests {
         let bad = try ObservedOutpost(config: writeTemporary("stranger.toml", managed(state: stranger, opamp: server,
                                                                                      caFile: certificates.otherCA)))
         _ = try server.push(remote(state: trusted, input: "over.tls"))
-        try await poll("the trusting gateway applies it") { try inputNames(trusted) == ["over.tls"] }
+        try await settle("the trusting gateway applies it") { try inputNames(trusted) == ["over.tls"] }
         try await bad.waitFor("opamp: \(server.endpoint): ")
         #expect(try inputNames(stranger) == ["local.only"])
         let (_, body) = try httpGet("https://127.0.0.1:\(server.port)/agents")

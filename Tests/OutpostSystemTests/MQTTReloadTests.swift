@@ -51,7 +51,7 @@ struct MQTTReloadTests {
         let file = try writeTemporary("mqtt.toml", config(state: state, port: first.port, topic: "a/+", extra: false, http: http))
         let outpost = try ObservedOutpost(config: file)
         try await outpost.waitFor("mqtt broker local: connected to 127.0.0.1:\(first.port)")
-        try await poll("readings on a/+") {
+        try await settle("readings on a/+") {
             try publish(first.port, "a/porch", #"{"temperature":12.5}"#)
             return mqttSamples(state) >= 1
         }
@@ -65,7 +65,7 @@ struct MQTTReloadTests {
         try await outpost.waitFor("inputs restarted: mqtt zigbee")
         #expect(outpost.occurrences("mqtt broker local: connected") == 1, "the connection was kept:\n\(outpost.log)")
         let before = mqttSamples(state)
-        try await poll("readings on b/+") {
+        try await settle("readings on b/+") {
             try publish(first.port, "b/porch", #"{"temperature":13.0}"#)
             return mqttSamples(state) > before
         }
@@ -73,11 +73,12 @@ struct MQTTReloadTests {
         // not read (the broker delivers one connection's messages in order, so it would have come first).
         try publish(first.port, "a/attic", #"{"temperature":99.0}"#)
         try publish(first.port, "b/porch", #"{"temperature":42.5}"#)
-        var latest = ""
-        try await poll("the marker on b/ read") {
-            latest = try httpGet("http://127.0.0.1:\(http)/metrics?series=1").body
+        let scrape = "http://127.0.0.1:\(http)/metrics?series=1"
+        try await settle("the marker on b/ read") {
+            let latest = try httpGet(scrape).body
             return latest.contains("device=\"porch\"") && latest.contains("} 42.5\n")
         }
+        let latest = try await offPool { try httpGet(scrape).body }
         #expect(!latest.contains("device=\"attic\""), "\(latest)")
 
         try rewrite(file, config(state: state, port: second.port, topic: "b/+", extra: true, http: http))
@@ -85,7 +86,7 @@ struct MQTTReloadTests {
         try await outpost.waitFor("brokers changed: local")
         try await outpost.waitFor("mqtt broker local: connected to 127.0.0.1:\(second.port)")
         let moved = mqttSamples(state)
-        try await poll("readings from the new broker") {
+        try await settle("readings from the new broker") {
             try publish(second.port, "b/porch", #"{"temperature":14.0}"#)
             return mqttSamples(state) > moved
         }

@@ -3,7 +3,8 @@ import OutpostTestSupport
 import Testing
 
 /// A running `outpost run` whose log (stderr, info level) goes to a file the test reads.
-final class ObservedOutpost {
+/// `@unchecked Sendable`: its properties are set once in `init`; `Process` guards its own state.
+final class ObservedOutpost: @unchecked Sendable {
     let process: Process
     let logFile: URL
 
@@ -29,8 +30,8 @@ final class ObservedOutpost {
 
     /// Waits until the log holds `text` `count` times.
     func waitFor(_ text: String, count: Int = 1, timeout: Duration = .seconds(60)) async throws {
-        try await poll("`\(text)` in the log (\(count)x)", timeout: timeout) {
-            log.components(separatedBy: text).count - 1 >= count
+        try await settle("`\(text)` in the log (\(count)x)", timeout: timeout) {
+            self.log.components(separatedBy: text).count - 1 >= count
         }
     }
 
@@ -45,6 +46,26 @@ final class ObservedOutpost {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+}
+
+/// Runs a blocking call (a child process, a file, a socket) on a thread of its own: the system tests share the test
+/// process's cooperative pool (two threads on a 2-core machine) with in-process tests whose timing depends on it.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// `poll` whose checks block (they run `curl`, `outpost spool stats`, read files): each check runs off the pool.
+func settle(_ what: String, timeout: Duration = .seconds(60), _ condition: @escaping @Sendable () throws -> Bool)
+    async throws
+{
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while try await !offPool(condition) {
+        guard clock.now < deadline else { throw TimeoutError(what: what) }
+        try await clock.sleep(for: .milliseconds(50))
     }
 }
 
@@ -105,7 +126,7 @@ struct ReloadTests {
         #expect(outpost.log.contains("unknown key `intervall`; did you mean `interval`?"))
         #expect(outpost.process.isRunning)
         let before = try statusJSON(state + "/status.json")["samples_ingested"] as? Int ?? 0
-        try await poll("samples still flowing") {
+        try await settle("samples still flowing") {
             (statusOrEmpty(state + "/status.json")["samples_ingested"] as? Int ?? 0) > before
         }
         #expect(outpost.stop() == 0)
@@ -127,7 +148,7 @@ struct ReloadTests {
         let config = try writeTemporary("c.toml", simulated(state: state, sensors: 1))
         let outpost = try ObservedOutpost(config: config)
         let pid = outpost.process.processIdentifier
-        try await poll("the status file of this process") {
+        try await settle("the status file of this process") {
             statusOrEmpty(state + "/status.json")["pid"] as? Int == Int(pid)
         }
         let (_, same, _) = try OutpostProcess.run(["check", "--config", config.path])
@@ -199,7 +220,7 @@ struct ReloadTests {
 
         // The receiver is unreachable: batches wait in the spool; the level shift at row 100 opens an episode.
         try await outpost.waitFor("anomaly.raised")
-        try await poll("a backlog in the spool") { try OutpostProcess.spooledBatches(config, lane: "metrics") >= 3 }
+        try await settle("a backlog in the spool") { try OutpostProcess.spooledBatches(config, lane: "metrics") >= 3 }
 
         // (a) A config that does not check: refused, nothing restarts.
         try "[[input.replay]]\npath = 3\n".write(to: config, atomically: true, encoding: .utf8)
@@ -224,7 +245,7 @@ struct ReloadTests {
         #expect(outpost.occurrences("input started: replay tank.level") == 1)
         #expect(outpost.occurrences("input started: simulated extra.level") == 1)
 
-        try await poll("every row at the receiver", timeout: .seconds(120)) {
+        try await settle("every row at the receiver", timeout: .seconds(120)) {
             Set(pointTimestamps(try server.received().compactMap { $0["request"] as? [String: Any] },
                                 metric: "tank.level")).count >= 600
         }
