@@ -33,6 +33,9 @@ package struct UplinkStatus: Sendable, Equatable {
     /// Items left out of delivered batches because the receiver can never take them.
     package var droppedItems = 0
     package var retries = 0
+    /// From each delivered batch's creation to its delivery, summed, in seconds: with `deliveredBatches`, the
+    /// mean delivery latency (a Prometheus summary's `_sum` and `_count`).
+    package var deliveryLatencySum = 0.0
 
     package init(name: String, kind: String, endpoint: String) {
         self.name = name
@@ -189,6 +192,7 @@ package final class DeliveryLoop: Sendable {
                 status.deliveredItems += spooled.batch.items
                 status.deliveredBytes += spooled.batch.payload.count
                 status.lastDelivery = wallNow
+                status.deliveryLatencySum += UnixNanos.seconds(max(0, wallNow - spooled.batch.created))
             }
         case .retry(let after, let reason):
             let (nextAttempt, transition) = connection.failed(reason: reason, retryAfter: after, now: now,

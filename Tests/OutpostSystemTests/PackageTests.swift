@@ -21,9 +21,21 @@ struct UnitFile {
 
 @Suite("The Debian package, installed on this machine")
 struct PackageTests {
+    /// Written before this test installs the package and removed after it purged it: a run killed in between (a
+    /// cancelled CI job) leaves both behind, and the next run may purge a package it knows it installed itself, while
+    /// an operator's own installation is never touched.
+    static let installMarker = "/var/tmp/outpost-package-test.installed"
+
+    private func removeLeftoverOfThisTest() throws {
+        guard FileManager.default.fileExists(atPath: Self.installMarker) else { return }
+        let (purged, log) = try shell("dpkg --purge outpost && rm -rf /run/outpost \(Self.installMarker)")
+        try #require(purged == 0, "a package left by a killed run of this test could not be purged: \(log)")
+    }
+
     @Test("installs, verifies, runs as its unit would (its user, its directories, READY and WATCHDOG), purges clean")
     func installAndRun() async throws {
         #expect(getuid() == 0, "installing a package needs root (CI runs as root)")
+        try removeLeftoverOfThisTest()
         let (installed, _) = try shell("dpkg -s outpost")
         try #require(installed != 0, "an outpost package is already installed here; remove it to run this test")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("deb-\(UUID().uuidString)").path
@@ -31,9 +43,10 @@ struct PackageTests {
         try #require(built == 0, "\(package)")
         let deb = package.split(separator: "\n").last.map(String.init) ?? ""
         #expect(try shell("dpkg-deb --info \(deb) conffiles").1.contains("/etc/outpost/outpost.toml"))
+        try shell("touch \(Self.installMarker)")
+        defer { _ = try? shell("dpkg --purge outpost; rm -rf /run/outpost \(Self.installMarker)") }
         let (installStatus, installLog) = try shell("dpkg -i \(deb)")
         try #require(installStatus == 0, "\(installLog)")
-        defer { _ = try? shell("dpkg --purge outpost; rm -rf /run/outpost") }
 
         #expect(try shell("id -nG outpost").1.split(whereSeparator: \.isWhitespace).first == "outpost")
         #expect(try shell("stat -c '%U:%G %a' /etc/outpost/outpost.toml").1 == "root:outpost 640\n")

@@ -15,11 +15,12 @@ import Synchronization
 ///   and hands over its readings when they come; it is not started again while its last read runs;
 /// - a stop cancels both kinds at once (a command's process group is killed; a stuck read is left behind).
 ///
-/// Ticks follow a `TickSchedule`. A slow sensor delays only the reads of its share of the tick.
+/// Ticks follow a `TickSchedule`. A slow sensor delays only the reads of its share of the tick. Its members are
+/// read from a `PollRoster` at each tick, so a reload adds and removes inputs without stopping the others.
 package struct PollGroup: Service, CustomStringConvertible {
     // ServiceLifecycle describes each service it is given; the default description reflects every stored
     // property (for a poll group of 2,000 inputs, 2 MiB of text at start).
-    package var description: String { "PollGroup(\(members.count) inputs every \(interval))" }
+    package var description: String { "PollGroup(every \(interval))" }
 
     package struct Member: Sendable {
         package let input: Int
@@ -34,7 +35,7 @@ package struct PollGroup: Service, CustomStringConvertible {
     }
 
     let interval: Duration
-    let members: [Member]
+    let roster: PollRoster
     let sink: any ReadingBatchSink
     let gate: SampleGate?
     let clock: any Clock<Duration>
@@ -45,8 +46,15 @@ package struct PollGroup: Service, CustomStringConvertible {
     package init(interval: Duration, members: [Member], sink: any ReadingBatchSink, gate: SampleGate?,
                  clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger,
                  pool: BlockingPool = .shared) {
+        self.init(interval: interval, roster: PollRoster(members), sink: sink, gate: gate, clock: clock,
+                  wallClock: wallClock, logger: logger, pool: pool)
+    }
+
+    package init(interval: Duration, roster: PollRoster, sink: any ReadingBatchSink, gate: SampleGate?,
+                 clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger,
+                 pool: BlockingPool = .shared) {
         self.interval = interval
-        self.members = members
+        self.roster = roster
         self.sink = sink
         self.gate = gate
         self.clock = clock
@@ -56,21 +64,22 @@ package struct PollGroup: Service, CustomStringConvertible {
     }
 
     package func run() async throws {
-        for member in members { logger.info("input started: \(member.label)") }
+        for member in roster.members { logger.info("input started: \(member.label)") }
         do {
             try await cancelWhenGracefulShutdown { try await loop(clock: clock) }
         } catch is CancellationError {
         }
-        logger.debug("inputs stopped: \(members.count) polled every \(interval)")
+        logger.debug("inputs stopped: \(roster.members.count) polled every \(interval)")
     }
 
     private func loop<C: Clock<Duration>>(clock: C) async throws {
-        let blocking = members.filter { $0.poller.kind == .blocking }
-        let awaited = members.filter { $0.poller.kind == .async }
         var schedule = TickSchedule<C>(startingAt: clock.now, every: interval)
         try await withThrowingDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let now = wallClock.nowNanos()
+                let members = roster.members
+                let blocking = members.filter { $0.poller.kind == .blocking }
+                let awaited = members.filter { $0.poller.kind == .async }
                 for member in awaited where member.poller.claim() {
                     group.addTask { await readAwaited(member, now: now) }
                 }
@@ -181,5 +190,21 @@ private final class ShareProgress: Sendable {
 
     var result: (read: [InputReadings], stuck: Int?) {
         state.withLock { ($0.read, $0.current) }
+    }
+}
+
+/// The inputs of one poll group, changed by a reload between two ticks: a tick reads the members it started with.
+package final class PollRoster: Sendable {
+    private let current: Mutex<[PollGroup.Member]>
+
+    package init(_ members: [PollGroup.Member]) {
+        current = Mutex(members)
+    }
+
+    package var members: [PollGroup.Member] { current.withLock { $0 } }
+
+    /// Replaces the members, keeping the given order (the runtime keeps them in input order).
+    package func replace(with members: [PollGroup.Member]) {
+        current.withLock { $0 = members }
     }
 }

@@ -34,8 +34,9 @@ final class MQTTClientContext: @unchecked Sendable {
         /// Connect attempts so far: every one after the first starts from a renewed handle.
         var attempts = 0
         var inFlight = MQTTInFlightPublishes<CheckedContinuation<MQTTPublishOutcome, Never>>()
-        var subscriptions: [(filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation,
+        var subscriptions: [(id: Int, filters: [String], continuation: AsyncStream<MQTTMessage>.Continuation,
                              dropped: MQTTDropCounter)] = []
+        var lastSubscription = 0
         /// From the broker's CONNACK (MQTT 5 Maximum Packet Size, §3.2.2.3.6); nil when it sets no limit.
         var maximumPacketSize: Int?
         var connectedHandlers: [@Sendable () -> Void] = []

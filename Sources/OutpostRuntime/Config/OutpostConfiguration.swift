@@ -10,6 +10,7 @@ import OutpostSpool
 import OutpostDetect
 import OutpostInputs
 import OutpostMQTT
+import OutpostOperations
 import OutpostUplinks
 
 /// `[gateway]`: who this gateway is and where it keeps its state.
@@ -78,6 +79,16 @@ public struct OutpostConfiguration: Sendable {
     package var uplinks: [ConfiguredUplink] = []
     /// `[mqtt]`: brokers by name.
     package var mqtt = MQTTConfiguration()
+    /// `[http]`: the local endpoint (off by default).
+    package var http = HTTPEndpointConfiguration()
+    /// `[opamp]`: remote management (off by default). Always the local file's: see `effective(local:...)`.
+    package var opamp = OpAMPConfiguration()
+    /// Whether the file has an `[opamp]` table: a remote configuration must not.
+    package var setsOpAMP = false
+    /// The text it was read from, for OpAMP's effective configuration, and a hash of it (FNV-1a, 64 bits: tells
+    /// changes apart, not a security measure).
+    package var sourceText = ""
+    package var sourceHash: String { FNV1a.hex(Array(sourceText.utf8)) }
     /// `<prefix>/<gateway>/status`: retained `online` while Outpost runs, `offline` as its last will.
     package var mqttStatusTopic: String { "\(mqtt.topicPrefix)/\(gateway.id)/status" }
     /// One client per broker, shared by the alert publisher and the MQTT uplinks.
@@ -139,6 +150,13 @@ public struct OutpostConfiguration: Sendable {
                                           batchGzipLevel: configuration.batch.gzipLevel,
                                           configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
+        configuration.http = HTTPEndpointConfiguration.read(reader.table("http"))
+        configuration.setsOpAMP = reader.contains("opamp")
+        configuration.opamp = OpAMPConfiguration.read(reader.table("opamp"),
+                                                      resolve: { [folder = directory(of: file)] path in
+                                                          ConfigFolder.resolve(path, in: folder)
+                                                      })
+        configuration.sourceText = source
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext, reserved: reserved)
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
@@ -313,5 +331,18 @@ public struct OutpostConfiguration: Sendable {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "outpost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// FNV-1a (Fowler, Noll, Vo), 64 bits: a cheap fingerprint of a configuration's text.
+package enum FNV1a {
+    package static func hex(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

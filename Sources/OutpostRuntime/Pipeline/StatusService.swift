@@ -20,16 +20,19 @@ struct StatusService: Service, CustomStringConvertible {
     // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "StatusService" }
 
-    let configuration: OutpostConfiguration
+    /// The running configuration, its inputs' slots and its uplinks, as the last reload left them.
+    let view: PipelineView
     let counters: PipelineCounters
-    let spool: SpoolService
-    let uplinks: [DeliveryLoop]
     let clock: any Clock<Duration>
     let wallClock: any WallClock
     let logger: Logger
     let failing = FailureLatch()
 
+    /// The status interval and path are the pipeline's (a change restarts it), so they are read once.
+    private var configuration: OutpostConfiguration { view.current.configuration }
+
     func run() async throws {
+        let configuration = self.configuration
         try? await cancelWhenGracefulShutdown {
             var sinceTrim = Duration.zero
             while !Task.isCancelled {
@@ -50,10 +53,8 @@ struct StatusService: Service, CustomStringConvertible {
     static let trimInterval: Duration = .seconds(30)
 
     func write(stopping: Bool = false) {
-        let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,
-                                             spool: spool.statistics.withLock { $0 },
-                                             uplinks: uplinks.map { $0.status.withLock { $0 } },
-                                             now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
+        let document = StatusDocument.render(view.current, counters: counters.snapshot, now: wallClock.nowNanos(),
+                                             state: stopping ? "stopped" : "running")
         let error = AtomicFile.write(document, to: configuration.status.path)
         // Once per run of failures at warning level: a status file nobody can read is worth knowing about, but not
         // worth a log line every few seconds, nor stopping the data.
@@ -104,7 +105,15 @@ enum StatusFileGuard {
 
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
-    static func render(configuration: OutpostConfiguration, counters: PipelineCounters.Snapshot,
+    static func render(_ view: PipelineView.State, counters: PipelineCounters.Snapshot, now: Int64, state: String)
+        -> String
+    {
+        render(configuration: view.configuration, inputSlots: view.inputSlots, counters: counters,
+               spool: view.spool?.statistics.withLock { $0 } ?? SpoolStatistics(),
+               uplinks: view.uplinks.map { $0.status.withLock { $0 } }, now: now, state: state)
+    }
+
+    static func render(configuration: OutpostConfiguration, inputSlots: [Int], counters: PipelineCounters.Snapshot,
                        spool: SpoolStatistics, uplinks: [UplinkStatus], now: Int64, state: String) -> String {
         var json = JSONWriter()
         json.beginObject()
@@ -113,6 +122,7 @@ enum StatusDocument {
         json.string("version", OutpostVersion.current)
         json.string("gateway", configuration.gateway.id)
         json.string("config", configuration.origin)
+        json.string("config_hash", configuration.sourceHash)
         json.integer("pid", Int64(getpid()))
         json.string("updated", RFC3339.format(now))
         json.integer("updated_unix_nano", now)
@@ -122,8 +132,8 @@ enum StatusDocument {
         json.integer("alerts", Int64(counters.alerts))
         json.integer("anomalies_suppressed", Int64(counters.anomaliesSuppressed))
         json.beginArray("inputs")
-        for (index, input) in configuration.inputs.enumerated() {
-            let totals = index < counters.inputs.count ? counters.inputs[index] : PipelineCounters.InputTotals()
+        for (input, slot) in zip(configuration.inputs, inputSlots) {
+            let totals = slot < counters.inputs.count ? counters.inputs[slot] : PipelineCounters.InputTotals()
             json.beginObject(nil)
             json.string("kind", input.kind)
             json.string("name", input.settings.name)

@@ -23,6 +23,13 @@ package enum StatusReport {
         }
     }
 
+    /// A top-level field of the status JSON as text (a string's value, a number's digits), nil when absent.
+    package static func field(_ name: String, in text: String) -> String? {
+        guard let status = try? JSONValue.parse(text), let value = status.value(atPath: name) else { return nil }
+        if case .string(let string) = value { return string }
+        return value.numericValue.map { String(Int64($0)) }
+    }
+
     /// A readable summary of the status JSON; `interval` is `[status] interval`, to tell a file Outpost no longer
     /// manages to rewrite.
     package static func render(_ text: String, now: Int64, interval: Duration = .seconds(5)) throws -> String {

@@ -2,6 +2,7 @@ import Foundation
 import OutpostCore
 @testable import OutpostInputs
 import OutpostMQTT
+import OutpostOperations
 import OutpostTestSupport
 import OutpostWire
 import Synchronization
@@ -161,6 +162,37 @@ struct FuzzTests {
             ",", "nan", "1e999", "+23:59", ".999999999999", "T", "Z",
         ])
         _ = fuzzer.run(executions: Self.executions, check)
+    }
+
+    @Test("HTTP request heads for the local endpoint: a request with a path, an answer, or more to read")
+    func http() throws {
+        let regressions = Self.regressions(".http")
+        #expect(regressions.count >= 1)
+        let seeds = [
+            "GET /metrics?series=1 HTTP/1.1\r\nHost: 127.0.0.1:9464\r\nAccept: */*\r\n\r\n",
+            "HEAD /health HTTP/1.0\n\n",
+            "GET /status HTTP/1.1\r\nUser-Agent: Prometheus/2.53\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+        ] + regressions
+        var fuzzer = MutationFuzzer(target: "http", seeds: seeds, tokens: [
+            "\r\n", "\n", "\r\n\r\n", " ", "\t", ":", "?", "&", "=", "/", "HTTP/1.1", "HTTP/9.9", "GET", "\u{0}",
+            "\u{7F}", "\u{FF}", "%00", "Content-Length: 99999999999999999999\r\n", "Transfer-Encoding: chunked\r\n",
+        ])
+        var answered = 0
+        _ = fuzzer.run(executions: Self.executions) { bytes in
+            switch HTTPRequestHead.parse(bytes) {
+            case .request(let head):
+                #expect(head.path.hasPrefix("/") && !head.method.isEmpty && !head.method.contains(" "))
+                return true
+            case .invalid(let status, _):
+                #expect([400, 431, 505].contains(status))
+                answered += 1
+                return false
+            case .incomplete:
+                #expect(bytes.count < HTTPRequestHead.maximumBytes)
+                return false
+            }
+        }
+        #expect(answered > 0, "the mutations reached the refusals")
     }
 
     /// The bytes the peer answers with next, set by the fuzzer before each read.
