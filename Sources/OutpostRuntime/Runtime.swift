@@ -9,6 +9,7 @@ import OutpostSpool
 import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
+import Synchronization
 
 /// The batcher as the runtime holds it: a service, and the door of detection's samples and the router's events.
 typealias BatcherStage = Service & SampleSink & RoutedEventSink
@@ -23,8 +24,10 @@ public struct Runtime: Sendable {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let extraOutputs: [any EventOutput]
-    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us.
+    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us; `TZ`.
     private let environment: [String: String]
+    /// Where `metered = "auto"` reads the routing table (a fake one in tests).
+    var meteredLinkProbe = MeteredLinkProbe()
 
     package init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
                 wallClock: any WallClock = SystemWallClock(), environment: [String: String] = [:]) {
@@ -78,6 +81,23 @@ public struct Runtime: Sendable {
         uplinks.map { SpoolDestination(uplink: $0.name, accepts: $0.settings.accepts) }
     }
 
+    /// The spool's one policy: each uplink's holding rules (budgets, sync windows, drain order, metered).
+    static func spoolPolicy(_ uplinks: [ConfiguredUplink]) -> SpoolPolicy {
+        SpoolPolicy(holds: Dictionary(uplinks.map { ($0.name, $0.settings.delivery.holding) }) { first, _ in first })
+    }
+
+    /// A probe for the uplinks with `metered = "auto"`, if any.
+    private func meteredLinkService(_ uplinks: [ConfiguredUplink], links: MeteredLinks, logger: Logger)
+        -> MeteredLinkService?
+    {
+        let auto = uplinks.compactMap { uplink -> (name: String, interfaces: [Glob])? in
+            guard case .auto(let interfaces) = uplink.settings.delivery.holding.metered else { return nil }
+            return (uplink.name, interfaces.map(Glob.init))
+        }
+        guard !auto.isEmpty else { return nil }
+        return MeteredLinkService(uplinks: auto, links: links, probe: meteredLinkProbe, clock: clock, logger: logger)
+    }
+
     /// The live uplinks, built from their settings now that the runtime starts (libcurl and libmosquitto clients).
     private func makeUplinks(_ uplinks: [ConfiguredUplink], mqtt: MQTTConnections, logger: Logger) throws
         -> [any Uplink]
@@ -112,12 +132,18 @@ public struct Runtime: Sendable {
                                  sendResolved: configuration.alerts.sendResolved, outputs: outputs(logger: logger),
                                  counters: counters, provisionalClock: configuration.sampleClock,
                                  clock: clock, logger: logger)
+        let meteredLinks = MeteredLinks()
+        let zone = SystemTimeZone(environment: environment)
         let spool = try await SpoolService.open(configuration.spool, destinations: Self.spoolDestinations(allUplinks),
+                                                policy: Self.spoolPolicy(allUplinks), meteredLinks: meteredLinks,
+                                                zone: { zone.rules(nowSeconds: $0 / 1_000_000_000) },
                                                 events: router, counters: counters, clock: clock,
                                                 wallClock: wallClock, eventClock: eventClock, logger: logger)
         // Alert documents are made only when an uplink accepts them.
         let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
-        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, clock: clock, logger: logger)
+        let board = UplinkBoard()
+        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, board: board, clock: clock,
+                                  logger: logger)
         router.connect(to: batcher)
         let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
         let uplinks = zip(allUplinks, liveUplinks).map { configured, uplink in
@@ -131,11 +157,17 @@ public struct Runtime: Sendable {
             }
             return UplinkService(loop: loop, configured: configured, logger: logger)
         }
+        board.loops = uplinks.map(\.loop)
         let status = StatusService(configuration: configuration, counters: counters, spool: spool,
                                    uplinks: uplinks.map(\.loop), clock: clock, wallClock: wallClock, logger: logger)
         let detection = DetectionService(settings: detectionSettings, samples: batcher, events: router,
                                           counters: counters, clock: clock, wallClock: wallClock, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
+        if let metered = meteredLinkService(allUplinks, links: meteredLinks, logger: logger) {
+            // First, so the first look has been taken before anything is sent (until then a link counts as metered).
+            await metered.look()
+            services.append(.init(service: metered))
+        }
         services += brokers.map { .init(service: $0) }
         // Only delivery loops report to it: without uplinks it would only wake every 5 s for nothing.
         if !uplinks.isEmpty { services.append(.init(service: reporter)) }
@@ -169,13 +201,16 @@ public struct Runtime: Sendable {
 
     /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
     private func makeBatcher<C: Clock<Duration>>(sink: SpoolService, alerts: Bool, counters: PipelineCounters,
-                                                  clock: C, logger: Logger) -> any BatcherStage {
+                                                  board: UplinkBoard, clock: C, logger: Logger) -> any BatcherStage {
         BatcherService(configuration: configuration.batch, resource: configuration.resource, sink: sink,
                        alertDocuments: alerts ? AlertDocuments(topic: alertTopic, gateway: configuration.gateway.id) : nil,
                        selfMetricsInterval: configuration.status.selfMetricsInterval,
                        selfMetrics: { now in
                            SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 },
-                                               now: now)
+                                               uplinks: board.loops.map { loop in
+                                                   (loop.status.withLock { $0 },
+                                                    sink.allowances.status(for: loop.uplink.name, now: now))
+                                               }, now: now)
                        },
                        clock: clock, wallClock: wallClock, logger: logger)
     }
@@ -229,5 +264,15 @@ public struct Runtime: Sendable {
             services.append(.init(service: group, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }
         return services
+    }
+}
+
+/// The delivery loops, made after the batcher whose self-metrics read their status: set once at start.
+final class UplinkBoard: Sendable {
+    private let state = Mutex<[DeliveryLoop]>([])
+
+    var loops: [DeliveryLoop] {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }

@@ -50,10 +50,13 @@ struct StatusService: Service, CustomStringConvertible {
     static let trimInterval: Duration = .seconds(30)
 
     func write(stopping: Bool = false) {
+        let now = wallClock.nowNanos()
         let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,
                                              spool: spool.statistics.withLock { $0 },
                                              uplinks: uplinks.map { $0.status.withLock { $0 } },
-                                             now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
+                                             allowances: uplinks.map { spool.allowances.status(for: $0.uplink.name,
+                                                                                               now: now) },
+                                             now: now, state: stopping ? "stopped" : "running")
         let error = AtomicFile.write(document, to: configuration.status.path)
         // Once per run of failures at warning level: a status file nobody can read is worth knowing about, but not
         // worth a log line every few seconds, nor stopping the data.
@@ -105,7 +108,8 @@ enum StatusFileGuard {
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
     static func render(configuration: OutpostConfiguration, counters: PipelineCounters.Snapshot,
-                       spool: SpoolStatistics, uplinks: [UplinkStatus], now: Int64, state: String) -> String {
+                       spool: SpoolStatistics, uplinks: [UplinkStatus], allowances: [AllowanceStatus] = [],
+                       now: Int64, state: String) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("schema", "outpost.status.v1")
@@ -163,7 +167,7 @@ enum StatusDocument {
         json.endObject()
         json.endObject()
         json.beginArray("uplinks")
-        for uplink in uplinks {
+        for (index, uplink) in uplinks.enumerated() {
             json.beginObject(nil)
             json.string("name", uplink.name)
             json.string("kind", uplink.kind)
@@ -182,11 +186,60 @@ enum StatusDocument {
             json.integer("delivered_bytes", Int64(uplink.deliveredBytes))
             json.integer("retries", Int64(uplink.retries))
             json.integer("rejected_batches", Int64(uplink.rejectedBatches))
+            json.integer("wire_bytes", Int64(uplink.wireBytes))
+            if index < allowances.count { renderAllowance(allowances[index], &json) }
+            renderWaiting(spool.waiting[uplink.name] ?? [:], held: index < allowances.count ? allowances[index].held : [:],
+                          &json)
             json.endObject()
         }
         json.endArray()
         json.endObject()
         return json.text + "\n"
+    }
+}
+
+extension StatusDocument {
+    /// `metered`, `budgets` (per period: spent, limit, when it began and renews, alerts beyond it), `sync_windows`.
+    static func renderAllowance(_ allowance: AllowanceStatus, _ json: inout JSONWriter) {
+        json.bool("metered", allowance.metered)
+        json.string("time_zone", allowance.zone)
+        json.beginObject("budgets")
+        for budget in allowance.budgets {
+            json.beginObject(budget.period.rawValue)
+            json.integer("spent_bytes", budget.spent)
+            if let limit = budget.limit { json.integer("limit_bytes", limit) } else { json.null("limit_bytes") }
+            json.string("period_start", RFC3339.format(budget.periodStart))
+            json.string("renews", RFC3339.format(budget.renews))
+            json.integer("alert_overrun_bytes", budget.alertOverrun)
+            json.endObject()
+        }
+        json.endObject()
+        if let window = allowance.window {
+            json.beginObject("sync_windows")
+            json.string("windows", window.windows)
+            json.bool("open", window.open)
+            if let next = window.nextChange { json.string("next_change", RFC3339.format(next)) } else {
+                json.null("next_change")
+            }
+            json.endObject()
+        } else {
+            json.null("sync_windows")
+        }
+    }
+
+    /// `waiting`: per lane, the batches and bytes not yet delivered by this uplink, and why a lane is held (null
+    /// while it flows).
+    static func renderWaiting(_ waiting: [Lane: SpoolStatistics.Waiting], held: [Lane: HoldReason],
+                              _ json: inout JSONWriter) {
+        json.beginObject("waiting")
+        for lane in Lane.allCases {
+            json.beginObject(lane.description)
+            json.integer("batches", Int64(waiting[lane]?.batches ?? 0))
+            json.integer("bytes", Int64(waiting[lane]?.bytes ?? 0))
+            if let reason = held[lane] { json.string("held", reason.description) } else { json.null("held") }
+            json.endObject()
+        }
+        json.endObject()
     }
 }
 

@@ -31,13 +31,29 @@ package struct StagedBatches: Sendable {
         entries.append(Entry(sequence: lastSequence, batch: batch, deadline: deadline, owing: uplinks))
     }
 
-    /// The next batch `uplink` owes and is not sending yet: alerts first, then the oldest; marked as being sent.
-    package mutating func take(for uplink: String, alertsOnly: Bool) -> SpooledBatch? {
-        let candidates = entries.indices.filter { entries[$0].owing.contains(uplink) && !entries[$0].sending.contains(uplink) }
-        let alert = candidates.first { entries[$0].batch.lane == .alerts }
-        guard let index = alert ?? (alertsOnly ? nil : candidates.first) else { return nil }
+    /// The batch `step` puts first among those `uplink` owes and is not sending yet (`DeliveryStep.precedes`, by
+    /// creation time: staging order breaks ties).
+    package func first(for uplink: String, in step: DeliveryStep) -> SpooledBatch? {
+        var best: Entry?
+        for entry in entries where entry.owing.contains(uplink) && !entry.sending.contains(uplink)
+            && step.admits(entry.batch)
+        {
+            guard let current = best else {
+                best = entry
+                continue
+            }
+            if step.precedes((entry.batch.lane, entry.batch.created), (current.batch.lane, current.batch.created)) {
+                best = entry
+            }
+        }
+        return best.map { SpooledBatch(sequence: $0.sequence, batch: $0.batch, attempts: 0) }
+    }
+
+    /// `uplink` is sending the staged batch `sequence` now. False when it is no longer staged (written meanwhile).
+    package mutating func markSending(_ sequence: Int64, by uplink: String) -> Bool {
+        guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return false }
         entries[index].sending.insert(uplink)
-        return SpooledBatch(sequence: entries[index].sequence, batch: entries[index].batch, attempts: 0)
+        return true
     }
 
     /// `uplink` confirmed the batch: it owes it no more; the batch is gone once nobody does. False when the sequence

@@ -11,7 +11,7 @@ import OutpostWire
 /// the content type (`application/x-protobuf`) and a `content-encoding` user property (`gzip`); with MQTT 3.1.1,
 /// which has no properties, the convention is the config: consumers read the `[batch]` settings (protobuf + gzip
 /// unless changed) and the topic suffix.
-package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
+package struct MQTTUplink: WireCounting, UplinkKind, ReconnectNotifying {
     package static let kind = "mqtt"
     package let name: String
     /// OTLP requests; alert documents go to the alert publisher.
@@ -39,23 +39,34 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// CONNACK, or `max_packet_size`); delivered once every piece is acknowledged. A piece that fails sends the
     /// whole batch again later: consumers may see a piece twice (at least once), `outpost-batch-id` tells them.
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    /// `deliver`, counting the PUBLISH and PUBACK bytes of every piece for byte budgets.
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard let topic = topic(for: batch.signal) else {
-            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is an alert document, not OTLP"), wireBytes: 0)
         }
         let pieces: [OTLPPiece]
         do {
             pieces = try Self.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch), gzipLevel: gzipLevel)
         } catch {
-            return .rejected(reason: "cannot fit the batch into the broker's maximum packet size: \(error)")
+            return CountedDelivery(.rejected(reason: "cannot fit the batch into the broker's maximum packet size: "
+                                                + "\(error)"), wireBytes: 0)
         }
+        var wireBytes = 0
         for piece in pieces {
             let properties = [("content-encoding", batch.contentEncoding.rawValue),
                               ("outpost-batch-id", piece.batchID)]
-            let outcome = await client.publish(topic: topic, payload: piece.bytes, contentType: batch.contentType,
-                                               userProperties: properties)
-            if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
+            let (outcome, bytes) = await client.publishCounting(topic: topic, payload: piece.bytes,
+                                                                contentType: batch.contentType,
+                                                                userProperties: properties)
+            wireBytes += bytes
+            if case .failed(let reason) = outcome {
+                return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: wireBytes)
+            }
         }
-        return .delivered
+        return CountedDelivery(.delivered, wireBytes: wireBytes)
     }
 
     private func topic(for signal: Signal) -> String? {

@@ -30,7 +30,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package var tls = TLSSettings()
     /// `initial_backoff` ("1s"), `max_backoff` ("30s", as the OpenTelemetry Collector's exporters: nothing tells an
     /// HTTP uplink that its receiver is back, so it must look often enough), `max_retry_after` ("1h"), `drain_rate`
-    /// (5 batches/s), `live_window` ("1m").
+    /// (5 batches/s), `live_window` ("1m"), and the metered-link keys (`UplinkHolding.read`, `aggregate`).
     package var delivery = OTLPHTTPUplinkConfiguration.defaultDelivery
 
     package static var defaultDelivery: DeliverySettings {
@@ -100,6 +100,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
                                                                      default: delivery.backoff.maximumRetryAfter)
         delivery.drainRate = reader.double("drain_rate", default: delivery.drainRate)
         delivery.liveWindow = reader.positiveDuration("live_window", default: delivery.liveWindow)
+        delivery.readMeteredKeys(reader)
         if delivery.drainRate <= 0 { reader.invalid("drain_rate", "must be positive (batches per second)") }
         if delivery.backoff.maximum < delivery.backoff.initial {
             reader.invalid("max_backoff", "must not be shorter than initial_backoff")

@@ -5,7 +5,7 @@ import SwiftProtobuf
 import Synchronization
 
 /// Delivers batches to an OTLP/HTTP receiver, answering exactly as the OTLP specification says.
-package struct OTLPHTTPUplink: Uplink {
+package struct OTLPHTTPUplink: WireCounting {
     package let configuration: OTLPHTTPUplinkConfiguration
     private let client: CurlHTTPClient
     /// Where warnings that do not fail a batch go (a 200 with `partial_success`, an unusable `Retry-After`).
@@ -24,21 +24,26 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    /// Sends the batch and counts the request's and the response's HTTP bytes (headers included) for budgets.
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard let url = url(for: batch.signal) else {
-            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is an alert document, not OTLP"), wireBytes: 0)
         }
         let body: [UInt8]
         do {
             body = try self.body(of: batch)
         } catch {
-            return .rejected(reason: "cannot re-encode batch \(batch.id): \(error)")
+            return CountedDelivery(.rejected(reason: "cannot re-encode batch \(batch.id): \(error)"), wireBytes: 0)
         }
         var headers = [("Content-Type", configuration.encoding.contentType)]
         if configuration.gzipLevel > 0 { headers.append(("Content-Encoding", ContentEncoding.gzip.rawValue)) }
         headers += configuration.headers
-        let outcome = await client.send(HTTPRequest(url: url, headers: headers, body: body,
-                                                    timeout: configuration.timeout))
-        return classify(outcome, signal: batch.signal)
+        let (outcome, wireBytes) = await client.sendCounting(HTTPRequest(url: url, headers: headers, body: body,
+                                                                         timeout: configuration.timeout))
+        return CountedDelivery(classify(outcome, signal: batch.signal), wireBytes: wireBytes)
     }
 
     private func url(for signal: Signal) -> String? {
