@@ -129,22 +129,41 @@ package enum MeteredMode: Sendable, Equatable {
 }
 
 /// Which batches give way when the spool is full: lanes in the order they lose batches, oldest first within each.
+///
+/// A new batch may displace batches of its own lane or of less important ones, oldest first; never more important
+/// ones. When it cannot fit that way, it is the one dropped (and counted): a full spool of alerts keeps its alerts
+/// rather than take in metrics, as "never alerts while anything else can go" asks.
 package struct EvictionRule: Sendable, Equatable {
     package var victims: [Lane] = [.metrics, .events, .alerts]
 
     package init() {}
 
-    /// The indices of `batches` (in their queue order, oldest first) to drop so the rest fits `bound` bytes, each
-    /// batch weighing `size(batch)`.
-    package func victims(_ batches: [Batch], bound: Int, size: (Batch) -> Int) -> [Int] {
-        var total = batches.reduce(0) { $0 + size($1) }
+    /// The lanes a new batch of `lane` may displace, in the order they give way.
+    package func displaceable(by lane: Lane) -> [Lane] {
+        guard let position = victims.firstIndex(of: lane) else { return [] }
+        return Array(victims[...position])
+    }
+
+    /// What admitting `incoming` into `existing` (oldest first) under `bound` takes: the indices of `existing` to
+    /// drop, oldest first within each lane in `victims` order, or `admitted == false` (nothing dropped) when it
+    /// cannot fit by displacing what it may. Each batch weighs `size(batch)`.
+    package func admit(_ incoming: Batch, into existing: [Batch], bound: Int, size: (Batch) -> Int)
+        -> (victims: [Int], admitted: Bool)
+    {
+        let weight = size(incoming)
+        guard weight <= bound else { return ([], false) }
+        var need = existing.reduce(0) { $0 + size($1) } + weight - bound
+        guard need > 0 else { return ([], true) }
+        let lanes = displaceable(by: incoming.lane)
+        let available = existing.filter { lanes.contains($0.lane) }.reduce(0) { $0 + size($1) }
+        guard available >= need else { return ([], false) }
         var chosen: [Int] = []
-        for lane in victims {
-            for index in batches.indices where total > bound && batches[index].lane == lane {
-                total -= size(batches[index])
+        for lane in lanes {
+            for index in existing.indices where need > 0 && existing[index].lane == lane {
+                need -= size(existing[index])
                 chosen.append(index)
             }
         }
-        return chosen
+        return (chosen, true)
     }
 }

@@ -12,28 +12,33 @@ package struct MemoryQueue: Sendable {
     package var isEmpty: Bool { batches.isEmpty }
     package var count: Int { batches.count }
 
-    /// Adds `later` behind what already waits.
+    /// Adds `later` behind what already waits, unbounded (it is taken out at once to be stored).
     package mutating func append(_ later: [Batch]) {
         batches += later
     }
 
-    /// Puts `earlier` (batches a write just failed to store) back in front, keeping their order.
-    package mutating func putBack(_ earlier: [Batch]) {
-        batches = earlier + batches
+    /// Adds `batch` at the end if the eviction rule admits it under `bound` bytes of payload; returns what was dropped
+    /// for it (or `batch` itself).
+    package mutating func admit(_ batch: Batch, bound: Int, by eviction: EvictionRule) -> [Batch] {
+        let (victims, admitted) = eviction.admit(batch, into: batches, bound: bound) { $0.payload.count }
+        guard admitted else { return [batch] }
+        let dropped = victims.map { batches[$0] }
+        let gone = Set(victims)
+        batches = batches.indices.filter { !gone.contains($0) }.map { batches[$0] } + [batch]
+        return dropped
+    }
+
+    /// Puts `earlier` (batches a write just failed to store) back in front and bounds the whole queue, admitting
+    /// every batch again in age order; returns what was dropped.
+    package mutating func putBack(_ earlier: [Batch], bound: Int, by eviction: EvictionRule) -> [Batch] {
+        let all = earlier + batches
+        batches = []
+        return all.flatMap { admit($0, bound: bound, by: eviction) }
     }
 
     /// Everything, in order, leaving the queue empty.
     package mutating func takeAll() -> [Batch] {
         defer { batches = [] }
         return batches
-    }
-
-    /// Drops what `eviction` chooses until the queue fits `bound` bytes of payload; returns the dropped batches.
-    package mutating func trim(to bound: Int, by eviction: EvictionRule) -> [Batch] {
-        let chosen = Set(eviction.victims(batches, bound: bound) { $0.payload.count })
-        guard !chosen.isEmpty else { return [] }
-        let dropped = chosen.sorted().map { batches[$0] }
-        batches = batches.indices.filter { !chosen.contains($0) }.map { batches[$0] }
-        return dropped
     }
 }

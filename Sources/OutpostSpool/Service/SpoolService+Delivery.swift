@@ -28,12 +28,14 @@ extension SpoolService: DeliveryQueue {
         allowances.spend(bytes, by: uplink, now: now)
     }
 
-    /// The one of two candidates `step` sends first; the stored one on a tie (it has waited longer).
+    /// The one of two candidates `step` sends first. On a tie the stored one is the older (it was stored before the
+    /// staged one was closed).
     static func earlier(_ staged: SpooledBatch?, _ stored: SpooledBatch?, in step: DeliveryStep) -> SpooledBatch? {
         guard let staged else { return stored }
         guard let stored else { return staged }
-        let stagedFirst = step.precedes((staged.batch.lane, staged.batch.created), (stored.batch.lane, stored.batch.created))
-        return stagedFirst ? staged : stored
+        let memory = (staged.batch.lane, staged.batch.created), disk = (stored.batch.lane, stored.batch.created)
+        if memory == disk { return step.order == .oldestFirst ? stored : staged }
+        return step.precedes(memory, disk) ? staged : stored
     }
 
     private func storedBatch(for uplink: String, in step: DeliveryStep) async -> SpooledBatch? {

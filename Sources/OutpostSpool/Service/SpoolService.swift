@@ -293,8 +293,7 @@ package final class SpoolService: Service, BatchSink, Sendable {
         let (firstFailure, dropped, count) = waiting.withLock { state -> (Bool, [Batch], Int) in
             let first = !state.failing
             state.failing = true
-            state.putBack(batches)
-            let dropped = state.trim(to: maxBytes, by: allowances.policy.eviction)
+            let dropped = state.putBack(batches, bound: maxBytes, by: allowances.policy.eviction)
             return (first, dropped, state.count)
         }
         counters.update { totals in

@@ -32,7 +32,7 @@ package struct StagedBatches: Sendable {
     }
 
     /// The batch `step` puts first among those `uplink` owes and is not sending yet (`DeliveryStep.precedes`, by
-    /// creation time: staging order breaks ties).
+    /// creation time; among batches created at once, staging order stands for the stored order).
     package func first(for uplink: String, in step: DeliveryStep) -> SpooledBatch? {
         var best: Entry?
         for entry in entries where entry.owing.contains(uplink) && !entry.sending.contains(uplink)
@@ -42,11 +42,21 @@ package struct StagedBatches: Sendable {
                 best = entry
                 continue
             }
-            if step.precedes((entry.batch.lane, entry.batch.created), (current.batch.lane, current.batch.created)) {
+            let candidate = (entry.batch.lane, entry.batch.created), leader = (current.batch.lane, current.batch.created)
+            // Entries come in staging order: on a tie, the later one is the newer.
+            if step.precedes(candidate, leader) || (candidate == leader && step.order == .newestFirst) {
                 best = entry
             }
         }
         return best.map { SpooledBatch(sequence: $0.sequence, batch: $0.batch, attempts: 0) }
+    }
+
+    /// The batch `plan` sends next to `uplink` from memory alone, marked as being sent.
+    package mutating func take(for uplink: String, by plan: DeliveryPlan) -> SpooledBatch? {
+        for step in plan.steps {
+            if let found = first(for: uplink, in: step), markSending(found.sequence, by: uplink) { return found }
+        }
+        return nil
     }
 
     /// `uplink` is sending the staged batch `sequence` now. False when it is no longer staged (written meanwhile).
@@ -72,6 +82,12 @@ package struct StagedBatches: Sendable {
         guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return nil }
         entries[index].sending.remove(uplink)
         return entries.remove(at: index)
+    }
+
+    /// The batch is no longer being sent by `uplink` but stays staged (a test's stand-in for a retry).
+    package mutating func stopSendingForTesting(_ sequence: Int64, by uplink: String) {
+        guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return }
+        entries[index].sending.remove(uplink)
     }
 
     /// The batches to write now: past their deadline and not being sent (all of them when `everything`).

@@ -121,8 +121,14 @@ extension SQLiteSpool {
             for spooled in batches {
                 let batch = spooled.batch
                 let size = batch.payload.count + Self.overheadPerBatch
-                guard maxBytes == 0 || size <= maxBytes else { continue }
-                evictions += try makeRoom(for: size, lane: batch.lane)
+                guard maxBytes == 0 || size <= maxBytes, let room = try makeRoom(for: size, lane: batch.lane) else {
+                    let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items,
+                                                bytes: batch.payload.count)
+                    try recordDrop(refused)
+                    evictions.append(refused)
+                    continue
+                }
+                evictions += room
                 try insert(batch, for: uplinks(accepting: batch.signal), sequence: spooled.sequence)
                 accountedBytes += size
             }

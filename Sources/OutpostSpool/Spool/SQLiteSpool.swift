@@ -196,7 +196,11 @@ package final class SQLiteSpool {
             return [eviction]
         }
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
-            let evictions = try makeRoom(for: size, lane: batch.lane)
+            guard let evictions = try makeRoom(for: size, lane: batch.lane) else {
+                let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
+                try recordDrop(refused)
+                return [refused]
+            }
             try insert(batch, for: uplinks ?? self.uplinks(accepting: batch.signal))
             accountedBytes += size
             return evictions
@@ -221,14 +225,24 @@ package final class SQLiteSpool {
         }
     }
 
-    /// Evicts by the policy's rule (oldest first, metrics before events before alerts) until `size` more bytes fit.
-    func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction] {
+    /// Makes room for a new batch of `size` bytes in `lane` by the policy's rule (`EvictionRule.admit`): batches of
+    /// its own lane or less important ones go, oldest first. Nil, with nothing evicted, when it cannot fit that way.
+    func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction]? {
         guard maxBytes > 0, accountedBytes + size > maxBytes else { return [] }
+        let lanes = eviction.displaceable(by: lane)
+        let available = try database.prepare("""
+            SELECT coalesce(sum(length(payload)), 0) + count(*) * \(Self.overheadPerBatch) FROM batches
+            WHERE lane IN (\(Self.laneList(Set(lanes))))
+            """)
+        _ = try available.step()
+        let displaceable = Int(available.int(0))
+        try available.bind().run()
+        guard accountedBytes + size - displaceable <= maxBytes else { return nil }
         var evictions: [Lane: SpoolEviction] = [:]
         let oldest = try database.prepare(
             "SELECT seq, items, length(payload) FROM batches WHERE lane = ? ORDER BY seq LIMIT 1")
         let delete = try database.prepare("DELETE FROM batches WHERE seq = ?")
-        for victimLane in eviction.victims {
+        for victimLane in lanes {
             while accountedBytes + size > maxBytes, try oldest.bind(.int(Int64(victimLane.rawValue))).step() {
                 let sequence = oldest.int(0), items = Int(oldest.int(1)), bytes = Int(oldest.int(2))
                 try oldest.bind(.int(-1)).run()
@@ -250,7 +264,7 @@ package final class SQLiteSpool {
         try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
     }
 
-    private func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
+    func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
         try database.prepare("""
             INSERT INTO drops (lane, batches, items, bytes) VALUES (?, ?, ?, ?)
             ON CONFLICT (lane) DO UPDATE SET batches = batches + excluded.batches, items = items + excluded.items,
