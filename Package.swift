@@ -101,7 +101,8 @@ let package = Package(
                     dependencies: ["OutpostDetect", "OutpostCore", "OutpostInputs", "OutpostTestSupport"]),
         .testTarget(name: "OutpostBatchTests",
                     dependencies: ["OutpostBatch", "OutpostCore", "OutpostWire", "OutpostTestSupport"]),
-        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport"]),
+        .testTarget(name: "OutpostSpoolTests",
+                    dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport", logging, lifecycle]),
         .testTarget(
             name: "OutpostDeliveryTests",
             dependencies: ["OutpostDelivery", "OutpostSpool", "OutpostCore", "OutpostTestSupport"]

@@ -210,7 +210,7 @@ extension StatusDocument {
             if let limit = budget.limit { json.integer("limit_bytes", limit) } else { json.null("limit_bytes") }
             json.string("period_start", RFC3339.format(budget.periodStart))
             json.string("renews", RFC3339.format(budget.renews))
-            json.integer("alert_overrun_bytes", budget.alertOverrun)
+            json.integer("overrun_bytes", budget.overrun)
             json.endObject()
         }
         json.endObject()

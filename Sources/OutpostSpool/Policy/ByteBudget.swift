@@ -131,15 +131,22 @@ package struct BudgetLedger: Sendable, Equatable {
         self.entries = entries
     }
 
-    /// Adds `bytes` to the period of `kind` that began on `periodStart`.
-    package mutating func spend(_ bytes: Int64, uplink: String, kind: BudgetPeriodKind, periodStart: Int64) {
-        let key = Key(uplink: uplink, kind: kind)
-        if let current = entries[key], current.periodStart >= periodStart {
-            entries[key]?.bytes += bytes
-        } else {
-            entries[key] = Spend(periodStart: periodStart, bytes: bytes)
+    /// Adds `bytes` to the current period of each kind (`periods`: kind → the local date it began).
+    package mutating func spend(_ bytes: Int64, uplink: String, periods: [BudgetPeriodKind: Int64]) {
+        for (kind, periodStart) in periods {
+            let key = Key(uplink: uplink, kind: kind)
+            if let current = entries[key], current.periodStart >= periodStart {
+                entries[key]?.bytes += bytes
+            } else {
+                entries[key] = Spend(periodStart: periodStart, bytes: bytes)
+            }
         }
         unsaved += bytes
+    }
+
+    /// Adds `bytes` to the period of `kind` that began on `periodStart`.
+    package mutating func spend(_ bytes: Int64, uplink: String, kind: BudgetPeriodKind, periodStart: Int64) {
+        spend(bytes, uplink: uplink, periods: [kind: periodStart])
     }
 
     /// What `uplink` spent in the `kind` period that began on `periodStart` (or in a later one the clock stepped

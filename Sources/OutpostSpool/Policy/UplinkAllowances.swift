@@ -58,11 +58,12 @@ package final class UplinkAllowances: Sendable {
         guard bytes > 0, isMetered(uplink) else { return }
         let holding = policy.holds[uplink] ?? UplinkHolding()
         let zone = self.zone(now)
+        let periods = Dictionary(uniqueKeysWithValues: BudgetPeriodKind.allCases.map { kind in
+            (kind, holding.periodStart(kind, at: now, zone: zone))
+        })
         state.withLock { state in
-            for kind in BudgetPeriodKind.allCases {
-                let start = holding.periodStart(kind, at: now, zone: zone)
+            for (kind, start) in periods {
                 let before = state.ledger.spent(uplink: uplink, kind: kind, periodStart: start)
-                state.ledger.spend(Int64(bytes), uplink: uplink, kind: kind, periodStart: start)
                 guard let total = holding.budget.total(kind) else { continue }
                 let beyond = max(0, before + Int64(bytes) - max(total, before))
                 guard beyond > 0 else { continue }
@@ -70,6 +71,7 @@ package final class UplinkAllowances: Sendable {
                 let previous = state.overruns[key].flatMap { $0.periodStart == start ? $0.bytes : nil } ?? 0
                 state.overruns[key] = (start, previous + beyond)
             }
+            state.ledger.spend(Int64(bytes), uplink: uplink, periods: periods)
         }
     }
 
@@ -114,7 +116,7 @@ package final class UplinkAllowances: Sendable {
             budgets.append(AllowanceStatus.Budget(
                 period: kind, spent: conditions.spent[kind] ?? 0, limit: holding.budget.total(kind),
                 periodStart: LocalTime.midnight(days: start, zone: conditions.zone),
-                renews: holding.renewal(kind, at: now, zone: conditions.zone), alertOverrun: overrun))
+                renews: holding.renewal(kind, at: now, zone: conditions.zone), overrun: overrun))
         }
         let window = holding.windows.windows.isEmpty ? nil : AllowanceStatus.Window(
             windows: holding.windows.description, open: holding.windows.isOpen(at: now, zone: conditions.zone),
@@ -175,8 +177,9 @@ package struct AllowanceStatus: Sendable, Equatable {
         /// When the current period began and when it renews (unix nanoseconds).
         package let periodStart: Int64
         package let renews: Int64
-        /// Bytes alerts sent beyond the whole budget in this period.
-        package let alertOverrun: Int64
+        /// Bytes sent beyond the whole budget in this period: alerts after the reserve, and the part of the batch
+        /// that passed the limit.
+        package let overrun: Int64
     }
 
     package struct Window: Sendable, Equatable {

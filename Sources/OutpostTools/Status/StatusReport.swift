@@ -86,8 +86,8 @@ package enum StatusReport {
                 guard let limit = number("budgets.\(period).limit_bytes") else { continue }
                 let renews = text("budgets.\(period).renews") ?? "-"
                 var part = "\(period) budget \(bytes(spent)) of \(bytes(limit)) spent (renews \(renews))"
-                if let overrun = number("budgets.\(period).alert_overrun_bytes"), overrun > 0 {
-                    part += ", alerts \(bytes(overrun)) beyond it"
+                if let overrun = number("budgets.\(period).overrun_bytes"), overrun > 0 {
+                    part += ", \(bytes(overrun)) beyond it (alerts)"
                 }
                 parts.append(part)
             }
