@@ -7,7 +7,7 @@ import PackageDescription
 //   OutpostInputs ─► OutpostDetect ─► OutpostBatch ─► OutpostSpool ─► OutpostDelivery ─► OutpostUplinks
 //   (read)           (detect, route    (OTLP batches)  (SQLite queue)  (retry, pace)      (OTLP/HTTP, MQTT)
 //                     every event)
-//   under them: OutpostCore (model, config reading, doors, clocks), OutpostWire (OTLP, gzip, alert JSON),
+//   under them: OutpostCore (model, config reading, doors, clocks), OutpostWire (OTLP, gzip, zstd, alert JSON),
 //               OutpostMQTT (libmosquitto client)
 //   over them:  OutpostRuntime (configuration values, registry of kinds, boards, wiring), then OutpostTools
 //               (the bodies of `outpost replay`, `spool`, `status`), then outpost (the command line)
@@ -35,6 +35,7 @@ let package = Package(
     targets: [
         .target(name: "OutpostCore"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // libcurl is loaded when an OTLP/HTTP uplink first needs it (see CCurl.h); only its headers are needed here.
@@ -43,7 +44,7 @@ let package = Package(
         .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
         .target(
             name: "OutpostWire",
-            dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["OutpostCore", "CZlib", "CZstd", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", logging, lifecycle]),
         .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),

@@ -134,7 +134,8 @@ public struct OutpostConfiguration: Sendable {
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
-                                          batchGzipLevel: configuration.batch.gzipLevel,
+                                          batchGzipLevel: configuration.batch.format.gzipLevel,
+                                          batchZstdLevel: configuration.batch.zstdLevel,
                                           configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]

@@ -80,15 +80,14 @@ package struct MQTTUplink: WireCounting, UplinkKind, ReconnectNotifying {
     /// The payloads to publish: the batch as spooled when it fits `limit`, else its pieces (`OTLPPayload.pieces`) in
     /// the batch's own encoding and compression, so that its content type and `content-encoding` describe every
     /// piece. Pieces are gzipped at `gzipLevel` (`[batch] gzip_level`) like the batches themselves; one spooled
-    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level.
+    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level; zstd pieces use zstd's default
+    /// level.
     static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> [OTLPPiece] {
         guard batch.payload.count > limit else { return [OTLPPiece(batchID: batch.id, bytes: batch.payload)] }
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
-        let level = switch batch.contentEncoding {
-        case .gzip: Gzip.level(whenCompressing: gzipLevel)
-        case .identity: Int32(0)
-        }
-        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level, batchID: batch.id)
+        return try OTLPPayload(batch).pieces(limit: limit, as: encoding,
+                                             compression: .matching(batch.contentEncoding, gzipLevel: gzipLevel),
+                                             batchID: batch.id)
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.

@@ -39,7 +39,8 @@ package struct OTLPHTTPUplink: WireCounting {
             return CountedDelivery(.rejected(reason: "cannot re-encode batch \(batch.id): \(error)"), wireBytes: 0)
         }
         var headers = [("Content-Type", configuration.encoding.contentType)]
-        if configuration.gzipLevel > 0 { headers.append(("Content-Encoding", ContentEncoding.gzip.rawValue)) }
+        let encoding = configuration.compression.contentEncoding
+        if encoding != .identity { headers.append(("Content-Encoding", encoding.rawValue)) }
         headers += configuration.headers
         let (outcome, wireBytes) = await client.sendCounting(HTTPRequest(url: url, headers: headers, body: body,
                                                                          timeout: configuration.timeout))
@@ -57,11 +58,11 @@ package struct OTLPHTTPUplink: WireCounting {
     /// The batch as this receiver is configured to take it: as spooled when the encoding and compression already
     /// match (the usual case, no work), else decoded once and encoded again.
     private func body(of batch: Batch) throws -> [UInt8] {
-        let compressed = configuration.gzipLevel > 0
-        if batch.format == configuration.encoding.format, (batch.contentEncoding == .gzip) == compressed {
+        let compression = configuration.compression
+        if batch.format == configuration.encoding.format, batch.contentEncoding == compression.contentEncoding {
             return batch.payload
         }
-        return try OTLPPayload(batch).encoded(as: configuration.encoding, gzipLevel: configuration.gzipLevel)
+        return try OTLPPayload(batch).encoded(as: configuration.encoding, compression: compression)
     }
 
     // OTLP/HTTP, "Failures" (opentelemetry-proto docs/specification.md, OTLP/HTTP Response):
@@ -141,7 +142,8 @@ extension OTLPHTTPUplink: UplinkKind {
 
     package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
         OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment, batchEncoding: context.batchEncoding,
-                                         batchGzipLevel: context.batchGzipLevel, context: context.resolve)
+                                         batchGzipLevel: context.batchGzipLevel, batchZstdLevel: context.batchZstdLevel,
+                                         context: context.resolve)
     }
 }
 
