@@ -81,6 +81,24 @@ public struct Runtime: Sendable {
         uplinks.map { SpoolDestination(uplink: $0.name, accepts: $0.settings.accepts) }
     }
 
+    /// What the batcher sends fewer of: report-on-change rules by series (`[report]`, the inputs' `report` tables,
+    /// `[[report.override]]`), and the uplinks that aggregate while metered.
+    private func makeReduction(_ uplinks: [ConfiguredUplink], spool: SpoolService, origins: SeriesOrigins?)
+        -> Reduction
+    {
+        let report = configuration.report
+        let patches = configuration.inputs.map(\.report)
+        var aggregating: [String: Duration] = [:]
+        for uplink in uplinks { aggregating[uplink.name] = uplink.settings.delivery.aggregate }
+        let allowances = spool.allowances
+        return Reduction(rule: { series in
+                             report.rule(for: series, inputPatch: origins?.origin(of: series).flatMap { patches[$0] })
+                         },
+                         reportsOnChange: report.mayApply(inputPatches: patches), aggregating: aggregating,
+                         metricsUplinks: uplinks.filter { $0.settings.accepts.contains(.metrics) }.map(\.name),
+                         isMetered: { allowances.isMetered($0) })
+    }
+
     /// The spool's one policy: each uplink's holding rules (budgets, sync windows, drain order, metered).
     static func spoolPolicy(_ uplinks: [ConfiguredUplink]) -> SpoolPolicy {
         SpoolPolicy(holds: Dictionary(uplinks.map { ($0.name, $0.settings.delivery.holding) }) { first, _ in first })
@@ -142,8 +160,10 @@ public struct Runtime: Sendable {
         // Alert documents are made only when an uplink accepts them.
         let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
         let board = UplinkBoard()
-        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, board: board, clock: clock,
-                                  logger: logger)
+        let origins = configuration.inputs.contains { $0.report != nil } ? SeriesOrigins() : nil
+        let reduction = makeReduction(allUplinks, spool: spool, origins: origins)
+        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, board: board,
+                                  reduction: reduction, clock: clock, logger: logger)
         router.connect(to: batcher)
         let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
         let uplinks = zip(allUplinks, liveUplinks).map { configured, uplink in
@@ -174,7 +194,7 @@ public struct Runtime: Sendable {
         services += uplinks.map { .init(service: $0) }
         services += [.init(service: spool), .init(service: batcher), .init(service: router),
                      .init(service: detection)]
-        services += inputServices(inputs, detection: detection, logger: logger)
+        services += inputServices(inputs, detection: detection, origins: origins, logger: logger)
         // Last, so READY=1 goes out once every other service has started.
         if let notifier = SystemdNotifier(environment: environment) {
             services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: counters, clock: clock,
@@ -201,7 +221,8 @@ public struct Runtime: Sendable {
 
     /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
     private func makeBatcher<C: Clock<Duration>>(sink: SpoolService, alerts: Bool, counters: PipelineCounters,
-                                                  board: UplinkBoard, clock: C, logger: Logger) -> any BatcherStage {
+                                                  board: UplinkBoard, reduction: Reduction, clock: C,
+                                                  logger: Logger) -> any BatcherStage {
         BatcherService(configuration: configuration.batch, resource: configuration.resource, sink: sink,
                        alertDocuments: alerts ? AlertDocuments(topic: alertTopic, gateway: configuration.gateway.id) : nil,
                        selfMetricsInterval: configuration.status.selfMetricsInterval,
@@ -212,7 +233,7 @@ public struct Runtime: Sendable {
                                                     sink.allowances.status(for: loop.uplink.name, now: now))
                                                }, now: now)
                        },
-                       clock: clock, wallClock: wallClock, logger: logger)
+                       reduction: reduction, clock: clock, wallClock: wallClock, logger: logger)
     }
 
     /// The live inputs, built from their settings now that the runtime starts (clients, reader state); one that
@@ -230,8 +251,8 @@ public struct Runtime: Sendable {
         }
     }
 
-    private func inputServices(_ inputs: [(any Input)?], detection: DetectionService, logger: Logger)
-        -> [ServiceGroupConfiguration.ServiceConfiguration]
+    private func inputServices(_ inputs: [(any Input)?], detection: DetectionService, origins: SeriesOrigins?,
+                               logger: Logger) -> [ServiceGroupConfiguration.ServiceConfiguration]
     {
         if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
             sampleClock.doubt == nil
@@ -252,14 +273,19 @@ public struct Runtime: Sendable {
                     PollGroup.Member(input: index, label: label, poller: polled.makePoller()))
                 continue
             }
+            let door: any ReadingSink = origins.map {
+                OriginRecordingSink(input: index, origins: $0, next: detection.door(forInput: index))
+            } ?? detection.door(forInput: index)
             let service = InputService(input: input, label: label,
-                                       sink: GatedSink(index: index, next: detection.door(forInput: index), gate: gate),
-                                       logger: logger)
+                                       sink: GatedSink(index: index, next: door, gate: gate), logger: logger)
             services.append(.init(service: service, successTerminationBehavior: .ignore,
                                   failureTerminationBehavior: .ignore))
         }
         for (interval, members) in groups.sorted(by: { $0.key < $1.key }) {
-            let group = PollGroup(interval: interval, members: members, sink: detection.batchDoor, gate: gate,
+            let sink: any ReadingBatchSink = origins.map {
+                OriginRecordingBatchSink(origins: $0, next: detection.batchDoor)
+            } ?? detection.batchDoor
+            let group = PollGroup(interval: interval, members: members, sink: sink, gate: gate,
                                   clock: clock, wallClock: configuration.sampleClock ?? wallClock, logger: logger)
             services.append(.init(service: group, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
         }

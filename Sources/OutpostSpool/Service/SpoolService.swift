@@ -165,13 +165,22 @@ package final class SpoolService: Service, BatchSink, Sendable {
     /// Takes closed batches: each is offered to its uplinks from memory for `write_after` (see `StagedBatches`), or
     /// stored at once when `write_after` is zero or no uplink takes it.
     package func write(_ batches: [Batch]) async {
+        // A batch for some uplinks only (an aggregated one) is stored for exactly those; for none of the configured
+        // ones, it is nobody's and not kept.
+        let batches = batches.filter { $0.uplinks == nil || !owners(of: $0).isEmpty }
+        let narrowedBatches = batches.filter { $0.uplinks != nil }
+        if !narrowedBatches.isEmpty {
+            narrowed.withLock { narrowed in
+                for batch in narrowedBatches { narrowed[batch.id] = owners(of: batch).sorted() }
+            }
+        }
         guard writeAfter > .zero else { return await store(batches) }
         var now: [Batch] = []
         var woken: Set<String> = []
         let deadline = UnixNanos.sum(monotonic.nowNanos(), UnixNanos.from(writeAfter))
         staged.withLock { staged in
             for batch in batches {
-                let owners = Set(destinations.filter { $0.accepts.contains(batch.signal) }.map(\.uplink))
+                let owners = self.owners(of: batch)
                 guard !owners.isEmpty else {
                     now.append(batch)
                     continue
@@ -182,6 +191,12 @@ package final class SpoolService: Service, BatchSink, Sendable {
         }
         for uplink in woken { wakeSignals[uplink]?.signal() }
         if !now.isEmpty { await store(now) }
+    }
+
+    /// The uplinks `batch` is for: those that take its signal, narrowed to the batch's own list when it has one.
+    private func owners(of batch: Batch) -> Set<String> {
+        let accepting = Set(destinations.filter { $0.accepts.contains(batch.signal) }.map(\.uplink))
+        return batch.uplinks.map { accepting.intersection($0) } ?? accepting
     }
 
     /// Writes the staged batches that are due (all of them at stop), each for the uplinks still owing it.

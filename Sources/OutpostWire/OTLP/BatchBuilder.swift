@@ -35,13 +35,24 @@ package struct BatchBuilder: Sendable {
         self.format = format
     }
 
-    package func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64,
+    /// `uplinks`: the uplinks the batches are for (nil: every uplink that takes metrics).
+    package func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64, uplinks: [String]? = nil,
                                counterStart: @escaping (Series) -> Int64) throws -> [Batch] {
         try split(samples) { part, id in
             try OTLPEncoder.serialize(encoder.metricsRequest(part, batchID: id, counterStart: counterStart),
                                       as: format.encoding)
         }.map { part, id, bytes in
-            try batch(id: id, lane: lane, signal: .metrics, items: part.count, bytes: bytes, now: now)
+            try batch(id: id, lane: lane, signal: .metrics, items: part.count, bytes: bytes, now: now, uplinks: uplinks)
+        }
+    }
+
+    /// Batches of an aggregated metrics stream (`OTLPEncoder.aggregateRequest`), for the uplinks in `uplinks`.
+    package func aggregateBatches(_ points: [AggregatePoint], now: Int64, uplinks: [String]? = nil) throws -> [Batch] {
+        try split(points) { part, id in
+            try OTLPEncoder.serialize(encoder.aggregateRequest(part, batchID: id), as: format.encoding)
+        }.map { part, id, bytes in
+            try batch(id: id, lane: .metrics, signal: .metrics, items: part.count, bytes: bytes, now: now,
+                      uplinks: uplinks)
         }
     }
 
@@ -66,11 +77,12 @@ package struct BatchBuilder: Sendable {
         return try split(Array(items[..<middle]), encode: encode) + split(Array(items[middle...]), encode: encode)
     }
 
-    private func batch(id: String, lane: Lane, signal: Signal, items: Int, bytes: [UInt8], now: Int64) throws -> Batch {
+    private func batch(id: String, lane: Lane, signal: Signal, items: Int, bytes: [UInt8], now: Int64,
+                       uplinks: [String]? = nil) throws -> Batch {
         let compression = format.compression
         return Batch(id: id, lane: lane, signal: signal, format: format.encoding.format,
                      contentEncoding: compression.contentEncoding, created: now, items: items,
-                     uncompressedBytes: bytes.count, payload: try compression.compress(bytes))
+                     uncompressedBytes: bytes.count, payload: try compression.compress(bytes), uplinks: uplinks)
     }
 
     /// 128 random bits as 32 hex digits.
