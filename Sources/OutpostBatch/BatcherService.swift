@@ -98,7 +98,7 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
             group.cancelAll()
         }
         // Intervals still open are sent as they are: their counts and sums are not lost with the process.
-        closeIntervals(&state, now: wallClock.nowNanos(), everything: true)
+        closeIntervals(&state, everything: true)
         await flush(&state, lanes: [.alerts, .events, .metrics], now: wallClock.nowNanos())
         logger.info("batcher stopped; pending batches handed to the spool")
     }
@@ -123,7 +123,7 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
             }
         case .tick(let now, let monotonic):
             addSelfMetricsIfDue(&state, now: now, monotonic: monotonic)
-            closeIntervals(&state, now: now)
+            closeIntervals(&state)
             let due = state.lanesOlderThan(UnixNanos.from(configuration.maxAge), now: monotonic)
             if !due.isEmpty { await flush(&state, lanes: due, now: now) }
         }
@@ -197,7 +197,7 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
             for interval in Array(state.aggregates.keys) {
                 guard var stream = state.aggregates.removeValue(forKey: interval) else { continue }
                 for sample in samples {
-                    let closed = stream.aggregator.add(sample)
+                    let closed = stream.aggregator.add(sample, at: monotonic)
                     if !closed.isEmpty { stream.take(closed, rule: { state.rule(for: $0, reduction) }, at: monotonic) }
                 }
                 state.aggregates[interval] = stream
@@ -210,21 +210,21 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
         }
     }
 
-    /// Closes the intervals that ended a grace period before `now` (all of them at stop), and, about every ten
-    /// minutes, forgets series silent for a day.
-    private func closeIntervals(_ state: inout PendingBatches, now: Int64, everything: Bool = false) {
+    /// Closes the intervals that ended a grace period ago (all of them at stop), and, about every ten minutes, forgets
+    /// series silent for a day (both on the samples' own clock).
+    private func closeIntervals(_ state: inout PendingBatches, everything: Bool = false) {
         let monotonic = self.monotonic.nowNanos()
         for interval in Array(state.aggregates.keys) {
             guard var stream = state.aggregates.removeValue(forKey: interval) else { continue }
-            let closed = stream.aggregator.close(at: now, everything: everything)
+            let closed = stream.aggregator.close(at: monotonic, everything: everything)
             stream.take(closed, rule: { state.rule(for: $0, reduction) }, at: monotonic)
             state.aggregates[interval] = stream
         }
         let day = UnixNanos.from(.seconds(86_400))
         guard state.lastForget.map({ monotonic - $0 >= UnixNanos.from(.seconds(600)) }) ?? true else { return }
         state.lastForget = monotonic
-        state.changes.forget(before: now - day)
-        for interval in Array(state.aggregates.keys) { state.aggregates[interval]?.aggregator.forget(before: now - day) }
+        state.changes.forget(olderThan: day)
+        for interval in Array(state.aggregates.keys) { state.aggregates[interval]?.aggregator.forget(olderThan: day) }
         state.rules = [:]
     }
 

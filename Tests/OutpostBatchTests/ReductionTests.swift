@@ -66,13 +66,27 @@ struct IntervalAggregatorTests {
         #expect(closed.first?.values == [55, 57, 56], "min, max and the interval's own mean")
     }
 
-    @Test("an interval closes a grace period after its end, on the tick, even when its series goes quiet")
+    @Test("an interval closes a grace period after its end on the samples' clock, even when its series goes quiet")
     func closesOnTheTick() {
         var aggregator = IntervalAggregator(interval: .seconds(60))
-        #expect(aggregator.add(Sample(series: humidity, time: start + 59_900_000_000, value: 50)).isEmpty)
-        #expect(aggregator.close(at: start + minute + 4_000_000_000).isEmpty, "5 s of grace")
-        #expect(aggregator.close(at: start + minute + 5_000_000_000).count == 1)
-        #expect(aggregator.close(at: start + 10 * minute).isEmpty)
+        let seen: Int64 = 7_000_000_000  // monotonic: whatever the wall clock says
+        #expect(aggregator.add(Sample(series: humidity, time: start + 59_900_000_000, value: 50), at: seen).isEmpty)
+        #expect(aggregator.close(at: seen + 5_000_000_000).isEmpty, "5 s of grace after 60 s, 0.1 s after the sample")
+        #expect(aggregator.close(at: seen + 5_100_000_000).count == 1)
+        #expect(aggregator.close(at: seen + 600_000_000_000).isEmpty)
+    }
+
+    @Test("a replay of last week closes its intervals as its samples go by, not all at once by the wall clock")
+    func replayedTimes() {
+        var aggregator = IntervalAggregator(interval: .seconds(60))
+        let lastWeek = start - 7 * 1440 * minute
+        var closed = 0
+        for index in 0..<10 {
+            closed += aggregator.add(Sample(series: humidity, time: lastWeek + Int64(index) * minute, value: 50),
+                                     at: Int64(index) * 10_000_000).count
+            closed += aggregator.close(at: Int64(index) * 10_000_000).count
+        }
+        #expect(closed == 9, "one per minute of the recording, the last still open")
     }
 
     @Test("a counter sends its last value per interval; a reset closes the interval and starts anew after it")

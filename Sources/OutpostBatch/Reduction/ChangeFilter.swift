@@ -46,6 +46,8 @@ package struct ChangeFilter: Sendable {
     }
 
     private var sent: [Series: Sent] = [:]
+    /// The latest sample time seen: the samples' own clock (a replay's is in the past).
+    private var latest: Int64 = .min
 
     package init() {}
 
@@ -53,6 +55,7 @@ package struct ChangeFilter: Sendable {
 
     /// Whether to send `values` of `series` at `time` under `rule`; if so, they become the last sent.
     package mutating func admit(_ series: Series, values: [Double], time: Int64, rule: ChangeRule) -> Bool {
+        latest = max(latest, time)
         if let last = sent[series], last.values.count == values.count,
             time - last.time < UnixNanos.from(rule.maxSilence),
             !zip(last.values, values).contains(where: { rule.deadband.passed(from: $0, to: $1) })
@@ -63,8 +66,9 @@ package struct ChangeFilter: Sendable {
         return true
     }
 
-    /// Forgets series last sent before `time`, so series that stopped (an MQTT device gone) do not stay for good.
-    package mutating func forget(before time: Int64) {
-        sent = sent.filter { $0.value.time >= time }
+    /// Forgets series last sent more than `age` nanoseconds before the latest sample (on the samples' clock), so
+    /// series that stopped (an MQTT device gone) do not stay for good.
+    package mutating func forget(olderThan age: Int64) {
+        sent = sent.filter { $0.value.time >= UnixNanos.sum(latest, -age) }
     }
 }

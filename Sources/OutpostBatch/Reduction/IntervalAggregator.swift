@@ -6,7 +6,10 @@ import OutpostCore
 /// on every minute) and keyed by the samples' own timestamps, so a replay aggregates as the live run did.
 ///
 /// An interval closes when a sample of a later one arrives, or `grace` after its end (on the batcher's tick): a
-/// sample stamped at 59.9 s that reaches the batcher at 60.1 s still counts in its minute.
+/// sample stamped at 59.9 s that reaches the batcher at 60.1 s still counts in its minute. "After its end" is read
+/// on the samples' own clock: the latest sample time seen, moved on by the monotonic time since it was seen. So a
+/// replay of last week closes its intervals as it goes (the wall clock would close them all at once), and a wall
+/// clock stepped by NTP neither holds an interval open nor closes it early.
 package struct IntervalAggregator: Sendable {
     package let interval: Int64
     package let grace: Int64
@@ -42,6 +45,8 @@ package struct IntervalAggregator: Sendable {
     }
 
     private var states: [Series: SeriesState] = [:]
+    /// The latest sample time seen, and the monotonic time it was seen at.
+    private var latest: (time: Int64, seenAt: Int64)?
 
     package init(interval: Duration, grace: Duration? = nil) {
         self.interval = max(1, UnixNanos.from(interval))
@@ -51,8 +56,9 @@ package struct IntervalAggregator: Sendable {
 
     package var seriesCount: Int { states.count }
 
-    /// Adds `sample`; returns what it closed (its series' earlier interval).
-    package mutating func add(_ sample: Sample) -> [Closed] {
+    /// Adds `sample`, seen at `monotonic` nanoseconds; returns what it closed (its series' earlier interval).
+    package mutating func add(_ sample: Sample, at monotonic: Int64 = 0) -> [Closed] {
+        if latest.map({ sample.time > $0.time }) ?? true { latest = (sample.time, monotonic) }
         let start = floorMultiple(sample.time)
         var state = states[sample.series] ?? SeriesState(since: sample.time)
         var closed: [Closed] = []
@@ -81,8 +87,11 @@ package struct IntervalAggregator: Sendable {
         return closed
     }
 
-    /// Closes every interval that ended `grace` before `now` (all of them when `everything`, at stop).
-    package mutating func close(at now: Int64, everything: Bool = false) -> [Closed] {
+    /// Closes every interval that ended `grace` before now on the samples' clock, at `monotonic` nanoseconds (all of
+    /// them when `everything`, at stop).
+    package mutating func close(at monotonic: Int64, everything: Bool = false) -> [Closed] {
+        guard let latest else { return [] }
+        let now = UnixNanos.sum(latest.time, max(0, monotonic - latest.seenAt))
         var closed: [Closed] = []
         for (series, state) in states {
             guard let open = state.open, everything || open.start + interval + grace <= now else { continue }
@@ -92,9 +101,10 @@ package struct IntervalAggregator: Sendable {
         return closed.sorted { ($0.time, $0.point.series.key) < ($1.time, $1.point.series.key) }
     }
 
-    /// Forgets series with nothing open whose last sample is older than `time`.
-    package mutating func forget(before time: Int64) {
-        states = states.filter { $0.value.open != nil || $0.value.lastTime >= time }
+    /// Forgets series with nothing open and no sample in the last `age` nanoseconds of the samples' clock.
+    package mutating func forget(olderThan age: Int64) {
+        guard let latest else { return }
+        states = states.filter { $0.value.open != nil || $0.value.lastTime >= latest.time - age }
     }
 
     private func close(_ bucket: Bucket, series: Series, state: SeriesState) -> Closed {
