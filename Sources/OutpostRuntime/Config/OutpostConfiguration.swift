@@ -141,6 +141,7 @@ public struct OutpostConfiguration: Sendable {
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
                                           batchGzipLevel: configuration.batch.format.gzipLevel,
                                           batchZstdLevel: configuration.batch.zstdLevel,
+                                          batchCompression: configuration.batch.compression,
                                           configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]

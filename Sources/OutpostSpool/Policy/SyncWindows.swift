@@ -14,6 +14,11 @@ package struct SyncWindows: Sendable, Equatable {
         package let start: Int
         package let end: Int
 
+        package init(start: Int, end: Int) {
+            self.start = start
+            self.end = end
+        }
+
         package func contains(secondOfDay second: Int) -> Bool {
             start < end ? second >= start && second < end : second >= start || second < end
         }

@@ -21,7 +21,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package var timeout: Duration = .seconds(10)
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
     package var encoding: OTLPEncoding
-    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip`, `zstd` or `none`. A batch
+    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `[batch] compression`: `gzip`, `zstd` or `none`. A batch
     /// re-encoded for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when that is 0), or
     /// compressed with zstd at `[batch] zstd_level`.
     package var gzipLevel: Int32 = Gzip.defaultLevel
@@ -55,6 +55,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
 
     package static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
                             batchGzipLevel: Int32 = Gzip.defaultLevel, batchZstdLevel: Int32 = Zstd.defaultLevel,
+                            batchCompression: String = "gzip",
                             context: (String) -> String) -> OTLPHTTPUplinkConfiguration {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let base = (reader.string("endpoint") ?? env("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
@@ -81,8 +82,9 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue),
                                      default: envProtocol ?? batchEncoding.rawValue)
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
-        let fromEnvironment = env("OTEL_EXPORTER_OTLP_COMPRESSION").flatMap { ["none", "zstd"].contains($0) ? $0 : nil }
-        let compression = reader.choice("compression", ["gzip", "zstd", "none"], default: fromEnvironment ?? "gzip")
+        let fromEnvironment = env("OTEL_EXPORTER_OTLP_COMPRESSION").flatMap { ["gzip", "none", "zstd"].contains($0) ? $0 : nil }
+        let compression = reader.choice("compression", ["gzip", "zstd", "none"],
+                                        default: fromEnvironment ?? batchCompression)
         configuration.gzipLevel = compression == "gzip" ? Gzip.level(whenCompressing: batchGzipLevel) : 0
         configuration.zstdLevel = compression == "zstd" ? batchZstdLevel : nil
         configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)

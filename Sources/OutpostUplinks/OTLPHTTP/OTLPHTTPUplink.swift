@@ -143,7 +143,7 @@ extension OTLPHTTPUplink: UplinkKind {
     package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
         OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment, batchEncoding: context.batchEncoding,
                                          batchGzipLevel: context.batchGzipLevel, batchZstdLevel: context.batchZstdLevel,
-                                         context: context.resolve)
+                                         batchCompression: context.batchCompression, context: context.resolve)
     }
 }
 

@@ -13,6 +13,9 @@ package struct UplinkContext: Sendable {
     package let batchGzipLevel: Int32
     /// `[batch] zstd_level`: how uplinks that compress with zstd (`compression = "zstd"`) do it.
     package let batchZstdLevel: Int32
+    /// `[batch] compression` (`gzip`, `zstd`, `none`): the default of an uplink's own `compression`, so batches go as
+    /// spooled unless the uplink says otherwise.
+    package let batchCompression: String
     /// The config file's folder, against which relative paths (CA files) resolve.
     package let configDirectory: String
     /// The configured `[mqtt.brokers.<name>]`, for uplinks that publish to one.
@@ -21,12 +24,13 @@ package struct UplinkContext: Sendable {
     package let gateway: String
 
     package init(environment: [String: String], batchEncoding: OTLPEncoding, batchGzipLevel: Int32 = Gzip.defaultLevel,
-                 batchZstdLevel: Int32 = Zstd.defaultLevel, configDirectory: String,
+                 batchZstdLevel: Int32 = Zstd.defaultLevel, batchCompression: String = "gzip", configDirectory: String,
                  mqttBrokers: [String: MQTTBroker] = [:], mqttTopicPrefix: String = "outpost", gateway: String = "") {
         self.environment = environment
         self.batchEncoding = batchEncoding
         self.batchGzipLevel = batchGzipLevel
         self.batchZstdLevel = batchZstdLevel
+        self.batchCompression = batchCompression
         self.configDirectory = configDirectory
         self.mqttBrokers = mqttBrokers
         self.mqttTopicPrefix = mqttTopicPrefix
