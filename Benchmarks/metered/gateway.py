@@ -163,12 +163,14 @@ deadband = "1%"
 
 VARIANTS = [
     # name, [batch] extra, [report], uplink extra
-    ("nothing", "", "", ""),
+    ("nothing (gzip 6)", "", "", ""),
     ("report-on-change", "", REPORT, ""),
     ("aggregation 15m", "", "", 'aggregate = "15m"'),
-    ("zstd", 'compression = "zstd"', "", ""),
-    ("report-on-change + zstd", 'compression = "zstd"', REPORT, ""),
-    ("all (report-on-change, aggregation 15m, zstd)", 'compression = "zstd"', REPORT, 'aggregate = "15m"'),
+    ("zstd 3", 'compression = "zstd"', "", ""),
+    ("zstd 19", 'compression = "zstd"\nzstd_level = 19', "", ""),
+    ("report-on-change + zstd 19", 'compression = "zstd"\nzstd_level = 19', REPORT, ""),
+    ("all: report-on-change, aggregation 15m, zstd 19", 'compression = "zstd"\nzstd_level = 19', REPORT,
+     'aggregate = "15m"'),
 ]
 
 
@@ -262,7 +264,9 @@ def run(outpost, days, speed, batch_age_seconds, workdir, label):
         uplink = status["uplinks"][0]
         wire = count["in"] + count["out"]
         per_day = wire / days
+        logs = count["bytes"].get("/v1/logs", 0)
         results.append(dict(variant=entry["variant"], samples=status["samples_ingested"], alerts=status["alerts"],
+                            logs_per_sample=logs / status["samples_ingested"],
                             requests=sum(count["requests"].values()), wire=wire, counted=uplink["wire_bytes"],
                             per_sample=wire / status["samples_ingested"], per_day=per_day,
                             per_month=per_day * 30.44 / 1e6, cpu=cpu, rss=hwm,
@@ -286,14 +290,14 @@ def main():
             results = run(arguments.outpost, arguments.days, arguments.speed, age, workdir, "age%d" % age)
             print("\n[batch] max_age = %d s (recorded time), %d days of %d samples replayed %dx, side by side:\n"
                   % (age, arguments.days, results[0]["samples"] // arguments.days, arguments.speed))
-            print("| configuration | wire B/sample | MB/month | of a 100 MB plan | requests/day | alerts | "
-                  "CPU s | RSS MiB | counted by Outpost / receiver |")
-            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+            print("| configuration | wire B/sample | of it events and alerts | MB/month | of a 100 MB plan | "
+                  "requests/day | alerts | CPU s | RSS MiB | counted by Outpost / receiver |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
             for result in results:
-                print("| %s | %.2f | %.2f | %.1f %% | %d | %d | %.1f | %.1f | %.4f |" % (
-                    result["variant"], result["per_sample"], result["per_month"], result["per_month"],
-                    result["requests"] / arguments.days, result["alerts"], result["cpu"], result["rss"] / 2**20,
-                    result["counted"] / max(1, result["wire"])))
+                print("| %s | %.2f | %.2f | %.2f | %.1f %% | %d | %d | %.1f | %.1f | %.4f |" % (
+                    result["variant"], result["per_sample"], result["logs_per_sample"], result["per_month"],
+                    result["per_month"], result["requests"] / arguments.days, result["alerts"], result["cpu"],
+                    result["rss"] / 2**20, result["counted"] / max(1, result["wire"])))
             sys.stdout.flush()
     finally:
         if not arguments.keep:

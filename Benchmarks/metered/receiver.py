@@ -4,7 +4,7 @@ in; status line, headers and body out), counted on the socket, and the requests 
 body and the headers a Collector sends, as a Collector answers a full success. Standard library only.
 
 usage: receiver.py PORT          (0: a free port, printed on stdout)
-  GET /count   {"in": bytes, "out": bytes, "requests": {"/v1/metrics": n, "/v1/logs": n}}
+  GET /count   {"in": bytes, "out": bytes, "requests": {"/v1/metrics": n, "/v1/logs": n}, "bytes": {path: bytes}}
 """
 import io
 import json
@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
-totals = {"in": 0, "out": 0, "requests": {}}
+totals = {"in": 0, "out": 0, "requests": {}, "bytes": {}}
 
 
 class Counting(io.RawIOBase):
@@ -59,6 +59,8 @@ class Handler(BaseHTTPRequestHandler):
                 totals["in"] += self.rfile.count - before[0]
                 totals["out"] += self.wfile.count - before[1]
                 totals["requests"][path] = totals["requests"].get(path, 0) + 1
+                exchanged = self.rfile.count - before[0] + self.wfile.count - before[1]
+                totals["bytes"][path] = totals["bytes"].get(path, 0) + exchanged
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
