@@ -188,8 +188,9 @@ enum StatusDocument {
             json.integer("rejected_batches", Int64(uplink.rejectedBatches))
             json.integer("wire_bytes", Int64(uplink.wireBytes))
             if index < allowances.count { renderAllowance(allowances[index], &json) }
-            renderWaiting(spool.waiting[uplink.name] ?? [:], held: index < allowances.count ? allowances[index].held : [:],
-                          &json)
+            let allowance = index < allowances.count ? allowances[index] : nil
+            renderWaiting(spool.waiting[uplink.name] ?? [:], held: allowance?.held ?? [:],
+                          local: { allowance?.local($0) ?? RFC3339.format($0) }, &json)
             json.endObject()
         }
         json.endArray()
@@ -202,14 +203,14 @@ extension StatusDocument {
     /// `metered`, `budgets` (per period: spent, limit, when it began and renews, alerts beyond it), `sync_windows`.
     static func renderAllowance(_ allowance: AllowanceStatus, _ json: inout JSONWriter) {
         json.bool("metered", allowance.metered)
-        json.string("time_zone", allowance.zone)
+        json.string("time_zone", allowance.zone.name)
         json.beginObject("budgets")
         for budget in allowance.budgets {
             json.beginObject(budget.period.rawValue)
             json.integer("spent_bytes", budget.spent)
             if let limit = budget.limit { json.integer("limit_bytes", limit) } else { json.null("limit_bytes") }
-            json.string("period_start", RFC3339.format(budget.periodStart))
-            json.string("renews", RFC3339.format(budget.renews))
+            json.string("period_start", allowance.local(budget.periodStart))
+            json.string("renews", allowance.local(budget.renews))
             json.integer("overrun_bytes", budget.overrun)
             json.endObject()
         }
@@ -218,7 +219,7 @@ extension StatusDocument {
             json.beginObject("sync_windows")
             json.string("windows", window.windows)
             json.bool("open", window.open)
-            if let next = window.nextChange { json.string("next_change", RFC3339.format(next)) } else {
+            if let next = window.nextChange { json.string("next_change", allowance.local(next)) } else {
                 json.null("next_change")
             }
             json.endObject()
@@ -230,13 +231,15 @@ extension StatusDocument {
     /// `waiting`: per lane, the batches and bytes not yet delivered by this uplink, and why a lane is held (null
     /// while it flows).
     static func renderWaiting(_ waiting: [Lane: SpoolStatistics.Waiting], held: [Lane: HoldReason],
-                              _ json: inout JSONWriter) {
+                              local: (Int64) -> String, _ json: inout JSONWriter) {
         json.beginObject("waiting")
         for lane in Lane.allCases {
             json.beginObject(lane.description)
             json.integer("batches", Int64(waiting[lane]?.batches ?? 0))
             json.integer("bytes", Int64(waiting[lane]?.bytes ?? 0))
-            if let reason = held[lane] { json.string("held", reason.description) } else { json.null("held") }
+            if let reason = held[lane] { json.string("held", reason.description(local: local)) } else {
+                json.null("held")
+            }
             json.endObject()
         }
         json.endObject()

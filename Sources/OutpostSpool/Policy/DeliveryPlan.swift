@@ -57,12 +57,15 @@ package enum HoldReason: Sendable, Equatable, CustomStringConvertible {
     /// The budget for this lane is spent until the period renews (`renews`, unix nanoseconds).
     case budgetSpent(period: BudgetPeriodKind, renews: Int64?)
 
-    package var description: String {
+    package var description: String { description(local: RFC3339.format) }
+
+    /// The reason, with its times written by `local` (local wall time in the status file).
+    package func description(local: (Int64) -> String) -> String {
         switch self {
         case .outsideSyncWindow(let opens):
-            "outside the sync windows" + (opens.map { ", next opens " + RFC3339.format($0) } ?? "")
+            "outside the sync windows" + (opens.map { " until " + local($0) } ?? "")
         case .budgetSpent(let period, let renews):
-            "the \(period) budget is spent" + (renews.map { ", renews " + RFC3339.format($0) } ?? "")
+            "the \(period) budget is spent" + (renews.map { " until " + local($0) } ?? "")
         }
     }
 

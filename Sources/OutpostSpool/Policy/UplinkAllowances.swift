@@ -124,7 +124,7 @@ package final class UplinkAllowances: Sendable {
                                                                                               zone: conditions.zone),
                                                    zone: conditions.zone))
         return AllowanceStatus(metered: conditions.metered, budgets: budgets, window: window, held: plan.held,
-                               zone: conditions.zone.name)
+                               zone: conditions.zone)
     }
 
     private func conditions(for uplink: String, at now: Int64) -> UplinkConditions {
@@ -192,5 +192,11 @@ package struct AllowanceStatus: Sendable, Equatable {
     package let budgets: [Budget]
     package let window: Window?
     package let held: [Lane: HoldReason]
-    package let zone: String
+    /// The local time zone the windows and budget periods are read in.
+    package let zone: TimeZoneRules
+
+    /// `unixNanos` as local wall time with its offset (`2026-12-07T01:00:00+01:00`).
+    package func local(_ unixNanos: Int64) -> String {
+        RFC3339.format(unixNanos, offsetSeconds: zone.offset(at: unixNanos / 1_000_000_000))
+    }
 }

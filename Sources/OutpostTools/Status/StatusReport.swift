@@ -99,15 +99,13 @@ package enum StatusReport {
             lines.append("      sync windows \(windows) (\(text("time_zone") ?? "local time")): "
                 + (open == true ? "open, closes \(next)" : "closed, opens \(next)"))
         }
-        var waiting: [String] = []
         for lane in Lane.allCases {
             let batches = number("waiting.\(lane).batches") ?? 0
             guard batches > 0 || text("waiting.\(lane).held") != nil else { continue }
-            var part = "\(lane) \(formatNumber(batches)) batches (\(bytes(number("waiting.\(lane).bytes") ?? 0)))"
-            if let held = text("waiting.\(lane).held") { part += " held: \(held)" }
-            waiting.append(part)
+            let amount = "\(formatNumber(batches)) batches (\(bytes(number("waiting.\(lane).bytes") ?? 0)))"
+            let why = text("waiting.\(lane).held").map { ", held: \($0)" } ?? ""
+            lines.append("      waiting \(lane): \(amount)\(why)")
         }
-        if !waiting.isEmpty { lines.append("      waiting: " + waiting.joined(separator: "; ")) }
         return lines
     }
 
