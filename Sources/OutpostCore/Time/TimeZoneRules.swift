@@ -135,6 +135,8 @@ private struct TZifReader {
         let typesStart = indicesStart + header.timeCount
         for index in 0..<header.typeCount {
             let offset = Int(integer(at: typesStart + index * 6, size: 4))
+            // RFC 8536 §3.2: an offset is within -89999 and 93599 seconds; anything else is not a zone file.
+            guard (-89_999...93_599).contains(offset) else { return nil }
             types.append(TimeZoneRules.LocalType(offset: offset, isDST: bytes[typesStart + index * 6 + 4] != 0))
         }
         return Block(transitions: transitions, typeIndices: indices, types: types)

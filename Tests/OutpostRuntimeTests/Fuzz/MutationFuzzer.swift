@@ -15,8 +15,13 @@ struct MutationFuzzer {
     private var corpus: [[UInt8]]
 
     init(target: String, seeds: [String], tokens: [String]) {
+        self.init(target: target, byteSeeds: seeds.map { Array($0.utf8) }, tokens: tokens)
+    }
+
+    /// For binary inputs (TZif files): seeds as bytes.
+    init(target: String, byteSeeds: [[UInt8]], tokens: [String]) {
         self.target = target
-        self.seeds = seeds.map { Array($0.utf8) }
+        self.seeds = byteSeeds
         self.tokens = tokens.map { Array($0.utf8) }
         let environment = ProcessInfo.processInfo.environment
         generator = SplitMix64(seed: environment["OUTPOST_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x5EED)
