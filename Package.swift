@@ -38,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         // libcurl is loaded when an OTLP/HTTP uplink first needs it (see CCurl.h); only its headers are needed here.
         .target(name: "CCurl"),
         .target(name: "CMallocTuning"),
@@ -46,7 +47,7 @@ let package = Package(
             name: "OutpostWire",
             dependencies: ["OutpostCore", "CZlib", "CZstd", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", logging, lifecycle]),
+        .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", "CModbus", logging, lifecycle]),
         .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
         .target(name: "OutpostBatch", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
         .target(name: "OutpostSpool", dependencies: ["OutpostCore", "CSQLite", logging, lifecycle]),
@@ -88,7 +89,7 @@ let package = Package(
         // One test target per source target, plus the system tests, which run the built `outpost` binary (and
         // package installs, cross-build sysroots) end to end.
         .target(name: "OutpostTestSupport", dependencies: ["OutpostCore", "OutpostSpool", "OutpostDelivery", logging],
-                path: "Tests/OutpostTestSupport"),
+                path: "Tests/OutpostTestSupport", exclude: ["modbus_server.py"]),
         .testTarget(name: "OutpostCoreTests", dependencies: ["OutpostCore", "OutpostTestSupport"]),
         .testTarget(name: "OutpostMQTTTests", dependencies: ["OutpostMQTT", "OutpostTestSupport"]),
         .testTarget(name: "OutpostWireTests", dependencies: ["OutpostWire", "OutpostCore", "OutpostTestSupport"],

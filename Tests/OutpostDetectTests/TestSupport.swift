@@ -8,7 +8,7 @@ func series(_ name: String = "test.value", unit: String = "Cel") -> Series {
 }
 
 /// Feeds `values` one second apart from `start`, collecting every event.
-func feed(_ detector: inout SigmaDetector, _ values: [Double], series: Series, start: Int64 = 0) -> [Event] {
+func feed(_ detector: inout AnomalyDetector, _ values: [Double], series: Series, start: Int64 = 0) -> [Event] {
     var events: [Event] = []
     for (index, value) in values.enumerated() {
         events += detector.process(Sample(series: series, time: start + Int64(index) * second, value: value))

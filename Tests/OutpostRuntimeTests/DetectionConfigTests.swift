@@ -11,13 +11,16 @@ struct DetectionConfigTests {
 
         """
 
-    func sigma(_ toml: String, series name: String = "greenhouse.temperature") throws -> SigmaConfiguration {
+    func sigma(_ toml: String, series name: String = "greenhouse.temperature") throws -> AnomalyConfiguration {
         let configuration = try OutpostConfiguration.parse(input + toml, file: "outpost.toml", environment: [:])
-        return configuration.detection.settings(for: Series(name: name, unit: "Cel"), sensorPatch: nil).sigma
+        return configuration.detection.settings(for: Series(name: name, unit: "Cel"), sensorPatch: nil).anomaly
     }
 
-    @Test("sensitivity sets sigma and confirm_samples together")
+    @Test("sensitivity sets sigma, confirm_samples and likelihood_threshold together")
     func presets() throws {
+        #expect(try sigma("[detect]\nsensitivity = \"low\"\n").likelihoodThreshold == 1e-7)
+        #expect(try sigma("[detect]\nsensitivity = \"high\"\n").likelihoodThreshold == 1e-5)
+        #expect(try sigma("").likelihoodThreshold == 1e-6)
         #expect(try sigma("[detect]\nsensitivity = \"low\"\n").sigma == 4)
         #expect(try sigma("[detect]\nsensitivity = \"low\"\n").confirmSamples == 4)
         #expect(try sigma("[detect]\nsensitivity = \"high\"\n").sigma == 2.5)
@@ -58,5 +61,44 @@ struct DetectionConfigTests {
         #expect(read.stuckSamples == 0)
         #expect(throws: (any Error).self) { try sigma("[detect]\nsensitivity = \"extreme\"\n") }
         #expect(throws: (any Error).self) { try sigma("[detect]\nconfirm_samples = 0\n") }
+    }
+
+    @Test("the rule and profile keys are read, and a rule that does not exist is named with where it was written")
+    func ruleKeys() throws {
+        let read = try sigma("""
+            [detect]
+            rules = ["record", "stuck"]
+            likelihood_threshold = 1e-4
+            recent_samples = 20
+            seasonality = "daily"
+            seasonal_learning = "3d"
+            drift_sigma = 6
+            drift_after = "1d"
+            max_episodes_per_day = 3
+            recurrence_tolerance = 0
+            """)
+        #expect(read.rules == ["record", "stuck"])
+        #expect(read.likelihoodThreshold == 1e-4)
+        #expect(read.recentSamples == 20)
+        #expect(read.seasonality == .daily)
+        #expect(read.seasonalLearning == .seconds(3 * 86400))
+        #expect(read.driftSigma == 6)
+        #expect(read.driftAfter == .seconds(86400))
+        #expect(read.maxEpisodesPerDay == 3)
+        #expect(read.recurrenceTolerance == 0)
+        #expect(try sigma("").rules == ["record", "likelihood", "drift", "stuck"])
+        do {
+            _ = try sigma("[detect]\nrules = [\"record\", \"sigma\"]\n")
+            Issue.record("an unknown rule must be refused")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("outpost.toml:4:1:"), "\(text)")
+            #expect(text.contains("unknown rule \"sigma\""), "\(text)")
+            #expect(text.contains("\"likelihood\""), "the message lists the rules there are")
+        }
+        #expect(throws: (any Error).self) { try sigma("[detect]\nseasonality = \"weekly\"\n") }
+        #expect(throws: (any Error).self) { try sigma("[detect]\nseasonal_learning = \"6h\"\n") }
+        #expect(throws: (any Error).self) { try sigma("[detect]\nlikelihood_threshold = 0\n") }
+        #expect(throws: (any Error).self) { try sigma("[detect]\nconfirm_samples = 12\n") }
     }
 }

@@ -146,7 +146,7 @@ struct CommandLineTests {
         #expect(out.contains(" 300 "), "300 rows in the summary: \(out)")
     }
 
-    @Test("`outpost replay --plot` draws a panel with band and episode; `--labels` scores it")
+    @Test("`outpost replay --plot` draws a panel with band, episode, time ticks and a score lane; `--labels` scores it")
     func replayPlotAndLabels() throws {
         let csv = try writeTemporary("boiler.csv", spikeCSV())
         let folder = csv.deletingLastPathComponent()
@@ -170,6 +170,10 @@ struct CommandLineTests {
         #expect(html.contains("300 samples, 1 episodes"))
         #expect(html.contains("<polygon points="), "the band")
         #expect(html.contains("fill=\"#e53935\""), "the episode")
+        #expect(html.contains(">12:02:00</text>"), "a tick every 30 s, labelled to the second")
+        #expect(html.contains("−log₁₀ p</text>"), "the score lane")
+        #expect(html.contains("stroke-dasharray=\"4 3\""), "the threshold in the lane")
+        #expect(html.contains("const panels = [[70"), "the data the pointer reads")
     }
 
     @Test("`outpost replay --plot` wants an .svg or .html name")

@@ -62,7 +62,7 @@ func simulatedThroughDetection(series seriesCount: Int, ticks: Int) -> Measureme
 }
 
 /// Detection alone on precomputed values: the cost of the detector itself.
-/// `bare`: the 3-sigma score alone (confirmation, range, stuck rule and budget off), for a side-by-side ratio.
+/// `bare`: every excursion beyond 3 sigma raises (one rule, no profile, no budget), for a side-by-side ratio.
 func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
     let series = Series(name: "bench.value", unit: "Cel")
     var generator = SeededGenerator(seed: 1)
@@ -70,10 +70,14 @@ func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
     let result = best(of: 5) {
         var configuration = DetectionConfiguration()
         if bare {
-            configuration.defaults.sigma.confirmSamples = 1
-            configuration.defaults.sigma.rangeHorizon = .zero
-            configuration.defaults.sigma.stuckSamples = 0
-            configuration.defaults.sigma.maxEpisodesPerHour = 0
+            // Every excursion beyond 3 sigma raises: the likelihood rule alone, at a threshold nothing is under.
+            configuration.defaults.anomaly.rules = ["likelihood"]
+            configuration.defaults.anomaly.likelihoodThreshold = 0.5
+            configuration.defaults.anomaly.confirmSamples = 1
+            configuration.defaults.anomaly.seasonality = .off
+            configuration.defaults.anomaly.recurrenceTolerance = 0
+            configuration.defaults.anomaly.maxEpisodesPerHour = 0
+            configuration.defaults.anomaly.maxEpisodesPerDay = 0
         }
         var engine = DetectionEngine(configuration: configuration)
         var events = 0
@@ -82,7 +86,7 @@ func detectionOnly(samples: Int, bare: Bool = false) -> Measurement {
         }
         return samples + events * 0
     }
-    let name = "sigma detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))"
+    let name = "anomaly detection alone (1 series, ewma\(bare ? ", bare score" : ", defaults"))"
     return Measurement(name: name, value: Double(result.count) / result.seconds,
                        unit: "samples/s")
 }
@@ -106,7 +110,7 @@ func detectionMemory(series count: Int = 20_000) -> [Measurement] {
     return [
         Measurement(name: "detection state per series (engine, 20 000 series, RSS growth)", value: perSeries,
                     unit: "B"),
-        Measurement(name: "SigmaDetector inline size", value: Double(MemoryLayout<SigmaDetector>.size), unit: "B"),
+        Measurement(name: "AnomalyDetector inline size", value: Double(MemoryLayout<AnomalyDetector>.size), unit: "B"),
     ]
 }
 

@@ -42,15 +42,18 @@ package struct DetectionEngine: Sendable {
     package mutating func process(_ sample: Sample, from source: SampleSource = SampleSource()) -> [Event] {
         guard sample.value.isFinite else { return [] }
         // One hash of the series per sample, and the state mutated in place (no copy of its detector's arrays).
-        let index = slots[sample.series] ?? {
-            states.append(makeState(for: sample, source: source))
-            slots[sample.series] = states.count - 1
-            return states.count - 1
-        }()
+        let index = slots[sample.series] ?? addState(for: sample, source: source)
         let before = states[index]!.summary.suppressed
         let events = states[index]!.process(sample)
         suppressedEpisodes += states[index]!.summary.suppressed - before
         return events
+    }
+
+    private mutating func addState(for sample: Sample, source: SampleSource) -> Int {
+        let state = makeState(for: sample, source: source)
+        states.append(state)
+        slots[sample.series] = states.count - 1
+        return states.count - 1
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness.
@@ -85,18 +88,43 @@ package struct DetectionEngine: Sendable {
         states.compactMap { $0?.summary }
     }
 
-    package func estimate(for series: Series) -> SigmaDetector.Estimate? {
-        slots[series].flatMap { states[$0]?.sigma?.estimate }
+    /// Keep what each sample was judged against and its likelihood, for replay plots (costs a little per sample).
+    package var tracing = false
+    private var sharedConfigurations: [SharedAnomalyConfiguration] = []
+
+    /// What the newest sample of `series` was judged against, and how likely the rules found it (with `tracing`).
+    package func lastJudgement(for series: Series) -> (judgement: Judgement, likelihood: Double?)? {
+        guard let detector = slots[series].flatMap({ states[$0]?.anomaly }), let judgement = detector.lastJudgement
+        else { return nil }
+        return (judgement, detector.lastLikelihood)
     }
 
-    private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
+    package func estimate(for series: Series) -> AnomalyDetector.Estimate? {
+        slots[series].flatMap { states[$0]?.anomaly?.estimate }
+    }
+
+    private mutating func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(shared: shared(configuration))
+        detector.tracing = tracing
+        return detector
+    }
+
+    /// One shared copy per distinct configuration (most series share the defaults, or a few overrides).
+    private mutating func shared(_ configuration: AnomalyConfiguration) -> SharedAnomalyConfiguration {
+        if let known = sharedConfigurations.first(where: { $0.value == configuration }) { return known }
+        let made = SharedAnomalyConfiguration(configuration)
+        if sharedConfigurations.count < 64 { sharedConfigurations.append(made) }
+        return made
+    }
+
+    private mutating func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
         let settings = configuration.settings(for: sample.series, sensorPatch: source.patch)
         let thresholds = configuration.thresholds.filter { $0.series.matches(sample.series.name) }.map(ThresholdRule.init)
         // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
         let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
         return SeriesState(
             series: sample.series,
-            sigma: settings.sigma.enabled ? SigmaDetector(configuration: settings.sigma) : nil,
+            anomaly: settings.anomaly.enabled ? tracedDetector(settings.anomaly) : nil,
             thresholds: thresholds,
             staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
         )
@@ -119,7 +147,7 @@ package struct SeriesSummary: Sendable {
 }
 
 private struct SeriesState: Sendable {
-    var sigma: SigmaDetector?
+    var anomaly: AnomalyDetector?
     var thresholds: [ThresholdRule]
     var staleness: StalenessRule?
     var summary: SeriesSummary
@@ -127,8 +155,8 @@ private struct SeriesState: Sendable {
     var previousCounter: Sample?
     let rateSeries: Series?
 
-    init(series: Series, sigma: SigmaDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
-        self.sigma = sigma
+    init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
+        self.anomaly = anomaly
         self.thresholds = thresholds
         self.staleness = staleness
         self.summary = SeriesSummary(series: series)
@@ -141,9 +169,9 @@ private struct SeriesState: Sendable {
         var events = staleness?.sampleArrived(sample) ?? []
         record(sample)
         guard let detected = detectable(sample) else { return events }
-        if sigma != nil {
-            events += sigma!.process(detected)
-            summary.suppressed = sigma!.suppressedEpisodes
+        if anomaly != nil {
+            events += anomaly!.process(detected)
+            summary.suppressed = anomaly!.suppressedEpisodes
         }
         for index in thresholds.indices {
             events += thresholds[index].process(detected)

@@ -24,14 +24,14 @@ package enum StaleAfter: Sendable, Equatable {
 
 /// Everything detection needs to know about one series, resolved from `[detect]`, overrides and the sensor.
 package struct DetectionSettings: Sendable, Equatable {
-    package var sigma = SigmaConfiguration()
+    package var anomaly = AnomalyConfiguration()
     /// `stale_after`, default `3`: intervals (a whole number) or a duration (`"5m"`) without a sample before
     /// `outpost.device.stale`; `0` turns staleness off.
     package var staleAfter = StaleAfter.intervals(3)
 
     package init() {}
 
-    package static let keys = SigmaConfiguration.keys.union(["stale_after"])
+    package static let keys = AnomalyConfiguration.keys.union(["stale_after"])
 }
 
 /// A partial `DetectionSettings`: only the keys a table actually sets, applied over whatever came before.
@@ -42,7 +42,7 @@ package struct DetectionPatch: Sendable, Equatable {
     /// Reads the detection keys present in `reader`, validating them; other keys are left for the caller.
     package static func read(_ reader: ConfigReader) -> DetectionPatch {
         var values = DetectionSettings()
-        values.sigma = values.sigma.overridden(by: reader)
+        values.anomaly = values.anomaly.overridden(by: reader)
         values.staleAfter = readStaleAfter(reader) ?? values.staleAfter
         return DetectionPatch(values: values, keys: Set(reader.keys).intersection(DetectionSettings.keys))
     }
@@ -51,25 +51,35 @@ package struct DetectionPatch: Sendable, Equatable {
         var result = base
         for key in keys {
             switch key {
-            case "enabled": result.sigma.enabled = values.sigma.enabled
-            case "method": result.sigma.method = values.sigma.method
-            case "window": result.sigma.window = values.sigma.window
-            case "warmup": result.sigma.warmup = values.sigma.warmup
-            case "sigma": result.sigma.sigma = values.sigma.sigma
-            case "resolve_sigma": result.sigma.resolveSigma = values.sigma.resolveSigma
-            case "quiet_period": result.sigma.quietPeriod = values.sigma.quietPeriod
-            case "min_stddev": result.sigma.minStddev = values.sigma.minStddev
-            case "direction": result.sigma.direction = values.sigma.direction
-            case "level_shift_after": result.sigma.levelShiftAfter = values.sigma.levelShiftAfter
+            case "enabled": result.anomaly.enabled = values.anomaly.enabled
+            case "rules": result.anomaly.rules = values.anomaly.rules
+            case "method": result.anomaly.method = values.anomaly.method
+            case "window": result.anomaly.window = values.anomaly.window
+            case "warmup": result.anomaly.warmup = values.anomaly.warmup
+            case "sigma": result.anomaly.sigma = values.anomaly.sigma
+            case "resolve_sigma": result.anomaly.resolveSigma = values.anomaly.resolveSigma
+            case "quiet_period": result.anomaly.quietPeriod = values.anomaly.quietPeriod
+            case "min_stddev": result.anomaly.minStddev = values.anomaly.minStddev
+            case "direction": result.anomaly.direction = values.anomaly.direction
+            case "level_shift_after": result.anomaly.levelShiftAfter = values.anomaly.levelShiftAfter
             case "sensitivity":
-                // `values` holds the preset, or the table's own sigma / confirm_samples where it sets them too.
-                result.sigma.sigma = values.sigma.sigma
-                result.sigma.confirmSamples = values.sigma.confirmSamples
-            case "confirm_samples": result.sigma.confirmSamples = values.sigma.confirmSamples
-            case "range_horizon": result.sigma.rangeHorizon = values.sigma.rangeHorizon
-            case "quiet_samples": result.sigma.quietSamples = values.sigma.quietSamples
-            case "max_episodes_per_hour": result.sigma.maxEpisodesPerHour = values.sigma.maxEpisodesPerHour
-            case "stuck_samples": result.sigma.stuckSamples = values.sigma.stuckSamples
+                // `values` holds the preset, or the table's own keys where it sets them too.
+                result.anomaly.sigma = values.anomaly.sigma
+                result.anomaly.confirmSamples = values.anomaly.confirmSamples
+                result.anomaly.likelihoodThreshold = values.anomaly.likelihoodThreshold
+            case "confirm_samples": result.anomaly.confirmSamples = values.anomaly.confirmSamples
+            case "range_horizon": result.anomaly.rangeHorizon = values.anomaly.rangeHorizon
+            case "likelihood_threshold": result.anomaly.likelihoodThreshold = values.anomaly.likelihoodThreshold
+            case "recent_samples": result.anomaly.recentSamples = values.anomaly.recentSamples
+            case "seasonality": result.anomaly.seasonality = values.anomaly.seasonality
+            case "seasonal_learning": result.anomaly.seasonalLearning = values.anomaly.seasonalLearning
+            case "drift_sigma": result.anomaly.driftSigma = values.anomaly.driftSigma
+            case "drift_after": result.anomaly.driftAfter = values.anomaly.driftAfter
+            case "quiet_samples": result.anomaly.quietSamples = values.anomaly.quietSamples
+            case "max_episodes_per_hour": result.anomaly.maxEpisodesPerHour = values.anomaly.maxEpisodesPerHour
+            case "max_episodes_per_day": result.anomaly.maxEpisodesPerDay = values.anomaly.maxEpisodesPerDay
+            case "recurrence_tolerance": result.anomaly.recurrenceTolerance = values.anomaly.recurrenceTolerance
+            case "stuck_samples": result.anomaly.stuckSamples = values.anomaly.stuckSamples
             case "stale_after": result.staleAfter = values.staleAfter
             default: break
             }

@@ -15,7 +15,9 @@ package enum ConfigurationReport {
             lines.append("  [\(configured.kind)] \(configured.settings.name), \(interval)\(place)")
             let probe = Series(name: configured.settings.name, unit: "")
             let settings = configuration.detection.settings(for: probe, sensorPatch: configured.source.patch)
-            lines.append("      detect: \(describe(settings, interval: configured.settings.expectedInterval))")
+            let detect = describe(settings, interval: configured.settings.expectedInterval,
+                                  silence: configured.settings.deviceSilence)
+            lines.append("      detect: \(detect)")
         }
         lines.append("")
         lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")
@@ -49,9 +51,9 @@ package enum ConfigurationReport {
         return lines.joined(separator: "\n")
     }
 
-    static func describe(_ settings: DetectionSettings, interval: Duration?) -> String {
-        let sigma = settings.sigma
-        let stale: String
+    static func describe(_ settings: DetectionSettings, interval: Duration?, silence: String? = nil) -> String {
+        let anomaly = settings.anomaly
+        var stale: String
         switch settings.staleAfter {
         case .never: stale = "never"
         case .duration(let duration): stale = ConfigQuantities.format(duration)
@@ -60,10 +62,13 @@ package enum ConfigurationReport {
                 "\(count) intervals (\(ConfigQuantities.format($0)))"
             } ?? "\(count) intervals"
         }
-        guard sigma.enabled else { return "sigma off, stale after \(stale)" }
-        return "\(sigma.method.rawValue) window=\(sigma.window) warmup=\(sigma.warmup) sigma=\(sigma.sigma) "
-            + "resolve=\(sigma.resolveSigma) quiet=\(ConfigQuantities.format(sigma.quietPeriod)) "
-            + "min_stddev=\(sigma.minStddev) direction=\(sigma.direction.rawValue) "
-            + "level_shift_after=\(ConfigQuantities.format(sigma.levelShiftAfter)), stale after \(stale)"
+        if let silence { stale = silence }
+        guard anomaly.enabled else { return "anomaly detection off, stale after \(stale)" }
+        return "\(anomaly.method.rawValue) window=\(anomaly.window) warmup=\(anomaly.warmup) sigma=\(anomaly.sigma) "
+            + "rules=\(anomaly.rules.joined(separator: ",")) likelihood=\(anomaly.likelihoodThreshold) "
+            + "seasonality=\(anomaly.seasonality.rawValue) "
+            + "resolve=\(anomaly.resolveSigma) quiet=\(ConfigQuantities.format(anomaly.quietPeriod)) "
+            + "min_stddev=\(anomaly.minStddev) direction=\(anomaly.direction.rawValue) "
+            + "level_shift_after=\(ConfigQuantities.format(anomaly.levelShiftAfter)), stale after \(stale)"
     }
 }

@@ -129,7 +129,8 @@ public struct OutpostConfiguration: Sendable {
         configuration.sampleClock = sampleClock
         let context = InputContext(stateDirectory: gateway.stateDirectory, configDirectory: directory(of: file),
                                    brokers: Set(configuration.mqtt.brokers.keys),
-                                   hostDefaults: gateway.board?.host ?? HostBoardDefaults())
+                                   hostDefaults: gateway.board?.host ?? HostBoardDefaults(),
+                                   rs485Device: gateway.board?.rs485Device)
         configuration.inputs = readInputs(reader.table("input"), context: context)
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
             let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
@@ -257,8 +258,10 @@ public struct OutpostConfiguration: Sendable {
                     return patch
                 }
                 guard let settings = kind.read(table, context: context), enabled else { continue }
+                // An input that reports silence per device (Modbus) is not also watched series by series.
+                let staleInterval = settings.deviceSilence == nil ? settings.expectedInterval : nil
                 inputs.append(ConfiguredInput(kind: kindName, settings: settings,
-                                              source: SampleSource(patch: patch, interval: settings.expectedInterval),
+                                              source: SampleSource(patch: patch, interval: staleInterval),
                                               report: report, location: table.node.location))
             }
         }

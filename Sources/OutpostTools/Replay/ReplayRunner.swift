@@ -21,7 +21,7 @@ package struct ReplayRunner {
     package struct FileSummary: Sendable {
         package let path: String
         package var series: SeriesSummary?
-        package var estimate: SigmaDetector.Estimate?
+        package var estimate: AnomalyDetector.Estimate?
         package var rows = 0
         package var skipped = 0
         package var events = 0
@@ -48,19 +48,21 @@ package struct ReplayRunner {
         }
         let (series, source) = seriesAndSource(for: path)
         var engine = DetectionEngine(configuration: detection)
+        engine.tracing = keepSamples
         let gateway = configuration?.gateway.id ?? "replay"
-        let sigma = detection.settings(for: series, sensorPatch: source.patch).sigma.sigma
-        var trace = ReplayTrace(name: series.name, unit: series.unit, sigma: sigma)
+        let settings = detection.settings(for: series, sensorPatch: source.patch).anomaly
+        var trace = ReplayTrace(name: series.name, unit: series.unit, sigma: settings.sigma,
+                                threshold: settings.likelihoodThreshold)
         while let line = file.next() {
             switch line {
             case .row(_, let time, let value):
                 summary.rows += 1
-                if keepSamples { trace.add(time: time, value: value, estimate: engine.estimate(for: series)) }
                 for event in engine.process(Sample(series: series, time: time, value: value), from: source) {
                     summary.events += 1
                     trace.note(event)
                     emit(AlertJSON.encode(event, gateway: gateway))
                 }
+                if keepSamples { trace.add(time: time, value: value, judged: engine.lastJudgement(for: series)) }
             case .skipped(let number, let reason):
                 summary.skipped += 1
                 problem("\(path):\(number): skipped: \(reason)")

@@ -2,14 +2,16 @@ import Foundation
 import OutpostCore
 @testable import OutpostInputs
 import OutpostMQTT
+import OutpostTestSupport
+import Synchronization
 import Testing
 @testable import OutpostRuntime
 
 /// Fuzz targets for what Outpost parses from outside: the TOML config (through every key reader), JSON from MQTT
-/// and commands, and replay CSVs with their timestamps. In the suite each runs a short, fixed budget (seeded, so
+/// and commands, replay CSVs with their timestamps, and Modbus answers (through libmodbus and the decoder). In the suite each runs a short, fixed budget (seeded, so
 /// repeatable); `Scripts/fuzz` runs them for minutes. Inputs that crashed Outpost before are kept in
 /// `Fuzz/Regressions` and run first.
-@Suite("Fuzzing: hostile config, JSON and CSV never crash")
+@Suite("Fuzzing: hostile config, JSON, CSV and Modbus answers never crash")
 struct FuzzTests {
     static let executions = 1500
 
@@ -64,7 +66,7 @@ struct FuzzTests {
         let json = ExecReader(configuration: exec)
         exec.format = .keyValue
         let keyValue = ExecReader(configuration: exec)
-        var time: Int64 = 0
+        var time: Int64 = 0, answered = 0
         let check: ([UInt8]) -> Bool = { bytes in
             time += 1
             let text = String(decoding: bytes, as: UTF8.self)
@@ -123,6 +125,73 @@ struct FuzzTests {
         _ = fuzzer.run(executions: Self.executions, check)
     }
 
+    /// The bytes the peer answers with next, set by the fuzzer before each read.
+    final class NextAnswer: Sendable {
+        let bytes = Mutex<[UInt8]>([])
+    }
+
+    @Test("Modbus answers: any bytes from a peer are values, a problem or a fault; never a trap or a NaN sample")
+    func modbus() throws {
+        let next = NextAnswer()
+        // The answer keeps the request's transaction id, so mutations reach past libmodbus's first check.
+        let server = try RawModbusServer { request in
+            var bytes = next.bytes.withLock { $0 }
+            if bytes.count >= 2 { bytes.replaceSubrange(0..<2, with: request.transactionID) }
+            return .bytesThenClose(bytes)
+        }
+        let endpoint = ModbusEndpoint.tcp(host: "127.0.0.1", port: server.port)
+        let holdingMap = ModbusInputConfiguration(name: "fuzz", endpoint: endpoint, registers: [
+            ModbusRegister(name: "t", address: 0, type: .float32, unit: "Cel"),
+            ModbusRegister(name: "n", address: 2, type: .int32, order: .cdab, scale: 1e300),
+            ModbusRegister(name: "flag", address: 4, type: .bool, bit: 3),
+            ModbusRegister(name: "d", address: 5, type: .float64, order: .dcba, unit: "%"),
+        ])
+        let coilMap = ModbusInputConfiguration(name: "fuzz", endpoint: endpoint,
+                                               registers: (0..<10).map { ModbusRegister(name: "c\($0)", table: .coil,
+                                                                                        address: $0) })
+        var holding = ModbusReader(configuration: holdingMap)
+        var coils = ModbusReader(configuration: coilMap)
+        let connection = ModbusConnection(endpoint: endpoint)
+        defer { connection.close() }
+        var time: Int64 = 0, answered = 0
+        let check: ([UInt8]) -> Bool = { bytes in
+            time += 1
+            next.bytes.withLock { $0 = bytes }
+            let useCoils = time % 3 == 0
+            let request = (useCoils ? coils : holding).requests[0]
+            let started = ContinuousClock.now
+            let result = connection.read(request, unit: 1, timeout: .milliseconds(50))
+            if ContinuousClock.now - started > .seconds(5) { Issue.record("a read took over 5 s") }
+            let outcome = ModbusLane.Outcome<[ModbusReadResult]>.done([ModbusReadResult(result, nanos: 1)])
+            let readings = useCoils ? coils.readings(for: outcome, now: time)
+                : holding.readings(for: outcome, now: time)
+            for case .sample(let sample) in readings where !sample.value.isFinite {
+                Issue.record("non-finite sample \(sample.series.name) from \(bytes.prefix(40))")
+            }
+            guard case .success = result else { return false }
+            answered += 1
+            return true
+        }
+        // 21.5, 0x12345678 (CDAB), bit 3 set, 1.0 (DCBA): holding registers 0–8.
+        let holdingAnswer: [UInt8] = [0, 1, 0, 0, 0, 0x15, 1, 3, 18, 0x41, 0xAC, 0, 0, 0x56, 0x78, 0x12, 0x34, 0, 0x08,
+                                      0, 0, 0, 0, 0, 0, 0xF0, 0x3F]
+        let coilAnswer: [UInt8] = [0, 1, 0, 0, 0, 5, 1, 1, 2, 0b1010_1101, 0b10]
+        let exception: [UInt8] = [0, 1, 0, 0, 0, 3, 1, 0x83, 0x02]
+        // Kept answers are hex (`Fuzz/Regressions/<name>.modbus`, e.g. `xxd -p` of modbus.current).
+        for regression in Self.regressions(".modbus") {
+            let hex = Array(regression.filter(\.isHexDigit))
+            let pairs = stride(from: 0, to: hex.count - 1, by: 2).map { String(hex[$0...$0 + 1]) }
+            _ = check(pairs.compactMap { UInt8($0, radix: 16) })
+        }
+        var fuzzer = MutationFuzzer(target: "modbus", byteSeeds: [holdingAnswer, coilAnswer, exception], byteTokens: [
+            [0x7F, 0xC0, 0, 0], [0xFF, 0x80, 0, 0], [0x7F, 0x80, 0, 0], [0xFF, 0xFF], [0], [0x80], [0x83, 0x0B],
+            [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], [0xFA],
+        ])
+        _ = fuzzer.run(executions: Self.executions, check)
+        #expect(server.requestCount > 0)
+        #expect(answered > 0, "some mutations are still answers: the fuzzer reaches the decoder")
+    }
+
     @Test("time zones: TZif files and POSIX TZ rules are read or refused, and every offset is one a clock can have")
     func zones() throws {
         var seeds = ["Europe/Berlin", "America/Sao_Paulo", "Australia/Lord_Howe", "UTC"].compactMap {
@@ -143,9 +212,9 @@ struct FuzzTests {
             return true
         }
         for seed in seeds { #expect(check(seed)) }
-        var fuzzer = MutationFuzzer(target: "zones", byteSeeds: seeds, tokens: [
+        var fuzzer = MutationFuzzer(target: "zones", byteSeeds: seeds, byteTokens: [
             "TZif", "TZif2", "\u{0}\u{0}\u{0}\u{7F}", ",M13.5.0", "/-167", "/167", "J0", "<", ">", "\n", "-24", "+25:61",
-        ])
+        ].map { Array($0.utf8) })
         _ = fuzzer.run(executions: Self.executions, check)
     }
 

@@ -2,10 +2,10 @@ import OutpostCore
 import Testing
 @testable import OutpostDetect
 
-@Suite("Sigma detector")
-struct SigmaDetectorTests {
-    func configuration(_ change: (inout SigmaConfiguration) -> Void = { _ in }) -> SigmaConfiguration {
-        var configuration = SigmaConfiguration()
+@Suite("Anomaly detector")
+struct AnomalyDetectorTests {
+    func configuration(_ change: (inout AnomalyConfiguration) -> Void = { _ in }) -> AnomalyConfiguration {
+        var configuration = AnomalyConfiguration()
         configuration.warmup = 30
         configuration.window = 60
         configuration.quietPeriod = .seconds(10)
@@ -23,7 +23,7 @@ struct SigmaDetectorTests {
 
     @Test("a 5-sigma spike raises on its first anomalous sample")
     func spikeRaisesAtOnce() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3 })
         let s = series()
         _ = feed(&detector, noise(200, seed: 1), series: s)
         var extra = 200
@@ -55,7 +55,7 @@ struct SigmaDetectorTests {
 
     @Test("one excursion of many samples gives one raised and one resolved event")
     func oneEpisodePerExcursion() {
-        var detector = SigmaDetector(configuration: configuration())
+        var detector = AnomalyDetector(configuration: configuration())
         let s = series()
         var values = noise(100, seed: 2)
         values += Array(repeating: 30.0, count: 5)  // 20 sigma for 5 s
@@ -71,7 +71,7 @@ struct SigmaDetectorTests {
 
     @Test("anomalous samples stay out of the baseline")
     func anomaliesDoNotMoveBaseline() {
-        var detector = SigmaDetector(configuration: configuration())
+        var detector = AnomalyDetector(configuration: configuration())
         let s = series()
         _ = feed(&detector, noise(100, seed: 4), series: s)
         let before = detector.estimate
@@ -81,7 +81,7 @@ struct SigmaDetectorTests {
 
     @Test("a sustained level shift is accepted as the new normal after level_shift_after")
     func levelShiftAccepted() {
-        var detector = SigmaDetector(configuration: configuration { $0.levelShiftAfter = .seconds(60) })
+        var detector = AnomalyDetector(configuration: configuration { $0.levelShiftAfter = .seconds(60) })
         let s = series()
         var values = noise(100, seed: 5)
         values += noise(200, seed: 6, mean: 25)
@@ -94,7 +94,7 @@ struct SigmaDetectorTests {
 
     @Test("with level_shift_after = 0 a shift stays one open episode")
     func levelShiftNeverAccepted() {
-        var detector = SigmaDetector(configuration: configuration { $0.levelShiftAfter = .zero })
+        var detector = AnomalyDetector(configuration: configuration { $0.levelShiftAfter = .zero })
         let values = noise(100, seed: 7) + noise(600, seed: 8, mean: 25)
         #expect(feed(&detector, values, series: series()).map(\.name) == [.anomalyRaised])
         #expect(detector.isInEpisode)
@@ -102,7 +102,7 @@ struct SigmaDetectorTests {
 
     @Test("a flat sensor never alerts on its last digit when min_stddev is its resolution")
     func flatSensorQuiet() {
-        var detector = SigmaDetector(configuration: configuration { $0.minStddev = 0.0625 })
+        var detector = AnomalyDetector(configuration: configuration { $0.minStddev = 0.0625 })
         var values = Array(repeating: 21.5, count: 500)
         for index in stride(from: 50, to: 500, by: 37) { values[index] = 21.5625 }  // one LSB flicker
         #expect(feed(&detector, values, series: series()).isEmpty)
@@ -110,7 +110,7 @@ struct SigmaDetectorTests {
 
     @Test("without a floor, a flat sensor's first change is infinitely far out")
     func flatSensorWithoutFloorAlerts() {
-        var detector = SigmaDetector(configuration: configuration())
+        var detector = AnomalyDetector(configuration: configuration())
         let values = Array(repeating: 21.5, count: 100) + [21.5625]
         let events = feed(&detector, values, series: series())
         #expect(events.map(\.name) == [.anomalyRaised])
@@ -119,18 +119,18 @@ struct SigmaDetectorTests {
     @Test("direction = high ignores drops and direction = low ignores rises")
     func direction() {
         let values = noise(100, seed: 9) + [10.0] + noise(20, seed: 10) + [30.0]
-        var high = SigmaDetector(configuration: configuration { $0.direction = .high })
+        var high = AnomalyDetector(configuration: configuration { $0.direction = .high })
         let highEvents = feed(&high, values, series: series())
         #expect(highEvents.count == 1)
         #expect(highEvents.first?.attributes["outpost.anomaly.direction"] == .string("high"))
-        var low = SigmaDetector(configuration: configuration { $0.direction = .low })
+        var low = AnomalyDetector(configuration: configuration { $0.direction = .low })
         let lowEvents = feed(&low, values, series: series())
         #expect(lowEvents.first?.attributes["outpost.anomaly.direction"] == .string("low"))
     }
 
     @Test("no alert during warm-up, however wild the values")
     func warmUp() {
-        var detector = SigmaDetector(configuration: configuration { $0.warmup = 30 })
+        var detector = AnomalyDetector(configuration: configuration { $0.warmup = 30 })
         let values = (0..<29).map { Double($0 % 2 == 0 ? 0 : 1000) }
         #expect(feed(&detector, values, series: series()).isEmpty)
     }
@@ -139,7 +139,7 @@ struct SigmaDetectorTests {
         BaselineStatistics.Method.ewma, .window,
     ])
     func bareScoreTailRate(method: BaselineStatistics.Method) {
-        var detector = SigmaDetector(configuration: configuration {
+        var detector = AnomalyDetector(configuration: configuration {
             $0.method = method
             $0.sigma = 3
             $0.window = 300
@@ -148,6 +148,10 @@ struct SigmaDetectorTests {
             $0.confirmSamples = 1
             $0.rangeHorizon = .zero
             $0.maxEpisodesPerHour = 0
+            $0.maxEpisodesPerDay = 0
+            $0.recurrenceTolerance = 0
+            // Every excursion is rarer than one in two: the likelihood rule raises on each.
+            $0.likelihoodThreshold = 0.5
         })
         let count = 200_000
         let raised = feed(&detector, noise(count, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
@@ -158,7 +162,7 @@ struct SigmaDetectorTests {
 
     @Test("at the defaults, 2.3 days of 1 Hz Gaussian noise raise at most a handful of episodes")
     func defaultsQuietOnNoise() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
         let raised = feed(&detector, noise(200_000, seed: 11), series: series()).filter { $0.name == .anomalyRaised }
         // The bare score would raise about 500 times here (previous test).
         #expect(raised.count <= 5, "\(raised.count) episodes")
@@ -167,7 +171,7 @@ struct SigmaDetectorTests {
     @Test("a long flat run does not collapse the deviation: the next ordinary value stays quiet")
     func flatRunKeepsDeviation() {
         // The stuck rule would rightly flag 5000 identical values of a noisy sensor; this test is about the band.
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.stuckSamples = 0 })
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3; $0.stuckSamples = 0 })
         let s = series()
         _ = feed(&detector, noise(3000, seed: 30), series: s)
         _ = feed(&detector, Array(repeating: 20.0, count: 5000), series: s, start: 3000 * second)
@@ -177,49 +181,55 @@ struct SigmaDetectorTests {
 
     @Test("a quantised series that steps by its resolution stays quiet without min_stddev")
     func learnedResolution() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
         // Humidity in whole percent: long flat runs, then one-count steps up and down.
         var values: [Double] = []
         for step in 0..<200 { values += Array(repeating: 50.0 + Double(step % 3), count: step == 0 ? 20 : 100) }
         #expect(feed(&detector, values, series: series()).isEmpty)
     }
 
-    @Test("one sample beyond sigma inside the known range waits for confirm_samples in a row")
-    func confirmInsideRange() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+    @Test("a run of excursions inside the known range raises once its count is rarer than the series makes likely")
+    func runInsideRange() {
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3 })
         let s = series()
         // A wide history first, so 21.8 (about 3.7 sigma) is inside the range of the horizon.
         _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [24.0] + noise(400, seed: 33, sd: 0.5), series: s)
         let start = 501 * second
-        #expect(detector.process(Sample(series: s, time: start, value: 21.8)).isEmpty)
-        #expect(detector.process(Sample(series: s, time: start + second, value: 20)).isEmpty)
-        #expect(detector.process(Sample(series: s, time: start + 2 * second, value: 21.8)).isEmpty)
-        #expect(detector.process(Sample(series: s, time: start + 3 * second, value: 21.8)).isEmpty)
-        let third = detector.process(Sample(series: s, time: start + 4 * second, value: 21.8))
-        #expect(third.map(\.name) == [.anomalyRaised], "the third sample in a row confirms the excursion")
+        var raisedAt: Int?
+        for index in 0..<8 where raisedAt == nil {
+            let events = detector.process(Sample(series: s, time: start + Int64(index) * second, value: 21.8))
+            if !events.isEmpty { raisedAt = index }
+        }
+        // Gaussian noise goes beyond 3 sigma in 0.27 % of samples: two or three in ten happen by chance within a
+        // day at 1 Hz, four in ten once in months.
+        #expect(raisedAt != nil, "eight in a row are rare")
+        #expect((raisedAt ?? 0) >= 2, "three in a row is not yet rare enough")
+        #expect((raisedAt ?? 99) <= 5, "six in a row are")
     }
 
-    @Test("a sample beyond twice sigma raises at once, even inside the known range")
-    func clearSpikeInsideRange() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+    @Test("a spike the series never comes near raises at once, even inside the known range")
+    func rareSpikeInsideRange() {
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3 })
         let s = series()
         _ = feed(&detector, noise(100, seed: 32, sd: 0.5) + [26.0] + noise(400, seed: 33, sd: 0.5), series: s)
         let events = detector.process(Sample(series: s, time: 501 * second, value: 24))
         #expect(events.map(\.name) == [.anomalyRaised])
+        #expect(events.first?.attributes["outpost.anomaly.rule"] == .string("spike"))
     }
 
     @Test("a new high for the range horizon raises on its first sample")
     func newHighRaisesAtOnce() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3 })
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3 })
         let s = series()
         _ = feed(&detector, noise(500, seed: 34), series: s)
         let events = detector.process(Sample(series: s, time: 500 * second, value: 26))
         #expect(events.map(\.name) == [.anomalyRaised])
+        #expect(events.first?.attributes["outpost.anomaly.rule"] == .string("record"))
     }
 
     @Test("one flickering excursion at a 15 minute cadence is one episode")
     func episodesCountSamples() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
         let s = series()
         let interval = 900 * second
         var values = noise(200, seed: 35)
@@ -236,7 +246,7 @@ struct SigmaDetectorTests {
 
     @Test("a noisy sensor that repeats one value stuck_samples times raises once, and resolves when it moves")
     func stuckSensor() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
         let s = series()
         let values = noise(1000, seed: 38) + Array(repeating: 20.1, count: 30) + noise(30, seed: 39)
         let events = feed(&detector, values, series: s)
@@ -249,7 +259,7 @@ struct SigmaDetectorTests {
 
     @Test("a sensor that often sits still is stuck only when it sits still twice as long as ever before")
     func stuckLearnsUsualRuns() {
-        var detector = SigmaDetector(configuration: SigmaConfiguration())
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
         let s = series()
         var values: [Double] = []
         for step in 0..<60 { values += Array(repeating: 50.0 + Double(step % 2), count: 1 + step % 40) }
@@ -262,7 +272,7 @@ struct SigmaDetectorTests {
 
     @Test("a pump going on and off alerts on its first switch only: both levels are known from then on")
     func knownRegimes() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
         let s = series("pump.current", unit: "A")
         var generator = TestNoise(seed: 41)
         var values: [Double] = []
@@ -281,7 +291,7 @@ struct SigmaDetectorTests {
 
     @Test("a slow cycle's accepted level shifts are not remembered as regimes")
     func nearLevelsNotRemembered() {
-        var detector = SigmaDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
+        var detector = AnomalyDetector(configuration: configuration { $0.sigma = 3; $0.levelShiftAfter = .seconds(60) })
         let s = series()
         // Up by 2.5 (5 sigma; the bands touch) and accepted, back down to the old level: an anomaly again.
         let values = noise(300, seed: 42) + noise(300, seed: 43, mean: 22.5) + noise(20, seed: 44)
@@ -291,7 +301,7 @@ struct SigmaDetectorTests {
 
     @Test("no series raises more than max_episodes_per_hour; the rest are counted in the next resolved event")
     func alertBudget() {
-        var detector = SigmaDetector(configuration: configuration {
+        var detector = AnomalyDetector(configuration: configuration {
             $0.maxEpisodesPerHour = 2
             $0.levelShiftAfter = .zero
             $0.stuckSamples = 0
@@ -313,7 +323,7 @@ struct SigmaDetectorTests {
 
     @Test("every event explains itself")
     func eventExplains() throws {
-        var detector = SigmaDetector(configuration: configuration())
+        var detector = AnomalyDetector(configuration: configuration())
         let s = Series(name: "greenhouse.temperature", unit: "Cel", attributes: ["location": .string("north")])
         _ = feed(&detector, noise(100, seed: 12), series: s)
         let event = try #require(detector.process(Sample(series: s, time: 100 * second, value: 40)).first)
@@ -350,8 +360,8 @@ struct DetectionEngineTests {
     @Test("the engine totals the episodes each series' budget suppressed")
     func suppressedTotals() {
         var configuration = DetectionConfiguration()
-        configuration.defaults.sigma.maxEpisodesPerHour = 1
-        configuration.defaults.sigma.quietPeriod = .seconds(1)
+        configuration.defaults.anomaly.maxEpisodesPerHour = 1
+        configuration.defaults.anomaly.quietPeriod = .seconds(1)
         var engine = DetectionEngine(configuration: configuration)
         var generator = TestNoise(seed: 40)
         for name in ["a", "b"] {
