@@ -57,8 +57,8 @@ extension UplinkHolding {
     private static func share(_ reader: ConfigReader, _ key: String, default defaultValue: BudgetShare) -> BudgetShare {
         guard let node = reader.node(key) else { return defaultValue }
         if case .string(let text) = node.value, text.hasSuffix("%") {
-            guard let percent = Double(String(text.dropLast()).trimmingSpaces()), percent.isFinite, (0...50).contains(percent)
-            else {
+            let percent = Double(String(text.dropLast()).trimmingSpaces())
+            guard let percent, percent.isFinite, (0...50).contains(percent) else {
                 reader.invalid(key, "`\(text)` is not a share from \"0%\" to \"50%\"")
                 return defaultValue
             }

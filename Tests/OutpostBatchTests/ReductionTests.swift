@@ -56,7 +56,8 @@ struct IntervalAggregatorTests {
         var aggregator = IntervalAggregator(interval: .seconds(60))
         var closed: [IntervalAggregator.Closed] = []
         for (second, value) in [(0, 55.0), (20, 57.0), (40, 56.0), (60, 60.0), (80, 58.0), (120, 59.0)] {
-            closed += aggregator.add(Sample(series: humidity, time: start + Int64(second) * 1_000_000_000, value: value))
+            let sample = Sample(series: humidity, time: start + Int64(second) * 1_000_000_000, value: value)
+            closed += aggregator.add(sample)
         }
         let points = summaries(closed)
         #expect(points.map(\.time) == [start + minute, start + 2 * minute])

@@ -135,7 +135,7 @@ struct MeteredConfigTests {
         #expect(errors("[[report.override]]\ndeadband = 1").first?.description.contains("series") == true)
     }
 
-    @Test("[batch] compression = \"zstd\": batches are zstd at zstd_level, and an OTLP/HTTP uplink sends them as they are")
+    @Test("[batch] compression = \"zstd\": batches are zstd at zstd_level; an OTLP/HTTP uplink sends them as they are")
     func zstdBatches() throws {
         let configuration = try parse("""
             [batch]

@@ -41,11 +41,15 @@ struct MeteredLinkTests {
             usb0\t00000000\t0101A8C0\t0002\t0\t0\t1\t00000000\t0\t0\t0
             """
         #expect(DefaultRoute.ipv4Default(table) == "eth0")
-        let ipv6 = """
-            00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
-            20010db8000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001    wwan0
-            00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000002 00000000 00000003    wwan0
-            """
+        // Kernel lines are wider than this file: each row is its fields joined by spaces.
+        let zero = String(repeating: "0", count: 32)
+        let ipv6 = [
+            [zero, "00", zero, "00", zero, "ffffffff", "00000001", "00000000", "00200200", "lo"],
+            ["20010db8" + String(repeating: "0", count: 24), "40", zero, "00", zero, "00000100", "00000001",
+             "00000000", "00000001", "wwan0"],
+            [zero, "00", zero, "00", "fe80" + String(repeating: "0", count: 27) + "1", "00000400", "00000002",
+             "00000000", "00000003", "wwan0"],
+        ].map { $0.joined(separator: " ") }.joined(separator: "\n")
         #expect(DefaultRoute.interface(ipv4: "Iface\tDestination\n", ipv6: ipv6) == "wwan0",
                 "no IPv4 default: the IPv6 one, never the loopback reject route")
         #expect(DefaultRoute.interface(ipv4: nil, ipv6: nil) == nil)
@@ -55,8 +59,9 @@ struct MeteredLinkTests {
     func fallbackToLTE() async throws {
         let proc = try FakeProc()
         let links = MeteredLinks()
-        let service = MeteredLinkService(uplinks: [(name: "cloud", interfaces: MeteredMode.defaultInterfaces.map(Glob.init))],
-                                         links: links, probe: MeteredLinkProbe(procPath: proc.path, nmcli: "/nonexistent"),
+        let patterns = MeteredMode.defaultInterfaces.map(Glob.init)
+        let probe = MeteredLinkProbe(procPath: proc.path, nmcli: "/nonexistent")
+        let service = MeteredLinkService(uplinks: [(name: "cloud", interfaces: patterns)], links: links, probe: probe,
                                          clock: ManualClock(), logger: quietLogger)
         var holding = UplinkHolding()
         holding.metered = .auto(interfaces: MeteredMode.defaultInterfaces)

@@ -35,7 +35,8 @@ struct SpoolModel {
         let size = batch.payload.count + overhead
         let order: [Lane] = [.metrics, .events, .alerts]
         let mayGo = order[...order.firstIndex(of: batch.lane)!]
-        let displaceable = items.filter { mayGo.contains($0.batch.lane) }.reduce(0) { $0 + $1.batch.payload.count + overhead }
+        let displaceable = items.filter { mayGo.contains($0.batch.lane) }
+            .reduce(0) { $0 + $1.batch.payload.count + overhead }
         guard size <= bound, total + size - displaceable <= bound else { return [batch.id] }
         var evicted: [String] = []
         for lane in mayGo {
@@ -93,7 +94,8 @@ struct SpoolOperations {
                 // Batches close in time order, often several at once (one tick's lanes): ties in `created` happen.
                 created += Int64.random(in: 0...2, using: &random)
                 let lane = [Lane.alerts, .events, .metrics, .metrics, .metrics].randomElement(using: &random)!
-                let owners: Set<String> = [["lte"], ["eth"], ["lte", "eth"], ["lte", "eth"]].randomElement(using: &random)!
+                let choices: [Set<String>] = [["lte"], ["eth"], ["lte", "eth"], ["lte", "eth"]]
+                let owners = choices.randomElement(using: &random)!
                 let batch = Batch(id: "b\(index)", lane: lane, signal: lane == .metrics ? .metrics : .logs,
                                   format: .otlpProtobuf, contentEncoding: .gzip, created: created, items: 1,
                                   uncompressedBytes: 10, payload: Array(repeating: 1, count: Int.random(in: 50...900,
@@ -117,7 +119,8 @@ struct SpoolOperations {
                                             includeBacklog: Bool.random(using: &random))
                 let spent: [BudgetPeriodKind: Int64] = [.daily: Int64.random(in: 8_000...10_000, using: &random)]
                 let plan = policy.plan(for: uplink, at: moment, conditions: UplinkConditions(spent: spent))
-                operations.append(.next(uplink: uplink, plan: plan, deliver: Int.random(in: 0..<10, using: &random) < 7))
+                let deliver = Int.random(in: 0..<10, using: &random) < 7
+                operations.append(.next(uplink: uplink, plan: plan, deliver: deliver))
             }
         }
         return operations

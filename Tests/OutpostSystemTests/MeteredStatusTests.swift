@@ -4,7 +4,10 @@ import Testing
 
 @Suite("A monthly budget and a night window, as the README sets them, in outpost status", .serialized)
 struct MeteredStatusTests {
-    @Test("outside the window the metrics wait (the status says until when, in local time); the budget shows what is spent")
+    @Test("""
+        outside the window the metrics wait (the status says until when, in local time); the budget shows what is \
+        spent
+        """)
     func readmeWalkthrough() async throws {
         let server = try OTLPServer()
         let state = try temporaryStateDirectory()

@@ -77,7 +77,9 @@ struct BudgetOnTheWireTests {
         await spool.spent(Int(40_000 - spent), by: "lte", now: now)
         #expect(Set(spool.allowances.status(for: "lte", now: now).held.keys) == [.events, .metrics])
         await spool.write([try alertBatch("spike while the budget is spent")])
-        try await poll("the alert is delivered") { try server.received().contains { $0["path"] as? String == "/v1/logs" } }
+        try await poll("the alert is delivered") {
+            try server.received().contains { $0["path"] as? String == "/v1/logs" }
+        }
         let afterAlert = try server.wire()
         let overrun = spool.allowances.status(for: "lte", now: now).budgets.first { $0.period == .daily }!.overrun
         #expect(overrun == Int64(afterAlert.exchanges.last!.bytes), "the alert is the part beyond the budget")
@@ -89,7 +91,8 @@ struct BudgetOnTheWireTests {
         let delivered = try server.received().filter { $0["path"] as? String == "/v1/metrics" }.count
         let waiting = statistics.waiting["lte"]?[.metrics]?.batches ?? 0
         let evicted = statistics[.metrics].droppedBatches
-        #expect(delivered > 5 && waiting > 5 && evicted > 5, "delivered \(delivered), waiting \(waiting), evicted \(evicted)")
+        #expect(delivered > 5 && waiting > 5 && evicted > 5,
+                "delivered \(delivered), waiting \(waiting), evicted \(evicted)")
         #expect(delivered + waiting + evicted == batches.count)
         let all = await events.finish()
         #expect(all.contains { $0.name == .budgetReached && $0.attributes["outpost.spool.lane"] == .string("metrics") })

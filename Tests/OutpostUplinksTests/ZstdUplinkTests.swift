@@ -51,7 +51,8 @@ struct ZstdUplinkTests {
         var zstdReceiver = OTLPHTTPUplinkConfiguration(metricsURL: server.endpoint + "/v1/metrics",
                                                        logsURL: server.endpoint + "/v1/logs", encoding: .protobuf)
         zstdReceiver.zstdLevel = 19
-        #expect(await OTLPHTTPUplink(configuration: zstdReceiver) { _ in }.deliver(try metricsBatch([1, 2])) == .delivered)
+        let zstdUplink = OTLPHTTPUplink(configuration: zstdReceiver) { _ in }
+        #expect(await zstdUplink.deliver(try metricsBatch([1, 2])) == .delivered)
         #expect(await uplink(server.endpoint).deliver(try zstdMetricsBatch([3, 4])) == .delivered)
         let received = try server.received()
         #expect(received.map { $0["content_encoding"] as? String } == ["zstd", "gzip"])

@@ -15,7 +15,8 @@ private struct GatewaySeries {
 private func gatewaySeries() -> [GatewaySeries] {
     var all: [GatewaySeries] = []
     for index in 0..<28 {
-        let attributes: Attributes = ["sensor.id": .string("28-0\(100 + index)"), "location": .string("bed-\(index / 2)")]
+        let attributes: Attributes = ["sensor.id": .string("28-0\(100 + index)"),
+                                      "location": .string("bed-\(index / 2)")]
         let name = "greenhouse.\(index % 2 == 1 ? "soil" : "air").temperature"
         all.append(GatewaySeries(series: Series(name: name, unit: "Cel", attributes: attributes),
                                  kind: .probe(base: Double(14 + index % 7))))
@@ -86,7 +87,8 @@ func gatewayRequests(span seconds: Int, hours: Int = 24) throws -> [[UInt8]] {
             pending.append(Sample(series: entry.series, time: time, value: reading))
         }
         if (minute + 1) % perRequest == 0 {
-            let request = encoder.metricsRequest(pending, batchID: BatchBuilder.newBatchID(), counterStart: { _ in start })
+            let request = encoder.metricsRequest(pending, batchID: BatchBuilder.newBatchID(),
+                                                 counterStart: { _ in start })
             requests.append(try OTLPEncoder.serialize(request, as: .protobuf))
             pending = []
         }

@@ -28,7 +28,8 @@ package struct ReportConfiguration: Sendable {
             if reader.contains("on_change") { patch.onChange = reader.bool("on_change", default: false) }
             if let node = reader.node("deadband") { patch.deadband = deadband(node, reader) }
             if reader.contains("max_silence") {
-                patch.maxSilence = reader.positiveDuration("max_silence", default: ReportConfiguration.defaultMaxSilence)
+                patch.maxSilence = reader.positiveDuration("max_silence",
+                                                           default: ReportConfiguration.defaultMaxSilence)
             }
             if patch.onChange == nil, patch.deadband != nil || patch.maxSilence != nil { patch.onChange = true }
             return patch
@@ -80,7 +81,8 @@ package struct ReportConfiguration: Sendable {
             patch = patch.overlaid(with: override.patch)
         }
         guard patch.onChange == true else { return nil }
-        return ChangeRule(deadband: patch.deadband ?? .absolute(0), maxSilence: patch.maxSilence ?? Self.defaultMaxSilence)
+        return ChangeRule(deadband: patch.deadband ?? .absolute(0),
+                          maxSilence: patch.maxSilence ?? Self.defaultMaxSilence)
     }
 
     /// Reads `[report]` and its `[[report.override]]` tables.

@@ -39,7 +39,8 @@ struct MeteredLinkService: Service, CustomStringConvertible {
             let (metered, why) = await probe.isMetered(route: route, patterns: uplink.interfaces)
             guard links.set(uplink.name, metered: metered) else { continue }
             let effect = metered ? "its budget and sync windows apply" : "it sends freely"
-            logger.notice("uplink \(uplink.name): the link is \(metered ? "metered" : "not metered") now (\(why)); \(effect)")
+            let state = metered ? "metered" : "not metered"
+            logger.notice("uplink \(uplink.name): the link is \(state) now (\(why)); \(effect)")
         }
     }
 }

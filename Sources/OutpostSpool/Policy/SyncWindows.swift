@@ -40,7 +40,8 @@ package struct SyncWindows: Sendable, Equatable {
     /// `"HH:MM-HH:MM"` (24-hour, `24:00` allowed as an end); nil and a reason when it cannot be read.
     package static func parse(_ text: String) -> Result<Window, WindowError> {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let start = clock(parts[0], allowing24: false), let end = clock(parts[1], allowing24: true)
+        guard parts.count == 2, let start = clock(parts[0], allowing24: false),
+            let end = clock(parts[1], allowing24: true)
         else {
             return .failure(WindowError(message: "`\(text)` is not a window; write \"HH:MM-HH:MM\" in local time, "
                 + "e.g. \"01:00-05:00\" or \"22:00-06:00\""))

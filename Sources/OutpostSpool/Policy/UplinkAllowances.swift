@@ -27,7 +27,8 @@ package final class UplinkAllowances: Sendable {
     }
 
     /// `zone` gives the local time zone's rules at a wall-clock time in nanoseconds (`SystemTimeZone` in production).
-    package init(policy: SpoolPolicy, ledger: BudgetLedger = BudgetLedger(), meteredLinks: MeteredLinks = MeteredLinks(),
+    package init(policy: SpoolPolicy, ledger: BudgetLedger = BudgetLedger(),
+                 meteredLinks: MeteredLinks = MeteredLinks(),
                  zone: @escaping @Sendable (Int64) -> TimeZoneRules = { _ in .utc }) {
         self.policy = policy
         self.meteredLinks = meteredLinks

@@ -5,7 +5,9 @@ extension SpoolService: DeliveryQueue {
     /// batches and the SQLite spool, and the earlier of their candidates (`DeliveryStep.precedes`) goes. A damaged
     /// file met here is replaced and the question asked again of the new spool; other read failures answer nil (the
     /// delivery loop looks again later).
-    package func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async -> SpooledBatch? {
+    package func nextBatch(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool) async
+        -> SpooledBatch?
+    {
         let moment = DeliveryMoment(now: now, liveSince: liveSince, includeBacklog: includeBacklog)
         let (plan, changes) = allowances.plan(for: uplink, at: moment)
         reportBudget(changes)
@@ -70,7 +72,8 @@ extension SpoolService: DeliveryQueue {
                     """,
                      ["outpost.uplink": .string(uplink), "outpost.budget.period": .string(period.rawValue),
                       "outpost.spool.lane": .string(lane.description), "outpost.budget.spent_bytes": .int(spent),
-                      "outpost.budget.limit_bytes": .int(limit), "outpost.budget.renews": .string(RFC3339.format(renews))])
+                      "outpost.budget.limit_bytes": .int(limit),
+                      "outpost.budget.renews": .string(RFC3339.format(renews))])
             case .renewed(let uplink, let lane, let period):
                 emit(.budgetRenewed, .info, "uplink \(uplink): a new \(period) budget began; \(lane) go again",
                      ["outpost.uplink": .string(uplink), "outpost.budget.period": .string(period.rawValue),

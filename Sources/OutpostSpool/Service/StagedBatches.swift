@@ -42,7 +42,8 @@ package struct StagedBatches: Sendable {
                 best = entry
                 continue
             }
-            let candidate = (entry.batch.lane, entry.batch.created), leader = (current.batch.lane, current.batch.created)
+            let candidate = (entry.batch.lane, entry.batch.created)
+            let leader = (current.batch.lane, current.batch.created)
             // Entries come in staging order: on a tie, the later one is the newer.
             if step.precedes(candidate, leader) || (candidate == leader && step.order == .newestFirst) {
                 best = entry

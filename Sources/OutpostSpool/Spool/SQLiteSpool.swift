@@ -197,7 +197,8 @@ package final class SQLiteSpool {
         }
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
             guard let evictions = try makeRoom(for: size, lane: batch.lane) else {
-                let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items, bytes: batch.payload.count)
+                let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items,
+                                            bytes: batch.payload.count)
                 try recordDrop(refused)
                 return [refused]
             }

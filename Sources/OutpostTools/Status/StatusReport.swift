@@ -94,10 +94,10 @@ package enum StatusReport {
             lines.append("      " + parts.joined(separator: "; "))
         }
         if let windows = text("sync_windows.windows") {
-            let open = uplink.value(atPath: "sync_windows.open").map { if case .bool(true) = $0 { true } else { false } }
+            let open = uplink.value(atPath: "sync_windows.open") == .bool(true)
             let next = text("sync_windows.next_change") ?? "-"
             lines.append("      sync windows \(windows) (\(text("time_zone") ?? "local time")): "
-                + (open == true ? "open, closes \(next)" : "closed, opens \(next)"))
+                + (open ? "open, closes \(next)" : "closed, opens \(next)"))
         }
         for lane in Lane.allCases {
             let batches = number("waiting.\(lane).batches") ?? 0

@@ -21,9 +21,9 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package var timeout: Duration = .seconds(10)
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
     package var encoding: OTLPEncoding
-    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `[batch] compression`: `gzip`, `zstd` or `none`. A batch
-    /// re-encoded for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when that is 0), or
-    /// compressed with zstd at `[batch] zstd_level`.
+    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `[batch] compression`: `gzip`, `zstd` or
+    /// `none`. A batch re-encoded for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when
+    /// that is 0), or compressed with zstd at `[batch] zstd_level`.
     package var gzipLevel: Int32 = Gzip.defaultLevel
     /// Set when `compression = "zstd"`: its level.
     package var zstdLevel: Int32?
@@ -82,7 +82,9 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue),
                                      default: envProtocol ?? batchEncoding.rawValue)
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
-        let fromEnvironment = env("OTEL_EXPORTER_OTLP_COMPRESSION").flatMap { ["gzip", "none", "zstd"].contains($0) ? $0 : nil }
+        let fromEnvironment = env("OTEL_EXPORTER_OTLP_COMPRESSION").flatMap {
+            ["gzip", "none", "zstd"].contains($0) ? $0 : nil
+        }
         let compression = reader.choice("compression", ["gzip", "zstd", "none"],
                                         default: fromEnvironment ?? batchCompression)
         configuration.gzipLevel = compression == "gzip" ? Gzip.level(whenCompressing: batchGzipLevel) : 0

@@ -37,7 +37,8 @@ struct FuzzTests {
             "[[input.exec]]\ncommand = [\"true\"]\nformat = \"json\"\nunits = { a = \"%\" }\nmax_series = 5\n",
             "[[input.replay]]\npath = \"r.csv\"\nspeed = 2\n[input.host]\ninterval = 1.5e0\nt = 1979-05-27T07:32:00Z\n",
             "[report]\ndeadband = \"2%\"\n[[report.override]]\nseries = \"a.*\"\nmax_silence = \"15m\"\n"
-                + "[[uplink.otlp_http]]\nmonthly_bytes = \"100MB\"\nbilling_day = 31\nsync_windows = [\"22:00-06:00\"]\n"
+                + "[[uplink.otlp_http]]\nmonthly_bytes = \"100MB\"\nbilling_day = 31\n"
+                + "sync_windows = [\"22:00-06:00\"]\n"
                 + "alert_reserve = \"5%\"\nmetered = \"auto\"\naggregate = \"15m\"\ncompression = \"zstd\"\n"
                 + "[[input.simulated]]\nname = \"a.b\"\nreport = { deadband = 0.1 }\n",
         ] + regressions.filter { $0.count < 4096 }
@@ -213,7 +214,8 @@ struct FuzzTests {
         }
         for seed in seeds { #expect(check(seed)) }
         var fuzzer = MutationFuzzer(target: "zones", byteSeeds: seeds, byteTokens: [
-            "TZif", "TZif2", "\u{0}\u{0}\u{0}\u{7F}", ",M13.5.0", "/-167", "/167", "J0", "<", ">", "\n", "-24", "+25:61",
+            "TZif", "TZif2", "\u{0}\u{0}\u{0}\u{7F}", ",M13.5.0", "/-167", "/167", "J0", "<", ">", "\n", "-24",
+            "+25:61",
         ].map { Array($0.utf8) })
         _ = fuzzer.run(executions: Self.executions, check)
     }
