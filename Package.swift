@@ -7,7 +7,7 @@ import PackageDescription
 //   OutpostInputs ─► OutpostDetect ─► OutpostBatch ─► OutpostSpool ─► OutpostDelivery ─► OutpostUplinks
 //   (read)           (detect, route    (OTLP batches)  (SQLite queue)  (retry, pace)      (OTLP/HTTP, MQTT)
 //                     every event)
-//   under them: OutpostCore (model, config reading, doors, clocks), OutpostWire (OTLP, gzip, alert JSON),
+//   under them: OutpostCore (model, config reading, doors, clocks), OutpostWire (OTLP, gzip, zstd, alert JSON),
 //               OutpostMQTT (libmosquitto client)
 //   over them:  OutpostRuntime (configuration values, registry of kinds, boards, wiring), then OutpostTools
 //               (the bodies of `outpost replay`, `spool`, `status`), then outpost (the command line)
@@ -36,6 +36,7 @@ let package = Package(
     targets: [
         .target(name: "OutpostCore"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
@@ -45,7 +46,7 @@ let package = Package(
         .target(name: "OutpostMQTT", dependencies: ["OutpostCore", "CMosquitto"]),
         .target(
             name: "OutpostWire",
-            dependencies: ["OutpostCore", "CZlib", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+            dependencies: ["OutpostCore", "CZlib", "CZstd", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(name: "OutpostInputs", dependencies: ["OutpostCore", "OutpostMQTT", "CModbus", logging, lifecycle]),
         .target(name: "OutpostDetect", dependencies: ["OutpostCore", "OutpostWire", logging, lifecycle, asyncAlgorithms]),
@@ -112,7 +113,8 @@ let package = Package(
                     dependencies: ["OutpostDetect", "OutpostCore", "OutpostInputs", "OutpostTestSupport"]),
         .testTarget(name: "OutpostBatchTests",
                     dependencies: ["OutpostBatch", "OutpostCore", "OutpostWire", "OutpostTestSupport"]),
-        .testTarget(name: "OutpostSpoolTests", dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport"]),
+        .testTarget(name: "OutpostSpoolTests",
+                    dependencies: ["OutpostSpool", "OutpostCore", "OutpostTestSupport", logging, lifecycle]),
         .testTarget(
             name: "OutpostDeliveryTests",
             dependencies: ["OutpostDelivery", "OutpostSpool", "OutpostCore", "OutpostTestSupport"]

@@ -10,8 +10,14 @@ package struct DeliverySettings: Sendable, Equatable {
     package var drainRate = 5.0
     /// Batches younger than this are live and go before the backlog. Default 1 min.
     package var liveWindow: Duration = .seconds(60)
-    /// With nothing to send, look again after this long even without a wake-up. Default 30 s.
+    /// With nothing to send, look again after this long even without a wake-up. Default 30 s: also how late a sync
+    /// window's opening or a budget's renewal is noticed at most.
     package var idleRecheck: Duration = .seconds(30)
+    /// What is held back while the link is metered: budgets, sync windows, drain order (the spool applies it).
+    package var holding = UplinkHolding()
+    /// `aggregate`, default none: while the link is metered, metrics go as one summary per series and interval (the
+    /// batcher makes them); alerts and detection keep every sample.
+    package var aggregate: Duration?
 
     package init() {}
 }
@@ -29,6 +35,8 @@ package struct UplinkStatus: Sendable, Equatable {
     package var deliveredBatches = 0
     package var deliveredItems = 0
     package var deliveredBytes = 0
+    /// Bytes on the wire for every attempt, delivered or not (both directions; see `WireCounting`).
+    package var wireBytes = 0
     package var rejectedBatches = 0
     /// Items left out of delivered batches because the receiver can never take them.
     package var droppedItems = 0
@@ -160,13 +168,22 @@ package final class DeliveryLoop: Sendable {
             lastSettled = nil
             if next.batch.lane != .alerts, next.batch.created < liveSince { bucket.take(now: now) }
             connection.attempting(now: now)
-            let result = await loop.uplink.deliver(next.batch)
+            let attempt = await loop.uplink.deliverCountingBytes(next.batch)
+            await loop.charge(attempt.wireBytes)
+            let result = attempt.result
             let settled = await loop.settle(next, result: result, connection: &connection, reports: &reports,
                                             now: monotonic.nowNanos(), random: random.unit())
             if let settled {
                 if settled.recorded { lastSettled = settled.settlement } else { unsettled = settled.settlement }
             }
         }
+    }
+
+    /// Counts what an attempt put on the wire, for the status and the uplink's budgets.
+    private func charge(_ bytes: Int) async {
+        guard bytes > 0 else { return }
+        status.withLock { $0.wireBytes += bytes }
+        await queue.spent(bytes, by: uplink.name, now: wallClock.nowNanos())
     }
 
     /// Acts on what the uplink said about `spooled`. When the batch is to leave the spool, returns that outcome and

@@ -23,8 +23,10 @@ public struct Runtime: Sendable {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let extraOutputs: [any EventOutput]
-    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us.
+    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us; `TZ`.
     private let environment: [String: String]
+    /// Where `metered = "auto"` reads the routing table.
+    var meteredLinkProbe = MeteredLinkProbe()
     /// Where a reload sets `[log] level`, when the program's log handlers read it.
     package var logLevel: LogLevelControl?
     /// The file SIGHUP reads again; default: the file the configuration came from (none for the built-in demo).
@@ -117,8 +119,9 @@ public struct Runtime: Sendable {
         let extraOutputs: [any EventOutput]
         let logger: Logger
         let logLevel: LogLevelControl?
-        /// The process environment, for `${VAR}` in a configuration a reload reads.
+        /// The process environment, for `${VAR}` in a configuration a reload reads, and `TZ` for sync windows.
         let environment: [String: String]
+        let meteredLinkProbe: MeteredLinkProbe
 
         func outputs(_ configuration: OutpostConfiguration) -> [any EventOutput] {
             var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
@@ -134,14 +137,18 @@ public struct Runtime: Sendable {
             InputResources(clock: clock, wallClock: configuration.sampleClock ?? wallClock, mqtt: mqtt)
         }
 
+        /// `uplinks` gives the running delivery loops, whose states the self-metrics report.
         func makeBatcher(_ configuration: OutpostConfiguration, sink: SpoolService, alerts: Bool,
-                         counters: PipelineCounters) -> any BatcherStage {
-            makeBatcher(configuration, sink: sink, alerts: alerts, counters: counters, clock: clock)
+                         counters: PipelineCounters, reduction: Reduction,
+                         uplinks: @escaping @Sendable () -> [DeliveryLoop]) -> any BatcherStage {
+            makeBatcher(configuration, sink: sink, alerts: alerts, counters: counters, reduction: reduction,
+                        uplinks: uplinks, clock: clock)
         }
 
         /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
         private func makeBatcher<C: Clock<Duration>>(_ configuration: OutpostConfiguration, sink: SpoolService,
-                                                      alerts: Bool, counters: PipelineCounters, clock: C)
+                                                      alerts: Bool, counters: PipelineCounters, reduction: Reduction,
+                                                      uplinks: @escaping @Sendable () -> [DeliveryLoop], clock: C)
             -> any BatcherStage
         {
             let topic = AlertTopic(template: configuration.alerts.mqttTopic, prefix: configuration.mqtt.topicPrefix,
@@ -151,9 +158,13 @@ public struct Runtime: Sendable {
                 alertDocuments: alerts ? AlertDocuments(topic: topic, gateway: configuration.gateway.id) : nil,
                 selfMetricsInterval: configuration.status.selfMetricsInterval,
                 selfMetrics: { now in
-                    SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 }, now: now)
+                    SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 },
+                                        uplinks: uplinks().map { loop in
+                                            (loop.status.withLock { $0 },
+                                             sink.allowances.status(for: loop.uplink.name, now: now))
+                                        }, now: now)
                 },
-                clock: clock, wallClock: wallClock, logger: logger)
+                reduction: reduction, clock: clock, wallClock: wallClock, logger: logger)
         }
     }
 
@@ -171,6 +182,6 @@ public struct Runtime: Sendable {
 
     private func context(logger: Logger) -> Context {
         Context(clock: clock, wallClock: wallClock, extraOutputs: extraOutputs, logger: logger, logLevel: logLevel,
-                environment: environment)
+                environment: environment, meteredLinkProbe: meteredLinkProbe)
     }
 }

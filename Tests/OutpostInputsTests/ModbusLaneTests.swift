@@ -47,7 +47,7 @@ struct ModbusLaneTests {
         let folder = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let port = folder.appendingPathComponent("ttyS0").path, alias = folder.appendingPathComponent("serial0").path
-        FileManager.default.createFile(atPath: port, contents: nil)
+        _ = FileManager.default.createFile(atPath: port, contents: nil)
         try FileManager.default.createSymbolicLink(atPath: alias, withDestinationPath: port)
         let direct = ModbusLanes.lane(for: .rtu(ModbusSerialLine(device: port)))
         let linked = ModbusLanes.lane(for: .rtu(ModbusSerialLine(device: alias, baud: 9600)))

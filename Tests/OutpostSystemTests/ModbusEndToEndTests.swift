@@ -13,8 +13,8 @@ struct LoggedOutpost {
         let folder = config.deletingLastPathComponent()
         stdout = folder.appendingPathComponent("stdout")
         stderr = folder.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdout.path, contents: nil)
-        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderr.path, contents: nil)
         process = Process()
         process.executableURL = OutpostProcess.binary
         process.arguments = ["run", "--config", config.path, "--log-level", logLevel]

@@ -60,6 +60,16 @@ public final class OTLPServer: @unchecked Sendable {
         try JSONSerialization.jsonObject(with: call("GET", "/received", body: nil)) as? [[String: Any]] ?? []
     }
 
+    /// Every HTTP byte of the OTLP exchanges so far, counted on the receiver's socket: in (requests), out
+    /// (responses), and each exchange's total with its path, in order.
+    public func wire() throws -> (in: Int, out: Int, exchanges: [(path: String, bytes: Int)]) {
+        let object = try JSONSerialization.jsonObject(with: call("GET", "/wire", body: nil)) as? [String: Any] ?? [:]
+        let exchanges = (object["exchanges"] as? [[String: Any]] ?? []).map {
+            (path: $0["path"] as? String ?? "", bytes: $0["bytes"] as? Int ?? 0)
+        }
+        return (object["in"] as? Int ?? 0, object["out"] as? Int ?? 0, exchanges)
+    }
+
     private func call(_ method: String, _ path: String, body: Data?) throws -> Data {
         // Plain HTTP control calls through curl, so the test needs no URLSession (and works for TLS with -k).
         let curl = Process()

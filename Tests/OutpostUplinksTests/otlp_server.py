@@ -14,8 +14,13 @@ usage: otlp_server.py PORT [CERT KEY [CLIENT_CA]]
                                box forgot: what is sent goes nowhere);
                                {"max_body": N} answers 413 to every request larger than N bytes from then on
   GET  /received               every decoded request so far, as JSON
+  GET  /wire                   {"in": bytes, "out": bytes, "exchanges": [{"path", "bytes"}]}: every HTTP byte of the
+                               /v1/ exchanges (request line, headers and body in; status line, headers and body
+                               out), counted on the socket
+Content-Encoding gzip and zstd are decoded (zstd with the `zstandard` package, a binding of the reference library).
 """
 import gzip
+import io
 import json
 import socket
 import ssl
@@ -25,6 +30,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import zstandard
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics
@@ -33,6 +39,35 @@ lock = threading.Lock()
 received = []
 script = []
 limits = {"max_body": None}
+wire = {"in": 0, "out": 0, "exchanges": []}
+
+
+class Counting(io.RawIOBase):
+    """Counts the bytes read from or written to a connection's file."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.count = 0
+
+    def write(self, data):
+        self.count += len(data)
+        return self.inner.write(data)
+
+    def read(self, size=-1):
+        data = self.inner.read(size)
+        self.count += len(data)
+        return data
+
+    def readline(self, size=-1):
+        data = self.inner.readline(size)
+        self.count += len(data)
+        return data
+
+    def flush(self):
+        return self.inner.flush()
+
+    def close(self):
+        return self.inner.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -46,6 +81,21 @@ class Handler(BaseHTTPRequestHandler):
             super().finish()
         except (OSError, ValueError):  # a connection dropped on purpose
             pass
+
+    def setup(self):
+        super().setup()
+        self.rfile = Counting(self.rfile)
+        self.wfile = Counting(self.wfile)
+
+    def handle_one_request(self):
+        before_in, before_out = self.rfile.count, self.wfile.count
+        super().handle_one_request()
+        if getattr(self, "path", "").startswith("/v1/"):
+            with lock:
+                wire["in"] += self.rfile.count - before_in
+                wire["out"] += self.wfile.count - before_out
+                wire["exchanges"].append({"path": self.path, "bytes": self.rfile.count - before_in
+                                          + self.wfile.count - before_out})
 
     def reply(self, status, body=b"", headers=None, content_type="application/x-protobuf"):
         if "Date" in (headers or {}):
@@ -61,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         with lock:
-            body = json.dumps(received).encode()
+            body = json.dumps(wire if self.path == "/wire" else received).encode()
         self.reply(200, body, content_type="application/json")
 
     def do_POST(self):
@@ -97,8 +147,11 @@ class Handler(BaseHTTPRequestHandler):
         if step.get("status", 200) != 200:
             return self.reply(step["status"], step.get("body", "").encode(), step.get("headers"),
                               content_type="text/plain")
+        compressed_bytes = len(data)
         if self.headers.get("Content-Encoding") == "gzip":
             data = gzip.decompress(data)
+        elif self.headers.get("Content-Encoding") == "zstd":
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
         is_json = self.headers.get("Content-Type") == "application/json"
         request, response = ((metrics.ExportMetricsServiceRequest(), metrics.ExportMetricsServiceResponse())
                              if self.path == "/v1/metrics" else
@@ -116,7 +169,7 @@ class Handler(BaseHTTPRequestHandler):
                              "content_encoding": self.headers.get("Content-Encoding"),
                              "user_agent": self.headers.get("User-Agent"),
                              "authorization": self.headers.get("Authorization"),
-                             "time": time.time(), "request": decoded})
+                             "time": time.time(), "body_bytes": compressed_bytes, "request": decoded})
         if step.get("partial"):
             if self.path == "/v1/metrics":
                 response.partial_success.rejected_data_points = 1

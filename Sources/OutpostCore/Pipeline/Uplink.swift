@@ -22,6 +22,33 @@ package protocol Uplink: Sendable {
     func deliver(_ batch: Batch) async -> DeliveryResult
 }
 
+/// An uplink that counts what each attempt put on the wire, for byte budgets: request and response headers and
+/// bodies (OTLP/HTTP), PUBLISH and PUBACK packets (MQTT), whether the batch was delivered or not. An uplink that
+/// does not count is charged its payload's size.
+package protocol WireCounting: Uplink {
+    func deliverCounting(_ batch: Batch) async -> CountedDelivery
+}
+
+/// One attempt's outcome and the bytes it put on the wire (both directions).
+package struct CountedDelivery: Sendable, Equatable {
+    package let result: DeliveryResult
+    package let wireBytes: Int
+
+    package init(_ result: DeliveryResult, wireBytes: Int) {
+        self.result = result
+        self.wireBytes = wireBytes
+    }
+}
+
+extension Uplink {
+    /// Delivers `batch` and says what it cost on the wire (`WireCounting`), or the payload's size when the uplink
+    /// does not count.
+    package func deliverCountingBytes(_ batch: Batch) async -> CountedDelivery {
+        if let counting = self as? any WireCounting { return await counting.deliverCounting(batch) }
+        return CountedDelivery(await deliver(batch), wireBytes: batch.payload.count)
+    }
+}
+
 /// An uplink that hears when its way to the receiver opens again (its MQTT client reconnected), so that a delivery
 /// loop waiting out a backoff tries at once instead of sleeping on.
 package protocol ReconnectNotifying: Uplink {

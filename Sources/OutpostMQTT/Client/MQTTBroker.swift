@@ -76,25 +76,3 @@ package struct MQTTBroker: Sendable, Equatable {
         return MQTTBroker(host: String(host), port: port, tls: tls, clientID: clientID)
     }
 }
-
-/// Sizes of MQTT packets, to tell before publishing whether one fits a broker's maximum packet size.
-package enum MQTTPacket {
-    /// The size of a QoS 1 PUBLISH (MQTT 5 §3.3; 3.1.1 §3.3): fixed header with its variable-length remaining
-    /// length, the topic with its length, the packet identifier, the properties with their length (MQTT 5; pass
-    /// nil for 3.1.1), and the payload.
-    package static func publishSize(topic: String, payload: Int, properties: Int?) -> Int {
-        var remaining = 2 + topic.utf8.count + 2 + payload
-        if let properties { remaining += variableLengthSize(properties) + properties }
-        return 1 + variableLengthSize(remaining) + remaining
-    }
-
-    /// Bytes a variable byte integer takes (MQTT 5 §1.5.5).
-    static func variableLengthSize(_ value: Int) -> Int {
-        switch value {
-        case ..<128: 1
-        case ..<16_384: 2
-        case ..<2_097_152: 3
-        default: 4
-        }
-    }
-}

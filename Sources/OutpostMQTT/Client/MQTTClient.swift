@@ -126,6 +126,16 @@ package final class MQTTClient: Sendable {
         -> MQTTPublishOutcome
     {
         await context.publish(topic: topic, payload: payload, retain: retain, contentType: contentType,
+                              userProperties: userProperties, timeout: timeout).0
+    }
+
+    /// `publish`, also saying how many bytes of MQTT packets the attempt put on the wire: the PUBLISH (once handed to
+    /// libmosquitto) and the PUBACK (once it came), for byte budgets.
+    package func publishCounting(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
+                                 userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
+        -> (outcome: MQTTPublishOutcome, wireBytes: Int)
+    {
+        await context.publish(topic: topic, payload: payload, retain: retain, contentType: contentType,
                               userProperties: userProperties, timeout: timeout)
     }
 }

@@ -57,6 +57,8 @@ package struct ConfiguredInput: Sendable {
     package let kind: String
     package let settings: any InputSettings
     package let source: SampleSource
+    /// Its `report` table (report-on-change for its series), if it has one.
+    package var report: ReportConfiguration.Patch? = nil
     /// Where its table starts, for `outpost check`.
     package let location: ConfigLocation?
 }
@@ -69,6 +71,8 @@ public struct OutpostConfiguration: Sendable {
     package var log = LogConfiguration()
     package var alerts = AlertsConfiguration()
     package var detection = DetectionConfiguration()
+    /// `[report]`: which series go upstream only when they change (detection still sees every sample).
+    package var report = ReportConfiguration()
     package var inputs: [ConfiguredInput] = []
     package var batch = BatchConfiguration()
     package var spool: SpoolConfiguration
@@ -128,6 +132,7 @@ public struct OutpostConfiguration: Sendable {
                                                           environment: environment)
         configuration.alerts = readAlerts(reader.table("alerts"))
         configuration.detection = DetectionConfiguration.read(reader.table("detect"))
+        configuration.report = ReportConfiguration.read(reader.table("report"))
         configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
                                                     resolve: { [folder = directory(of: file)] path in
                                                         ConfigFolder.resolve(path, in: folder)
@@ -147,7 +152,9 @@ public struct OutpostConfiguration: Sendable {
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
-                                          batchGzipLevel: configuration.batch.gzipLevel,
+                                          batchGzipLevel: configuration.batch.format.gzipLevel,
+                                          batchZstdLevel: configuration.batch.zstdLevel,
+                                          batchCompression: configuration.batch.compression,
                                           configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
         configuration.http = HTTPEndpointConfiguration.read(reader.table("http"))
@@ -254,7 +261,7 @@ public struct OutpostConfiguration: Sendable {
     }
 
     /// `[input]` holds one key per kind; each kind is a table or an array of tables. Keys every input takes
-    /// (`enabled`, `detect`) are read here, the rest by the kind itself.
+    /// (`enabled`, `detect`, `report`) are read here, the rest by the kind itself.
     private static func readInputs(_ reader: ConfigReader?, context: InputContext) -> [ConfiguredInput] {
         guard let reader else { return [] }
         var inputs: [ConfiguredInput] = []
@@ -267,12 +274,17 @@ public struct OutpostConfiguration: Sendable {
                     detect.finish()
                     return patch
                 }
+                let report = table.table("report").map { report in
+                    let patch = ReportConfiguration.Patch.read(report)
+                    report.finish()
+                    return patch
+                }
                 guard let settings = kind.read(table, context: context), enabled else { continue }
                 // An input that reports silence per device (Modbus) is not also watched series by series.
                 let staleInterval = settings.deviceSilence == nil ? settings.expectedInterval : nil
                 inputs.append(ConfiguredInput(kind: kindName, settings: settings,
                                               source: SampleSource(patch: patch, interval: staleInterval),
-                                              location: table.node.location))
+                                              report: report, location: table.node.location))
             }
         }
         reader.finish()

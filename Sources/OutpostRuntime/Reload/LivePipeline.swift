@@ -27,6 +27,8 @@ final class LivePipeline: Sendable {
     private let reporter: DeliveryReporter
     private let status: StatusService
     private let gate: SampleGate?
+    /// Where each series came from, when some input has a `report` table.
+    private let origins: SeriesOrigins?
     private let inputs: ServiceSet
     private let uplinks: ServiceSet
     private let brokers: ServiceSet
@@ -50,7 +52,7 @@ final class LivePipeline: Sendable {
 
     private init(group: ServiceGroup, view: PipelineView, context: Runtime.Context, memory: RuntimeMemory,
                  detection: DetectionService, spool: SpoolService, reporter: DeliveryReporter, status: StatusService,
-                 gate: SampleGate?,
+                 gate: SampleGate?, origins: SeriesOrigins?,
                  sets: (inputs: ServiceSet, uplinks: ServiceSet, brokers: ServiceSet), parts: Parts) {
         self.group = group
         self.view = view
@@ -61,6 +63,7 @@ final class LivePipeline: Sendable {
         self.reporter = reporter
         self.status = status
         self.gate = gate
+        self.origins = origins
         (inputs, uplinks, brokers) = sets
         self.parts = Mutex(parts)
     }
@@ -81,27 +84,40 @@ final class LivePipeline: Sendable {
                                  sendResolved: configuration.alerts.sendResolved,
                                  outputs: context.outputs(configuration), counters: counters,
                                  provisionalClock: configuration.sampleClock, clock: clock, logger: logger)
+        let meteredLinks = MeteredLinks()
+        let zone = SystemTimeZone(environment: context.environment)
         let spool = try await SpoolService.open(configuration.spool,
                                                 destinations: Runtime.spoolDestinations(allUplinks),
+                                                policy: Runtime.spoolPolicy(allUplinks), meteredLinks: meteredLinks,
+                                                zone: { zone.rules(nowSeconds: $0 / 1_000_000_000) },
                                                 events: router, counters: counters, clock: clock,
                                                 wallClock: wallClock, eventClock: eventClock, logger: logger)
+        let slots = ReloadPlan.inputKeys(configuration).map(memory.slot(for:))
+        let view = PipelineView(.init(configuration: configuration, inputSlots: slots, uplinks: [], spool: spool))
         let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
-        let batcher = context.makeBatcher(configuration, sink: spool, alerts: alertDocuments, counters: counters)
+        let origins = configuration.inputs.contains { $0.report != nil } ? SeriesOrigins() : nil
+        let batcher = context.makeBatcher(
+            configuration, sink: spool, alerts: alertDocuments, counters: counters,
+            reduction: reduction(configuration, uplinks: allUplinks, slots: slots, spool: spool, origins: origins),
+            uplinks: { view.current.uplinks })
         router.connect(to: batcher)
         let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
-        let slots = ReloadPlan.inputKeys(configuration).map(memory.slot(for:))
         let detection = DetectionService(settings: detectionSettings(configuration, slots: slots, memory: memory),
                                           samples: batcher, events: router, counters: counters, clock: clock,
                                           wallClock: wallClock, logger: logger, resuming: memory.detection)
-        let view = PipelineView(.init(configuration: configuration, inputSlots: slots, uplinks: [], spool: spool))
         let status = StatusService(view: view, counters: counters, clock: clock, wallClock: wallClock,
                                    logger: logger)
         let sets = (inputs: ServiceSet(name: "input", logger: logger),
                     uplinks: ServiceSet(name: "uplink", logger: logger),
                     brokers: ServiceSet(name: "broker", logger: logger))
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status),
-                                                                          .init(service: sets.brokers),
-                                                                          .init(service: sets.uplinks)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
+        if let metered = meteredLinkService(allUplinks, links: meteredLinks, context: context) {
+            // Before the uplinks, so the first look has been taken before anything is sent (until then a link counts
+            // as metered).
+            await metered.look()
+            services.append(.init(service: metered))
+        }
+        services += [.init(service: sets.brokers), .init(service: sets.uplinks)]
         // Only delivery loops report to it: without uplinks it would only wake every 5 s for nothing.
         if !allUplinks.isEmpty { services.append(.init(service: reporter)) }
         services += [.init(service: spool), .init(service: batcher), .init(service: router),
@@ -111,7 +127,8 @@ final class LivePipeline: Sendable {
         let gate = configuration.sampleClock.map { SampleGate(clock: $0, inputCount: slots.count, logger: logger) }
         let pipeline = LivePipeline(
             group: ServiceGroup(configuration: groupConfiguration), view: view, context: context, memory: memory,
-            detection: detection, spool: spool, reporter: reporter, status: status, gate: gate, sets: sets,
+            detection: detection, spool: spool, reporter: reporter, status: status, gate: gate, origins: origins,
+            sets: sets,
             parts: Parts(configuration: configuration, mqtt: mqtt))
         pipeline.addInputs(ReloadPlan.inputKeys(configuration), of: configuration, mqtt: mqtt)
         for (configured, uplink) in zip(allUplinks, liveUplinks) { pipeline.addUplink(configured, uplink) }
@@ -198,13 +215,18 @@ final class LivePipeline: Sendable {
                 continue
             }
             parts.withLock { $0.inputs[key] = .service(slot: slot) }
-            let service = InputService(input: input, label: label,
-                                       sink: GatedSink(index: slot, next: detection.door(forInput: slot), gate: gate),
+            let door: any ReadingSink = origins.map {
+                OriginRecordingSink(input: slot, origins: $0, next: detection.door(forInput: slot))
+            } ?? detection.door(forInput: slot)
+            let service = InputService(input: input, label: label, sink: GatedSink(index: slot, next: door, gate: gate),
                                        logger: context.logger)
             inputs.add("input \(slot)", service)
         }
         for (interval, roster) in newRosters.sorted(by: { $0.key < $1.key }) {
-            inputs.add("poll \(interval)", PollGroup(interval: interval, roster: roster, sink: detection.batchDoor,
+            let sink: any ReadingBatchSink = origins.map {
+                OriginRecordingBatchSink(origins: $0, next: detection.batchDoor)
+            } ?? detection.batchDoor
+            inputs.add("poll \(interval)", PollGroup(interval: interval, roster: roster, sink: sink,
                                                      gate: gate, clock: context.clock,
                                                      wallClock: configuration.sampleClock ?? context.wallClock,
                                                      logger: context.logger))

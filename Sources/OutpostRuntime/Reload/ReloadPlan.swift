@@ -15,7 +15,8 @@ import OutpostUplinks
 /// - `[log] level`: nothing restarts.
 /// - `[http]`, `[opamp]`: the endpoint or the OpAMP client.
 /// - the pipeline's core (`[gateway]`, `[spool]`, `[batch]`, `[resource]`, `[status]`, `[alerts]`,
-///   `[mqtt] topic_prefix`, and adding, removing or renaming an uplink, which changes what the spool keeps batches
+///   `[mqtt] topic_prefix`, `[report]` and the inputs' `report` tables, an uplink's budgets, sync windows, `metered`
+///   and `aggregate`, and adding, removing or renaming an uplink, which changes what the spool keeps batches
 ///   for): the whole pipeline stops gracefully (the open batch is flushed into the spool) and starts again on the
 ///   same spool, with the detection state carried over. Nothing is lost, but every input and uplink restarts.
 struct ReloadPlan: Sendable {
@@ -129,6 +130,11 @@ struct ReloadPlan: Sendable {
             ("[alerts]", { $0.alerts }),
             ("[mqtt] topic_prefix", { $0.mqtt.topicPrefix }),
             ("the set of uplinks", { Runtime.uplinks(of: $0).map { "\($0.kind) \($0.name)" } }),
+            // Read by the spool's policy and the batcher, which the pipeline builds once.
+            ("[report] or an input's report table", { ($0.report, $0.inputs.map(\.report)) }),
+            ("an uplink's budgets, sync windows, metered or aggregate", {
+                Runtime.uplinks(of: $0).map { ($0.name, $0.settings.delivery.holding, $0.settings.delivery.aggregate) }
+            }),
         ]
         return sections.compactMap { name, section in
             SettingsFingerprint.of(section(old)) == SettingsFingerprint.of(section(new)) ? nil : name

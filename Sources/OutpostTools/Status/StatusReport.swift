@@ -88,9 +88,64 @@ package enum StatusReport {
                         : "\(field("dropped_items")) items too large dropped, ")
                     + "last delivery \(field("last_delivery"))"
                     + (field("last_error") == "-" ? "" : ", last error: \(field("last_error"))"))
+                lines += allowanceLines(uplink)
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// What an uplink spent, whether its sync window is open, and what waits for it (and why).
+    private static func allowanceLines(_ uplink: JSONValue) -> [String] {
+        func text(_ path: String) -> String? {
+            if case .string(let value)? = uplink.value(atPath: path) { return value }
+            return nil
+        }
+        func number(_ path: String) -> Double? { uplink.value(atPath: path)?.numericValue }
+        var lines: [String] = []
+        if case .bool(let metered)? = uplink.value(atPath: "metered") {
+            var parts = ["\(metered ? "metered" : "not metered"), \(bytes(number("wire_bytes") ?? 0)) on the wire"]
+            for period in ["daily", "monthly"] {
+                let spent = number("budgets.\(period).spent_bytes") ?? 0
+                guard let limit = number("budgets.\(period).limit_bytes") else { continue }
+                let renews = text("budgets.\(period).renews") ?? "-"
+                var part = "\(period) budget \(bytes(spent)) of \(bytes(limit)) spent (renews \(renews))"
+                if let overrun = number("budgets.\(period).overrun_bytes"), overrun > 0 {
+                    part += ", \(bytes(overrun)) beyond it (alerts)"
+                }
+                parts.append(part)
+            }
+            lines.append("      " + parts.joined(separator: "; "))
+        }
+        if let windows = text("sync_windows.windows") {
+            let open = uplink.value(atPath: "sync_windows.open") == .bool(true)
+            let next = text("sync_windows.next_change") ?? "-"
+            lines.append("      sync windows \(windows) (\(text("time_zone") ?? "local time")): "
+                + (open ? "open, closes \(next)" : "closed, opens \(next)"))
+        }
+        for lane in Lane.allCases {
+            let batches = number("waiting.\(lane).batches") ?? 0
+            guard batches > 0 || text("waiting.\(lane).held") != nil else { continue }
+            let amount = "\(formatNumber(batches)) batches (\(bytes(number("waiting.\(lane).bytes") ?? 0)))"
+            let why = text("waiting.\(lane).held").map { ", held: \($0)" } ?? ""
+            lines.append("      waiting \(lane): \(amount)\(why)")
+        }
+        return lines
+    }
+
+    /// `1.2 MB`, `340 kB`, `512 B` (decimal units, as data plans count).
+    static func bytes(_ value: Double) -> String {
+        switch value {
+        case 1e9...: twoDecimals(value / 1e9) + " GB"
+        case 1e6...: twoDecimals(value / 1e6) + " MB"
+        case 1e3...: twoDecimals(value / 1e3) + " kB"
+        default: formatNumber(value) + " B"
+        }
+    }
+
+    private static func twoDecimals(_ value: Double) -> String {
+        let hundredths = Int64((value * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
     }
 
     package static func isAlive(pid: Int32) -> Bool {

@@ -70,8 +70,17 @@ package final class CurlHTTPClient: Sendable {
     }
 
     package func send(_ request: HTTPRequest) async -> HTTPOutcome {
+        await sendCounting(request).outcome
+    }
+
+    /// Sends `request` and says how many HTTP bytes the exchange put on the wire, both ways (headers and bodies, as
+    /// libcurl sent and received them; a failed attempt counts what went before it failed).
+    package func sendCounting(_ request: HTTPRequest) async -> (outcome: HTTPOutcome, wireBytes: Int) {
         let handle = self.handle, tls = self.tls
-        return await executor.run { handle.perform(request, tls: tls) }
+        return await executor.run {
+            let outcome = handle.perform(request, tls: tls)
+            return (outcome, handle.takeWireBytes())
+        }
     }
 }
 
@@ -88,14 +97,26 @@ final class CurlHandle: @unchecked Sendable {
     fileprivate var responseHead = HTTPResponseHead()
     /// The TLS files as they were when the handle was made.
     private var tlsFiles: [FileIdentity]?
+    /// Filled by libcurl's debug callback (in C): HTTP bytes both ways since the last `takeWireBytes`. On the heap,
+    /// because libcurl keeps its address.
+    private let wireBytes = UnsafeMutablePointer<CLongLong>.allocate(capacity: 1)
 
     init() {
+        wireBytes.initialize(to: 0)
         loadError = outpost_curl_load().map { String(cString: $0) }
         easy = loadError == nil ? outpost_curl_easy_init() : nil
+        if let easy { outpost_curl_count_wire_bytes(easy, wireBytes) }
     }
 
     deinit {
         if let easy { outpost_curl_easy_cleanup(easy) }
+        wireBytes.deallocate()
+    }
+
+    /// HTTP bytes on the wire since the last call.
+    func takeWireBytes() -> Int {
+        defer { wireBytes.pointee = 0 }
+        return Int(wireBytes.pointee)
     }
 
     func perform(_ request: HTTPRequest, tls: TLSSettings) -> HTTPOutcome {
@@ -130,6 +151,7 @@ final class CurlHandle: @unchecked Sendable {
         guard let known = tlsFiles, known != current, let old = easy else { return }
         outpost_curl_easy_cleanup(old)
         easy = outpost_curl_easy_init()
+        if let easy { outpost_curl_count_wire_bytes(easy, wireBytes) }
     }
 
     private func performOnce(_ request: HTTPRequest, tls: TLSSettings, fresh: Bool) -> HTTPOutcome {

@@ -11,7 +11,7 @@ import OutpostWire
 /// the content type (`application/x-protobuf`) and a `content-encoding` user property (`gzip`); with MQTT 3.1.1,
 /// which has no properties, the convention is the config: consumers read the `[batch]` settings (protobuf + gzip
 /// unless changed) and the topic suffix.
-package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
+package struct MQTTUplink: WireCounting, UplinkKind, ReconnectNotifying {
     package static let kind = "mqtt"
     package let name: String
     /// OTLP requests; alert documents go to the alert publisher.
@@ -41,32 +41,44 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// A data point or log record that cannot fit the limit even alone is left out and reported (named, with its
     /// size and the limit); the rest of the batch goes as usual.
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    /// `deliver`, counting the PUBLISH and PUBACK bytes of every piece for byte budgets.
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard let topic = topic(for: batch.signal) else {
-            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is an alert document, not OTLP"), wireBytes: 0)
         }
         let limit = payloadLimit(topic: topic, batch: batch)
         let split: OTLPSplit
         do {
             split = try Self.pieces(of: batch, limit: limit, gzipLevel: gzipLevel)
         } catch {
-            return .rejected(reason: "cannot read the batch back to split it for the broker's packet limit: \(error)")
+            return CountedDelivery(.rejected(reason: "cannot read the batch back to split it for the broker's "
+                                                 + "packet limit: \(error)"), wireBytes: 0)
         }
+        var wireBytes = 0
         for piece in split.pieces {
             let properties = [("content-encoding", batch.contentEncoding.rawValue),
                               ("outpost-batch-id", piece.batchID)]
-            let outcome = await client.publish(topic: topic, payload: piece.bytes, contentType: batch.contentType,
-                                               userProperties: properties)
+            let (outcome, bytes) = await client.publishCounting(topic: topic, payload: piece.bytes,
+                                                                contentType: batch.contentType,
+                                                                userProperties: properties)
+            wireBytes += bytes
             switch outcome {
             case .acknowledged: continue
-            case .failed(let reason): return .retry(after: nil, reason: reason)
+            case .failed(let reason): return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: wireBytes)
             // The limit changed under us (a reconnect to a broker with a smaller one): split again next time.
-            case .refused(let reason): return .retry(after: nil, reason: reason)
+            case .refused(let reason): return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: wireBytes)
             }
         }
         guard let reason = split.droppedReason(limit: limit, what: "the broker's maximum packet size (less topic "
-                                                  + "and properties)") else { return .delivered }
-        return .partiallyDelivered(droppedItems: split.dropped.count,
-                                   droppedBytes: split.dropped.reduce(0) { $0 + $1.bytes }, reason: reason)
+                                                  + "and properties)") else {
+            return CountedDelivery(.delivered, wireBytes: wireBytes)
+        }
+        return CountedDelivery(.partiallyDelivered(droppedItems: split.dropped.count,
+                                                   droppedBytes: split.dropped.reduce(0) { $0 + $1.bytes },
+                                                   reason: reason), wireBytes: wireBytes)
     }
 
     private func topic(for signal: Signal) -> String? {
@@ -80,17 +92,16 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// The payloads to publish: the batch as spooled when it fits `limit`, else its pieces (`OTLPPayload.pieces`) in
     /// the batch's own encoding and compression, so that its content type and `content-encoding` describe every
     /// piece. Pieces are gzipped at `gzipLevel` (`[batch] gzip_level`) like the batches themselves; one spooled
-    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level.
+    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level; zstd pieces use zstd's default
+    /// level.
     static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> OTLPSplit {
         guard batch.payload.count > limit else {
             return OTLPSplit(pieces: [OTLPPiece(batchID: batch.id, bytes: batch.payload)])
         }
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
-        let level = switch batch.contentEncoding {
-        case .gzip: Gzip.level(whenCompressing: gzipLevel)
-        case .identity: Int32(0)
-        }
-        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level, batchID: batch.id)
+        return try OTLPPayload(batch).pieces(limit: limit, as: encoding,
+                                             compression: .matching(batch.contentEncoding, gzipLevel: gzipLevel),
+                                             batchID: batch.id)
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.

@@ -5,7 +5,7 @@ import SwiftProtobuf
 import Synchronization
 
 /// Delivers batches to an OTLP/HTTP receiver, answering exactly as the OTLP specification says.
-package struct OTLPHTTPUplink: Uplink {
+package struct OTLPHTTPUplink: WireCounting {
     package let configuration: OTLPHTTPUplinkConfiguration
     private let client: CurlHTTPClient
     /// Where warnings that do not fail a batch go (a 200 with `partial_success`, an unusable `Retry-After`).
@@ -26,32 +26,47 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    /// Sends the batch and counts the request's and the response's HTTP bytes (headers included) for budgets.
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard let url = url(for: batch.signal) else {
-            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is an alert document, not OTLP"), wireBytes: 0)
         }
         let body: [UInt8]
         do {
             body = try self.body(of: batch)
         } catch {
-            return .rejected(reason: "cannot re-encode batch \(batch.id): \(error)")
+            return CountedDelivery(.rejected(reason: "cannot re-encode batch \(batch.id): \(error)"), wireBytes: 0)
         }
         // Above a size the receiver refused before, split first; a single item is always tried as it is.
+        var wireBytes = 0
         if let limit = learnedLimit.value, body.count > limit, batch.items > 1, let payload = try? OTLPPayload(batch) {
-            return await deliverInParts(payload, batchID: batch.id, url: url, signal: batch.signal, size: body.count)
+            let result = await deliverInParts(payload, batchID: batch.id, url: url, signal: batch.signal,
+                                              size: body.count, wireBytes: &wireBytes)
+            return CountedDelivery(result, wireBytes: wireBytes)
         }
-        let outcome = await send(body, to: url)
+        let outcome = await send(body, to: url, wireBytes: &wireBytes)
         if case .response(413, _, _) = outcome, let payload = try? OTLPPayload(batch) {
             noteTooLarge(body.count)
-            return await deliverInParts(payload, batchID: batch.id, url: url, signal: batch.signal, size: body.count)
+            let result = await deliverInParts(payload, batchID: batch.id, url: url, signal: batch.signal,
+                                              size: body.count, wireBytes: &wireBytes)
+            return CountedDelivery(result, wireBytes: wireBytes)
         }
-        return classify(outcome, signal: batch.signal)
+        return CountedDelivery(classify(outcome, signal: batch.signal), wireBytes: wireBytes)
     }
 
-    private func send(_ body: [UInt8], to url: String) async -> HTTPOutcome {
+    /// Sends one request; `wireBytes` grows by its HTTP bytes both ways.
+    private func send(_ body: [UInt8], to url: String, wireBytes: inout Int) async -> HTTPOutcome {
         var headers = [("Content-Type", configuration.encoding.contentType)]
-        if configuration.gzipLevel > 0 { headers.append(("Content-Encoding", ContentEncoding.gzip.rawValue)) }
+        let encoding = configuration.compression.contentEncoding
+        if encoding != .identity { headers.append(("Content-Encoding", encoding.rawValue)) }
         headers += configuration.headers
-        return await client.send(HTTPRequest(url: url, headers: headers, body: body, timeout: configuration.timeout))
+        let (outcome, bytes) = await client.sendCounting(HTTPRequest(url: url, headers: headers, body: body,
+                                                                     timeout: configuration.timeout))
+        wireBytes += bytes
+        return outcome
     }
 
     // RFC 9110 §15.5.14: 413 Content Too Large. The receiver's limit (a Collector's `max_request_body_size`, a proxy's
@@ -59,12 +74,12 @@ package struct OTLPHTTPUplink: Uplink {
     // goes in pieces (each a complete request with `<batch id>#<first>-<end>` as its id, as over MQTT), a piece
     // refused again is halved again, and only a single data point or log record refused alone is left out (and
     // reported). Later batches larger than a refused size are split before they are sent.
-    private func deliverInParts(_ payload: OTLPPayload, batchID: String, url: String, signal: Signal, size: Int)
-        async -> DeliveryResult
+    private func deliverInParts(_ payload: OTLPPayload, batchID: String, url: String, signal: Signal, size: Int,
+                                wireBytes: inout Int) async -> DeliveryResult
     {
         var dropped: [OTLPDroppedItem] = []
         let result = await deliverHalves(of: payload, batchID: batchID, offset: 0, url: url, signal: signal,
-                                         refusedBytes: size, dropped: &dropped)
+                                         refusedBytes: size, dropped: &dropped, wireBytes: &wireBytes)
         guard result == .delivered, let first = dropped.first else { return result }
         let others = dropped.count > 1 ? " and \(dropped.count - 1) more" : ""
         return .partiallyDelivered(
@@ -75,7 +90,9 @@ package struct OTLPHTTPUplink: Uplink {
     }
 
     private func deliverHalves(of payload: OTLPPayload, batchID: String, offset: Int, url: String, signal: Signal,
-                               refusedBytes: Int, dropped: inout [OTLPDroppedItem]) async -> DeliveryResult {
+                               refusedBytes: Int, dropped: inout [OTLPDroppedItem], wireBytes: inout Int)
+        async -> DeliveryResult
+    {
         let count = payload.itemCount
         guard count > 1 else {
             dropped.append(OTLPDroppedItem(index: offset, what: payload.itemDescription, bytes: refusedBytes))
@@ -87,13 +104,13 @@ package struct OTLPHTTPUplink: Uplink {
             let body: [UInt8]
             do {
                 body = try part.labelled(batchID: id).encoded(as: configuration.encoding,
-                                                             gzipLevel: configuration.gzipLevel)
+                                                             compression: configuration.compression)
             } catch {
                 return .rejected(reason: "cannot encode a piece of batch \(batchID): \(error)")
             }
             var refused = half.count > 1 && body.count > (learnedLimit.value ?? .max)
             if !refused {
-                let outcome = await send(body, to: url)
+                let outcome = await send(body, to: url, wireBytes: &wireBytes)
                 if case .response(413, _, _) = outcome {
                     noteTooLarge(body.count)
                     refused = true
@@ -104,7 +121,8 @@ package struct OTLPHTTPUplink: Uplink {
             }
             if refused {
                 let result = await deliverHalves(of: part, batchID: batchID, offset: offset + half.lowerBound,
-                                                 url: url, signal: signal, refusedBytes: body.count, dropped: &dropped)
+                                                 url: url, signal: signal, refusedBytes: body.count, dropped: &dropped,
+                                                 wireBytes: &wireBytes)
                 guard result == .delivered else { return result }
             }
         }
@@ -132,11 +150,11 @@ package struct OTLPHTTPUplink: Uplink {
     /// The batch as this receiver is configured to take it: as spooled when the encoding and compression already
     /// match (the usual case, no work), else decoded once and encoded again.
     private func body(of batch: Batch) throws -> [UInt8] {
-        let compressed = configuration.gzipLevel > 0
-        if batch.format == configuration.encoding.format, (batch.contentEncoding == .gzip) == compressed {
+        let compression = configuration.compression
+        if batch.format == configuration.encoding.format, batch.contentEncoding == compression.contentEncoding {
             return batch.payload
         }
-        return try OTLPPayload(batch).encoded(as: configuration.encoding, gzipLevel: configuration.gzipLevel)
+        return try OTLPPayload(batch).encoded(as: configuration.encoding, compression: compression)
     }
 
     // OTLP/HTTP, "Failures" (opentelemetry-proto docs/specification.md, OTLP/HTTP Response):
@@ -256,7 +274,8 @@ extension OTLPHTTPUplink: UplinkKind {
 
     package static func read(_ reader: ConfigReader, context: UplinkContext) -> (any UplinkSettings)? {
         OTLPHTTPUplinkConfiguration.read(reader, environment: context.environment, batchEncoding: context.batchEncoding,
-                                         batchGzipLevel: context.batchGzipLevel, context: context.resolve)
+                                         batchGzipLevel: context.batchGzipLevel, batchZstdLevel: context.batchZstdLevel,
+                                         batchCompression: context.batchCompression, context: context.resolve)
     }
 }
 

@@ -23,7 +23,7 @@ package enum OTLPPayload: Sendable, Equatable {
     case metrics(MetricsRequest)
     case logs(LogsRequest)
 
-    /// Decodes `batch`: gunzips it when it is compressed, then reads protobuf or OTLP/JSON as its format says.
+    /// Decodes `batch`: decompresses it (gzip, zstd), then reads protobuf or OTLP/JSON as its format says.
     package init(_ batch: Batch) throws {
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
         let bytes = try batch.uncompressedPayload()
@@ -69,11 +69,16 @@ package enum OTLPPayload: Sendable, Equatable {
 
     /// The request as `encoding`, gzip-compressed at `gzipLevel` (1 fastest … 9 smallest; 0 leaves it uncompressed).
     package func encoded(as encoding: OTLPEncoding, gzipLevel: Int32) throws -> [UInt8] {
+        try encoded(as: encoding, compression: gzipLevel > 0 ? .gzip(level: gzipLevel) : .none)
+    }
+
+    /// The request as `encoding`, compressed as `compression` says.
+    package func encoded(as encoding: OTLPEncoding, compression: PayloadCompression) throws -> [UInt8] {
         let bytes = switch self {
         case .metrics(let request): try OTLPEncoder.serialize(request, as: encoding)
         case .logs(let request): try OTLPEncoder.serialize(request, as: encoding)
         }
-        return gzipLevel > 0 ? try Gzip.compress(bytes, level: gzipLevel) : bytes
+        return try compression.compress(bytes)
     }
 
     /// The request encoded (as `encoded(as:gzipLevel:)`) in pieces of at most `limit` bytes each, in order: halved by
@@ -87,16 +92,24 @@ package enum OTLPPayload: Sendable, Equatable {
     package func pieces(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String) throws
         -> OTLPSplit
     {
-        let bytes = try encoded(as: encoding, gzipLevel: gzipLevel)
+        try pieces(limit: limit, as: encoding, compression: gzipLevel > 0 ? .gzip(level: gzipLevel) : .none,
+                   batchID: batchID)
+    }
+
+    /// `pieces(limit:as:gzipLevel:batchID:)`, compressed as `compression` says.
+    package func pieces(limit: Int, as encoding: OTLPEncoding, compression: PayloadCompression, batchID: String)
+        throws -> OTLPSplit
+    {
+        let bytes = try encoded(as: encoding, compression: compression)
         if bytes.count <= limit { return OTLPSplit(pieces: [OTLPPiece(batchID: batchID, bytes: bytes)]) }
         var split = OTLPSplit()
-        try self.split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID, offset: 0,
+        try self.split(limit: limit, as: encoding, compression: compression, batchID: batchID, offset: 0,
                        bytes: bytes.count, into: &split)
         return split
     }
 
-    private func split(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String, offset: Int,
-                       bytes: Int, into split: inout OTLPSplit) throws {
+    private func split(limit: Int, as encoding: OTLPEncoding, compression: PayloadCompression, batchID: String,
+                       offset: Int, bytes: Int, into split: inout OTLPSplit) throws {
         let count = itemCount
         guard count > 1 else {
             split.dropped.append(OTLPDroppedItem(index: offset, what: itemDescription, bytes: bytes))
@@ -105,11 +118,11 @@ package enum OTLPPayload: Sendable, Equatable {
         for half in [0..<count / 2, count / 2..<count] {
             let part = items(half)
             let id = "\(batchID)#\(offset + half.lowerBound)-\(offset + half.upperBound)"
-            let encoded = try part.labelled(batchID: id).encoded(as: encoding, gzipLevel: gzipLevel)
+            let encoded = try part.labelled(batchID: id).encoded(as: encoding, compression: compression)
             if encoded.count <= limit {
                 split.pieces.append(OTLPPiece(batchID: id, bytes: encoded))
             } else {
-                try part.split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID,
+                try part.split(limit: limit, as: encoding, compression: compression, batchID: batchID,
                                offset: offset + half.lowerBound, bytes: encoded.count, into: &split)
             }
         }
@@ -198,12 +211,9 @@ package struct OTLPPiece: Sendable, Equatable {
 }
 
 extension Batch {
-    /// The payload as encoded, gunzipped when the batch is compressed.
-    package func uncompressedPayload() throws(GzipError) -> [UInt8] {
-        switch contentEncoding {
-        case .gzip: try Gzip.decompress(payload)
-        case .identity: payload
-        }
+    /// The payload as encoded, decompressed when the batch is compressed (gzip or zstd).
+    package func uncompressedPayload() throws -> [UInt8] {
+        try PayloadCompression.decompress(payload, from: contentEncoding)
     }
 }
 

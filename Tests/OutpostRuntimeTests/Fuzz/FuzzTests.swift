@@ -38,10 +38,16 @@ struct FuzzTests {
                 + "[[input.simulated]]\nname = \"x\"\n[[input.simulated.inject]]\nkind = \"spike\"\nat = \"1m\"\n",
             "[[input.exec]]\ncommand = [\"true\"]\nformat = \"json\"\nunits = { a = \"%\" }\nmax_series = 5\n",
             "[[input.replay]]\npath = \"r.csv\"\nspeed = 2\n[input.host]\ninterval = 1.5e0\nt = 1979-05-27T07:32:00Z\n",
+            "[report]\ndeadband = \"2%\"\n[[report.override]]\nseries = \"a.*\"\nmax_silence = \"15m\"\n"
+                + "[[uplink.otlp_http]]\nmonthly_bytes = \"100MB\"\nbilling_day = 31\n"
+                + "sync_windows = [\"22:00-06:00\"]\n"
+                + "alert_reserve = \"5%\"\nmetered = \"auto\"\naggregate = \"15m\"\ncompression = \"zstd\"\n"
+                + "[[input.simulated]]\nname = \"a.b\"\nreport = { deadband = 0.1 }\n",
         ] + regressions.filter { $0.count < 4096 }
         var fuzzer = MutationFuzzer(target: "toml", seeds: seeds, tokens: [
             "[", "{a=", "inf", "nan", "-inf", "1e300", "9223372036854775807", "-9223372036854775808", "\"",
             "\"\"\"", "'''", "\n", "a.b.c", "[[input.file]]", "\u{FEFF}", "${X}", "= ", "0x7fffffffffffffff", "\"9999d\"",
+            "\"24:00-00:00\"", "\"100%\"", "\"-1%\"",
         ])
         _ = fuzzer.run(executions: Self.executions) { bytes in
             (try? OutpostConfiguration.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.toml",
@@ -260,5 +266,48 @@ struct FuzzTests {
         _ = fuzzer.run(executions: Self.executions, check)
         #expect(server.requestCount > 0)
         #expect(answered > 0, "some mutations are still answers: the fuzzer reaches the decoder")
+    }
+
+    @Test("time zones: TZif files and POSIX TZ rules are read or refused, and every offset is one a clock can have")
+    func zones() throws {
+        var seeds = ["Europe/Berlin", "America/Sao_Paulo", "Australia/Lord_Howe", "UTC"].compactMap {
+            FileManager.default.contents(atPath: "/usr/share/zoneinfo/" + $0).map { Array($0) }
+        }
+        seeds += ["CET-1CEST,M3.5.0,M10.5.0/3", "<+1030>-10:30<+11>-11,M10.1.0,M4.1.0", "EST5EDT,J60/2,300/25"]
+            .map { Array($0.utf8) }
+        let instants: [Int64] = [-4_000_000_000, -1, 0, 1_774_746_000, 4_102_444_800, 9_000_000_000]
+        let check: ([UInt8]) -> Bool = { bytes in
+            let rules = TimeZoneRules.tzif(bytes, name: "fuzz")
+                ?? TimeZoneRules.posix(String(decoding: bytes.prefix(200), as: UTF8.self))
+            guard let rules else { return false }
+            for instant in instants {
+                let offset = rules.offset(at: instant)
+                if abs(offset) > 7 * 86_400 { Issue.record("offset \(offset) from \(bytes.prefix(60))") }
+                _ = LocalTime(unixNanos: instant * 1_000_000_000, zone: rules)
+            }
+            return true
+        }
+        for seed in seeds { #expect(check(seed)) }
+        var fuzzer = MutationFuzzer(target: "zones", byteSeeds: seeds, byteTokens: [
+            "TZif", "TZif2", "\u{0}\u{0}\u{0}\u{7F}", ",M13.5.0", "/-167", "/167", "J0", "<", ">", "\n", "-24",
+            "+25:61",
+        ].map { Array($0.utf8) })
+        _ = fuzzer.run(executions: Self.executions, check)
+    }
+
+    @Test("routing tables: a default route's interface, or none; never a trap")
+    func routes() throws {
+        let ipv4 = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+            + "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+            + "wwan0\t00000000\t0101A8C0\t0003\t0\t0\t700\t00000000\t0\t0\t0\n"
+        let ipv6 = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+            + "fe800000000000000000000000000001 00000400 00000002 00000000 00000003    wwan0\n"
+        var fuzzer = MutationFuzzer(target: "routes", seeds: [ipv4, ipv6], tokens: [
+            "\t", " ", "\n", "00000000", "FFFFFFFF", "-1", "99999999999999999999", "lo", "0200",
+        ])
+        _ = fuzzer.run(executions: Self.executions) { bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            return DefaultRoute.interface(ipv4: text, ipv6: text) != nil
+        }
     }
 }
