@@ -1,4 +1,6 @@
+import Foundation
 import OutpostCore
+import OutpostTestSupport
 import Testing
 @testable import OutpostInputs
 
@@ -53,15 +55,31 @@ struct ExecInputTests {
 
     @Test("a command that outlives its timeout is killed, with its children, and reported once")
     func timeout() async throws {
-        var exec = try execReader([("name", .string("slow")), ("command", .string("sleep 30 | cat; echo 1")),
+        // A sleep no other test runs, to find it in /proc: a command left running would also answer `1` in 30 s.
+        let marker = "30.\(Int.random(in: 100_000...999_999))"
+        var exec = try execReader([("name", .string("slow")), ("command", .string("sleep \(marker) | cat; echo 1")),
                                    ("timeout", .string("200ms"))])
-        let start = ContinuousClock.now
         let readings = await exec.read(now: 1)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(readings.samples.isEmpty, "the command was stopped before it could answer")
+        try await OutpostTestSupport.poll("the pipeline's sleep, a child of the command's shell, killed with it") {
+            !Self.processRunning(withArgument: marker)
+        }
         let event = try #require(readings.events.first)
         #expect(event.name == .sensorFault)
         #expect(event.message.contains("timed out"))
         #expect(await exec.read(now: 2).events.isEmpty, "the same failure is not repeated")
+    }
+
+    static func processRunning(withArgument argument: String) -> Bool {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return processes.contains { pid in
+            guard pid.allSatisfy(\.isNumber),
+                  let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?
+                .split(separator: ")").last?.split(separator: " ").first
+            return arguments.contains(argument) && state != "Z"
+        }
     }
 
     @Test("non-zero exit and a missing program are faults carrying the reason", arguments: [

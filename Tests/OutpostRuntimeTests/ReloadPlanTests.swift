@@ -50,6 +50,15 @@ struct ReloadPlanTests {
         #expect(added.pipelineRestart == ["the set of uplinks"])
     }
 
+    @Test("a budget, a sync window or report-on-change, which the spool and the batcher read once, restart the pipeline")
+    func holding() throws {
+        let budget = ReloadPlan(from: try parse(base),
+                                to: try parse(base.replacing("4318\"", with: "4318\"\ndaily_bytes = \"1MiB\"")))
+        #expect(budget.pipelineRestart == ["an uplink's budgets, sync windows, metered or aggregate"])
+        let report = ReloadPlan(from: try parse(base), to: try parse(base + "[report]\non_change = true\n"))
+        #expect(report.pipelineRestart == ["[report] or an input's report table"])
+    }
+
     @Test("[detect] changes reconfigure detection; [batch] and [spool] restart the pipeline and say why")
     func sections() throws {
         let detect = ReloadPlan(from: try parse(base), to: try parse(base + "[detect]\nsigma = 4.0\n"))

@@ -131,14 +131,22 @@ struct ReloadPlan: Sendable {
             ("[mqtt] topic_prefix", { $0.mqtt.topicPrefix }),
             ("the set of uplinks", { Runtime.uplinks(of: $0).map { "\($0.kind) \($0.name)" } }),
             // Read by the spool's policy and the batcher, which the pipeline builds once.
-            ("[report] or an input's report table", { ($0.report, $0.inputs.map(\.report)) }),
+            ("[report] or an input's report table", { configuration in
+                let tables = zip(inputKeys(configuration), configuration.inputs).compactMap { key, input in
+                    input.report.map { (key, $0) }
+                }
+                return (configuration.report, tables)
+            }),
             ("an uplink's budgets, sync windows, metered or aggregate", {
                 Runtime.uplinks(of: $0).map { ($0.name, $0.settings.delivery.holding, $0.settings.delivery.aggregate) }
             }),
         ]
-        return sections.compactMap { name, section in
+        let changed = sections.compactMap { name, section in
             SettingsFingerprint.of(section(old)) == SettingsFingerprint.of(section(new)) ? nil : name
         }
+        // A new or removed uplink already says why; its holding rules changing with it is no second reason.
+        guard changed.contains("the set of uplinks") else { return changed }
+        return changed.filter { !$0.hasPrefix("an uplink's budgets") }
     }
 }
 
