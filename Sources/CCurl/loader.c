@@ -95,3 +95,29 @@ CURLcode outpost_curl_set_callback(CURL *handle, CURLoption option, outpost_curl
 CURLcode outpost_curl_get_long(CURL *handle, CURLINFO info, long *value) {
     return curl.easy_getinfo(handle, info, value);
 }
+
+// Adds the HTTP bytes of each exchange to the counter: request headers and body out, response headers and body in,
+// as libcurl hands them to its debug callback (TLS and TCP framing are not seen here).
+static int count_wire_bytes(CURL *handle, curl_infotype type, char *data, size_t size, void *counter) {
+    (void)handle;
+    (void)data;
+    switch (type) {
+    case CURLINFO_HEADER_OUT:
+    case CURLINFO_DATA_OUT:
+    case CURLINFO_HEADER_IN:
+    case CURLINFO_DATA_IN:
+        *(long long *)counter += (long long)size;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+CURLcode outpost_curl_count_wire_bytes(CURL *handle, long long *counter) {
+    CURLcode code = curl.easy_setopt(handle, CURLOPT_DEBUGFUNCTION, count_wire_bytes);
+    if (code != CURLE_OK) return code;
+    code = curl.easy_setopt(handle, CURLOPT_DEBUGDATA, (void *)counter);
+    if (code != CURLE_OK) return code;
+    return curl.easy_setopt(handle, CURLOPT_VERBOSE, 1L);
+}

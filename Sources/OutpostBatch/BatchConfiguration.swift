@@ -18,10 +18,19 @@ package struct BatchConfiguration: Sendable {
     package var encoding = OTLPEncoding.protobuf
     /// `gzip_level`, default `6`: 1 (fastest) … 9 (smallest); 0 stores batches uncompressed.
     package var gzipLevel: Int32 = 6
+    /// `compression`, default `"gzip"`: `gzip`, `zstd` or `none` (the same as `gzip_level = 0`). Measured on our
+    /// batches (BENCHMARKS.md) before it was offered: zstd is not the default, because gzip is what every OTLP
+    /// receiver takes.
+    package var compression = "gzip"
+    /// `zstd_level`, default `3` (libzstd's own): 1 (fastest) … 19 (smallest), with `compression = "zstd"`.
+    package var zstdLevel: Int32 = Zstd.defaultLevel
 
     package init() {}
 
-    package var format: BatchFormat { BatchFormat(encoding: encoding, gzipLevel: gzipLevel, maxBytes: maxBytes) }
+    package var format: BatchFormat {
+        BatchFormat(encoding: encoding, gzipLevel: compression == "none" ? 0 : gzipLevel, maxBytes: maxBytes,
+                    zstdLevel: compression == "zstd" ? zstdLevel : nil)
+    }
 
     package static func read(_ reader: ConfigReader?) -> BatchConfiguration {
         var batch = BatchConfiguration()
@@ -33,6 +42,8 @@ package struct BatchConfiguration: Sendable {
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue), default: "protobuf")
         batch.encoding = OTLPEncoding(rawValue: encoding) ?? .protobuf
         batch.gzipLevel = Int32(reader.int("gzip_level", in: 0...9, default: Int(batch.gzipLevel)))
+        batch.compression = reader.choice("compression", ["gzip", "zstd", "none"], default: batch.compression)
+        batch.zstdLevel = Int32(reader.int("zstd_level", in: 1...19, default: Int(batch.zstdLevel)))
         if batch.maxBytes < 1024 { reader.invalid("max_bytes", "must be at least 1KiB, got \(batch.maxBytes) bytes") }
         reader.finish()
         return batch

@@ -48,12 +48,15 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
     /// Outpost's own metrics at a wall-clock time, sampled every `selfMetricsInterval` into the metrics lane.
     private let selfMetrics: @Sendable (Int64) -> [Sample]
     private let selfMetricsInterval: Duration
+    /// Report-on-change and per-uplink aggregation (`Reduction.none`: every sample to every uplink).
+    private let reduction: Reduction
 
     package init(configuration: BatchConfiguration, resource: Attributes, sink: Sink,
                  alertDocuments: AlertDocuments? = nil, selfMetricsInterval: Duration = .zero,
-                 selfMetrics: @escaping @Sendable (Int64) -> [Sample] = { _ in [] }, clock: C,
-                 wallClock: any WallClock, logger: Logger) {
+                 selfMetrics: @escaping @Sendable (Int64) -> [Sample] = { _ in [] }, reduction: Reduction = .none,
+                 clock: C, wallClock: any WallClock, logger: Logger) {
         self.alertDocuments = alertDocuments
+        self.reduction = reduction
         self.builder = BatchBuilder(encoder: OTLPEncoder(resource: resource), format: configuration.format)
         self.configuration = configuration
         self.sink = sink
@@ -75,6 +78,7 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
 
     package func run() async throws {
         var state = PendingBatches()
+        for interval in reduction.intervals { state.aggregates[interval] = AggregateStream(interval: interval) }
         let channel = self.channel, clock = self.clock, wallClock = self.wallClock, monotonic = self.monotonic
         // Ticks check batch ages: once a second, or more often when max_age is shorter.
         let tickInterval = min(.seconds(1), configuration.maxAge)
@@ -93,13 +97,16 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
             }
             group.cancelAll()
         }
+        // Intervals still open are sent as they are: their counts and sums are not lost with the process.
+        closeIntervals(&state, everything: true)
         await flush(&state, lanes: [.alerts, .events, .metrics], now: wallClock.nowNanos())
         logger.info("batcher stopped; pending batches handed to the spool")
     }
 
     private func handle(_ message: BatcherMessage, state: inout PendingBatches) async {
         switch message {
-        case .samples(let samples):
+        case .samples(let incoming):
+            let samples = reduce(incoming, state: &state)
             var rest = samples[...]
             while !rest.isEmpty {
                 rest = state.add(rest, at: monotonic.nowNanos())
@@ -116,6 +123,7 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
             }
         case .tick(let now, let monotonic):
             addSelfMetricsIfDue(&state, now: now, monotonic: monotonic)
+            closeIntervals(&state)
             let due = state.lanesOlderThan(UnixNanos.from(configuration.maxAge), now: monotonic)
             if !due.isEmpty { await flush(&state, lanes: due, now: now) }
         }
@@ -129,7 +137,12 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
                 case .metrics:
                     let samples = state.takeMetrics()
                     let starts = state.counterStarts
-                    batches += try builder.metricsBatches(samples, now: now) { starts[$0] ?? now }
+                    // Full resolution for the uplinks that do not aggregate now (nil: all; empty: none).
+                    let full = reduction.fullResolutionUplinks()
+                    if full?.isEmpty != true {
+                        batches += try builder.metricsBatches(samples, now: now, uplinks: full) { starts[$0] ?? now }
+                    }
+                    batches += try aggregateBatches(&state, now: now)
                 case .events:
                     batches += try builder.logsBatches(state.takeEvents(lane), lane: lane, now: now)
                 case .alerts:
@@ -166,7 +179,66 @@ package final class BatcherService<Sink: BatchSink, C: Clock<Duration>>: Service
         guard interval > 0, state.lastSelfMetrics.map({ monotonic - $0 >= interval }) ?? true else { return }
         state.lastSelfMetrics = monotonic
         // Outpost's own counters only grow while it runs, so they never reset mid-batch and `add` takes them all.
-        _ = state.add(selfMetrics(now)[...], at: monotonic)
+        let samples = selfMetrics(now)
+        _ = state.add(samples[...], at: monotonic)
+        // Aggregating uplinks get them as they are: one point each per self-metrics interval already.
+        for interval in state.aggregates.keys {
+            for sample in samples { state.aggregates[interval]?.append(.sample(sample), at: monotonic) }
+        }
+    }
+
+    // MARK: report-on-change and aggregation
+
+    /// Feeds every sample to the aggregation intervals, and returns those report-on-change lets through for
+    /// full resolution. Detection has already seen them all.
+    private func reduce(_ samples: [Sample], state: inout PendingBatches) -> [Sample] {
+        let monotonic = self.monotonic.nowNanos()
+        if !state.aggregates.isEmpty {
+            for interval in Array(state.aggregates.keys) {
+                guard var stream = state.aggregates.removeValue(forKey: interval) else { continue }
+                for sample in samples {
+                    let closed = stream.aggregator.add(sample, at: monotonic)
+                    if !closed.isEmpty { stream.take(closed, rule: { state.rule(for: $0, reduction) }, at: monotonic) }
+                }
+                state.aggregates[interval] = stream
+            }
+        }
+        guard reduction.reportsOnChange else { return samples }
+        return samples.filter { sample in
+            guard let rule = state.rule(for: sample.series, reduction) else { return true }
+            return state.changes.admit(sample.series, values: [sample.value], time: sample.time, rule: rule)
+        }
+    }
+
+    /// Closes the intervals that ended a grace period ago (all of them at stop), and, about every ten minutes, forgets
+    /// series silent for a day (both on the samples' own clock).
+    private func closeIntervals(_ state: inout PendingBatches, everything: Bool = false) {
+        let monotonic = self.monotonic.nowNanos()
+        for interval in Array(state.aggregates.keys) {
+            guard var stream = state.aggregates.removeValue(forKey: interval) else { continue }
+            let closed = stream.aggregator.close(at: monotonic, everything: everything)
+            stream.take(closed, rule: { state.rule(for: $0, reduction) }, at: monotonic)
+            state.aggregates[interval] = stream
+        }
+        let day = UnixNanos.from(.seconds(86_400))
+        guard state.lastForget.map({ monotonic - $0 >= UnixNanos.from(.seconds(600)) }) ?? true else { return }
+        state.lastForget = monotonic
+        state.changes.forget(olderThan: day)
+        for interval in Array(state.aggregates.keys) { state.aggregates[interval]?.aggregator.forget(olderThan: day) }
+        state.rules = [:]
+    }
+
+    /// Each interval's waiting points, as batches for the uplinks that aggregate at it now (none: dropped; their
+    /// counts carry on in the cumulative sums).
+    private func aggregateBatches(_ state: inout PendingBatches, now: Int64) throws -> [Batch] {
+        var batches: [Batch] = []
+        for interval in state.aggregates.keys.sorted() {
+            guard let points = state.aggregates[interval]?.takePending(), !points.isEmpty else { continue }
+            let uplinks = reduction.aggregateUplinks(interval)
+            guard !uplinks.isEmpty else { continue }
+            batches += try builder.aggregateBatches(points, now: now, uplinks: uplinks)
+        }
+        return batches
     }
 }
 
@@ -179,6 +251,13 @@ package struct PendingBatches {
     package var firstMetric: Int64?
     package var firstEvent: Int64?
     package var lastSelfMetrics: Int64?
+    /// Per aggregation interval: its aggregator and waiting points.
+    var aggregates: [Duration: AggregateStream] = [:]
+    /// What report-on-change last sent of each series at full resolution.
+    var changes = ChangeFilter()
+    /// Each series' report-on-change rule, resolved once (nil inside: every sample goes).
+    var rules: [Series: ChangeRule?] = [:]
+    var lastForget: Int64?
     /// The start of each counter series' cumulative sum: when it was first seen, or just after the last point
     /// before its latest reset.
     package var counterStarts: [Series: Int64] = [:]
@@ -232,8 +311,20 @@ package struct PendingBatches {
     package func lanesOlderThan(_ age: Int64, now: Int64) -> [Lane] {
         var lanes: [Lane] = []
         if let firstEvent, now - firstEvent >= age { lanes.append(.events) }
-        if let firstMetric, now - firstMetric >= age { lanes.append(.metrics) }
+        let firstAggregate = aggregates.values.compactMap(\.first).min()
+        if let first = [firstMetric, firstAggregate].compactMap({ $0 }).min(), now - first >= age {
+            lanes.append(.metrics)
+        }
         return lanes
+    }
+
+    /// The report-on-change rule of `series`, looked up once.
+    mutating func rule(for series: Series, _ reduction: Reduction) -> ChangeRule? {
+        guard reduction.reportsOnChange else { return nil }
+        if let known = rules[series] { return known }
+        let rule = reduction.rule(series)
+        rules[series] = rule
+        return rule
     }
 
     package mutating func takeMetrics() -> [Sample] {

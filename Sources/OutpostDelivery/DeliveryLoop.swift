@@ -10,8 +10,14 @@ package struct DeliverySettings: Sendable, Equatable {
     package var drainRate = 5.0
     /// Batches younger than this are live and go before the backlog. Default 1 min.
     package var liveWindow: Duration = .seconds(60)
-    /// With nothing to send, look again after this long even without a wake-up. Default 30 s.
+    /// With nothing to send, look again after this long even without a wake-up. Default 30 s: also how late a sync
+    /// window's opening or a budget's renewal is noticed at most.
     package var idleRecheck: Duration = .seconds(30)
+    /// What is held back while the link is metered: budgets, sync windows, drain order (the spool applies it).
+    package var holding = UplinkHolding()
+    /// `aggregate`, default none: while the link is metered, metrics go as one summary per series and interval (the
+    /// batcher makes them); alerts and detection keep every sample.
+    package var aggregate: Duration?
 
     package init() {}
 }
@@ -29,8 +35,15 @@ package struct UplinkStatus: Sendable, Equatable {
     package var deliveredBatches = 0
     package var deliveredItems = 0
     package var deliveredBytes = 0
+    /// Bytes on the wire for every attempt, delivered or not (both directions; see `WireCounting`).
+    package var wireBytes = 0
     package var rejectedBatches = 0
+    /// Items left out of delivered batches because the receiver can never take them.
+    package var droppedItems = 0
     package var retries = 0
+    /// From each delivered batch's creation to its delivery, summed, in seconds: with `deliveredBatches`, the
+    /// mean delivery latency (a Prometheus summary's `_sum` and `_count`).
+    package var deliveryLatencySum = 0.0
 
     package init(name: String, kind: String, endpoint: String) {
         self.name = name
@@ -43,6 +56,8 @@ package struct UplinkStatus: Sendable, Equatable {
 package enum DeliveryReport: Sendable {
     case transition(UplinkConnectionState.Transition)
     case rejected(batch: Batch, reason: String)
+    /// Items of a delivered batch left out for good (each larger than the receiver takes).
+    case droppedItems(batch: Batch, items: Int, bytes: Int, reason: String)
 }
 
 /// Drains the spool through one uplink: the one place where retries, backoff, pacing and drops live.
@@ -153,13 +168,22 @@ package final class DeliveryLoop: Sendable {
             lastSettled = nil
             if next.batch.lane != .alerts, next.batch.created < liveSince { bucket.take(now: now) }
             connection.attempting(now: now)
-            let result = await loop.uplink.deliver(next.batch)
+            let attempt = await loop.uplink.deliverCountingBytes(next.batch)
+            await loop.charge(attempt.wireBytes)
+            let result = attempt.result
             let settled = await loop.settle(next, result: result, connection: &connection, reports: &reports,
                                             now: monotonic.nowNanos(), random: random.unit())
             if let settled {
                 if settled.recorded { lastSettled = settled.settlement } else { unsettled = settled.settlement }
             }
         }
+    }
+
+    /// Counts what an attempt put on the wire, for the status and the uplink's budgets.
+    private func charge(_ bytes: Int) async {
+        guard bytes > 0 else { return }
+        status.withLock { $0.wireBytes += bytes }
+        await queue.spent(bytes, by: uplink.name, now: wallClock.nowNanos())
     }
 
     /// Acts on what the uplink said about `spooled`. When the batch is to leave the spool, returns that outcome and
@@ -170,8 +194,12 @@ package final class DeliveryLoop: Sendable {
     {
         var settlement: Settlement?
         switch result {
-        case .delivered:
+        case .delivered, .partiallyDelivered:
             settlement = Settlement(sequence: spooled.sequence, outcome: .delivered)
+            if case .partiallyDelivered(let items, let bytes, let reason) = result {
+                report(.droppedItems(batch: spooled.batch, items: items, bytes: bytes, reason: reason))
+                status.withLock { $0.droppedItems += items }
+            }
             if let change = connection.delivered(), let transition = reports.changed(change, now: now) {
                 report(.transition(transition))
             }
@@ -181,6 +209,7 @@ package final class DeliveryLoop: Sendable {
                 status.deliveredItems += spooled.batch.items
                 status.deliveredBytes += spooled.batch.payload.count
                 status.lastDelivery = wallNow
+                status.deliveryLatencySum += UnixNanos.seconds(max(0, wallNow - spooled.batch.created))
             }
         case .retry(let after, let reason):
             let (nextAttempt, transition) = connection.failed(reason: reason, retryAfter: after, now: now,

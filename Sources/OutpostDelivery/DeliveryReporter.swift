@@ -31,6 +31,8 @@ package final class DeliveryReporter: Service, Sendable {
             reportTransition(transition, uplink: uplink, endpoint: endpoint)
         case .rejected(let batch, let reason):
             reportRejection(batch, uplink: uplink, reason: reason)
+        case .droppedItems(let batch, let items, let bytes, let reason):
+            reportDroppedItems(batch, items: items, bytes: bytes, uplink: uplink, reason: reason)
         }
     }
 
@@ -66,6 +68,20 @@ package final class DeliveryReporter: Service, Sendable {
                        + reason + "; further refusals are counted and reported at most once a minute",
                    attributes: DropReports.attributes(uplink: uplink, lane: batch.lane, batches: 1, items: batch.items,
                                                       bytes: batch.payload.count, reason: reason)))
+    }
+
+    /// Items of a delivered batch the receiver can never take: the same rate limit as refused batches, counted as
+    /// items (no batch was lost).
+    private func reportDroppedItems(_ batch: Batch, items: Int, bytes: Int, uplink: String, reason: String) {
+        let first = drops.withLock {
+            $0.admit(uplink: uplink, lane: batch.lane, batches: 0, items: items, bytes: bytes, reason: reason)
+        }
+        guard first else { return }
+        send(Event(name: .spoolDropped, severity: .warn, time: now, series: nil,
+                   message: "\(uplink) dropped \(items) item(s) of \(batch.lane) batch \(batch.id) for good: " + reason
+                       + "; further drops are counted and reported at most once a minute",
+                   attributes: DropReports.attributes(uplink: uplink, lane: batch.lane, batches: 0, items: items,
+                                                      bytes: bytes, reason: reason)))
     }
 
     private func reportTransition(_ transition: UplinkConnectionState.Transition, uplink: String, endpoint: String) {

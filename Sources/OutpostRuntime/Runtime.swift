@@ -23,8 +23,14 @@ public struct Runtime: Sendable {
     private let clock: any Clock<Duration>
     private let wallClock: any WallClock
     private let extraOutputs: [any EventOutput]
-    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us.
+    /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us; `TZ`.
     private let environment: [String: String]
+    /// Where `metered = "auto"` reads the routing table.
+    var meteredLinkProbe = MeteredLinkProbe()
+    /// Where a reload sets `[log] level`, when the program's log handlers read it.
+    package var logLevel: LogLevelControl?
+    /// The file SIGHUP reads again; default: the file the configuration came from (none for the built-in demo).
+    package var configurationFile: ConfigurationFile?
 
     package init(configuration: OutpostConfiguration, clock: any Clock<Duration> = ContinuousClock(),
                 wallClock: any WallClock = SystemWallClock(), environment: [String: String] = [:]) {
@@ -47,25 +53,28 @@ public struct Runtime: Sendable {
         self.environment = environment
     }
 
-    /// Runs until a shutdown signal.
+    /// Runs until a shutdown signal (SIGTERM, SIGINT); SIGHUP reloads the configuration file it came from.
     public func run(logger: Logger) async throws {
-        let group = ServiceGroup(configuration: try await groupConfiguration(logger: logger))
+        let file = configurationFile ?? (configuration.origin == BuiltInConfiguration.origin
+            ? nil : ConfigurationFile(path: configuration.origin, environment: environment))
+        let group = ServiceGroup(configuration: try await groupConfiguration(logger: logger, configurationFile: file))
         try await group.run()
     }
 
-    private var alertTopic: AlertTopic {
-        AlertTopic(template: configuration.alerts.mqttTopic, prefix: configuration.mqtt.topicPrefix,
-                   gateway: configuration.gateway.id)
-    }
-
     /// Every uplink: the configured ones, then the alert publisher when `[alerts] mqtt_broker` names a broker.
-    func allUplinks() throws -> [ConfiguredUplink] {
+    static func uplinks(of configuration: OutpostConfiguration) -> [ConfiguredUplink] {
         var uplinks = configuration.uplinks
         if let name = configuration.alerts.mqttBroker, let broker = configuration.mqtt.brokers[name] {
             uplinks.append(ConfiguredUplink(kind: MQTTAlertPublisherSettings.kind,
                                             settings: MQTTAlertPublisherSettings(broker: name, settings: broker)))
         }
-        // The configuration refuses a repeated name with its line; this guards one assembled another way.
+        return uplinks
+    }
+
+    /// `uplinks(of:)`, refusing a repeated name: the configuration refuses one with its line; this guards one
+    /// assembled another way.
+    static func checkedUplinks(of configuration: OutpostConfiguration) throws -> [ConfiguredUplink] {
+        let uplinks = uplinks(of: configuration)
         let names = uplinks.map(\.name)
         if let repeated = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
             throw StartupError("two uplinks are named `\(repeated)`; the spool keys deliveries by name")
@@ -73,161 +82,106 @@ public struct Runtime: Sendable {
         return uplinks
     }
 
+    func allUplinks() throws -> [ConfiguredUplink] {
+        try Self.checkedUplinks(of: configuration)
+    }
+
     /// What the spool routes by: each uplink's name and the signals its kind accepts.
     static func spoolDestinations(_ uplinks: [ConfiguredUplink]) -> [SpoolDestination] {
         uplinks.map { SpoolDestination(uplink: $0.name, accepts: $0.settings.accepts) }
     }
 
-    /// The live uplinks, built from their settings now that the runtime starts (libcurl and libmosquitto clients).
-    private func makeUplinks(_ uplinks: [ConfiguredUplink], mqtt: MQTTConnections, logger: Logger) throws
-        -> [any Uplink]
+    /// The runtime's services: the supervisor, which runs the pipeline and reloads it, and systemd's notifier. The
+    /// first pipeline is built here, so what stops the start (a spool or status file refused) throws here.
+    func groupConfiguration(logger: Logger, configurationFile: ConfigurationFile? = nil)
+        async throws -> ServiceGroupConfiguration
     {
-        let resources = UplinkResources(mqtt: mqtt, warn: { logger.warning("\($0)") })
-        return try uplinks.map { try $0.settings.makeUplink(resources) }
-    }
-
-    /// The services, listed sinks first: ServiceGroup shuts down in reverse order, so the inputs stop first,
-    /// detection drains what they sent, the event router what detection sent, the batcher flushes into the spool,
-    /// then the uplinks stop (whatever they did not deliver stays in the spool for the next start) and the status
-    /// file is written a last time.
-    ///
-    /// Each stage gets the next one's door; the runtime only builds and connects them:
-    /// inputs ─► detection ─► batcher ─► spool ─► delivery loops ─► uplinks, every event through the router.
-    func groupConfiguration(logger: Logger) async throws -> ServiceGroupConfiguration {
-        let counters = PipelineCounters(inputCount: configuration.inputs.count, startedAt: wallClock.nowNanos())
-        // First: building the inputs creates the MQTT clients they use, which the broker services then start.
-        // One client per broker, made here (never while the config is read) and shared by whatever uses it.
-        let mqtt = MQTTConnections(brokers: configuration.mqtt.brokers, statusTopic: configuration.mqttStatusTopic)
-        let inputs = makeInputs(mqtt: mqtt, logger: logger)
-        let allUplinks = try self.allUplinks()
-        let liveUplinks = try makeUplinks(allUplinks, mqtt: mqtt, logger: logger)
-        // One service per broker in use: it connects, announces `online`, and disconnects last.
-        let brokers = mqtt.created.map { name, client in
-            MQTTBrokerService(name: name, client: client, statusTopic: mqtt.statusTopic,
-                              logger: logger)
-        }
-        try StatusFileGuard.check(configuration.status.path)
-        let eventClock: any WallClock = configuration.sampleClock ?? wallClock
-        let router = EventRouter(minSeverity: configuration.alerts.minSeverity,
-                                 sendResolved: configuration.alerts.sendResolved, outputs: outputs(logger: logger),
-                                 counters: counters, provisionalClock: configuration.sampleClock,
-                                 clock: clock, logger: logger)
-        let spool = try await SpoolService.open(configuration.spool, destinations: Self.spoolDestinations(allUplinks),
-                                                events: router, counters: counters, clock: clock,
-                                                wallClock: wallClock, eventClock: eventClock, logger: logger)
-        // Alert documents are made only when an uplink accepts them.
-        let alertDocuments = allUplinks.contains { $0.settings.accepts.contains(.alert) }
-        let batcher = makeBatcher(sink: spool, alerts: alertDocuments, counters: counters, clock: clock, logger: logger)
-        router.connect(to: batcher)
-        let reporter = DeliveryReporter(events: router, eventClock: eventClock, clock: clock)
-        let uplinks = zip(allUplinks, liveUplinks).map { configured, uplink in
-            let name = configured.name, endpoint = configured.endpoint
-            let loop = DeliveryLoop(
-                uplink: uplink, endpoint: endpoint, kind: configured.kind, queue: spool,
-                signal: spool.wakeSignals[name] ?? WakeSignal(), settings: configured.settings.delivery, clock: clock,
-                wallClock: wallClock
-            ) { report in
-                reporter.report(report, uplink: name, endpoint: endpoint)
-            }
-            return UplinkService(loop: loop, configured: configured, logger: logger)
-        }
-        let status = StatusService(configuration: configuration, counters: counters, spool: spool,
-                                   uplinks: uplinks.map(\.loop), clock: clock, wallClock: wallClock, logger: logger)
-        let detection = DetectionService(settings: detectionSettings, samples: batcher, events: router,
-                                          counters: counters, clock: clock, wallClock: wallClock, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: status)]
-        services += brokers.map { .init(service: $0) }
-        // Only delivery loops report to it: without uplinks it would only wake every 5 s for nothing.
-        if !uplinks.isEmpty { services.append(.init(service: reporter)) }
-        services += uplinks.map { .init(service: $0) }
-        services += [.init(service: spool), .init(service: batcher), .init(service: router),
-                     .init(service: detection)]
-        services += inputServices(inputs, detection: detection, logger: logger)
+        warnAboutSharedIdentity(logger: logger)
+        let memory = RuntimeMemory(startedAt: wallClock.nowNanos())
+        let supervisor = try await RuntimeSupervisor.start(configuration, file: configurationFile, memory: memory,
+                                                           context: context(logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: supervisor)]
         // Last, so READY=1 goes out once every other service has started.
         if let notifier = SystemdNotifier(environment: environment) {
-            services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: counters, clock: clock,
-                                                                logger: logger)))
+            services.append(.init(service: SystemdNotifyService(notifier: notifier, counters: memory.counters,
+                                                                clock: clock, logger: logger)))
         }
         var group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                               cancellationSignals: [], logger: logger)
-        group.maximumGracefulShutdownDuration = .seconds(20)
+        group.maximumGracefulShutdownDuration = .seconds(25)
         return group
     }
 
-    private func outputs(logger: Logger) -> [any EventOutput] {
-        var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
-        if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
-        return outputs
-    }
+    /// What every pipeline is built with, whatever its configuration.
+    struct Context: Sendable {
+        let clock: any Clock<Duration>
+        let wallClock: any WallClock
+        let extraOutputs: [any EventOutput]
+        let logger: Logger
+        let logLevel: LogLevelControl?
+        /// The process environment, for `${VAR}` in a configuration a reload reads, and `TZ` for sync windows.
+        let environment: [String: String]
+        let meteredLinkProbe: MeteredLinkProbe
 
-    private var detectionSettings: DetectionServiceSettings {
-        DetectionServiceSettings(detection: configuration.detection, sources: configuration.inputs.map(\.source),
-                                 inputNames: configuration.inputs.map { "\($0.kind) \($0.settings.name)" },
-                                 problemInterval: configuration.log.problemInterval,
-                                 readingsInterval: configuration.log.readingsInterval)
-    }
-
-    /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
-    private func makeBatcher<C: Clock<Duration>>(sink: SpoolService, alerts: Bool, counters: PipelineCounters,
-                                                  clock: C, logger: Logger) -> any BatcherStage {
-        BatcherService(configuration: configuration.batch, resource: configuration.resource, sink: sink,
-                       alertDocuments: alerts ? AlertDocuments(topic: alertTopic, gateway: configuration.gateway.id) : nil,
-                       selfMetricsInterval: configuration.status.selfMetricsInterval,
-                       selfMetrics: { now in
-                           SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 },
-                                               now: now)
-                       },
-                       clock: clock, wallClock: wallClock, logger: logger)
-    }
-
-    /// The live inputs, built from their settings now that the runtime starts (clients, reader state); one that
-    /// cannot be built is logged and left out, the others run.
-    private func makeInputs(mqtt: MQTTConnections, logger: Logger) -> [(any Input)?] {
-        let resources = InputResources(clock: clock, wallClock: configuration.sampleClock ?? wallClock,
-                                       mqtt: mqtt)
-        return configuration.inputs.map { configured in
-            do {
-                return try configured.settings.makeInput(resources)
-            } catch {
-                logger.error("input not started: \(configured.kind) \(configured.settings.name): \(error)")
-                return nil
-            }
+        func outputs(_ configuration: OutpostConfiguration) -> [any EventOutput] {
+            var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
+            if configuration.alerts.stdout { outputs.append(StdoutAlertOutput(gateway: configuration.gateway.id)) }
+            return outputs
         }
-    }
 
-    private func inputServices(_ inputs: [(any Input)?], detection: DetectionService, logger: Logger)
-        -> [ServiceGroupConfiguration.ServiceConfiguration]
-    {
-        if let sampleClock = configuration.sampleClock, sampleClock.kernelSynchronised == false,
-            sampleClock.doubt == nil
+        func uplinkResources(_ mqtt: MQTTConnections) -> UplinkResources {
+            UplinkResources(mqtt: mqtt, warn: { [logger] in logger.warning("\($0)") })
+        }
+
+        func inputResources(_ configuration: OutpostConfiguration, mqtt: MQTTConnections) -> InputResources {
+            InputResources(clock: clock, wallClock: configuration.sampleClock ?? wallClock, mqtt: mqtt)
+        }
+
+        /// `uplinks` gives the running delivery loops, whose states the self-metrics report.
+        func makeBatcher(_ configuration: OutpostConfiguration, sink: SpoolService, alerts: Bool,
+                         counters: PipelineCounters, reduction: Reduction,
+                         uplinks: @escaping @Sendable () -> [DeliveryLoop]) -> any BatcherStage {
+            makeBatcher(configuration, sink: sink, alerts: alerts, counters: counters, reduction: reduction,
+                        uplinks: uplinks, clock: clock)
+        }
+
+        /// Opens the existential clock, so the batcher is specialised for the concrete clock and spool.
+        private func makeBatcher<C: Clock<Duration>>(_ configuration: OutpostConfiguration, sink: SpoolService,
+                                                      alerts: Bool, counters: PipelineCounters, reduction: Reduction,
+                                                      uplinks: @escaping @Sendable () -> [DeliveryLoop], clock: C)
+            -> any BatcherStage
         {
-            logger.info("the kernel reports the clock unsynchronised (adjtimex); no NTP daemon disciplines it")
+            let topic = AlertTopic(template: configuration.alerts.mqttTopic, prefix: configuration.mqtt.topicPrefix,
+                                   gateway: configuration.gateway.id)
+            return BatcherService(
+                configuration: configuration.batch, resource: configuration.resource, sink: sink,
+                alertDocuments: alerts ? AlertDocuments(topic: topic, gateway: configuration.gateway.id) : nil,
+                selfMetricsInterval: configuration.status.selfMetricsInterval,
+                selfMetrics: { now in
+                    SelfMetrics.samples(counters: counters.snapshot, spool: sink.statistics.withLock { $0 },
+                                        uplinks: uplinks().map { loop in
+                                            (loop.status.withLock { $0 },
+                                             sink.allowances.status(for: loop.uplink.name, now: now))
+                                        }, now: now)
+                },
+                reduction: reduction, clock: clock, wallClock: wallClock, logger: logger)
         }
-        let gate = configuration.sampleClock.map {
-            SampleGate(clock: $0, inputCount: configuration.inputs.count, logger: logger)
-        }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        var groups: [Duration: [PollGroup.Member]] = [:]
-        for (index, input) in zip(configuration.inputs.indices, inputs) {
-            guard let input else { continue }
-            let label = "\(configuration.inputs[index].kind) \(configuration.inputs[index].settings.name)"
-            // Polled inputs of one interval share a tick; the others (MQTT, replay) run as their own service.
-            if let polled = input as? any Pollable {
-                groups[polled.pollInterval, default: []].append(
-                    PollGroup.Member(input: index, label: label, poller: polled.makePoller()))
-                continue
-            }
-            let service = InputService(input: input, label: label,
-                                       sink: GatedSink(index: index, next: detection.door(forInput: index), gate: gate),
-                                       logger: logger)
-            services.append(.init(service: service, successTerminationBehavior: .ignore,
-                                  failureTerminationBehavior: .ignore))
-        }
-        for (interval, members) in groups.sorted(by: { $0.key < $1.key }) {
-            let group = PollGroup(interval: interval, members: members, sink: detection.batchDoor, gate: gate,
-                                  clock: clock, wallClock: configuration.sampleClock ?? wallClock, logger: logger)
-            services.append(.init(service: group, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore))
-        }
-        return services
+    }
+
+    /// A gateway id left at an image's default host name (`raspberrypi`) is probably shared by other gateways of the
+    /// fleet: their status topics, alert topics and batches would mix. The MQTT client id carries the machine's own
+    /// id, so their sessions stay apart, but the data cannot.
+    private func warnAboutSharedIdentity(logger: Logger) {
+        guard MachineIdentity.defaultHostNames.contains(configuration.gateway.id.lowercased()) else { return }
+        logger.warning("""
+            [gateway] id is `\(configuration.gateway.id)`, the host name fresh images ship with: gateways cloned \
+            from one SD card share it, and their topics, status and batches mix. Set [gateway] id (or the host name) \
+            per gateway.
+            """)
+    }
+
+    private func context(logger: Logger) -> Context {
+        Context(clock: clock, wallClock: wallClock, extraOutputs: extraOutputs, logger: logger, logLevel: logLevel,
+                environment: environment, meteredLinkProbe: meteredLinkProbe)
     }
 }

@@ -53,10 +53,11 @@ func writeAll(_ text: String, to descriptor: Int32) {
     }
 }
 
-func loadConfiguration(_ path: String?) throws -> OutpostConfiguration {
+func loadConfiguration(_ path: String?, requireInputs: Bool = true) throws -> OutpostConfiguration {
     do {
         if let path {
-            return try OutpostConfiguration.load(path: path, environment: environment())
+            return try OutpostConfiguration.load(path: path, environment: environment(), sampleClock: SyncAwareWallClock(),
+                                                 requireInputs: requireInputs)
         }
         return try OutpostConfiguration.parse(BuiltInConfiguration.text, file: BuiltInConfiguration.origin,
                                               environment: environment())
@@ -66,14 +67,43 @@ func loadConfiguration(_ path: String?) throws -> OutpostConfiguration {
     }
 }
 
-/// Plain timestamped lines on a terminal; journald's format under systemd (see `JournalLogHandler`).
-func bootstrapLogging(level: String) {
+/// Plain timestamped lines on a terminal; journald's format under systemd (see `JournalLogHandler`). The level is
+/// read from `control` for every line, so a reload's `[log] level` takes effect at once.
+func bootstrapLogging(level: String) -> LogLevelControl {
     let toJournal = environment()["JOURNAL_STREAM"] != nil
+    let control = LogLevelControl(Logger.Level(rawValue: level) ?? .info)
     LoggingSystem.bootstrap { label in
-        var handler: any LogHandler = toJournal
+        let handler: any LogHandler = toJournal
             ? JournalLogHandler() : StreamLogHandler.standardError(label: label)
-        handler.logLevel = Logger.Level(rawValue: level) ?? .info
-        return handler
+        return ReloadableLevelLogHandler(wrapped: handler, control: control)
+    }
+    return control
+}
+
+/// A log handler whose level follows `LogLevelControl`.
+struct ReloadableLevelLogHandler: LogHandler {
+    var wrapped: any LogHandler
+    let control: LogLevelControl
+
+    var logLevel: Logger.Level {
+        get { control.current }
+        set { wrapped.logLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { wrapped.metadata }
+        set { wrapped.metadata = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { wrapped[metadataKey: key] }
+        set { wrapped[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var handler = wrapped
+        handler.logLevel = .trace
+        handler.log(event: event)
     }
 }
 
@@ -89,9 +119,14 @@ extension OutpostCommand {
         var logLevel: String?
 
         func run() async throws {
-            let configuration = try loadConfiguration(config)
-            bootstrapLogging(level: logLevel ?? configuration.log.level)
+            // At once: SIGHUP's default action ends the process, and a reload is trapped only once the runtime
+            // starts. One that arrives before is ignored (the file is being read now anyway).
+            signal(SIGHUP, SIG_IGN)
+            let local = try loadConfiguration(config)
+            let (configuration, note) = OutpostConfiguration.effective(local: local, environment: environment())
+            let levelControl = bootstrapLogging(level: logLevel ?? configuration.log.level)
             let logger = Logger(label: "outpost")
+            if let note { logger.notice("\(note)") }
             if config == nil {
                 logger.notice("""
                     no --config given: running the built-in default (simulated greenhouse sensors with injected \
@@ -103,7 +138,10 @@ extension OutpostCommand {
                         metadata: ["gateway": "\(configuration.gateway.id)", "inputs": "\(configuration.inputs.count)",
                                    "config": "\(configuration.origin)"])
             do {
-                try await Runtime(configuration: configuration, environment: environment()).run(logger: logger)
+                var runtime = Runtime(configuration: configuration, environment: environment())
+                runtime.logLevel = levelControl
+                runtime.configurationFile = config.map { ConfigurationFile(path: $0, environment: environment()) }
+                try await runtime.run(logger: logger)
             } catch let error as StartupError {
                 // Something on the gateway the operator must fix: exit 78 so systemd does not restart in a loop.
                 logger.critical("cannot start: \(error)")
@@ -132,9 +170,32 @@ extension OutpostCommand {
             do {
                 configuration = try loadConfiguration(config)
             } catch {
+                if config != nil {
+                    printToStandardError("a reload (kill -HUP, systemctl reload outpost) would refuse this file "
+                        + "and keep the running configuration")
+                }
                 throw ExitCode.failure
             }
             print(ConfigurationReport.render(configuration))
+            if config != nil { print(reloadVerdict(configuration)) }
+        }
+
+        /// What a reload would do with this file, told against the Outpost that runs on it, if one does.
+        private func reloadVerdict(_ configuration: OutpostConfiguration) -> String {
+            let apply = "a reload (kill -HUP <pid>, or systemctl reload outpost) would apply it"
+            guard let status = try? StatusReport.read(path: configuration.status.path),
+                status.contains("\"state\":\"running\""),
+                let pid = StatusReport.field("pid", in: status).flatMap({ Int32($0) }),
+                StatusReport.isAlive(pid: pid)
+            else {
+                return "reload: \(apply)"
+            }
+            if StatusReport.field("config_hash", in: status) == configuration.sourceHash {
+                return "reload: Outpost (pid \(pid)) already runs this version of the file; "
+                    + "a reload would change nothing"
+            }
+            return "reload: Outpost (pid \(pid)) runs another version of this file; "
+                + apply.replacing("<pid>", with: "\(pid)")
         }
     }
 
@@ -164,6 +225,12 @@ extension OutpostCommand {
                 + "the group has an episode open, label the row's `anomaly` column."))
         var verdicts: String?
 
+        @Option(name: .customLong("learn-from"), help: ArgumentHelp(
+            "Replay this anomaly-free table before each multi-column file, for the groups and series to learn on.",
+            discussion: "It needs every column of the file; its times are shifted to end a second before the file's "
+                + "first row; its rows are not reported, counted or scored."))
+        var learnFrom: String?
+
         func validate() throws {
             if input.isEmpty { throw ValidationError("give at least one CSV with --input") }
             if let plot, !(plot.hasSuffix(".svg") || plot.hasSuffix(".html")) {
@@ -172,8 +239,10 @@ extension OutpostCommand {
         }
 
         func run() async throws {
-            let configuration = try config.map { try loadConfiguration($0) }
-            let runner = ReplayRunner(configuration: configuration)
+            // `--input` supplies the data: a config holding only [detect] (tuning) needs no input of its own.
+            let configuration = try config.map { try loadConfiguration($0, requireInputs: false) }
+            var runner = ReplayRunner(configuration: configuration)
+            runner.learnFrom = learnFrom
             var sink = try EventFile(path: output)
             let labelWindows = try labels.map { path in
                 let text: String
@@ -228,8 +297,9 @@ extension OutpostCommand {
         func run() async throws {
             let configuration = try loadConfiguration(config)
             do {
-                let text = try StatusReport.read(path: configuration.status.path)
-                print(json ? text.trimmingSpaces() : try StatusReport.render(text, now: SystemWallClock().nowNanos()))
+                let text = try StatusReport.read(path: configuration.status.path, config: config)
+                print(json ? text.trimmingSpaces() : try StatusReport.render(text, now: SystemWallClock().nowNanos(),
+                                                                             interval: configuration.status.interval))
             } catch {
                 printToStandardError("\(error)")
                 throw ExitCode.failure
@@ -274,7 +344,7 @@ extension OutpostCommand {
 
             func run() async throws {
                 try runTool {
-                    for line in try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print(line) }
+                    try SpoolTools.inspect(path: try location.resolve().path, limit: limit) { print($0) }
                 }
             }
         }

@@ -64,6 +64,57 @@ struct BlockingExecutorTests {
         #expect(inside.state.withLock { $0.most } == 1)
     }
 
+    @Test("a watched call that never returns is given up on at its deadline; a new thread keeps the pool serving")
+    func overrunIsLeftBehind() async {
+        let pool = BlockingPool(threads: 1, name: "test-io")
+        let release = DispatchSemaphore(value: 0)
+        let outcome = await pool.run(watched: { watch -> String in
+            guard watch.begin("reading /sys/hung", within: .milliseconds(200)) else { return "not started" }
+            defer { watch.end() }
+            release.wait()
+            return "returned"
+        })
+        guard case .overran(let call, let limit) = outcome else {
+            Issue.record("expected an overrun, got \(outcome)")
+            return
+        }
+        #expect(call == "reading /sys/hung")
+        #expect(limit == .milliseconds(200))
+        #expect(pool.threadsLeftBehind == 1)
+        // The pool's only original thread is stuck; its replacement serves the next run.
+        #expect(await pool.run { "quick" } == "quick")
+        release.signal()
+        await waitUntil { pool.threadsLeftBehind == 0 }
+        #expect(await pool.run { "after" } == "after")
+    }
+
+    @Test("a watched run stops making calls once given up on, and a cancelled caller does not wait for its call")
+    func cancelledCallerDoesNotWait() async {
+        let pool = BlockingPool(threads: 1, name: "test-io")
+        let release = DispatchSemaphore(value: 0)
+        let calls = Mutex(0)
+        let task = Task {
+            await pool.run(watched: { watch -> Int in
+                for _ in 0..<3 {
+                    guard watch.begin("a call", within: .seconds(60)) else { break }
+                    calls.withLock { $0 += 1 }
+                    release.wait()
+                    watch.end()
+                }
+                return calls.withLock { $0 }
+            })
+        }
+        await waitUntil { calls.withLock { $0 } == 1 }
+        task.cancel()
+        guard case .cancelled = await task.value else {
+            Issue.record("a cancelled caller is answered at once")
+            return
+        }
+        release.signal()
+        await waitUntil { pool.busy == 0 }
+        #expect(calls.withLock { $0 } == 1, "no call after the run was given up on")
+    }
+
     private final class Occupancy: Sendable {
         let state = Mutex((now: 0, most: 0, arrivals: 0))
     }

@@ -141,6 +141,36 @@ struct SeasonalProfileTests {
             && $0.time <= Int64(5 * 86400 + 16 * 3600) * second })
     }
 
+    @Test("a weekly cycle gets a weekend profile, and a holiday on a Wednesday stands out against the weekdays")
+    func weekendProfile() throws {
+        let s = series("shop.demand", unit: "1")
+        var detector = AnomalyDetector(configuration: AnomalyConfiguration())
+        var generator = TestNoise(seed: 12)
+        let start: Int64 = 1_767_225_600  // 2026-01-01, a Thursday
+        let holiday = 48  // 2026-02-18, a Wednesday, shaped like a Sunday
+        var values: [Double] = []
+        for index in 0..<(8 * 7 * 48) {
+            let time = start + Int64(index) * 1800
+            let weekday = ((time / 86_400) + 4) % 7
+            let hour = Double(time % 86_400) / 3600
+            let quiet = weekday == 0 || weekday == 6 || index / 48 == holiday
+            let busy = 200 * bell(hour, 9) + 150 * bell(hour, 18) + (hour > 8 && hour < 20 ? 50 : 0)
+            values.append((100 + (quiet ? 30 * bell(hour, 14, width: 4) : busy)) * (1 + 0.05 * generator.gaussian()))
+        }
+        let events = raised(run(&detector, samples(values, series: s, start: start * second, step: 1800)))
+        let late = events.filter { $0.time >= (start + 21 * 86_400) * second }
+        #expect(late.count == 1, "\(late.map(\.message))")
+        let event = try #require(late.first)
+        let day = (start + Int64(holiday) * 86_400) * second
+        #expect(event.time >= day && event.time < day + 12 * 3600 * second, "on the holiday's morning")
+        #expect(event.attributes["outpost.anomaly.baseline"] == .string("time_of_day"))
+    }
+
+    private func bell(_ hour: Double, _ center: Double, width: Double = 2.5) -> Double {
+        let x = (hour - center) / width
+        return Mathematics.exponential(-x * x)
+    }
+
     @Test("a series without a cycle is not judged by the profile")
     func noCycleNoProfile() {
         var profile = SeasonalProfile(configuration: AnomalyConfiguration())

@@ -1,4 +1,6 @@
+import Foundation
 import OutpostCore
+import OutpostTestSupport
 import Testing
 @testable import OutpostInputs
 
@@ -16,20 +18,20 @@ struct ExecInputTests {
     }
 
     @Test("a plain number from a command run directly (vcgencmd style)")
-    func plainNumber() throws {
+    func plainNumber() async throws {
         var exec = try execReader([("name", .string("soc.temp")), ("command", argv("echo", "temp=48.3'C"))])
-        #expect(exec.read(now: 1).value("soc.temp") == 48.3)
+        #expect(await exec.read(now: 1).value("soc.temp") == 48.3)
     }
 
     @Test("key=value lines become one series per key, with per-field units")
-    func keyValue() throws {
+    func keyValue() async throws {
         var exec = try execReader([
             ("name", .string("ups")), ("format", .string("key_value")),
             ("command", .string("printf 'battery=87\\nload=12.5\\nstatus=OL\\n'")),
             ("units", .table(ConfigTable(entries: [(key: "battery", node: ConfigNode(value: .string("%"),
                                                                                      path: ConfigPath(), location: nil))]))),
         ])
-        let readings = exec.read(now: 1)
+        let readings = await exec.read(now: 1)
         #expect(readings.value("ups.battery") == 87)
         #expect(readings.value("ups.load") == 12.5)
         #expect(readings.samples.count == 2, "non-numeric values are ignored")
@@ -37,7 +39,7 @@ struct ExecInputTests {
     }
 
     @Test("JSON fields by dotted path; a missing field is reported while the others still arrive")
-    func json() throws {
+    func json() async throws {
         var exec = try execReader([
             ("name", .string("bme")), ("format", .string("json")),
             ("command", .string(#"echo '{"sensor":{"temp":21.5,"rh":"40.2"},"ok":true}'"#)),
@@ -45,38 +47,54 @@ struct ExecInputTests {
                 ConfigNode(value: .string($0), path: ConfigPath(), location: nil)
             })),
         ])
-        let readings = exec.read(now: 1)
+        let readings = await exec.read(now: 1)
         #expect(readings.value("bme.sensor.temp") == 21.5)
         #expect(readings.value("bme.sensor.rh") == 40.2)
         #expect(readings.problems.contains { $0.contains("sensor.pressure") })
     }
 
     @Test("a command that outlives its timeout is killed, with its children, and reported once")
-    func timeout() throws {
-        var exec = try execReader([("name", .string("slow")), ("command", .string("sleep 30 | cat; echo 1")),
+    func timeout() async throws {
+        // A sleep no other test runs, to find it in /proc: a command left running would also answer `1` in 30 s.
+        let marker = "30.\(Int.random(in: 100_000...999_999))"
+        var exec = try execReader([("name", .string("slow")), ("command", .string("sleep \(marker) | cat; echo 1")),
                                    ("timeout", .string("200ms"))])
-        let start = ContinuousClock.now
-        let readings = exec.read(now: 1)
-        #expect(ContinuousClock.now - start < .seconds(10))
+        let readings = await exec.read(now: 1)
+        #expect(readings.samples.isEmpty, "the command was stopped before it could answer")
+        try await OutpostTestSupport.poll("the pipeline's sleep, a child of the command's shell, killed with it") {
+            !Self.processRunning(withArgument: marker)
+        }
         let event = try #require(readings.events.first)
         #expect(event.name == .sensorFault)
         #expect(event.message.contains("timed out"))
-        #expect(exec.read(now: 2).events.isEmpty, "the same failure is not repeated")
+        #expect(await exec.read(now: 2).events.isEmpty, "the same failure is not repeated")
+    }
+
+    static func processRunning(withArgument argument: String) -> Bool {
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return processes.contains { pid in
+            guard pid.allSatisfy(\.isNumber),
+                  let line = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            let arguments = line.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+            let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?
+                .split(separator: ")").last?.split(separator: " ").first
+            return arguments.contains(argument) && state != "Z"
+        }
     }
 
     @Test("non-zero exit and a missing program are faults carrying the reason", arguments: [
         ("echo broken >&2; exit 3", "exited with status 3: broken"), ("/nonexistent/tool", "status 127"),
     ])
-    func failures(command: String, reason: String) throws {
+    func failures(command: String, reason: String) async throws {
         var exec = try execReader([("name", .string("x")), ("command", .string(command))])
-        let message = try #require(exec.read(now: 1).events.first?.message)
+        let message = try #require(await exec.read(now: 1).events.first?.message)
         #expect(message.contains(reason), "\(message)")
     }
 
     @Test("a program that cannot be started directly is a launch fault")
-    func launchFailure() throws {
+    func launchFailure() async throws {
         var exec = try execReader([("name", .string("x")), ("command", argv("/nonexistent/tool"))])
-        #expect(exec.read(now: 1).events.first?.message.contains("cannot start") == true)
+        #expect(await exec.read(now: 1).events.first?.message.contains("cannot start") == true)
     }
 }
 

@@ -16,6 +16,22 @@ struct HostInputTests {
         return HostReader(configuration: configuration)
     }
 
+    @Test("an impossible temperature names the zone, its type and the file it came from")
+    func impossibleTemperatureNamesZone() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let zone = root.appendingPathComponent("sys/class/thermal/thermal_zone3")
+        try FileManager.default.createDirectory(at: zone, withIntermediateDirectories: true)
+        try "-274000\n".write(to: zone.appendingPathComponent("temp"), atomically: true, encoding: .utf8)
+        try "gpu-thermal\n".write(to: zone.appendingPathComponent("type"), atomically: true, encoding: .utf8)
+        var host = try makeReader(root: root.path, disk: NSTemporaryDirectory(),
+                                  extra: [("collect", .array([ConfigNode(value: .string("temperature"),
+                                                                         path: ConfigPath(), location: nil)]))])
+        let problem = try #require(host.read(now: 1).problems.first)
+        #expect(problem.hasPrefix("hw.temperature of thermal_zone3 (gpu-thermal, \(root.path)/sys/class/thermal/"
+            + "thermal_zone3/temp): -274 Cel is below -273.15 Cel"), "\(problem)")
+    }
+
     @Test("reads load, memory, uptime, temperatures, network, Wi-Fi and Pi throttling flags")
     func readsEverything() throws {
         let root = fixture("host")

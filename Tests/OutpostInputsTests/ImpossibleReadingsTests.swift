@@ -24,29 +24,31 @@ struct ImpossibleReadingsTests {
     func cat(_ path: String) -> ConfigValue { .array([node(.string("cat")), node(.string(fixture(path)))]) }
 
     @Test("exec JSON: \"NaN\", 1e999, \"inf\", 140 % and -300 °C are skipped problems with one fault each")
-    func execJSON() throws {
+    func execJSON() async throws {
         var exec = try execReader([("name", .string("probe")), ("format", .string("json")),
                                    ("command", cat("exec/probe-output.json")),
                                    ("units", table(["rh": "%", "cold": "Cel"]))])
-        let readings = exec.read(now: 1)
+        let readings = await exec.read(now: 1)
         #expect(readings.samples.map(\.series.name) == ["probe.ok"])
         #expect(readings.samples.allSatisfy { $0.value.isFinite })
         #expect(readings.problems.count == 5, "\(readings.problems)")
-        #expect(readings.problems.contains("probe: temperature: `nan` is not a number; skipped"))
+        #expect(readings.problems.contains("probe: temperature: `NaN` is not a number; skipped"))
+        #expect(readings.problems.contains("probe: humidity: `1e999` is beyond a double's range; skipped"),
+                "the text received, not `inf`")
         #expect(readings.problems.contains { $0.contains("rh: 140 % is outside 0…100 %") })
         #expect(readings.problems.contains { $0.contains("cold: -300 Cel is below -273.15 Cel") })
         #expect(readings.events.count == 5)
         #expect(readings.events.allSatisfy { $0.name == .sensorFault })
-        let again = exec.read(now: 2)
+        let again = await exec.read(now: 2)
         #expect(again.events.isEmpty, "one fault per field and run of identical failures")
         #expect(again.problems.count == 5, "each skipped value is still counted")
     }
 
     @Test("exec key=value: `temp=nan` is skipped, `hum=40` sampled")
-    func execKeyValue() throws {
+    func execKeyValue() async throws {
         var exec = try execReader([("name", .string("kv")), ("format", .string("key_value")),
                                    ("command", cat("exec/probe-output.kv"))])
-        let readings = exec.read(now: 1)
+        let readings = await exec.read(now: 1)
         #expect(readings.samples.map(\.series.name) == ["kv.hum"])
         #expect(readings.problems.contains("kv: temp: `nan` is not a number; skipped"))
         #expect(readings.problems.contains("kv: load: `-inf` is not a number; skipped"))

@@ -76,14 +76,14 @@ struct SeriesLimitTests {
     }
 
     @Test("exec keys are capped the same way")
-    func execKeys() throws {
+    func execKeys() async throws {
         var configuration = ExecInputConfiguration(
             command: ["/bin/sh", "-c", "for i in $(seq 1 50); do echo k$i=$i; done"],
             identity: SensorIdentity(name: "many", unit: ""), extraction: try NumberExtraction())
         configuration.format = .keyValue
         configuration.seriesTable = SeriesTable(limit: 5)
         var exec = ExecReader(configuration: configuration)
-        let readings = exec.read(now: 1)
+        let readings = await exec.read(now: 1)
         #expect(readings.samples.count == 5)
         #expect(readings.problems.count == 1)
         #expect(readings.problems.first?.contains("`k6` and 44 more refused") == true)

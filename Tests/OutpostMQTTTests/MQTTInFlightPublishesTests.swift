@@ -23,9 +23,13 @@ struct MQTTInFlightPublishesTests {
         #expect(inFlight.count == 0)
     }
 
-    @Test("an MQTT 5 PUBACK reason of 0x80 or more fails the publish; lower reasons acknowledge it",
-          arguments: [(0x00, .acknowledged), (0x10, .acknowledged), (0x80, .failed("PUBACK reason 128")),
-                      (0x97, .failed("PUBACK reason 151"))] as [(Int32, MQTTPublishOutcome)])
+    @Test("an MQTT 5 PUBACK reason of 0x80 or more fails the publish (for good when it refuses the message itself)",
+          arguments: [(0x00, .acknowledged), (0x10, .acknowledged),
+                      (0x80, .failed("the broker refused the message: Unspecified error (PUBACK reason 0x80)")),
+                      (0x97, .failed("the broker refused the message: Quota exceeded (PUBACK reason 0x97)")),
+                      (0x87, .refused("the broker refused the message: Not authorized (PUBACK reason 0x87)")),
+                      (0x90, .refused("the broker refused the message: Topic Name invalid (PUBACK reason 0x90)"))]
+              as [(Int32, MQTTPublishOutcome)])
     func reasonCodes(reasonCode: Int32, outcome: MQTTPublishOutcome) {
         var inFlight = MQTTInFlightPublishes<String>()
         _ = inFlight.register(5, "alert", timeout: .seconds(10), sentAt: sent)

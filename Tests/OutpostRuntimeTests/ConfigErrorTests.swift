@@ -145,9 +145,9 @@ struct ConfigErrorTests {
 
     @Test("an unknown input kind is an unknown key under [input]")
     func unknownKind() {
-        let found = errors(validInput + "[[input.modbus]]\nname = \"x\"\n")
+        let found = errors(validInput + "[[input.nosuchkind]]\nname = \"x\"\n")
         #expect(found.first?.code == .unknownKey)
-        #expect(found.first?.path?.description == "input.modbus")
+        #expect(found.first?.path?.description == "input.nosuchkind")
     }
 
     @Test("no inputs at all is an error that lists the kinds")

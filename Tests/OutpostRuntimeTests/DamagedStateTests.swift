@@ -55,7 +55,7 @@ struct StatusFileOwnershipTests {
         #expect(error?.message.contains(victim) == true)
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "127.0.0.1 localhost\n")
         // Outpost's own status file is fine to replace.
-        let own = StatusDocument.render(configuration: configuration, counters: PipelineCounters.Snapshot(),
+        let own = StatusDocument.render(configuration: configuration, inputSlots: [], counters: PipelineCounters.Snapshot(),
                                         spool: SpoolStatistics(), uplinks: [], now: 0, state: "stopped")
         try own.write(toFile: victim, atomically: true, encoding: .utf8)
         _ = try await runtime.groupConfiguration(logger: quietLogger)

@@ -6,11 +6,12 @@ import Testing
 @Suite("Architecture: lower stages never import higher ones")
 struct ArchitectureTests {
     /// Rank in the data's order; a target may import only targets of a lower rank. Wire and MQTT sit under the
-    /// stages beside Core (they import only Core).
+    /// stages beside Core (they import only Core); Operations (the endpoint, OpAMP) sits over the stages, under the
+    /// Runtime that starts them.
     static let rank: [String: Int] = [
         "OutpostCore": 0, "OutpostWire": 1, "OutpostMQTT": 1,
         "OutpostInputs": 2, "OutpostDetect": 3, "OutpostBatch": 4, "OutpostSpool": 5, "OutpostDelivery": 6,
-        "OutpostUplinks": 7, "OutpostRuntime": 8, "OutpostTools": 9, "outpost": 10,
+        "OutpostUplinks": 7, "OutpostOperations": 8, "OutpostRuntime": 9, "OutpostTools": 10, "outpost": 11,
     ]
 
     @Test("every import in Sources points down the pipeline")

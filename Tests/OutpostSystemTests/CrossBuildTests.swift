@@ -7,7 +7,7 @@ struct CrossBuildTests {
     static let boards = ["raspberry-pi-3", "raspberry-pi-4", "raspberry-pi-5", "raspberry-pi-zero-2-w", "generic-aarch64",
                          "x86_64"]
 
-    @Test("the smoke program links libmosquitto, zlib, SQLite and libcurl from the board's sysroot and runs on its CPU",
+    @Test("the smoke program links Outpost's C libraries (libmodbus too) from the board's sysroot, runs on its CPU",
           arguments: boards)
     func smoke(board: String) throws {
         let (status, output) = try shell("\(repositoryRoot.path)/Scripts/cross/smoke-test \(board)")
@@ -16,6 +16,7 @@ struct CrossBuildTests {
         #expect(output.contains("zlib 1.2.13 round trip ok"))
         #expect(output.contains("sqlite 3.40"))
         #expect(output.contains("libcurl 7.88"))
+        #expect(output.contains("libmodbus 3.1.6 context ok"))
         #expect(output.contains(board == "x86_64" ? "e_machine 62" : "e_machine 183"), "the ELF machine")
         #expect(output.contains("smoke-test: \(board)"))
     }
@@ -30,6 +31,8 @@ struct CrossBuildTests {
         #expect(absolute.isEmpty, "absolute links: \(absolute)")
         #expect(FileManager.default.fileExists(atPath: sysroot + "/usr/include/mosquitto.h"))
         #expect(FileManager.default.fileExists(atPath: sysroot + "/usr/lib/aarch64-linux-gnu/libcurl.so"))
+        #expect(FileManager.default.fileExists(atPath: sysroot + "/usr/include/modbus/modbus.h"))
+        #expect(FileManager.default.fileExists(atPath: sysroot + "/usr/lib/aarch64-linux-gnu/libmodbus.so.5"))
         #expect(try shell("dpkg --print-foreign-architectures; ls -l --time-style=+%s /var/lib/apt/lists | md5sum").1 == before)
     }
 

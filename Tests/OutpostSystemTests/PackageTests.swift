@@ -21,9 +21,21 @@ struct UnitFile {
 
 @Suite("The Debian package, installed on this machine")
 struct PackageTests {
+    /// Written before this test installs the package and removed after it purged it: a run killed in between (a
+    /// cancelled CI job) leaves both behind, and the next run may purge a package it knows it installed itself, while
+    /// an operator's own installation is never touched.
+    static let installMarker = "/var/tmp/outpost-package-test.installed"
+
+    private func removeLeftoverOfThisTest() throws {
+        guard FileManager.default.fileExists(atPath: Self.installMarker) else { return }
+        let (purged, log) = try shell("dpkg --purge outpost && rm -rf /run/outpost \(Self.installMarker)")
+        try #require(purged == 0, "a package left by a killed run of this test could not be purged: \(log)")
+    }
+
     @Test("installs, verifies, runs as its unit would (its user, its directories, READY and WATCHDOG), purges clean")
     func installAndRun() async throws {
         #expect(getuid() == 0, "installing a package needs root (CI runs as root)")
+        try removeLeftoverOfThisTest()
         let (installed, _) = try shell("dpkg -s outpost")
         try #require(installed != 0, "an outpost package is already installed here; remove it to run this test")
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("deb-\(UUID().uuidString)").path
@@ -31,11 +43,12 @@ struct PackageTests {
         try #require(built == 0, "\(package)")
         let deb = package.split(separator: "\n").last.map(String.init) ?? ""
         #expect(try shell("dpkg-deb --info \(deb) conffiles").1.contains("/etc/outpost/outpost.toml"))
+        try shell("touch \(Self.installMarker)")
+        defer { _ = try? shell("dpkg --purge outpost; rm -rf /run/outpost \(Self.installMarker)") }
         let (installStatus, installLog) = try shell("dpkg -i \(deb)")
         try #require(installStatus == 0, "\(installLog)")
-        defer { _ = try? shell("dpkg --purge outpost; rm -rf /run/outpost") }
 
-        #expect(try shell("id -nG outpost").1.split(separator: " ").first == "outpost")
+        #expect(try shell("id -nG outpost").1.split(whereSeparator: \.isWhitespace).first == "outpost")
         #expect(try shell("stat -c '%U:%G %a' /etc/outpost/outpost.toml").1 == "root:outpost 640\n")
         let (verified, verifyLog) = try shell("systemd-analyze verify /lib/systemd/system/outpost.service")
         #expect(verified == 0, "\(verifyLog)")
@@ -77,12 +90,69 @@ struct PackageTests {
         #expect(try shell("stat -c %U /var/lib/outpost/spool.db").1 == "outpost\n")
         kill(service.processIdentifier, SIGKILL)
         service.waitUntilExit()
+        try await serialPortThroughTheUnit(unit, asUser: asUnit)
 
         let (purged, purgeLog) = try shell("dpkg --purge outpost")
         #expect(purged == 0, "\(purgeLog)")
         #expect(!FileManager.default.fileExists(atPath: "/usr/bin/outpost"))
         #expect(!FileManager.default.fileExists(atPath: "/var/lib/outpost"))
         #expect(try shell("getent passwd outpost").0 != 0)
+    }
+}
+
+extension PackageTests {
+    /// The unit grants serial ports (root:dialout 0660) through `SupplementaryGroups=dialout` and nothing else: the
+    /// service's groups (the user's own plus the unit's) read a Modbus device on one; the user's own groups alone
+    /// cannot open it, and the error says what to do.
+    func serialPortThroughTheUnit(_ unit: UnitFile, asUser: String) async throws {
+        #expect(unit["SupplementaryGroups"] == "dialout")
+        #expect(unit["AmbientCapabilities"] == "" && unit["CapabilityBoundingSet"] == "")
+        #expect(try !shell("id -nG outpost").1.contains("dialout"), "the account itself is not in dialout")
+        let pair = try SerialPair()
+        let server = try ModbusTestServer(rtu: pair.serverEnd, parity: "N")
+        let port = try FileManager.default.destinationOfSymbolicLink(atPath: pair.outpostEnd)
+        try shell("chown root:dialout \(port) && chmod 0660 \(port)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serial-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try """
+            [log]
+            readings_interval = "1s"
+            [[input.modbus]]
+            name = "bus"
+            device = "\(pair.outpostEnd)"
+            parity = "none"
+            interval = "200ms"
+            timeout = "200ms"
+            stale_after = 1
+            [[input.modbus.registers]]
+            name = "volts"
+            table = "input"
+            address = 0
+            type = "float32"
+            unit = "V"
+            """.write(toFile: folder + "/serial.toml", atomically: true, encoding: .utf8)
+        try shell("chmod -R a+rX \(folder)")
+        let userGroups = try shell("id -G outpost").1.trimmingCharacters(in: .whitespacesAndNewlines)
+            .replacingOccurrences(of: " ", with: ",")
+        let dialout = try shell("getent group dialout | cut -d: -f3").1.trimmingCharacters(in: .whitespacesAndNewlines)
+        let withUnitGroups = asUser.replacingOccurrences(of: "--init-groups", with: "--groups=\(userGroups),\(dialout)")
+        let run = "/usr/bin/outpost run --config \(folder)/serial.toml --log-level info"
+        for (command, expected) in [(withUnitGroups, "bus.volts=230.1 V"),
+                                    (asUser, "Permission denied; the user running Outpost needs the `dialout` group")] {
+            let log = folder + "/log-\(UUID().uuidString)"
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec \(command) \(run) 2>\(log)"]
+            try process.run()
+            defer {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+            let text = { (try? String(contentsOfFile: log, encoding: .utf8)) ?? "" }
+            try await poll("`\(expected)` in the service's log") { text().contains(expected) }
+        }
+        _ = server
     }
 }
 

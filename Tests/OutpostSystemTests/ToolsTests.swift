@@ -78,6 +78,36 @@ struct BoardsCommandTests {
     static let files = (try? FileManager.default.contentsOfDirectory(
         atPath: repositoryRoot.appendingPathComponent("Boards").path))?.filter { $0.hasSuffix(".toml") }.sorted() ?? []
 
+    @Test("outpost status names a running Outpost that cannot write its status file, instead of asking if it runs")
+    func statusUnwritable() async throws {
+        let state = try temporaryStateDirectory()
+        let config = try writeTemporary("unwritable-status.toml", """
+            [gateway]
+            state_dir = "\(state)"
+            id = "status-gw"
+            [status]
+            path = "\(state)/no-such-folder/status.json"
+            interval = "200ms"
+            [[input.simulated]]
+            name = "tank.level"
+            interval = "1s"
+            """)
+        let process = try OutpostProcess.start(config: config)
+        defer { if process.isRunning { process.terminate() } }
+        var answer = ""
+        try await poll("outpost status to find it running") {
+            answer = try OutpostProcess.run(["status", "--config", config.path]).2
+            return answer.contains("is running with this config")
+        }
+        #expect(answer.contains("(pid \(process.processIdentifier))"), "\(answer)")
+        #expect(answer.contains("It cannot write it"))
+        #expect(!answer.contains("Is Outpost running"))
+        process.terminate()
+        process.waitUntilExit()
+        let (_, _, stopped) = try OutpostProcess.run(["status", "--config", config.path])
+        #expect(stopped.contains("Is Outpost running with this config?"))
+    }
+
     @Test("outpost boards lists every board with its triple")
     func listCommand() throws {
         let (status, out, _) = try OutpostProcess.run(["boards"])

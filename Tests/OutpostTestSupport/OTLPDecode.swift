@@ -3,13 +3,15 @@ import Foundation
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-/// Hex-encoded gzip OTLP protobuf batches (`mosquitto_sub -F %x`), decoded by the official schema
+/// Hex-encoded compressed (gzip, zstd) OTLP protobuf batches (`mosquitto_sub -F %x`), decoded by the official schema
 /// (Tests/OutpostWireTests/otlp_decode.py), as JSON objects with proto field names.
-public func decodeOTLP(hexBatches: [String], signal: String = "metrics") throws -> [[String: Any]] {
+public func decodeOTLP(hexBatches: [String], signal: String = "metrics", compression: String = "gzip") throws
+    -> [[String: Any]]
+{
     let python = Process()
     python.executableURL = repositoryRoot.appendingPathComponent(".build/otlp-python/bin/python")
     python.arguments = [repositoryRoot.appendingPathComponent("Tests/OutpostWireTests/otlp_decode.py").path,
-                        signal, "protobuf", "gzip", "-"]
+                        signal, "protobuf", compression, "-"]
     let input = Pipe(), output = Pipe()
     python.standardInput = input
     python.standardOutput = output

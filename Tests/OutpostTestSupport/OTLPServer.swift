@@ -50,9 +50,24 @@ public final class OTLPServer: @unchecked Sendable {
         _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["responses": responses]))
     }
 
+    /// From now on, answers 413 to every request body larger than `bytes` (a Collector's `max_request_body_size`).
+    public func limitBody(to bytes: Int) throws {
+        _ = try call("POST", "/control", body: JSONSerialization.data(withJSONObject: ["max_body": bytes]))
+    }
+
     /// Every request the receiver decoded, oldest first.
     public func received() throws -> [[String: Any]] {
         try JSONSerialization.jsonObject(with: call("GET", "/received", body: nil)) as? [[String: Any]] ?? []
+    }
+
+    /// Every HTTP byte of the OTLP exchanges so far, counted on the receiver's socket: in (requests), out
+    /// (responses), and each exchange's total with its path, in order.
+    public func wire() throws -> (in: Int, out: Int, exchanges: [(path: String, bytes: Int)]) {
+        let object = try JSONSerialization.jsonObject(with: call("GET", "/wire", body: nil)) as? [String: Any] ?? [:]
+        let exchanges = (object["exchanges"] as? [[String: Any]] ?? []).map {
+            (path: $0["path"] as? String ?? "", bytes: $0["bytes"] as? Int ?? 0)
+        }
+        return (object["in"] as? Int ?? 0, object["out"] as? Int ?? 0, exchanges)
     }
 
     private func call(_ method: String, _ path: String, body: Data?) throws -> Data {

@@ -72,7 +72,7 @@ struct ReplayTableTests {
 
     /// A pump's recording: flow, current and pressure follow one speed; from row `faultStart` the pressure drops by
     /// 15 % against the speed (a stuck valve), labelled in the `anomaly` column.
-    static func recording(rows: Int, faultStart: Int, badLine: Int?) -> String {
+    static func recording(rows: Int, faultStart: Int, badLine: Int?, start: Int = 1_767_225_600) -> String {
         var state: UInt64 = 42
         func gaussian() -> Double {
             func uniform() -> Double {
@@ -85,7 +85,7 @@ struct ReplayTableTests {
         for row in 0..<rows {
             let speed = 0.7 + 0.18 * Foundation.sin(2 * .pi * Double(row) / 600)
             let fault = row >= faultStart
-            let time = 1_767_225_600 + row
+            let time = start + row
             let values = [50 * speed + 0.5 * gaussian(), 30 * speed + 5 + 0.3 * gaussian(),
                           4 * speed * (fault ? 0.85 : 1) + 0.05 * gaussian()]
             lines.append("\(time);" + values.map { String($0).replacing(".", with: ",") }.joined(separator: ";")
@@ -139,5 +139,40 @@ struct ReplayTableTests {
         #expect(verdicts[1].contains(",learning,"))
         let report = ReplayRunner.table(result.files, groups: result.groups)
         #expect(report.contains("rows against `anomaly`"))
+    }
+
+    @Test("--learn-from: a group learns on an anomaly-free recording and judges a short faulty one from its first row")
+    func learnFrom() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("outpost-table-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let free = folder.appendingPathComponent("anomaly-free.csv").path
+        let faulty = folder.appendingPathComponent("valve.csv").path
+        // The anomaly-free recording is a week later than the faulty one: it is shifted to end before it anyway.
+        try Self.recording(rows: 2400, faultStart: 2400, badLine: nil, start: 1_767_830_400)
+            .write(toFile: free, atomically: true, encoding: .utf8)
+        try Self.recording(rows: 600, faultStart: 300, badLine: nil).write(toFile: faulty, atomically: true,
+                                                                           encoding: .utf8)
+        let configuration = try OutpostConfiguration.parse("""
+            [[input.simulated]]
+            name = "unused"
+
+            [[detect.group]]
+            name = "rig"
+            learning = "30m"
+            """, file: "replay.toml", environment: [:])
+        var runner = ReplayRunner(configuration: configuration)
+        runner.learnFrom = free
+        var verdicts: [String] = []
+        let result = runner.replay(path: faulty, verdicts: { verdicts.append($0) }, emit: { _ in }, problem: { _ in })
+        let group = try #require(result.groups.first)
+        #expect(result.files.allSatisfy { $0.rows == 600 })
+        #expect(verdicts.count == 600)
+        #expect(!verdicts.contains { $0.contains(",learning,") || $0.contains(",no_sample,") })
+        #expect(group.rows.falsePositives == 0)
+        #expect(group.rows.truePositives > 250)
+        runner.learnFrom = folder.appendingPathComponent("missing.csv").path
+        let failed = runner.replay(path: faulty, emit: { _ in }, problem: { _ in })
+        #expect(failed.files.first?.failure?.contains("missing.csv") == true)
     }
 }

@@ -99,11 +99,14 @@ struct ResponseChecker {
         switch result {
         case .delivered:
             #expect((200..<300).contains(status), "\(context)")
+        case .partiallyDelivered:
+            Issue.record("classify never drops items: \(context)")
         case .rejected:
-            #expect(![429, 502, 503, 504].contains(status) && !(200..<300).contains(status), "\(context)")
+            #expect(![429, 502, 503, 504].contains(status) && !(200..<400).contains(status), "\(context)")
         case .retry(let after, let reason):
-            // OTLP/HTTP: only 429, 502, 503 and 504 are retryable answers.
-            #expect([429, 502, 503, 504].contains(status), "\(context): \(reason)")
+            // OTLP/HTTP: 429, 502, 503 and 504 are retryable answers; a redirect or a 2xx that is not an OTLP
+            // response (a captive portal) never reached the receiver.
+            #expect([429, 502, 503, 504].contains(status) || (200..<400).contains(status), "\(context): \(reason)")
             retries += 1
             if after != nil { hints += 1 }
             var state = UplinkConnectionState(policy: policy)

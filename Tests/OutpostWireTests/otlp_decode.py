@@ -2,13 +2,16 @@
 """Decodes an Outpost batch with the official OTLP schema (opentelemetry-proto from PyPI) and prints it as JSON.
 
 usage: otlp_decode.py SIGNAL ENCODING COMPRESSION FILE
-  SIGNAL metrics|logs, ENCODING protobuf|json, COMPRESSION gzip|identity
+  SIGNAL metrics|logs, ENCODING protobuf|json, COMPRESSION gzip|zstd|identity (zstd through `zstandard`, a
+  binding of the reference library)
   FILE `-`: standard input holds one batch per line, in hex (mosquitto_sub -F %x); prints a JSON list
 The printed JSON uses proto field names (snake_case) and integer enums, so the test compares field by field.
 """
 import gzip
 import json
 import sys
+
+import zstandard
 
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -18,6 +21,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 def decode(data):
     if compression == "gzip":
         data = gzip.decompress(data)
+    elif compression == "zstd":
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
     message = ExportMetricsServiceRequest() if signal == "metrics" else ExportLogsServiceRequest()
     if encoding == "protobuf":
         message.ParseFromString(data)

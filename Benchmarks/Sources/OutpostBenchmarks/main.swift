@@ -329,6 +329,11 @@ if CommandLine.arguments.dropFirst().first == "groups" {
     exit(0)
 }
 
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "compression" {
+    try compressionMode(Array(CommandLine.arguments.dropFirst(2)))
+    exit(0)
+}
+
 let measurements = [
     detectionOnly(samples: 2_000_000),
     detectionOnly(samples: 2_000_000, bare: true),

@@ -27,4 +27,8 @@ CURLcode outpost_curl_set_slist(CURL *handle, CURLoption option, struct curl_sli
 CURLcode outpost_curl_set_offset(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode outpost_curl_set_callback(CURL *handle, CURLoption option, outpost_curl_data_callback value);
 CURLcode outpost_curl_get_long(CURL *handle, CURLINFO info, long *value);
+
+// Counts every HTTP byte of the handle's exchanges into *counter (request and response, headers and bodies) through
+// libcurl's debug callback, a C function in loader.c. *counter must outlive the handle.
+CURLcode outpost_curl_count_wire_bytes(CURL *handle, long long *counter);
 #endif

@@ -56,6 +56,11 @@ package enum ConfigQuantities {
         where bytes >= size && bytes % size == 0 {
             return "\(bytes / size)\(unit)"
         }
+        // Data plans count in decimal units: 100MB, not 95.4MiB.
+        for (unit, size) in [("GB", Int64(1_000_000_000)), ("MB", Int64(1_000_000)), ("KB", Int64(1000))]
+        where bytes >= size && bytes % size == 0 {
+            return "\(bytes / size)\(unit)"
+        }
         return "\(bytes)"
     }
 

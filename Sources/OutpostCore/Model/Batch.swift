@@ -36,9 +36,14 @@ package struct Batch: Sendable, Equatable {
     package let payload: [UInt8]
     /// Where an uplink should put it, when the batch says so itself (the MQTT topic of one alert). Default "".
     package let routing: String
+    /// The uplinks it is for, when not every uplink that takes its signal (an aggregated batch is for the uplinks
+    /// that aggregate; the full-resolution one for the others). Nil: all of them. Not stored: once spooled, a batch's
+    /// delivery rows say it.
+    package let uplinks: [String]?
 
     package init(id: String, lane: Lane, signal: Signal, format: PayloadFormat, contentEncoding: ContentEncoding,
-                created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8], routing: String = "") {
+                created: Int64, items: Int, uncompressedBytes: Int, payload: [UInt8], routing: String = "",
+                uplinks: [String]? = nil) {
         self.id = id
         self.lane = lane
         self.signal = signal
@@ -49,6 +54,7 @@ package struct Batch: Sendable, Equatable {
         self.uncompressedBytes = uncompressedBytes
         self.payload = payload
         self.routing = routing
+        self.uplinks = uplinks
     }
 
     /// The payload's MIME type (`format.contentType`).

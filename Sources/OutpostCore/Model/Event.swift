@@ -38,6 +38,8 @@ package enum EventName: String, Sendable, CaseIterable {
     case spoolDropped = "outpost.spool.dropped"
     case spoolWriteFailed = "outpost.spool.write_failed"
     case spoolReset = "outpost.spool.reset"
+    case budgetReached = "outpost.budget.reached"
+    case budgetRenewed = "outpost.budget.renewed"
 }
 
 /// Something that happened, modelled as an OTLP log record with `event_name`.

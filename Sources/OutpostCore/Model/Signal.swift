@@ -49,5 +49,8 @@ package enum PayloadFormat: Sendable, Equatable, CaseIterable {
 /// values, and what the spool's `content_encoding` column stores.
 package enum ContentEncoding: String, Sendable, CaseIterable {
     case gzip
+    /// zstd (RFC 8878): the OpenTelemetry Collector's OTLP/HTTP receiver accepts it. Spools holding it are not read
+    /// by an Outpost older than the one that wrote them.
+    case zstd
     case identity
 }

@@ -52,7 +52,7 @@ package struct DropReports: Sendable {
                 windows[key] = window
                 continue
             }
-            if window.summary.batches > 0 {
+            if window.summary.batches > 0 || window.summary.items > 0 {
                 var summary = window.summary
                 summary.seconds = window.stepsTaken * perStep
                 due.append(summary)
@@ -67,7 +67,7 @@ package struct DropReports: Sendable {
     /// At stop: every summary still counting.
     package mutating func drain(seconds perStep: Int = 5) -> [Summary] {
         defer { windows = [:] }
-        return windows.values.filter { $0.summary.batches > 0 }.map { window in
+        return windows.values.filter { $0.summary.batches > 0 || $0.summary.items > 0 }.map { window in
             var summary = window.summary
             summary.seconds = window.stepsTaken * perStep
             return summary
@@ -78,7 +78,9 @@ package struct DropReports: Sendable {
 extension DropReports {
     /// The `outpost.spool.dropped` event for a window's summary.
     package static func summaryEvent(_ summary: Summary, time: Int64) -> Event {
-        let what = "\(summary.batches) more \(summary.lane) batch(es) (\(summary.items) items)"
+        // Items dropped out of delivered batches (too large for the receiver) count no batch.
+        let what = summary.batches == 0 ? "\(summary.items) more item(s) of \(summary.lane) batches"
+            : "\(summary.batches) more \(summary.lane) batch(es) (\(summary.items) items)"
         let message = summary.uplink.isEmpty
             ? "dropped \(what) in the last \(summary.seconds) s: \(summary.reason)"
             : "\(summary.uplink) rejected \(what) for good in the last \(summary.seconds) s: \(summary.reason)"

@@ -30,7 +30,10 @@ package final class PipelineCounters: Sendable {
         /// What a stop could not store (the spool refused writes to the end), lost with the process.
         package var batchesLostAtStop = 0
         package var itemsLostAtStop = 0
+        /// By input slot: the runtime's number for an input, which a reload never gives to another one.
         package var inputs: [InputTotals] = []
+        /// Events routed, by event name (`outpost.anomaly.raised`, ...).
+        package var eventsByName: [EventName: Int] = [:]
     }
 
     private let state: Mutex<Snapshot>

@@ -13,7 +13,9 @@ import OutpostCore
 /// hold move the baseline there without an episode (a pump going on and off). `EpisodeBudget` decides which
 /// episodes are sent. Time is the samples' own time, so a replay gives the same events as the live run did.
 package struct AnomalyDetector: Sendable {
-    package let configuration: AnomalyConfiguration
+    /// Shared by every series with the same settings: a detector is kept per series, its settings are not.
+    private let shared: SharedAnomalyConfiguration
+    package var configuration: AnomalyConfiguration { shared.value }
     private var model: SeriesBaseline
     private var profile: SeasonalProfile?
     private var rules: [any DetectionRule]
@@ -22,11 +24,14 @@ package struct AnomalyDetector: Sendable {
     /// Episodes kept quiet: since the last resolved event sent, and in total.
     private var suppressedSinceReport = 0
     package private(set) var suppressedEpisodes = 0
-    /// What the newest sample was judged against, and how likely the rules found it (with `tracing` on), for
-    /// replay plots.
-    package private(set) var lastJudgement: Judgement?
-    package private(set) var lastLikelihood: Double?
-    package var tracing = false
+    /// What the newest sample was judged against, and how likely the rules found it, for replay plots: one element
+    /// with `tracing` on, none (and no allocation) otherwise.
+    private var traced: [Traced] = []
+
+    private struct Traced: Sendable {
+        var judgement: Judgement?
+        var likelihood: Double?
+    }
 
     /// Mean and standard deviation as the detector sees them (the latter floored).
     package struct Estimate: Sendable, Equatable {
@@ -36,7 +41,12 @@ package struct AnomalyDetector: Sendable {
     }
 
     package init(configuration: AnomalyConfiguration) {
-        self.configuration = configuration
+        self.init(shared: SharedAnomalyConfiguration(configuration))
+    }
+
+    package init(shared: SharedAnomalyConfiguration) {
+        self.shared = shared
+        let configuration = shared.value
         model = SeriesBaseline(configuration: configuration)
         profile = configuration.seasonality == .off ? nil : SeasonalProfile(configuration: configuration)
         rules = DetectionRules.registered.filter { configuration.uses($0.name) }
@@ -50,6 +60,15 @@ package struct AnomalyDetector: Sendable {
     }
 
     package var isInEpisode: Bool { episode != nil }
+
+    /// Whether the detector keeps what each sample was judged against (for replay plots).
+    package var tracing: Bool {
+        get { !traced.isEmpty }
+        set { traced = newValue ? [Traced()] : [] }
+    }
+
+    package var lastJudgement: Judgement? { traced.first?.judgement }
+    package var lastLikelihood: Double? { traced.first?.likelihood }
 
     /// Whether the current episode is one the budget keeps quiet.
     package var isSuppressed: Bool { episode?.suppressed ?? false }
@@ -66,9 +85,8 @@ package struct AnomalyDetector: Sendable {
             return []
         }
         let judgement = judge(sample)
-        if tracing {
-            lastJudgement = judgement
-            lastLikelihood = rules.compactMap { $0.likelihood(of: judgement) }.min()
+        if !traced.isEmpty {
+            traced[0] = Traced(judgement: judgement, likelihood: rules.compactMap { $0.likelihood(of: judgement) }.min())
         }
         var events: [Event]
         let outcome: Outcome
@@ -243,4 +261,11 @@ package struct AnomalyDetector: Sendable {
         return [AnomalyEvents.resolved(judgement, episode: current, reason: reason, z: z, baseline: estimate,
                                        suppressed: suppressedSinceReport, configuration: configuration)]
     }
+}
+
+/// An `AnomalyConfiguration` that many series' detectors share.
+package final class SharedAnomalyConfiguration: Sendable {
+    package let value: AnomalyConfiguration
+
+    package init(_ value: AnomalyConfiguration) { self.value = value }
 }

@@ -1,24 +1,26 @@
 /// The lowest and highest values of a series over a bounded horizon, in a fixed number of time blocks.
 ///
 /// A value outside this range is a *new high* or *new low* for the horizon. Memory is `blockCount` pairs whatever
-/// the sample rate: each block keeps only its minimum and maximum, and the oldest block is forgotten as time moves
-/// on, so the horizon is between `horizon - horizon / blockCount` and `horizon` long.
+/// the sample rate (one array: lows first, then highs): each block keeps only its minimum and maximum, and the
+/// oldest block is forgotten as time moves on, so the horizon is between `horizon - horizon / blockCount` and
+/// `horizon` long.
 struct RangeHistory: Sendable {
     static let blockCount = 12
     private let blockLength: Int64
-    private var lows: [Double]
-    private var highs: [Double]
+    /// `blockCount` lows, then `blockCount` highs.
+    private var bounds: [Double]
     /// The block index (time / blockLength) of the newest block, nil before the first value.
     private var newest: Int64?
 
     /// `horizon` in nanoseconds; zero or less turns the history off (every value is inside it).
     init(horizon: Int64) {
         blockLength = max(1, horizon / Int64(Self.blockCount))
-        lows = horizon > 0 ? Array(repeating: .infinity, count: Self.blockCount) : []
-        highs = horizon > 0 ? Array(repeating: -.infinity, count: Self.blockCount) : []
+        bounds = horizon > 0
+            ? Array(repeating: .infinity, count: Self.blockCount) + Array(repeating: -.infinity, count: Self.blockCount)
+            : []
     }
 
-    var isEnabled: Bool { !lows.isEmpty }
+    var isEnabled: Bool { !bounds.isEmpty }
     var isEmpty: Bool { newest == nil }
 
     /// Whether `value` lies more than `margin` beyond every value kept, above (`high`) or below.
@@ -30,14 +32,18 @@ struct RangeHistory: Sendable {
     /// The highest value kept (-infinity when none), optionally leaving out the newest block.
     func highest(exceptNewest: Bool = false) -> Double {
         var result = -Double.infinity
-        for slot in highs.indices where !(exceptNewest && slot == newestSlot) { result = max(result, highs[slot]) }
+        guard isEnabled else { return result }
+        for slot in 0..<Self.blockCount where !(exceptNewest && slot == newestSlot) {
+            result = max(result, bounds[Self.blockCount + slot])
+        }
         return result
     }
 
     /// The lowest value kept (+infinity when none), optionally leaving out the newest block.
     func lowest(exceptNewest: Bool = false) -> Double {
         var result = Double.infinity
-        for slot in lows.indices where !(exceptNewest && slot == newestSlot) { result = min(result, lows[slot]) }
+        guard isEnabled else { return result }
+        for slot in 0..<Self.blockCount where !(exceptNewest && slot == newestSlot) { result = min(result, bounds[slot]) }
         return result
     }
 
@@ -55,13 +61,13 @@ struct RangeHistory: Sendable {
             // Clear every block the clock passed over, at most all of them.
             for skipped in (newest + 1)...min(block, newest + Int64(Self.blockCount)) {
                 let slot = Self.slot(skipped)
-                lows[slot] = .infinity
-                highs[slot] = -.infinity
+                bounds[slot] = .infinity
+                bounds[Self.blockCount + slot] = -.infinity
             }
         }
         if newest == nil || block > newest! { newest = block }
         let slot = Self.slot(newest!)
-        lows[slot] = min(lows[slot], value)
-        highs[slot] = max(highs[slot], value)
+        bounds[slot] = min(bounds[slot], value)
+        bounds[Self.blockCount + slot] = max(bounds[Self.blockCount + slot], value)
     }
 }

@@ -7,7 +7,12 @@ import OutpostCore
 /// over 20 windows, which repeated values do not update), the smallest step seen (the series' resolution) and
 /// `min_stddev`, so a flat run cannot collapse it. Only samples the detector judged ordinary are learned.
 struct SeriesBaseline: Sendable {
-    private let configuration: AnomalyConfiguration
+    /// The settings it needs, not the whole configuration: a baseline is kept per series.
+    private let window: Int
+    private let warmup: Int
+    private let sigma: Double
+    private let confirmSamples: Int
+    private let minStddev: Double
     private var statistics: BaselineStatistics
     /// Exponentially weighted mean square of the residuals (value minus baseline mean) over 20 windows.
     private(set) var longVariance = 0.0
@@ -27,13 +32,17 @@ struct SeriesBaseline: Sendable {
     }
 
     init(configuration: AnomalyConfiguration) {
-        self.configuration = configuration
-        self.statistics = BaselineStatistics(method: configuration.method, span: configuration.window)
+        window = configuration.window
+        warmup = configuration.warmup
+        sigma = configuration.sigma
+        confirmSamples = configuration.confirmSamples
+        minStddev = configuration.minStddev
+        statistics = BaselineStatistics(method: configuration.method, span: configuration.window)
     }
 
     var mean: Double { statistics.mean }
     var learnedSamples: Int { statistics.count }
-    var isWarmingUp: Bool { statistics.count < configuration.warmup }
+    var isWarmingUp: Bool { statistics.count < warmup }
     var variance: Double { statistics.variance }
 
     /// The deviation samples are judged against, floored as the type's documentation says.
@@ -43,7 +52,7 @@ struct SeriesBaseline: Sendable {
 
     /// The floors that do not depend on the moving baseline: the learned resolution and `min_stddev`.
     var floor: Double {
-        max(resolution.isFinite ? resolution : 0, configuration.minStddev)
+        max(resolution.isFinite ? resolution : 0, minStddev)
     }
 
     var longDeviation: Double { max(longVariance.squareRoot(), floor) }
@@ -51,13 +60,13 @@ struct SeriesBaseline: Sendable {
     /// Adds an ordinary sample to the moving baseline and the long-horizon deviation.
     mutating func learn(_ value: Double) {
         // A repeated value says nothing new about the spread: flat runs must not shrink the long-horizon deviation.
-        if statistics.count >= configuration.warmup, value != previousValue {
+        if statistics.count >= warmup, value != previousValue {
             let residual = value - statistics.mean
-            let alpha = 2.0 / Double(20 * configuration.window + 1)
+            let alpha = 2.0 / Double(20 * window + 1)
             longVariance += alpha * (residual * residual - longVariance)
         }
         statistics.add(value)
-        if statistics.count == configuration.warmup { longVariance = statistics.variance }
+        if statistics.count == warmup { longVariance = statistics.variance }
     }
 
     /// Notes the value every sample ends with, learned or not, for the resolution.
@@ -72,7 +81,7 @@ struct SeriesBaseline: Sendable {
     func knownLevel(near value: Double) -> Int? {
         knownLevels.indices.last { index in
             let level = knownLevels[index]
-            return abs(value - level.mean) <= configuration.sigma * max(level.deviation, floor)
+            return abs(value - level.mean) <= sigma * max(level.deviation, floor)
         }
     }
 
@@ -80,7 +89,7 @@ struct SeriesBaseline: Sendable {
     /// baseline moves there without an episode.
     mutating func approach(knownLevel index: Int) {
         returning = returning.level == index ? (index, returning.samples + 1) : (index, 1)
-        guard returning.samples >= configuration.confirmSamples else { return }
+        guard returning.samples >= confirmSamples else { return }
         let target = knownLevels[index]
         remember(KnownLevel(mean: statistics.mean, deviation: deviation))
         seed(mean: target.mean, deviation: target.deviation)
@@ -93,7 +102,7 @@ struct SeriesBaseline: Sendable {
     /// Accepts the excursion's newest values as the new normal. Only the newest half is kept: a transient peak at
     /// the start of the excursion (a spike before the step) must not inflate the new level's deviation.
     mutating func acceptLevel(excursion values: [Double]) {
-        let needed = max(2, min(configuration.warmup, configuration.window))
+        let needed = max(2, min(warmup, window))
         let newest = values.suffix((needed + 1) / 2)
         let mean = newest.reduce(0, +) / Double(newest.count)
         let squares = newest.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
@@ -102,7 +111,7 @@ struct SeriesBaseline: Sendable {
         seed(mean: mean, deviation: spread)
         let reached = KnownLevel(mean: statistics.mean, deviation: max(statistics.standardDeviation, floor))
         // Only distinct regimes, whose bands do not touch, are remembered: a slow cycle's accepted shifts are not.
-        if abs(reached.mean - left.mean) > configuration.sigma * (reached.deviation + left.deviation) {
+        if abs(reached.mean - left.mean) > sigma * (reached.deviation + left.deviation) {
             remember(left)
             remember(reached)
         }
@@ -118,7 +127,7 @@ struct SeriesBaseline: Sendable {
 
     /// Starts the baseline over at `mean` with `deviation`, as if it had learned `warmup` samples there.
     private mutating func seed(mean: Double, deviation: Double) {
-        let count = max(2, configuration.warmup)
+        let count = max(2, warmup)
         let spread = deviation * (Double(count - 1) / Double(count)).squareRoot()
         statistics.reset(to: (0..<count).map { mean + ($0 % 2 == 0 ? -spread : spread) })
     }

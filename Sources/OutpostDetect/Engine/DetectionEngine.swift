@@ -6,6 +6,8 @@ package struct SampleSource: Sendable {
     package var patch: DetectionPatch? { patchBox?.patch }
     /// The input's polling interval, which `stale_after` counts in; nil (a replay) means no staleness.
     package let interval: Duration?
+    /// The runtime's number for the input (its slot), so a reload can tell which input a series came from.
+    package let input: Int?
     /// Boxed: a source is kept per input in the configuration and in detection, and a patch is a few hundred bytes
     /// that most inputs do not have.
     private let patchBox: PatchBox?
@@ -15,9 +17,10 @@ package struct SampleSource: Sendable {
         init(_ patch: DetectionPatch) { self.patch = patch }
     }
 
-    package init(patch: DetectionPatch? = nil, interval: Duration? = nil) {
+    package init(patch: DetectionPatch? = nil, interval: Duration? = nil, input: Int? = nil) {
         self.patchBox = patch.map(PatchBox.init)
         self.interval = interval
+        self.input = input
     }
 }
 
@@ -27,10 +30,12 @@ package struct SampleSource: Sendable {
 /// Counters (network bytes) are detected on their per-second rate, since the raw total only ever grows; a counter
 /// that belongs to a group joins it with that rate too.
 package struct DetectionEngine: Sendable {
-    package let configuration: DetectionConfiguration
+    /// Replaced only by a reload (`reconfigure`, in DetectionEngine+Reconfigure.swift).
+    package internal(set) var configuration: DetectionConfiguration
     /// Each series' state, densely in first-seen order (nil where a series was forgotten), found through `slots`:
     /// a dictionary holding the states themselves would reserve room for a third more of them (~600 B each).
-    private var states: [SeriesState?] = []
+    /// Internal, not private, for `reconfigure` only.
+    var states: [SeriesState?] = []
     private var slots: [Series: Int] = [:]
     private var forgotten = 0
     /// `[[detect.group]]` detectors, in file order; a series finds its own through its state's memberships.
@@ -52,9 +57,7 @@ package struct DetectionEngine: Sendable {
         if let known = slots[sample.series] {
             index = known
         } else {
-            states.append(makeState(for: sample, source: source))
-            index = states.count - 1
-            slots[sample.series] = index
+            index = addState(for: sample, source: source)
             if !groups.isEmpty { joined = joinGroups(slot: index, series: sample.series) }
         }
         let before = states[index]!.summary.suppressed
@@ -68,6 +71,13 @@ package struct DetectionEngine: Sendable {
             suppressedEpisodes += groups[membership.group].summary.suppressed - suppressed
         }
         return events
+    }
+
+    private mutating func addState(for sample: Sample, source: SampleSource) -> Int {
+        let state = makeState(for: sample, source: source)
+        states.append(state)
+        slots[sample.series] = states.count - 1
+        return states.count - 1
     }
 
     /// Drops what the engine knows of `series` (an input forgot it): its baseline, episodes and staleness, and its
@@ -98,6 +108,17 @@ package struct DetectionEngine: Sendable {
             events += joined
         }
         return events
+    }
+
+    /// After a reload changed `[[detect.group]]`: every group starts afresh (an open group episode ends without a
+    /// resolved event, as a restarted series' does) and every known series joins those that select it.
+    mutating func regroup() {
+        groups = configuration.groups.filter(\.enabled).map(GroupDetector.init)
+        for index in groups.indices { groups[index].tracing = tracing }
+        for slot in states.indices where states[slot] != nil {
+            states[slot]!.memberships = []
+            _ = joinGroups(slot: slot, series: states[slot]!.summary.series)
+        }
     }
 
     /// Takes a member out of its group, renumbering the members after it.
@@ -142,6 +163,10 @@ package struct DetectionEngine: Sendable {
     package var tracing = false {
         didSet { for index in groups.indices { groups[index].tracing = tracing } }
     }
+    private var sharedConfigurations: [SharedAnomalyConfiguration] = []
+    /// What each series' state was built from, shared the same way (a reload compares it, see `reconfigure`, which
+    /// also empties it; internal for that).
+    var sharedRules: [SeriesRules] = []
 
     /// Per-group totals, in `[[detect.group]]` order (enabled groups only).
     package var groupSummaries: [GroupSummary] { groups.map(\.summary) }
@@ -169,23 +194,44 @@ package struct DetectionEngine: Sendable {
         slots[series].flatMap { states[$0]?.anomaly?.estimate }
     }
 
-    private func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
-        var detector = AnomalyDetector(configuration: configuration)
+    private mutating func tracedDetector(_ configuration: AnomalyConfiguration) -> AnomalyDetector {
+        var detector = AnomalyDetector(shared: shared(configuration))
         detector.tracing = tracing
         return detector
     }
 
-    private func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
-        let settings = configuration.settings(for: sample.series, sensorPatch: source.patch)
-        let thresholds = configuration.thresholds.filter { $0.series.matches(sample.series.name) }.map(ThresholdRule.init)
-        // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
-        let staleLimit = source.interval.flatMap { settings.staleAfter.limit(interval: $0) }
+    /// One shared copy per distinct configuration (most series share the defaults, or a few overrides).
+    private mutating func shared(_ configuration: AnomalyConfiguration) -> SharedAnomalyConfiguration {
+        if let known = sharedConfigurations.first(where: { $0.value == configuration }) { return known }
+        let made = SharedAnomalyConfiguration(configuration)
+        if sharedConfigurations.count < 64 { sharedConfigurations.append(made) }
+        return made
+    }
+
+    private mutating func makeState(for sample: Sample, source: SampleSource) -> SeriesState {
+        let rules = shared(rules(for: sample.series, source: source))
         return SeriesState(
             series: sample.series,
-            anomaly: settings.anomaly.enabled ? tracedDetector(settings.anomaly) : nil,
-            thresholds: thresholds,
-            staleness: staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) }
+            anomaly: rules.settings.anomaly.enabled ? tracedDetector(rules.settings.anomaly) : nil,
+            thresholds: rules.thresholds.map(ThresholdRule.init),
+            staleness: rules.staleLimit.map { StalenessRule(limit: $0, firstSeen: sample.time) },
+            rules: rules, input: source.input
         )
+    }
+
+    /// Everything the configuration decides for one series.
+    func rules(for series: Series, source: SampleSource) -> SeriesRules {
+        let settings = configuration.settings(for: series, sensorPatch: source.patch)
+        // Only periodic inputs can go stale: a replay's timestamps are in the past by design.
+        return SeriesRules(settings: settings,
+                           thresholds: configuration.thresholds.filter { $0.series.matches(series.name) },
+                           staleLimit: source.interval.flatMap { settings.staleAfter.limit(interval: $0) })
+    }
+
+    private mutating func shared(_ rules: SeriesRules) -> SeriesRules {
+        if let known = sharedRules.first(where: { $0 == rules }) { return known }
+        if sharedRules.count < 64 { sharedRules.append(rules) }
+        return rules
     }
 }
 
@@ -204,21 +250,46 @@ package struct SeriesSummary: Sendable {
     package var lastTime: Int64 = 0
 }
 
-private struct SeriesState: Sendable {
+/// What the configuration decides for one series; a reload keeps a series' state while this stays equal. A class,
+/// so series with the same rules share one copy (8 bytes each).
+final class SeriesRules: Sendable, Equatable {
+    let settings: DetectionSettings
+    let thresholds: [ThresholdRuleConfiguration]
+    let staleLimit: Duration?
+
+    init(settings: DetectionSettings, thresholds: [ThresholdRuleConfiguration], staleLimit: Duration?) {
+        self.settings = settings
+        self.thresholds = thresholds
+        self.staleLimit = staleLimit
+    }
+
+    static func == (lhs: SeriesRules, rhs: SeriesRules) -> Bool {
+        lhs === rhs
+            || (lhs.settings == rhs.settings && lhs.thresholds == rhs.thresholds && lhs.staleLimit == rhs.staleLimit)
+    }
+}
+
+struct SeriesState: Sendable {
     var anomaly: AnomalyDetector?
     var thresholds: [ThresholdRule]
     var staleness: StalenessRule?
     var summary: SeriesSummary
+    /// What the state was built from, and the input (slot) the series came from, for `reconfigure`.
+    let rules: SeriesRules
+    let input: Int?
     /// For counters: the previous raw sample and the derived rate series the detectors see.
     var previousCounter: Sample?
     let rateSeries: Series?
     /// The groups the series is a member of (empty for almost every series).
     var memberships: [GroupMembership] = []
 
-    init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?) {
+    init(series: Series, anomaly: AnomalyDetector?, thresholds: [ThresholdRule], staleness: StalenessRule?,
+         rules: SeriesRules, input: Int?) {
         self.anomaly = anomaly
         self.thresholds = thresholds
         self.staleness = staleness
+        self.rules = rules
+        self.input = input
         self.summary = SeriesSummary(series: series)
         self.rateSeries = series.kind == .counter
             ? Series(name: series.name + ".rate", unit: series.unit + "/s", kind: .gauge, attributes: series.attributes)

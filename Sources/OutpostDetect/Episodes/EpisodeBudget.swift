@@ -38,7 +38,7 @@ struct EpisodeBudget: Sendable {
         if let rising, keepsRhythm(at: time, rising: rising) { return .recurring }
         raised.removeAll { time - $0 >= Self.day }
         if perDay > 0, raised.count >= perDay { return .daily }
-        if perHour > 0, raised.count { time - $0 < Self.hour } >= perHour { return .hourly }
+        if perHour > 0, raised.count(where: { time - $0 < Self.hour }) >= perHour { return .hourly }
         raised.append(time)
         return nil
     }

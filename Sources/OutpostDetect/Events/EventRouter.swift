@@ -98,6 +98,7 @@ package final class EventRouter: Service, EventSink {
         counters?.update { totals in
             totals.events += events.count
             totals.alerts += alerts
+            for event in events { totals.eventsByName[event.name, default: 0] += 1 }
         }
         await next?.accept(routed)
     }

@@ -235,11 +235,19 @@ package struct GroupDetector: Sendable {
         let likelihood: Double
     }
 
+    /// T² must be `t2Rarity` times rarer than Q to raise: a plant's slow states (demand, the ambient, a tank's level)
+    /// do take its operating point beyond what one learning period saw, while every relation holds; such a sample is
+    /// ordinary for Q and, where one member leaves its own range, a record for that series' detector. On the generated
+    /// pumps this keeps T²'s false episodes on days of high demand rare and loses no fault Q alone does not catch.
+    static let t2Rarity = 1e-3
+
     private func judge(_ confirmed: (t2: Double, q: Double)) -> Finding? {
+        let threshold = configuration.likelihoodThreshold
         let t2 = tails!.t2.probability(ofAtLeast: confirmed.t2)
         let q = tails!.q.probability(ofAtLeast: confirmed.q)
-        let rarest = q <= t2 ? Finding(statistic: .q, likelihood: q) : Finding(statistic: .t2, likelihood: t2)
-        return rarest.likelihood < configuration.likelihoodThreshold ? rarest : nil
+        if q < threshold, q <= t2 / Self.t2Rarity { return Finding(statistic: .q, likelihood: q) }
+        if t2 < threshold * Self.t2Rarity { return Finding(statistic: .t2, likelihood: t2) }
+        return q < threshold ? Finding(statistic: .q, likelihood: q) : nil
     }
 
     private mutating func startEpisode(_ finding: Finding, time: Int64, components: GroupModel.Components) -> [Event] {
@@ -314,7 +322,7 @@ package struct GroupDetector: Sendable {
     private func limits(_ components: GroupModel.Components) -> (t2: Double, q: Double) {
         guard let tails else { return (.infinity, .infinity) }
         let threshold = configuration.likelihoodThreshold
-        return (tails.t2.score(exceededWith: threshold) * components.t2Limit,
+        return (tails.t2.score(exceededWith: threshold * Self.t2Rarity) * components.t2Limit,
                 tails.q.score(exceededWith: threshold) * components.qLimit)
     }
 

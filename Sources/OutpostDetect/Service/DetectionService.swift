@@ -29,8 +29,11 @@ package struct DetectionServiceSettings: Sendable {
 ///
 /// On graceful shutdown (which reaches it after every input has stopped) it drains what is queued, then returns.
 package final class DetectionService: Service {
-    private let channel = AsyncChannel<DetectionMessage>()
+    let channel = AsyncChannel<DetectionMessage>()
+    /// The settings it starts with; a reload's replace them in the detection task's state.
     private let settings: DetectionServiceSettings
+    /// What a previous pipeline learned, carried over a reload that restarted the pipeline.
+    private let resuming: DetectionHandover?
     private let samples: any SampleSink
     private let events: any EventSink
     private let counters: PipelineCounters?
@@ -39,8 +42,10 @@ package final class DetectionService: Service {
     private let logger: Logger
 
     package init(settings: DetectionServiceSettings, samples: any SampleSink, events: any EventSink,
-                 counters: PipelineCounters?, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger) {
+                 counters: PipelineCounters?, clock: any Clock<Duration>, wallClock: any WallClock, logger: Logger,
+                 resuming: DetectionHandover? = nil) {
         self.settings = settings
+        self.resuming = resuming
         self.samples = samples
         self.events = events
         self.counters = counters
@@ -60,7 +65,7 @@ package final class DetectionService: Service {
     }
 
     package func run() async throws {
-        var state = DetectionState(settings: settings)
+        var state = DetectionState(settings: settings, resuming: resuming?.take())
         let channel = self.channel
         try await withThrowingDiscardingTaskGroup { group in
             let clock = self.clock, wallClock = self.wallClock
@@ -77,6 +82,7 @@ package final class DetectionService: Service {
             group.cancelAll()
         }
         logger.info("detection stopped", metadata: ["samples": "\(state.samplesSeen)", "events": "\(state.eventsSeen)"])
+        resuming?.keep(state.engine, latest: state.latest)
     }
 
     private func handle(_ message: DetectionMessage, state: inout DetectionState) async {
@@ -96,6 +102,10 @@ package final class DetectionService: Service {
             if !stale.isEmpty { events.send(stale) }
             logReadingsIfDue(now: now, state: &state)
             counters?.heartbeat()
+        case .reconfigure(let settings):
+            state.reconfigure(settings, logger: logger)
+        case .latest(let answer):
+            answer(state.latest.values)
         }
     }
 
@@ -119,7 +129,7 @@ package final class DetectionService: Service {
                 samples.append(sample)
                 tally.samples += 1
                 tally.lastSample = sample.time
-                events += state.engine.process(sample, from: settings.sources[input])
+                events += state.engine.process(sample, from: state.settings.sources[input])
             case .event(let event):
                 if event.name == .sensorFault, let series = event.series {
                     state.latest.fault(series)
@@ -131,8 +141,10 @@ package final class DetectionService: Service {
                 state.latest.forget(series)
             case .problem(let text):
                 tally.problems += 1
-                state.problems[input].record(text, now: wallClock.nowNanos(), interval: settings.problemInterval) { line in
-                    logger.warning("\(settings.inputNames[input]): \(line)")
+                let name = state.settings.inputNames[input]
+                state.problems[input].record(text, now: wallClock.nowNanos(),
+                                             interval: state.settings.problemInterval) { line in
+                    logger.warning("\(name): \(line)")
                 }
             }
         }
@@ -154,7 +166,7 @@ package final class DetectionService: Service {
     }
 
     private func logReadingsIfDue(now: Int64, state: inout DetectionState) {
-        let interval = UnixNanos.from(settings.readingsInterval)
+        let interval = UnixNanos.from(state.settings.readingsInterval)
         guard interval > 0, now - state.lastReadingsLog >= interval, let line = state.latest.line() else { return }
         state.lastReadingsLog = now
         logger.info("readings: \(line)")
@@ -162,7 +174,8 @@ package final class DetectionService: Service {
 }
 
 /// Everything the detection task mutates, kept together and owned by that task alone.
-private struct DetectionState {
+struct DetectionState {
+    var settings: DetectionServiceSettings
     var engine: DetectionEngine
     var latest = LatestReadings()
     var problems: [ProblemThrottle]
@@ -170,9 +183,15 @@ private struct DetectionState {
     var samplesSeen = 0
     var eventsSeen = 0
 
-    init(settings: DetectionServiceSettings) {
+    init(settings: DetectionServiceSettings, resuming: (DetectionEngine, LatestReadings)?) {
+        self.settings = settings
         engine = DetectionEngine(configuration: settings.detection)
         problems = Array(repeating: ProblemThrottle(), count: settings.sources.count)
+        if let (engine, latest) = resuming {
+            self.engine = engine
+            self.latest = latest
+            reconfigure(settings, logger: nil)
+        }
     }
 }
 

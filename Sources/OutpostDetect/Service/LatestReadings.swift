@@ -23,6 +23,16 @@ struct LatestReadings {
         latest[series] = nil
     }
 
+    /// Every series' latest value (nil while in fault), for the local endpoint's `/metrics?series=1`.
+    var values: [(series: Series, value: Double?)] {
+        latest.map { series, reading in
+            switch reading {
+            case .value(let value): (series, value)
+            case .fault: (series, nil)
+            }
+        }
+    }
+
     /// `name=value unit` pairs, sensors first (what the operator configured) and host health after, at most
     /// `limit` of them and a count of the rest; nil before any reading.
     func line(limit: Int = 12) -> String? {

@@ -6,6 +6,10 @@ enum DetectionMessage: Sendable {
     case readings([InputReadings])
     /// Once a second: staleness checks and periodic logging run on it.
     case tick(now: Int64)
+    /// A reload's settings, in order with the readings (see DetectionService+Operations.swift).
+    case reconfigure(DetectionServiceSettings)
+    /// The local endpoint asks for every series' latest value.
+    case latest(@Sendable ([(series: Series, value: Double?)]) -> Void)
 }
 
 /// Detection's door for one input: tags its readings and waits while detection is behind (back-pressure).

@@ -22,8 +22,8 @@ package struct ExecInputConfiguration: Sendable {
     package var timeout: Duration = .seconds(5)
     /// `format`, default `"number"`: `number`, `key_value` or `json`.
     package var format = Format.number
-    /// `fields`, default all numeric top-level fields: for `json`, dotted paths (`"sensor.temp"`); for `key_value`,
-    /// the keys to keep.
+    /// `fields`, default every reading: for `json`, dotted paths (`"sensor.temp"`, nested objects flattened as in
+    /// `JSONReadingRule`); for `key_value`, the keys to keep.
     package var fields: [String] = []
     /// `units`, default `{}`: a unit per field, e.g. `{ temperature = "Cel" }`; others use `unit`.
     package var units: [String: String] = [:]
@@ -33,6 +33,9 @@ package struct ExecInputConfiguration: Sendable {
     package var maxOutput = 64 * 1024
     /// `max_series`, default 1000, and `series_idle`, default `"1d"`: see `SeriesTable`.
     package var seriesTable = SeriesTable()
+    /// `json_keys`, default `"lower"`, and `json_strings`, default `"skip"`: how `format = "json"` reads a document,
+    /// the same rule as `[[input.mqtt]]` (`JSONReadingRule`).
+    package var json = JSONReadingRule()
 
     static func read(_ reader: ConfigReader) -> ExecInputConfiguration? {
         var command: [String]?
@@ -55,6 +58,7 @@ package struct ExecInputConfiguration: Sendable {
         let units = Dictionary(reader.stringMap("units").map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
         let seriesTable = SeriesTable.read(reader)
         let maxOutput = reader.size("max_output", in: 1...16 << 20, default: 64 * 1024)
+        let json = JSONReadingRule.read(reader)
         reader.finish()
         guard let command, !command.isEmpty else { return nil }
         var configuration = ExecInputConfiguration(command: command, identity: identity, extraction: extraction)
@@ -65,6 +69,7 @@ package struct ExecInputConfiguration: Sendable {
         configuration.units = units
         configuration.maxOutput = Int(clamping: maxOutput)
         configuration.seriesTable = seriesTable
+        configuration.json = json
         return configuration
     }
 }

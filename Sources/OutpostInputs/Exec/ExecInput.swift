@@ -9,11 +9,12 @@ package enum ExecInput: InputKind {
     }
 }
 
-/// Runs the command once per poll. A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
+/// Runs the command once per poll, through the `CommandSupervisor` (no reader thread waits for it; the timeout covers
+/// the whole run). A failure (cannot start, non-zero exit, timeout, nothing parsable) raises one
 /// `outpost.sensor.fault` per run of identical failures; fields that are present still produce samples. A value
 /// that cannot be true (NaN, ±Inf, outside its unit's physical range) is a skipped `problem` and one
 /// `outpost.sensor.fault` per field and run, never a sample; keys beyond `max_series` are refused and counted.
-package struct ExecReader: PollingReader {
+package struct ExecReader: AsyncPollingReader {
     package let configuration: ExecInputConfiguration
     private var series: SeriesTable
     private var faults = FaultLatch()
@@ -24,25 +25,45 @@ package struct ExecReader: PollingReader {
         self.series = configuration.seriesTable
     }
 
-    package mutating func read(now: Int64) -> [Reading] {
-        let result = CommandRunner.run(configuration.command, timeout: configuration.timeout,
-                                       maxOutput: configuration.maxOutput)
+    package mutating func read(now: Int64) async -> [Reading] {
+        let result = await CommandSupervisor.shared.run(configuration.command, timeout: configuration.timeout,
+                                                        maxOutput: configuration.maxOutput)
+        // Outpost is stopping: the command was killed, and there is nothing to say about it.
+        if result.cancelled { return [] }
         if let failure = Self.failure(of: result, timeout: configuration.timeout) {
             return fault(failure, now: now)
         }
-        let (values, problems) = parse(result.standardOutput)
-        if values.isEmpty {
-            return fault(problems.first ?? "no numbers in the output", now: now)
+        let parsed = parse(result.standardOutput)
+        if parsed.values.isEmpty && parsed.invalid.isEmpty {
+            return fault(parsed.problems.first ?? "no numbers in the output", now: now)
         }
         faults.clear()
         var refused: [String] = []
-        var readings = values.flatMap { field, value in
+        var readings = parsed.values.flatMap { field, value in
             reading(field: field, value: value, now: now, refused: &refused)
+        }
+        for (field, reason) in parsed.invalid {
+            readings += invalid(field: field, reason: reason, now: now, refused: &refused)
         }
         if let problem = series.refusal(configuration.identity.name, keys: refused) {
             readings.append(.problem(problem))
         }
-        return readings + problems.map { .problem("\(configuration.identity.name): \($0)") } + series.takeForgotten()
+        return readings + parsed.problems.map { .problem("\(configuration.identity.name): \($0)") }
+            + series.takeForgotten()
+    }
+
+    /// A field whose text cannot be a number (`nan`, `1e999`): a skipped problem and a latched fault.
+    private mutating func invalid(field: String, reason: String, now: Int64, refused: inout [String]) -> [Reading] {
+        let configuration = configuration
+        guard let series = series.series(for: field, now: now, make: {
+            Self.makeSeries(field, configuration: configuration)
+        }) else {
+            refused.append(field)
+            return []
+        }
+        let skipped = Reading.problem("\(configuration.identity.name): \(field): \(reason); skipped")
+        guard valueFaults.shouldReport(reason, for: field) else { return [skipped] }
+        return [skipped, .event(faultEvent("\(field): \(reason)", series: series, now: now))]
     }
 
     /// A sample; a problem and a latched fault when the value cannot be true; nothing (noted in `refused`) past
@@ -67,52 +88,66 @@ package struct ExecReader: PollingReader {
         return [skipped, .event(faultEvent(reason, series: series, now: now))]
     }
 
-    /// Parses the output into (field, value) pairs; field is nil for the `number` format.
-    package func parse(_ output: String) -> ([(String?, Double)], [String]) {
+    /// What one run printed, parsed: readings (field nil for the `number` format), fields whose text cannot be a
+    /// number (`nan`, `1e999`: problems and faults), and other problems.
+    package struct ParsedOutput: Sendable {
+        package var values: [(String?, Double)] = []
+        package var invalid: [(field: String, reason: String)] = []
+        package var problems: [String] = []
+    }
+
+    package func parse(_ output: String) -> ParsedOutput {
         let extraction = configuration.extraction
+        var parsed = ParsedOutput()
         switch configuration.format {
         case .number:
             guard let value = extraction.extract(from: output) else {
-                return ([], ["no number in `\(output.trimmingSpaces().prefix(60))`"])
+                parsed.problems = ["no number in `\(output.trimmingSpaces().prefix(60))`"]
+                return parsed
             }
-            return ([(nil, value)], [])
+            parsed.values = [(nil, value)]
         case .keyValue:
-            var values: [(String?, Double)] = []
             for line in output.split(separator: "\n") {
                 guard let equals = line.firstIndex(of: "=") else { continue }
-                let key = String(line[..<equals]).trimmingSpaces()
-                guard configuration.fields.isEmpty || configuration.fields.contains(key),
-                    let number = Double(line[line.index(after: equals)...].trimmingSpacesSubstring())
-                else { continue }
-                values.append((key, number * extraction.scale + extraction.offset))
+                let raw = String(line[..<equals]).trimmingSpaces()
+                let text = String(line[line.index(after: equals)...].trimmingSpacesSubstring())
+                guard configuration.fields.isEmpty || configuration.fields.contains(raw) else { continue }
+                let field = MetricName.field(raw)
+                // The number syntax of JSON (`JSONReadingRule`): never hexadecimal; `nan` and `inf` are faults.
+                if JSONReadingRule.isNonFiniteWord(text) {
+                    parsed.invalid.append((field, "`\(text)` is not a number"))
+                } else if JSONReadingRule.isStrictDecimal(text), let number = Double(text) {
+                    if number.isFinite {
+                        parsed.values.append((field, number * extraction.scale + extraction.offset))
+                    } else {
+                        parsed.invalid.append((field, "`\(text.prefix(40))` is beyond a double's range"))
+                    }
+                }
             }
-            return (values, values.isEmpty ? ["no `key=number` lines in the output"] : [])
+            if parsed.values.isEmpty && parsed.invalid.isEmpty { parsed.problems = ["no `key=number` lines in the output"] }
         case .json:
-            return parseJSON(output)
+            parsed = parseJSON(output)
         }
+        return parsed
     }
 
-    private func parseJSON(_ output: String) -> ([(String?, Double)], [String]) {
+    /// JSON under the one rule every JSON input follows (`JSONReadingRule`): the same document makes the same series
+    /// here as through MQTT.
+    private func parseJSON(_ output: String) -> ParsedOutput {
+        var parsed = ParsedOutput()
         let document: JSONValue
         do {
             document = try JSONValue.parse(output)
         } catch {
-            return ([], [error.description])
+            parsed.problems = [error.description]
+            return parsed
         }
-        var paths = configuration.fields
-        if paths.isEmpty, case .object(let members) = document {
-            paths = members.filter { $0.1.numericValue != nil }.map(\.0)
-        }
-        var values: [(String?, Double)] = []
-        var problems: [String] = []
-        for path in paths {
-            guard let number = document.value(atPath: path)?.numericValue else {
-                problems.append("field `\(path)` is missing or not a number")
-                continue
-            }
-            values.append((path, number * configuration.extraction.scale + configuration.extraction.offset))
-        }
-        return (values, problems)
+        let found = configuration.json.values(of: document, fields: configuration.fields)
+        let extraction = configuration.extraction
+        parsed.values = found.readings.map { (Optional($0.field), $0.value * extraction.scale + extraction.offset) }
+        parsed.invalid = found.problems
+        parsed.problems = found.missing.map { "field `\($0)` is missing or not a number" }
+        return parsed
     }
 
     private static func failure(of result: CommandResult, timeout: Duration) -> String? {
@@ -151,7 +186,7 @@ extension ExecInputConfiguration: InputSettings {
     package var expectedInterval: Duration? { interval }
 
     package func makeInput(_ resources: InputResources) -> any Input {
-        PolledInput(name: name, interval: interval, reader: ExecReader(configuration: self), clock: resources.clock,
-                    wallClock: resources.wallClock)
+        AsyncPolledInput(name: name, interval: interval, reader: ExecReader(configuration: self),
+                         clock: resources.clock, wallClock: resources.wallClock)
     }
 }

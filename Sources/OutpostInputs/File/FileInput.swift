@@ -16,14 +16,27 @@ package struct FileReader: PollingReader {
     package let configuration: FileInputConfiguration
     private let series: Series
     private var faults = FaultLatch()
+    /// The hwmon chip's folder as last found (`hwmon`), checked before each read.
+    private var chipFolder: String?
 
     package init(configuration: FileInputConfiguration) {
         self.configuration = configuration
         self.series = configuration.identity.series()
     }
 
+    package var readDeadline: Duration { configuration.timeout }
+    package var readActivity: String {
+        "reading \(configuration.hwmon.map { "\($0.description)/" } ?? "")\(configuration.path)"
+    }
+
     package mutating func read(now: Int64) -> [Reading] {
-        switch measure() {
+        let path: String
+        switch locate() {
+        case .success(let found): path = found
+        case .failure(let error):
+            return faults.shouldReport(error.description) ? [.event(faultEvent(error.description, now: now))] : []
+        }
+        switch measure(path) {
         case .value(let value):
             faults.clear()
             return [.sample(Sample(series: series, time: now, value: value))]
@@ -37,10 +50,24 @@ package struct FileReader: PollingReader {
         case fault(String)
     }
 
-    private func measure() -> Measurement {
+    /// The file to read: `path`, or the file in the hwmon chip's folder, found again when the numbering changed.
+    private mutating func locate() -> Result<String, SystemFileError> {
+        guard let chip = configuration.hwmon else { return .success(configuration.path) }
+        if let folder = chipFolder, chip.isStill(folder) { return .success(folder + "/" + configuration.path) }
+        chipFolder = nil
+        switch chip.locate() {
+        case .success(let folder):
+            chipFolder = folder
+            return .success(folder + "/" + configuration.path)
+        case .failure(let error):
+            return .failure(error)
+        }
+    }
+
+    private func measure(_ path: String) -> Measurement {
         let text: String
         do {
-            text = try SystemFiles.read(configuration.path, limit: 64 * 1024)
+            text = try SystemFiles.read(path, limit: 64 * 1024)
         } catch {
             return .fault(error.description)
         }

@@ -8,6 +8,9 @@ package struct HostInputConfiguration: Sendable {
 
     /// `interval`, default `"10s"`.
     package var interval: Duration = .seconds(10)
+    /// `timeout`, default `"5s"`: one read of every host file; a read that takes longer (a sysfs file of a hung
+    /// device) is given up on and reported as a fault, and the input is skipped until it returns.
+    package var timeout: Duration = .seconds(5)
     /// `proc_path`, default `"/proc"`: where procfs is mounted (tests point it at a fake tree).
     package var procPath = "/proc"
     /// `sys_path`, default `"/sys"`.
@@ -37,6 +40,7 @@ package struct HostInputConfiguration: Sendable {
     static func read(_ reader: ConfigReader, context: InputContext) -> HostInputConfiguration {
         var configuration = HostInputConfiguration()
         configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
+        configuration.timeout = reader.positiveDuration("timeout", default: configuration.timeout)
         configuration.procPath = context.resolve(reader.string("proc_path", default: configuration.procPath))
         configuration.sysPath = context.resolve(reader.string("sys_path", default: configuration.sysPath))
         configuration.diskPath = context.resolve(reader.string("disk_path", default: context.stateDirectory))

@@ -23,6 +23,9 @@ package struct HostReader: PollingReader {
         self.configuration = configuration
     }
 
+    package var readDeadline: Duration { configuration.timeout }
+    package var readActivity: String { "reading \(configuration.procPath) and \(configuration.sysPath)" }
+
     package mutating func read(now: Int64) -> [Reading] {
         var readings: [Reading] = []
         let groups = configuration.collect
@@ -116,7 +119,8 @@ package struct HostReader: PollingReader {
             }
             let type = (try? SystemFiles.read("\(thermal)/\(zone)/type"))?.trimmingSpaces() ?? zone
             emit("hw.temperature", unit: "Cel", value: millidegrees / 1000, now, into: &readings,
-                 extra: ["hw.id": .string(zone), "hw.type": .string(type)])
+                 extra: ["hw.id": .string(zone), "hw.type": .string(type)],
+                 source: "\(zone) (\(type), \(thermal)/\(zone)/temp)")
         }
     }
 
@@ -202,11 +206,13 @@ package struct HostReader: PollingReader {
         }
     }
 
+    /// `source` names where the value came from, for a problem about it (`thermal_zone0 (cpu-thermal, /sys/...)`).
     private mutating func emit(_ name: String, unit: String, kind: SeriesKind = .gauge, value: Double,
-                               _ now: Int64, into readings: inout [Reading], extra: Attributes = Attributes()) {
+                               _ now: Int64, into readings: inout [Reading], extra: Attributes = Attributes(),
+                               source: String? = nil) {
         // A kernel file can hold nonsense too (a thermal zone reading -274 °C): never a sample.
         if let problem = Plausibility.problem(with: value, unit: unit) {
-            return readings.append(.problem("\(name): \(problem); skipped"))
+            return readings.append(.problem("\(name)\(source.map { " of \($0)" } ?? ""): \(problem); skipped"))
         }
         let key = name + "|" + extra.entries.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let series = self.series[key] ?? {

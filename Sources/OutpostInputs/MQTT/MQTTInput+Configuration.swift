@@ -7,7 +7,8 @@ package struct MQTTInputConfiguration: Sendable {
         case auto
         /// The payload is one number (`21.5`, `"21.5"`): series `name`.
         case number
-        /// Numeric fields of a JSON object, nested ones flattened (`BME280.Temperature` → `bme280.temperature`).
+        /// Readings of a JSON object under `JSONReadingRule`, nested ones flattened (`BME280.Temperature` →
+        /// `bme280.temperature`).
         case json
     }
 
@@ -22,8 +23,10 @@ package struct MQTTInputConfiguration: Sendable {
     package var preset = ""
     /// `format`, default `"auto"`: `auto`, `number` or `json`.
     package var format = Format.auto
-    /// `fields`, default all numeric fields: the (flattened, lowercase) JSON fields to keep.
+    /// `fields`, default every reading: the JSON fields to keep, dotted paths matched as `JSONReadingRule` says.
     package var fields: [String] = []
+    /// `json_keys`, default `"lower"`, and `json_strings`, default `"skip"`: the one JSON rule (`JSONReadingRule`).
+    package var json = JSONReadingRule()
     /// `device_level`, default the last level (zigbee2mqtt: every level after the first) or 2 (tasmota): which topic
     /// level names the device, counted from 1 (1 to 64); it becomes the `device` attribute.
     package var deviceLevel: Int?
@@ -36,6 +39,14 @@ package struct MQTTInputConfiguration: Sendable {
     package var seriesTable = SeriesTable()
     /// `interval`, default `"5m"`: how often each device is expected to report; staleness counts in it.
     package var interval: Duration = .seconds(300)
+    /// `buffer`, default 10000 (100 to 1000000): messages held for the pipeline. More arriving at once (a persistent
+    /// session's backlog at reconnect) are dropped, oldest first, and counted as a problem: the broker already has
+    /// its PUBACK, so they are never lost silently.
+    package var buffer = 10_000
+    /// `time_field`, default `"Time"` (tasmota), `"last_seen"` (zigbee2mqtt), else none: the top-level JSON field that
+    /// says when the device took the reading (RFC 3339 with a zone, or unix seconds or milliseconds). Readings are
+    /// stamped with it, so a backlog delivered at reconnect keeps its own times; the field itself is no reading.
+    package var timeField: String?
     /// `name` (default `"mqtt"`), `unit`, `location`, `attributes`: see `SensorIdentity`. Series are
     /// `<name>.<field>` with a `device` attribute.
     package var identity: SensorIdentity
@@ -56,7 +67,8 @@ package struct MQTTInputConfiguration: Sendable {
         let defaultFormat = configuration.preset.isEmpty ? "auto" : "json"
         configuration.format = Format(rawValue: reader.choice("format", Format.allCases.map(\.rawValue),
                                                               default: defaultFormat)) ?? .auto
-        configuration.fields = (reader.strings("fields") ?? []).map { $0.lowercased() }
+        configuration.fields = reader.strings("fields") ?? []
+        configuration.json = JSONReadingRule.read(reader)
         configuration.deviceLevel = reader.contains("device_level")
             ? reader.int("device_level", in: 1...64, default: 1) : (configuration.preset == "tasmota" ? 2 : nil)
         configuration.units = defaultUnits
@@ -64,6 +76,10 @@ package struct MQTTInputConfiguration: Sendable {
         configuration.maxPayload = Int(reader.size("max_payload", in: 1...16 << 20,
                                                    default: Int64(configuration.maxPayload)))
         configuration.interval = reader.positiveDuration("interval", default: configuration.interval)
+        configuration.buffer = reader.int("buffer", in: 100...1_000_000, default: configuration.buffer)
+        let defaultTimeField = ["tasmota": "Time", "zigbee2mqtt": "last_seen"][configuration.preset] ?? ""
+        let timeField = reader.string("time_field", default: defaultTimeField)
+        configuration.timeField = timeField.isEmpty ? nil : timeField
         configuration.seriesTable = SeriesTable.read(reader)
         reader.finish()
         guard broker != nil, topics != nil else { return nil }

@@ -21,6 +21,11 @@ package final class SampleGate: Sendable {
         var dropped = 0
         var announced = false
         var released = false
+
+        /// Room for input slot `index`: a reload adds inputs with new slots while the gate runs.
+        mutating func makeRoom(for index: Int) {
+            if index >= held.count { held += Array(repeating: [], count: index + 1 - held.count) }
+        }
     }
 
     package init(clock: SyncAwareWallClock, inputCount: Int, logger: Logger) {
@@ -34,7 +39,8 @@ package final class SampleGate: Sendable {
     package func admit(_ readings: [Reading], from index: Int) -> [Reading] {
         let provisional = readings.contains { Self.stamp(of: $0).map { $0 < 0 } ?? false }
         let (waiting, shouldHold) = state.withLock { state in
-            (state.held[index], provisional || !state.held[index].isEmpty)
+            state.makeRoom(for: index)
+            return (state.held[index], provisional || !state.held[index].isEmpty)
         }
         guard shouldHold else { return readings }
         if !clock.isTrusted {

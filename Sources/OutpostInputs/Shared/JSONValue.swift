@@ -1,12 +1,15 @@
-/// A parsed JSON document, for command output and (later) MQTT payloads.
+/// A parsed JSON document: command output, MQTT payloads, the status file.
 ///
 /// A small parser of our own: it bounds nesting depth (32), members per object or array (`maximumMembers`) and
 /// input size (the caller's `max_payload` / `max_output`) so hostile payloads cannot exhaust the stack or memory,
-/// and it needs no Foundation. Numbers that overflow a Double parse as ±Inf; inputs refuse those as readings.
+/// and it needs no Foundation. A number that overflows a Double (`1e999`) keeps its text, so a reading refused for
+/// it names what was received. `JSONReadingRule` says which values are readings.
 package indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
+    /// A number beyond a Double's range, as written.
+    case overflowingNumber(String)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -16,6 +19,7 @@ package indirect enum JSONValue: Sendable, Equatable {
         case (.null, .null): true
         case (.bool(let a), .bool(let b)): a == b
         case (.number(let a), .number(let b)): a == b
+        case (.overflowingNumber(let a), .overflowingNumber(let b)): a == b
         case (.string(let a), .string(let b)): a == b
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.elementsEqual(b) { $0.0 == $1.0 && $0.1 == $1.1 }
@@ -57,19 +61,14 @@ package indirect enum JSONValue: Sendable, Equatable {
         return current
     }
 
-    /// A number, a numeric string, or a boolean as 0/1: how sensor firmwares actually send readings.
+    /// A number, or a boolean as 0/1. Strings never: whether a string is a reading is `JSONReadingRule`'s call.
     package var numericValue: Double? {
         switch self {
         case .number(let value): value
-        case .string(let text): Double(text.trimmingSpacesSubstringOfString())
         case .bool(let flag): flag ? 1 : 0
         default: nil
         }
     }
-}
-
-extension String {
-    fileprivate func trimmingSpacesSubstringOfString() -> Substring { self[...].trimmingSpacesSubstring() }
 }
 
 private struct JSONParser {
@@ -96,7 +95,7 @@ private struct JSONParser {
         case UInt8(ascii: "t"): try expect("true"); return .bool(true)
         case UInt8(ascii: "f"): try expect("false"); return .bool(false)
         case UInt8(ascii: "n"): try expect("null"); return .null
-        default: return .number(try parseNumber())
+        default: return try parseNumber()
         }
     }
 
@@ -190,13 +189,14 @@ private struct JSONParser {
         throw error("unterminated string")
     }
 
-    mutating func parseNumber() throws(JSONValue.ParseError) -> Double {
+    mutating func parseNumber() throws(JSONValue.ParseError) -> JSONValue {
         let start = position
         while position < bytes.count, "+-0123456789.eE".utf8.contains(bytes[position]) { position += 1 }
-        guard position > start, let value = Double(String(decoding: bytes[start..<position], as: UTF8.self)) else {
+        let text = String(decoding: bytes[start..<position], as: UTF8.self)
+        guard position > start, let value = Double(text) else {
             position = start
             throw error("expected a value")
         }
-        return value
+        return value.isFinite ? .number(value) : .overflowingNumber(text)
     }
 }

@@ -41,7 +41,7 @@ package struct SensorIdentity: Sendable {
         var attributes = self.attributes
         for (key, value) in extra.entries { attributes[key] = value }
         let fullName = suffix.map { name.isEmpty ? $0 : name + "." + $0 } ?? name
-        return Series(name: fullName, unit: unit ?? self.unit, kind: kind, attributes: attributes)
+        return Series(name: MetricName.limited(fullName), unit: unit ?? self.unit, kind: kind, attributes: attributes)
     }
 
     static func isValidName(_ name: String) -> Bool {

@@ -40,6 +40,13 @@ package struct MQTTBroker: Sendable, Equatable {
     /// itself would wait forever). Not a config key: 10 s covers a satellite link's round trips.
     package var connackTimeout = Duration.seconds(10)
     package var will: Will?
+    /// `max_packet_size`: the largest packet this broker takes, for a broker that cannot announce it (MQTT 3.1.1,
+    /// AWS IoT's 128 KB). An MQTT 5 broker's announced limit applies too; the smaller wins.
+    package var maximumPacketSize: Int?
+
+    /// A connection counts as healthy, ending a run of reconnect failures, once it has lasted twice the keepalive
+    /// (10 s to 5 min): one the broker drops sooner keeps the backoff growing.
+    package var stableAfter: Duration { .seconds(min(max(2 * keepAlive, 10), 300)) }
 
     package init(host: String, port: Int, tls: Bool = false, clientID: String) {
         self.host = host

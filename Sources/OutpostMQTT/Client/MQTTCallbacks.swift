@@ -13,6 +13,7 @@ extension MQTTClientContext {
         mosquitto_disconnect_v5_callback_set(handle, mqttDisconnected)
         mosquitto_publish_v5_callback_set(handle, mqttPublished)
         mosquitto_message_v5_callback_set(handle, mqttMessage)
+        mosquitto_log_callback_set(handle, mqttLog)
     }
 }
 
@@ -43,6 +44,12 @@ private let mqttMessage: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer
         let payload = count > 0 && message.pointee.payload != nil
             ? Array(UnsafeRawBufferPointer(start: message.pointee.payload, count: count)) : []
         context(user)?.received(topic: String(cString: topic), payload: payload)
+    }
+
+private let mqttLog: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?)
+    -> Void = { _, user, level, message in
+        guard let message else { return }
+        context(user)?.logged(level: level, message: String(cString: message))
     }
 
 /// `mosquitto_lib_init` must run once, before any client, and is not thread-safe.

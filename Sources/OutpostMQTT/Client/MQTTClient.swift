@@ -1,4 +1,5 @@
 import CMosquitto
+import Synchronization
 
 /// How a QoS 1 publish ended.
 package enum MQTTPublishOutcome: Sendable, Equatable {
@@ -6,6 +7,9 @@ package enum MQTTPublishOutcome: Sendable, Equatable {
     case acknowledged
     /// Not sent or not acknowledged in time; the caller keeps the message and tries again later.
     case failed(String)
+    /// Refused for good: larger than the broker's maximum packet size, or a PUBACK saying the message itself is
+    /// unacceptable (not authorised, invalid topic or payload format). Sending it again can never work.
+    case refused(String)
 }
 
 /// A message received on a subscription.
@@ -19,17 +23,39 @@ package struct MQTTMessage: Sendable {
     }
 }
 
+/// What `subscribe` returns: the messages, and how many were lost to a full buffer.
+package struct MQTTSubscription: Sendable {
+    package let messages: AsyncStream<MQTTMessage>
+    package let dropped: MQTTDropCounter
+}
+
+/// Messages acknowledged to the broker but dropped before the consumer read them (a full buffer).
+package final class MQTTDropCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    package init() {}
+
+    func add() { count.add(1, ordering: .relaxed) }
+
+    /// The drops since the last call.
+    package func take() -> Int { count.exchange(0, ordering: .relaxed) }
+}
+
 /// A connection change, for logs and status.
 package enum MQTTConnectionEvent: Sendable, Equatable {
     case connected(sessionPresent: Bool, version: MQTTBroker.ProtocolVersion)
-    case disconnected(reason: String)
+    /// An established connection ended after `lasted`; the next attempt comes in `retryIn`.
+    case disconnected(reason: String, lasted: Duration, retryIn: Duration)
     /// A connect attempt failed before the broker answered (DNS, TCP, TLS); retried with backoff.
-    case unreachable(reason: String)
+    case unreachable(reason: String, retryIn: Duration)
     /// A CONNACK refusal (bad credentials, not authorised, ...): retried with backoff, as the broker's operator
     /// may be fixing it.
-    case refused(reason: String)
-    /// `protocol = "auto"` and the broker does not speak MQTT 5.
-    case fellBack(to: MQTTBroker.ProtocolVersion)
+    case refused(reason: String, retryIn: Duration)
+    /// `protocol = "auto"`: the broker closed an MQTT 5 connect before answering; 3.1.1 is tried at once, for this
+    /// connection (MQTT 5 again on the next).
+    case probingOlderProtocol(reason: String)
+    /// `protocol = "auto"` and the broker does not speak MQTT 5 (`reason` says how it showed); probed again later.
+    case fellBack(to: MQTTBroker.ProtocolVersion, reason: String)
 }
 
 /// One libmosquitto client: its own network thread driving `mosquitto_loop`, reconnects decided by
@@ -75,16 +101,22 @@ package final class MQTTClient: Sendable {
         context.addConnectedHandler(handler)
     }
 
-    /// The largest packet the broker accepts, from its MQTT 5 CONNACK; nil when it sets no limit (or speaks 3.1.1).
+    /// The largest packet the broker accepts: the smaller of its MQTT 5 CONNACK's and the configured
+    /// `max_packet_size`; nil when neither sets a limit.
     package var maximumPacketSize: Int? { context.maximumPacketSize }
 
+    /// The MQTT version of the current connection (or the one being tried).
+    package var protocolVersion: MQTTBroker.ProtocolVersion { context.protocolVersion }
+
     /// Subscribes to `filters` (wildcards allowed) at QoS 1, now and again after every reconnect, and returns the
-    /// messages that match them. A slow consumer loses the oldest messages beyond `buffer`, never blocks the
-    /// network thread.
-    package func subscribe(_ filters: [String], buffer: Int = 10_000) -> AsyncStream<MQTTMessage> {
+    /// messages that match them. A slow consumer loses the oldest messages beyond `buffer` (a persistent session's
+    /// backlog arriving at once at reconnect can be larger), never blocks the network thread; every loss is counted
+    /// in the subscription's `dropped`, since the broker already has its PUBACK.
+    package func subscribe(_ filters: [String], buffer: Int = 10_000) -> MQTTSubscription {
         let (stream, continuation) = AsyncStream<MQTTMessage>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
-        context.addSubscription(filters: filters, continuation: continuation)
-        return stream
+        let dropped = MQTTDropCounter()
+        context.addSubscription(filters: filters, continuation: continuation, dropped: dropped)
+        return MQTTSubscription(messages: stream, dropped: dropped)
     }
 
     /// Publishes `payload` and waits for the broker's PUBACK (QoS 1), at most `timeout`.
@@ -92,6 +124,16 @@ package final class MQTTClient: Sendable {
     package func publish(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
                         userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
         -> MQTTPublishOutcome
+    {
+        await context.publish(topic: topic, payload: payload, retain: retain, contentType: contentType,
+                              userProperties: userProperties, timeout: timeout).0
+    }
+
+    /// `publish`, also saying how many bytes of MQTT packets the attempt put on the wire: the PUBLISH (once handed to
+    /// libmosquitto) and the PUBACK (once it came), for byte budgets.
+    package func publishCounting(topic: String, payload: [UInt8], retain: Bool = false, contentType: String? = nil,
+                                 userProperties: [(String, String)] = [], timeout: Duration = .seconds(10)) async
+        -> (outcome: MQTTPublishOutcome, wireBytes: Int)
     {
         await context.publish(topic: topic, payload: payload, retain: retain, contentType: contentType,
                               userProperties: userProperties, timeout: timeout)

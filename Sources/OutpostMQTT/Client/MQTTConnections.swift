@@ -8,9 +8,15 @@ package final class MQTTConnections: Sendable {
     package let statusTopic: String
     private let clients = Mutex<[String: MQTTClient]>([:])
 
-    package init(brokers: [String: MQTTBroker], statusTopic: String) {
+    /// `adopting` hands over clients that are already running (a reload keeps the connections of brokers whose
+    /// settings did not change).
+    package init(brokers: [String: MQTTBroker], statusTopic: String,
+                 adopting running: [(name: String, client: MQTTClient)] = []) {
         self.brokers = brokers
         self.statusTopic = statusTopic
+        clients.withLock { clients in
+            for (name, client) in running where brokers[name] != nil { clients[name] = client }
+        }
     }
 
     /// The client for broker `name`, created (not started) on first use; nil for an unknown name.

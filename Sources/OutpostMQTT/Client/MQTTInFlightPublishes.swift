@@ -1,3 +1,5 @@
+import CMosquitto
+
 /// The QoS 1 publishes still waiting for their PUBACK, by message id: which waiter a PUBACK, a deadline or a lost
 /// connection completes, and with what outcome.
 ///
@@ -44,14 +46,23 @@ package struct MQTTInFlightPublishes<Waiter> {
     }
 
     /// A PUBACK for `messageID`. MQTT 5 §3.4.2.1: a reason code of 0x80 or more is a failure; 3.1.1 has no reason
-    /// code (libmosquitto reports 0).
+    /// code (libmosquitto reports 0). Not authorised (0x87), an invalid topic name (0x90), a packet too large
+    /// (0x95) or an invalid payload format (0x99) refuse the message itself, for good; the others (unspecified,
+    /// quota exceeded, ...) may pass later.
     package mutating func acknowledge(_ messageID: Int32, reasonCode: Int32 = 0) -> Completion? {
-        let outcome = reasonCode >= 0x80 ? MQTTPublishOutcome.failed("PUBACK reason \(reasonCode)") : .acknowledged
+        let outcome = Self.outcome(ofPUBACK: reasonCode)
         guard let entry = waiting.removeValue(forKey: messageID) else {
             if abandoned.remove(messageID) == nil, outcome == .acknowledged { acknowledgedEarly.insert(messageID) }
             return nil
         }
         return Completion(waiter: entry.waiter, outcome: outcome)
+    }
+
+    static func outcome(ofPUBACK reasonCode: Int32) -> MQTTPublishOutcome {
+        guard reasonCode >= 0x80 else { return .acknowledged }
+        let reason = "the broker refused the message: \(String(cString: mosquitto_reason_string(reasonCode))) "
+            + "(PUBACK reason 0x\(String(reasonCode, radix: 16)))"
+        return [0x87, 0x90, 0x95, 0x99].contains(reasonCode) ? .refused(reason) : .failed(reason)
     }
 
     /// Fails the publishes whose deadline is `now` or earlier, earliest deadline first.

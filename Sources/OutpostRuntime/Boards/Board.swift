@@ -17,6 +17,9 @@ package struct Board: Sendable, Equatable {
     package let host: HostBoardDefaults
     /// `[defaults] spool_max_size`: the default of `[spool] max_size`.
     package let spoolMaxSize: Int64
+    /// `[serial] rs485_device`: the board's RS-485 port, the default `device` of `[[input.modbus]]`; nil when the
+    /// file gives none (`""`).
+    package let rs485Device: String?
 
     /// Parses a board file; errors name the file, line and column.
     static func parse(name: String, text: String) throws -> Board {
@@ -35,11 +38,15 @@ package struct Board: Sendable, Equatable {
         let spool = defaults?.size("spool_max_size", default: SpoolConfiguration.defaultMaxSize)
             ?? SpoolConfiguration.defaultMaxSize
         defaults?.finish()
+        let serial = reader.table("serial")
+        let rs485 = serial?.string("rs485_device").flatMap { $0.isEmpty ? nil : $0 }
+        if let rs485, !rs485.hasPrefix("/dev/") { serial?.invalid("rs485_device", "`\(rs485)` is not under /dev") }
+        serial?.finish()
         let board = Board(
             name: name, description: reader.requiredString("description", hint: "say which board this is") ?? "",
             triple: reader.requiredString("triple", hint: "e.g. triple = \"aarch64-unknown-linux-gnu\"") ?? "",
             debianArchitecture: reader.requiredString("debian_architecture", hint: "arm64 or amd64") ?? "",
-            cpu: reader.string("cpu", default: "max"), host: host, spoolMaxSize: spool)
+            cpu: reader.string("cpu", default: "max"), host: host, spoolMaxSize: spool, rs485Device: rs485)
         reader.finish()
         try diagnostics.throwIfAny()
         return board

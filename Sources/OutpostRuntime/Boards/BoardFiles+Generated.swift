@@ -18,6 +18,11 @@ enum BoardFiles {
 
         [defaults]
         spool_max_size = "128MiB"
+
+        [serial]
+        # No RS-485 port of its own (USB adapters appear as /dev/ttyUSB0): [[input.modbus]] with transport "rtu" names its
+        # `device`.
+        rs485_device = ""
         """#),
         ("raspberry-pi-3.toml", #"""
         # Raspberry Pi 3 Model B/B+ (BCM2837, 4 × Cortex-A53, 1 GB) on 64-bit Raspberry Pi OS (Debian 12 arm64).
@@ -37,6 +42,14 @@ enum BoardFiles {
         [defaults]
         # Small SD cards are common; 128 MiB holds days of a typical greenhouse's metrics.
         spool_max_size = "128MiB"
+
+        [serial]
+        # The RS-485 port, the default `device` of [[input.modbus]] with transport "rtu": /dev/serial0, the UART on GPIO 14
+        # and 15 that RS-485 HATs with a UART transceiver (Waveshare RS485 HAT, Zihatec RS485 HAT, ...) are wired to. Enable
+        # it with `enable_uart=1` in /boot/firmware/config.txt and take the serial console off it (raspi-config, Interface
+        # Options, Serial Port: login shell no, hardware yes). HATs with an SPI UART (SC16IS752) show up as /dev/ttySC0 and
+        # USB adapters as /dev/ttyUSB0: name those with `device`.
+        rs485_device = "/dev/serial0"
         """#),
         ("raspberry-pi-4.toml", #"""
         # Raspberry Pi 4 Model B (BCM2711, 4 × Cortex-A72, 1-8 GB) on 64-bit Raspberry Pi OS (Debian 12 arm64).
@@ -54,6 +67,14 @@ enum BoardFiles {
 
         [defaults]
         spool_max_size = "256MiB"
+
+        [serial]
+        # The RS-485 port, the default `device` of [[input.modbus]] with transport "rtu": /dev/serial0, the UART on GPIO 14
+        # and 15 that RS-485 HATs with a UART transceiver (Waveshare RS485 HAT, Zihatec RS485 HAT, ...) are wired to. Enable
+        # it with `enable_uart=1` in /boot/firmware/config.txt and take the serial console off it (raspi-config, Interface
+        # Options, Serial Port: login shell no, hardware yes). HATs with an SPI UART (SC16IS752) show up as /dev/ttySC0 and
+        # USB adapters as /dev/ttyUSB0: name those with `device`.
+        rs485_device = "/dev/serial0"
         """#),
         ("raspberry-pi-5.toml", #"""
         # Raspberry Pi 5 (BCM2712, 4 × Cortex-A76, 2-16 GB) on 64-bit Raspberry Pi OS (Debian 12 arm64).
@@ -71,6 +92,14 @@ enum BoardFiles {
 
         [defaults]
         spool_max_size = "256MiB"
+
+        [serial]
+        # The RS-485 port, the default `device` of [[input.modbus]] with transport "rtu": /dev/serial0, the UART on GPIO 14
+        # and 15 that RS-485 HATs with a UART transceiver (Waveshare RS485 HAT, Zihatec RS485 HAT, ...) are wired to. Enable
+        # it with `enable_uart=1` in /boot/firmware/config.txt and take the serial console off it (raspi-config, Interface
+        # Options, Serial Port: login shell no, hardware yes). HATs with an SPI UART (SC16IS752) show up as /dev/ttySC0 and
+        # USB adapters as /dev/ttyUSB0: name those with `device`.
+        rs485_device = "/dev/serial0"
         """#),
         ("raspberry-pi-zero-2-w.toml", #"""
         # Raspberry Pi Zero 2 W (RP3A0, 4 × Cortex-A53, 512 MB) on 64-bit Raspberry Pi OS (Debian 12 arm64).
@@ -89,6 +118,14 @@ enum BoardFiles {
         [defaults]
         # 512 MB of RAM and often an 8-16 GB card: keep the spool small.
         spool_max_size = "64MiB"
+
+        [serial]
+        # The RS-485 port, the default `device` of [[input.modbus]] with transport "rtu": /dev/serial0, the UART on GPIO 14
+        # and 15 that RS-485 HATs with a UART transceiver (Waveshare RS485 HAT, Zihatec RS485 HAT, ...) are wired to. Enable
+        # it with `enable_uart=1` in /boot/firmware/config.txt and take the serial console off it (raspi-config, Interface
+        # Options, Serial Port: login shell no, hardware yes). HATs with an SPI UART (SC16IS752) show up as /dev/ttySC0 and
+        # USB adapters as /dev/ttyUSB0: name those with `device`.
+        rs485_device = "/dev/serial0"
         """#),
         ("x86_64.toml", #"""
         # An x86_64 gateway or server running Debian 12 (or a derivative) for amd64: industrial PCs, NUCs, VMs.
@@ -104,6 +141,11 @@ enum BoardFiles {
 
         [defaults]
         spool_max_size = "1GiB"
+
+        [serial]
+        # No RS-485 port of its own (USB adapters appear as /dev/ttyUSB0): [[input.modbus]] with transport "rtu" names its
+        # `device`.
+        rs485_device = ""
         """#),
     ]
 }

@@ -1,5 +1,7 @@
 import OutpostCore
+import OutpostDelivery
 import OutpostDetect
+import OutpostWire
 
 /// What `outpost check` prints: the resolved inputs with their effective detection settings, and the rules.
 package enum ConfigurationReport {
@@ -15,7 +17,9 @@ package enum ConfigurationReport {
             lines.append("  [\(configured.kind)] \(configured.settings.name), \(interval)\(place)")
             let probe = Series(name: configured.settings.name, unit: "")
             let settings = configuration.detection.settings(for: probe, sensorPatch: configured.source.patch)
-            lines.append("      detect: \(describe(settings, interval: configured.settings.expectedInterval))")
+            let detect = describe(settings, interval: configured.settings.expectedInterval,
+                                  silence: configured.settings.deviceSilence)
+            lines.append("      detect: \(detect)")
         }
         lines.append("")
         lines.append("uplinks (\(configuration.uplinks.count))\(configuration.uplinks.isEmpty ? ": none, the spool keeps everything" : ":")")
@@ -24,12 +28,13 @@ package enum ConfigurationReport {
             lines.append("  [\(uplink.kind)] \(uplink.name) → \(uplink.endpoint), drain \(delivery.drainRate) "
                 + "batches/s, backoff \(ConfigQuantities.format(delivery.backoff.initial))…"
                 + ConfigQuantities.format(delivery.backoff.maximum))
+            if let metered = meteredLine(delivery) { lines.append("    " + metered) }
         }
         let spool = configuration.spool, batch = configuration.batch
         lines.append("spool: \(spool.path), max \(ConfigQuantities.format(bytes: spool.maxSize)), write_after "
             + ConfigQuantities.format(spool.writeAfter))
         lines.append("batches of at most \(batch.maxPoints) points / \(ConfigQuantities.format(bytes: Int64(batch.maxBytes)))"
-            + " / \(ConfigQuantities.format(batch.maxAge)), \(batch.encoding.rawValue), gzip \(batch.gzipLevel)"
+            + " / \(ConfigQuantities.format(batch.maxAge)), \(batch.encoding.rawValue), \(compression(batch.format))"
             + (batch.maxBytes < batch.configuredMaxBytes ? " (max_bytes lowered to fit the smallest uplink limit)" : ""))
         lines.append("status: \(configuration.status.path), every \(ConfigQuantities.format(configuration.status.interval))")
         lines.append("")
@@ -49,9 +54,40 @@ package enum ConfigurationReport {
         return lines.joined(separator: "\n")
     }
 
-    static func describe(_ settings: DetectionSettings, interval: Duration?) -> String {
+    /// `gzip 6`, `zstd 19`, `uncompressed`.
+    static func compression(_ format: BatchFormat) -> String {
+        switch format.compression {
+        case .none: "uncompressed"
+        case .gzip(let level): "gzip \(level)"
+        case .zstd(let level): "zstd \(level)"
+        }
+    }
+
+    /// An uplink's budget, windows, drain order and aggregation, when it has any.
+    static func meteredLine(_ delivery: DeliverySettings) -> String? {
+        let holding = delivery.holding
+        var parts: [String] = []
+        if let daily = holding.budget.daily { parts.append("\(ConfigQuantities.format(bytes: daily)) a day") }
+        if let monthly = holding.budget.monthly {
+            parts.append("\(ConfigQuantities.format(bytes: monthly)) a month from day \(holding.budget.billingDay)")
+        }
+        if !holding.windows.windows.isEmpty {
+            parts.append("sync windows \(holding.windows.description) local time"
+                + (holding.eventsOutsideWindows ? " (events outside them too)" : ""))
+        }
+        if let aggregate = delivery.aggregate { parts.append("aggregated every \(ConfigQuantities.format(aggregate))") }
+        guard !parts.isEmpty else { return nil }
+        let when = switch holding.metered {
+        case .always: "metered"
+        case .never: "not metered (counted only)"
+        case .auto(let interfaces): "metered while the default route is via \(interfaces.joined(separator: ", "))"
+        }
+        return when + ": " + parts.joined(separator: "; ") + ", backlog \(holding.drainOrder.rawValue) first"
+    }
+
+    static func describe(_ settings: DetectionSettings, interval: Duration?, silence: String? = nil) -> String {
         let anomaly = settings.anomaly
-        let stale: String
+        var stale: String
         switch settings.staleAfter {
         case .never: stale = "never"
         case .duration(let duration): stale = ConfigQuantities.format(duration)
@@ -60,6 +96,7 @@ package enum ConfigurationReport {
                 "\(count) intervals (\(ConfigQuantities.format($0)))"
             } ?? "\(count) intervals"
         }
+        if let silence { stale = silence }
         guard anomaly.enabled else { return "anomaly detection off, stale after \(stale)" }
         return "\(anomaly.method.rawValue) window=\(anomaly.window) warmup=\(anomaly.warmup) sigma=\(anomaly.sigma) "
             + "rules=\(anomaly.rules.joined(separator: ",")) likelihood=\(anomaly.likelihoodThreshold) "

@@ -7,17 +7,22 @@ package struct MQTTConfiguration: Sendable {
     package var topicPrefix = "outpost"
     /// `[mqtt.brokers.<name>]`: `url` (required, `mqtt://host[:1883]` or `mqtts://host[:8883]`), `username`,
     /// `password` (use `${ENV}`), `ca_file`, `client_certificate`, `client_key`, `client_id` (default
-    /// `outpost-<gateway>`), `keepalive` (default `"30s"`), `protocol` (`"auto"` default: MQTT 5, 3.1.1 when the broker refuses 5; or `"5"`, `"3.1.1"`).
+    /// `outpost-<gateway>-<machine>`: see `MachineIdentity`), `keepalive` (default `"30s"`), `protocol` (`"auto"`
+    /// default: MQTT 5, 3.1.1 when the broker refuses 5; or `"5"`, `"3.1.1"`), `max_packet_size` (default none).
     package var brokers: [String: MQTTBroker] = [:]
 
-    static func read(_ reader: ConfigReader?, gateway: String, resolve: (String) -> String) -> MQTTConfiguration {
+    static func read(_ reader: ConfigReader?, gateway: String, machine: String? = MachineIdentity.suffix(),
+                     resolve: (String) -> String) -> MQTTConfiguration {
         var configuration = MQTTConfiguration()
         guard let reader else { return configuration }
         configuration.topicPrefix = reader.string("topic_prefix", default: configuration.topicPrefix)
+        if let problem = OutpostConfiguration.topicProblem(configuration.topicPrefix) {
+            reader.invalid("topic_prefix", problem)
+        }
         if let brokers = reader.table("brokers") {
             for name in brokers.keys {
                 guard let table = brokers.table(name) else { continue }
-                if let broker = readBroker(table, gateway: gateway, resolve: resolve) {
+                if let broker = readBroker(table, gateway: gateway, machine: machine, resolve: resolve) {
                     configuration.brokers[name] = broker
                 }
             }
@@ -27,11 +32,17 @@ package struct MQTTConfiguration: Sendable {
         return configuration
     }
 
-    private static func readBroker(_ reader: ConfigReader, gateway: String, resolve: (String) -> String)
-        -> MQTTBroker?
+    /// The client id two gateways cannot share by accident: the gateway id, and a hash of this machine's id and
+    /// board serial (a clone of the same SD card image keeps the host name, so the gateway id).
+    static func defaultClientID(gateway: String, machine: String?) -> String {
+        "outpost-\(gateway)" + (machine.map { "-\($0)" } ?? "")
+    }
+
+    private static func readBroker(_ reader: ConfigReader, gateway: String, machine: String?,
+                                   resolve: (String) -> String) -> MQTTBroker?
     {
         let url = reader.requiredString("url", hint: "give the broker's address, e.g. url = \"mqtt://127.0.0.1:1883\"")
-        let clientID = reader.string("client_id", default: "outpost-\(gateway)")
+        let clientID = reader.string("client_id", default: defaultClientID(gateway: gateway, machine: machine))
         var broker = url.flatMap { MQTTBroker.parse(url: $0, clientID: clientID) }
         if let url, broker == nil {
             reader.invalid("url", "`\(url)` is not an MQTT URL; write mqtt://host[:port] or mqtts://host[:port]")
@@ -51,6 +62,10 @@ package struct MQTTConfiguration: Sendable {
         broker?.keepAlive = Int(keepAlive.components.seconds)
         let version = reader.choice("protocol", ["auto", "5", "3.1.1"], default: "auto")
         broker?.protocolVersion = MQTTBroker.ProtocolVersion(rawValue: version) ?? .auto
+        if reader.contains("max_packet_size") {
+            let size = Int(reader.size("max_packet_size", in: 1024...268_435_460, default: 268_435_460))
+            broker?.maximumPacketSize = size
+        }
         reader.finish()
         return broker
     }

@@ -10,6 +10,7 @@ import OutpostSpool
 import OutpostDetect
 import OutpostInputs
 import OutpostMQTT
+import OutpostOperations
 import OutpostUplinks
 
 /// `[gateway]`: who this gateway is and where it keeps its state.
@@ -56,6 +57,8 @@ package struct ConfiguredInput: Sendable {
     package let kind: String
     package let settings: any InputSettings
     package let source: SampleSource
+    /// Its `report` table (report-on-change for its series), if it has one.
+    package var report: ReportConfiguration.Patch? = nil
     /// Where its table starts, for `outpost check`.
     package let location: ConfigLocation?
 }
@@ -68,6 +71,8 @@ public struct OutpostConfiguration: Sendable {
     package var log = LogConfiguration()
     package var alerts = AlertsConfiguration()
     package var detection = DetectionConfiguration()
+    /// `[report]`: which series go upstream only when they change (detection still sees every sample).
+    package var report = ReportConfiguration()
     package var inputs: [ConfiguredInput] = []
     package var batch = BatchConfiguration()
     package var spool: SpoolConfiguration
@@ -78,6 +83,16 @@ public struct OutpostConfiguration: Sendable {
     package var uplinks: [ConfiguredUplink] = []
     /// `[mqtt]`: brokers by name.
     package var mqtt = MQTTConfiguration()
+    /// `[http]`: the local endpoint (off by default).
+    package var http = HTTPEndpointConfiguration()
+    /// `[opamp]`: remote management (off by default). Always the local file's: see `effective(local:...)`.
+    package var opamp = OpAMPConfiguration()
+    /// Whether the file has an `[opamp]` table: a remote configuration must not.
+    package var setsOpAMP = false
+    /// The text it was read from, for OpAMP's effective configuration, and a hash of it (FNV-1a, 64 bits: tells
+    /// changes apart, not a security measure).
+    package var sourceText = ""
+    package var sourceHash: String { FNV1a.hex(Array(sourceText.utf8)) }
     /// `<prefix>/<gateway>/status`: retained `online` while Outpost runs, `offline` as its last will.
     package var mqttStatusTopic: String { "\(mqtt.topicPrefix)/\(gateway.id)/status" }
     /// One client per broker, shared by the alert publisher and the MQTT uplinks.
@@ -85,20 +100,21 @@ public struct OutpostConfiguration: Sendable {
     /// The clock the inputs stamp samples with, when it checks that the wall clock is synchronised (the real
     /// runtime's); the runtime then holds provisional stamps until it is (see `SampleGate`).
     package var sampleClock: SyncAwareWallClock?
-    /// Uplink warnings (a partial success) reach the runtime's log through this.
-
 
     /// Reads the config in `source`. Every problem is collected and thrown together as `ConfigErrors`.
+    /// `requireInputs` false: a file that only tunes detection (`outpost replay --config tuning.toml --input a.csv`,
+    /// where `--input` supplies the data) is complete without an input.
     package static func parse(
-        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?
+        _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
+        requireInputs: Bool = true
     ) throws -> OutpostConfiguration {
         try parse(source, file: file, environment: environment, sampleClock: sampleClock,
-                  diagnostics: ConfigDiagnostics(file: file))
+                  diagnostics: ConfigDiagnostics(file: file), requireInputs: requireInputs)
     }
 
     static func parse(
         _ source: String, file: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
-        diagnostics: ConfigDiagnostics
+        diagnostics: ConfigDiagnostics, requireInputs: Bool = true
     ) throws -> OutpostConfiguration {
         guard let root = TOMLDocument.parse(source, file: file, environment: environment, diagnostics: diagnostics)
         else { throw ConfigErrors(diagnostics.errors) }
@@ -116,6 +132,7 @@ public struct OutpostConfiguration: Sendable {
                                                           environment: environment)
         configuration.alerts = readAlerts(reader.table("alerts"))
         configuration.detection = DetectionConfiguration.read(reader.table("detect"))
+        configuration.report = ReportConfiguration.read(reader.table("report"))
         configuration.mqtt = MQTTConfiguration.read(reader.table("mqtt"), gateway: gateway.id,
                                                     resolve: { [folder = directory(of: file)] path in
                                                         ConfigFolder.resolve(path, in: folder)
@@ -124,7 +141,8 @@ public struct OutpostConfiguration: Sendable {
         configuration.sampleClock = sampleClock
         let context = InputContext(stateDirectory: gateway.stateDirectory, configDirectory: directory(of: file),
                                    brokers: Set(configuration.mqtt.brokers.keys),
-                                   hostDefaults: gateway.board?.host ?? HostBoardDefaults())
+                                   hostDefaults: gateway.board?.host ?? HostBoardDefaults(),
+                                   rs485Device: gateway.board?.rs485Device)
         configuration.inputs = readInputs(reader.table("input"), context: context)
         if let broker = configuration.alerts.mqttBroker, configuration.mqtt.brokers[broker] == nil {
             let known = configuration.mqtt.brokers.keys.sorted().joined(separator: ", ")
@@ -134,16 +152,25 @@ public struct OutpostConfiguration: Sendable {
                 location: locate(root, ["alerts", "mqtt_broker"]) ?? root.location))
         }
         let uplinkContext = UplinkContext(environment: environment, batchEncoding: configuration.batch.encoding,
-                                          batchGzipLevel: configuration.batch.gzipLevel,
+                                          batchGzipLevel: configuration.batch.format.gzipLevel,
+                                          batchZstdLevel: configuration.batch.zstdLevel,
+                                          batchCompression: configuration.batch.compression,
                                           configDirectory: directory(of: file), mqttBrokers: configuration.mqtt.brokers,
                                           mqttTopicPrefix: configuration.mqtt.topicPrefix, gateway: gateway.id)
+        configuration.http = HTTPEndpointConfiguration.read(reader.table("http"))
+        configuration.setsOpAMP = reader.contains("opamp")
+        configuration.opamp = OpAMPConfiguration.read(reader.table("opamp"),
+                                                      resolve: { [folder = directory(of: file)] path in
+                                                          ConfigFolder.resolve(path, in: folder)
+                                                      })
+        configuration.sourceText = source
         let reserved = configuration.alerts.mqttBroker == nil ? [] : [MQTTAlertPublisher.uplinkName]
         configuration.uplinks = readUplinks(reader.table("uplink"), context: uplinkContext, reserved: reserved)
         // One spool feeds every uplink, so a batch must fit the smallest receiver.
         configuration.batch.maxBytes = configuration.uplinks.compactMap(\.settings.maxBatchBytes)
             .reduce(configuration.batch.maxBytes, min)
         reader.finish()
-        if configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
+        if requireInputs && configuration.inputs.isEmpty && diagnostics.errors.isEmpty {
             diagnostics.report(ConfigError(
                 .missingKey, "no inputs are configured; add at least one [[input.<kind>]] table (kinds: "
                     + InputRegistry.kinds.map { $0.kind }.joined(separator: ", ") + ")",
@@ -154,8 +181,8 @@ public struct OutpostConfiguration: Sendable {
     }
 
     /// Reads and parses the config file at `path`.
-    package static func load(path: String, environment: [String: String], sampleClock: SyncAwareWallClock?) throws
-        -> OutpostConfiguration
+    package static func load(path: String, environment: [String: String], sampleClock: SyncAwareWallClock?,
+                             requireInputs: Bool = true) throws -> OutpostConfiguration
     {
         let text: String
         do {
@@ -164,7 +191,8 @@ public struct OutpostConfiguration: Sendable {
             throw ConfigErrors([ConfigError(.unreadableFile, "\(error); pass an existing file with --config",
                                             path: nil, location: nil)])
         }
-        return try parse(text, file: path, environment: environment, sampleClock: sampleClock)
+        return try parse(text, file: path, environment: environment, sampleClock: sampleClock,
+                         requireInputs: requireInputs)
     }
 
     /// `parse` with the real sync-aware clock for the samples.
@@ -184,6 +212,7 @@ public struct OutpostConfiguration: Sendable {
         var gateway = GatewayConfiguration(id: reader?.string("id", default: hostName()) ?? hostName(),
                                            stateDirectory: reader?.string("state_dir", default: defaultState) ?? defaultState)
         if gateway.id.isEmpty { reader?.invalid("id", "must not be empty") }
+        if let problem = topicProblem(gateway.id) { reader?.invalid("id", problem + " (it is part of MQTT topics)") }
         if let name = reader?.string("board") {
             gateway.board = BoardCatalog.named(name)
             if gateway.board == nil {
@@ -226,12 +255,13 @@ public struct OutpostConfiguration: Sendable {
         alerts.stdout = reader.bool("stdout", default: alerts.stdout)
         alerts.mqttBroker = reader.string("mqtt_broker")
         alerts.mqttTopic = reader.string("mqtt_topic", default: alerts.mqttTopic)
+        if let problem = topicProblem(alerts.mqttTopic) { reader.invalid("mqtt_topic", problem) }
         reader.finish()
         return alerts
     }
 
     /// `[input]` holds one key per kind; each kind is a table or an array of tables. Keys every input takes
-    /// (`enabled`, `detect`) are read here, the rest by the kind itself.
+    /// (`enabled`, `detect`, `report`) are read here, the rest by the kind itself.
     private static func readInputs(_ reader: ConfigReader?, context: InputContext) -> [ConfiguredInput] {
         guard let reader else { return [] }
         var inputs: [ConfiguredInput] = []
@@ -244,10 +274,17 @@ public struct OutpostConfiguration: Sendable {
                     detect.finish()
                     return patch
                 }
+                let report = table.table("report").map { report in
+                    let patch = ReportConfiguration.Patch.read(report)
+                    report.finish()
+                    return patch
+                }
                 guard let settings = kind.read(table, context: context), enabled else { continue }
+                // An input that reports silence per device (Modbus) is not also watched series by series.
+                let staleInterval = settings.deviceSilence == nil ? settings.expectedInterval : nil
                 inputs.append(ConfiguredInput(kind: kindName, settings: settings,
-                                              source: SampleSource(patch: patch, interval: settings.expectedInterval),
-                                              location: table.node.location))
+                                              source: SampleSource(patch: patch, interval: staleInterval),
+                                              report: report, location: table.node.location))
             }
         }
         reader.finish()
@@ -294,9 +331,30 @@ public struct OutpostConfiguration: Sendable {
         return String(file[..<slash])
     }
 
+    /// Why `text` cannot be part of an MQTT topic name (MQTT 5 §4.7.3: no wildcards, no NUL), or nil.
+    static func topicProblem(_ text: String) -> String? {
+        guard text.unicodeScalars.contains(where: {
+            $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control
+        }) else { return nil }
+        return "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold"
+    }
+
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "outpost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// FNV-1a (Fowler, Noll, Vo), 64 bits: a cheap fingerprint of a configuration's text.
+package enum FNV1a {
+    package static func hex(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

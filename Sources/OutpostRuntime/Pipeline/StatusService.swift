@@ -4,7 +4,6 @@ import OutpostBatch
 import OutpostCore
 import OutpostDelivery
 import OutpostSpool
-import OutpostSpool
 import OutpostUplinks
 import OutpostWire
 import ServiceLifecycle
@@ -20,16 +19,19 @@ struct StatusService: Service, CustomStringConvertible {
     // One line for ServiceLifecycle's log, not a reflection of every stored property (see `PollGroup`).
     var description: String { "StatusService" }
 
-    let configuration: OutpostConfiguration
+    /// The running configuration, its inputs' slots and its uplinks, as the last reload left them.
+    let view: PipelineView
     let counters: PipelineCounters
-    let spool: SpoolService
-    let uplinks: [DeliveryLoop]
     let clock: any Clock<Duration>
     let wallClock: any WallClock
     let logger: Logger
     let failing = FailureLatch()
 
+    /// The status interval and path are the pipeline's (a change restarts it), so they are read once.
+    private var configuration: OutpostConfiguration { view.current.configuration }
+
     func run() async throws {
+        let configuration = self.configuration
         try? await cancelWhenGracefulShutdown {
             var sinceTrim = Duration.zero
             while !Task.isCancelled {
@@ -50,10 +52,8 @@ struct StatusService: Service, CustomStringConvertible {
     static let trimInterval: Duration = .seconds(30)
 
     func write(stopping: Bool = false) {
-        let document = StatusDocument.render(configuration: configuration, counters: counters.snapshot,
-                                             spool: spool.statistics.withLock { $0 },
-                                             uplinks: uplinks.map { $0.status.withLock { $0 } },
-                                             now: wallClock.nowNanos(), state: stopping ? "stopped" : "running")
+        let document = StatusDocument.render(view.current, counters: counters.snapshot, now: wallClock.nowNanos(),
+                                             state: stopping ? "stopped" : "running")
         let error = AtomicFile.write(document, to: configuration.status.path)
         // Once per run of failures at warning level: a status file nobody can read is worth knowing about, but not
         // worth a log line every few seconds, nor stopping the data.
@@ -104,8 +104,22 @@ enum StatusFileGuard {
 
 /// The status file's JSON: what `outpost status` shows. Schema `outpost.status.v1`.
 enum StatusDocument {
-    static func render(configuration: OutpostConfiguration, counters: PipelineCounters.Snapshot,
-                       spool: SpoolStatistics, uplinks: [UplinkStatus], now: Int64, state: String) -> String {
+    static func render(_ view: PipelineView.State, counters: PipelineCounters.Snapshot, now: Int64, state: String)
+        -> String
+    {
+        let spool = view.spool
+        return render(configuration: view.configuration, inputSlots: view.inputSlots, counters: counters,
+                      spool: spool?.statistics.withLock { $0 } ?? SpoolStatistics(),
+                      uplinks: view.uplinks.map { $0.status.withLock { $0 } },
+                      allowances: spool.map { spool in
+                          view.uplinks.map { spool.allowances.status(for: $0.uplink.name, now: now) }
+                      } ?? [],
+                      now: now, state: state)
+    }
+
+    static func render(configuration: OutpostConfiguration, inputSlots: [Int], counters: PipelineCounters.Snapshot,
+                       spool: SpoolStatistics, uplinks: [UplinkStatus], allowances: [AllowanceStatus] = [],
+                       now: Int64, state: String) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("schema", "outpost.status.v1")
@@ -113,6 +127,7 @@ enum StatusDocument {
         json.string("version", OutpostVersion.current)
         json.string("gateway", configuration.gateway.id)
         json.string("config", configuration.origin)
+        json.string("config_hash", configuration.sourceHash)
         json.integer("pid", Int64(getpid()))
         json.string("updated", RFC3339.format(now))
         json.integer("updated_unix_nano", now)
@@ -122,8 +137,8 @@ enum StatusDocument {
         json.integer("alerts", Int64(counters.alerts))
         json.integer("anomalies_suppressed", Int64(counters.anomaliesSuppressed))
         json.beginArray("inputs")
-        for (index, input) in configuration.inputs.enumerated() {
-            let totals = index < counters.inputs.count ? counters.inputs[index] : PipelineCounters.InputTotals()
+        for (input, slot) in zip(configuration.inputs, inputSlots) {
+            let totals = slot < counters.inputs.count ? counters.inputs[slot] : PipelineCounters.InputTotals()
             json.beginObject(nil)
             json.string("kind", input.kind)
             json.string("name", input.settings.name)
@@ -163,7 +178,7 @@ enum StatusDocument {
         json.endObject()
         json.endObject()
         json.beginArray("uplinks")
-        for uplink in uplinks {
+        for (index, uplink) in uplinks.enumerated() {
             json.beginObject(nil)
             json.string("name", uplink.name)
             json.string("kind", uplink.kind)
@@ -182,11 +197,64 @@ enum StatusDocument {
             json.integer("delivered_bytes", Int64(uplink.deliveredBytes))
             json.integer("retries", Int64(uplink.retries))
             json.integer("rejected_batches", Int64(uplink.rejectedBatches))
+            json.integer("dropped_items", Int64(uplink.droppedItems))
+            json.integer("wire_bytes", Int64(uplink.wireBytes))
+            if index < allowances.count { renderAllowance(allowances[index], &json) }
+            let allowance = index < allowances.count ? allowances[index] : nil
+            renderWaiting(spool.waiting[uplink.name] ?? [:], held: allowance?.held ?? [:],
+                          local: { allowance?.local($0) ?? RFC3339.format($0) }, &json)
             json.endObject()
         }
         json.endArray()
         json.endObject()
         return json.text + "\n"
+    }
+}
+
+extension StatusDocument {
+    /// `metered`, `budgets` (per period: spent, limit, when it began and renews, alerts beyond it), `sync_windows`.
+    static func renderAllowance(_ allowance: AllowanceStatus, _ json: inout JSONWriter) {
+        json.bool("metered", allowance.metered)
+        json.string("time_zone", allowance.zone.name)
+        json.beginObject("budgets")
+        for budget in allowance.budgets {
+            json.beginObject(budget.period.rawValue)
+            json.integer("spent_bytes", budget.spent)
+            if let limit = budget.limit { json.integer("limit_bytes", limit) } else { json.null("limit_bytes") }
+            json.string("period_start", allowance.local(budget.periodStart))
+            json.string("renews", allowance.local(budget.renews))
+            json.integer("overrun_bytes", budget.overrun)
+            json.endObject()
+        }
+        json.endObject()
+        if let window = allowance.window {
+            json.beginObject("sync_windows")
+            json.string("windows", window.windows)
+            json.bool("open", window.open)
+            if let next = window.nextChange { json.string("next_change", allowance.local(next)) } else {
+                json.null("next_change")
+            }
+            json.endObject()
+        } else {
+            json.null("sync_windows")
+        }
+    }
+
+    /// `waiting`: per lane, the batches and bytes not yet delivered by this uplink, and why a lane is held (null
+    /// while it flows).
+    static func renderWaiting(_ waiting: [Lane: SpoolStatistics.Waiting], held: [Lane: HoldReason],
+                              local: (Int64) -> String, _ json: inout JSONWriter) {
+        json.beginObject("waiting")
+        for lane in Lane.allCases {
+            json.beginObject(lane.description)
+            json.integer("batches", Int64(waiting[lane]?.batches ?? 0))
+            json.integer("bytes", Int64(waiting[lane]?.bytes ?? 0))
+            if let reason = held[lane] { json.string("held", reason.description(local: local)) } else {
+                json.null("held")
+            }
+            json.endObject()
+        }
+        json.endObject()
     }
 }
 

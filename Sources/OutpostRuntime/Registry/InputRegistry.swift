@@ -12,6 +12,7 @@ enum InputRegistry {
         SimulatedInput.self,
         ReplayInput.self,
         MQTTInput.self,
+        ModbusInput.self,
     ]
 
     static func kind(named name: String) -> (any InputKind.Type)? {

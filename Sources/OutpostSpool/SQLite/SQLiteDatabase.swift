@@ -15,6 +15,10 @@ package struct SQLiteError: Error, Sendable, CustomStringConvertible {
     /// The primary result code (SQLITE_FULL, SQLITE_CORRUPT, ...), without the extended bits.
     package var primaryCode: Int32 { code & 0xFF }
     package var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    /// The spool's bound is reached because a reader holds the write-ahead log: a write waits until it lets go.
+    package var isWALHeld: Bool { code == SQLiteError.walHeld }
+    /// SQLITE_BUSY_SNAPSHOT's number, given to `walHeld` errors: a snapshot another connection holds is the cause.
+    static let walHeld: Int32 = SQLITE_BUSY | (2 << 8)
     /// The file is not a usable spool (corrupt, not a database, another schema): move it aside, start a new one.
     package var isUnusableFile: Bool { [SQLITE_CORRUPT, SQLITE_NOTADB].contains(primaryCode) }
     /// The file or its folder cannot be opened or written (permissions, a read-only file system): the operator's to
@@ -65,6 +69,16 @@ final class SQLiteDatabase {
         guard isOpen else { return }
         isOpen = false
         sqlite3_close_v2(handle)
+    }
+
+    /// A checkpoint that copies the whole WAL into the database and truncates it, or nothing at all when another
+    /// connection's read snapshot still needs the WAL: never waits for a reader. True when it completed.
+    func checkpointWithoutWaiting() -> Bool {
+        sqlite3_busy_timeout(handle, 0)
+        defer { sqlite3_busy_timeout(handle, 5000) }
+        var logFrames: Int32 = 0, copied: Int32 = 0
+        let status = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &copied)
+        return status == SQLITE_OK
     }
 
     func execute(_ sql: String) throws(SQLiteError) {

@@ -12,4 +12,12 @@ package protocol DeliveryQueue: Sendable {
     func markDelivered(_ sequence: Int64, by uplink: String) async throws
     func markDeferred(_ sequence: Int64, by uplink: String, until nextAttempt: Int64, error: String) async throws
     func markRejected(_ sequence: Int64, by uplink: String) async throws
+    /// `uplink` put `bytes` on the wire (an attempt's request and response, delivered or not) at `now` (wall clock):
+    /// counted against its budgets while its link is metered.
+    func spent(_ bytes: Int, by uplink: String, now: Int64) async
+}
+
+extension DeliveryQueue {
+    /// A queue that keeps no budgets ignores what was spent.
+    package func spent(_ bytes: Int, by uplink: String, now: Int64) async {}
 }

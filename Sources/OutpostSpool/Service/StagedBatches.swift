@@ -31,13 +31,40 @@ package struct StagedBatches: Sendable {
         entries.append(Entry(sequence: lastSequence, batch: batch, deadline: deadline, owing: uplinks))
     }
 
-    /// The next batch `uplink` owes and is not sending yet: alerts first, then the oldest; marked as being sent.
-    package mutating func take(for uplink: String, alertsOnly: Bool) -> SpooledBatch? {
-        let candidates = entries.indices.filter { entries[$0].owing.contains(uplink) && !entries[$0].sending.contains(uplink) }
-        let alert = candidates.first { entries[$0].batch.lane == .alerts }
-        guard let index = alert ?? (alertsOnly ? nil : candidates.first) else { return nil }
+    /// The batch `step` puts first among those `uplink` owes and is not sending yet (`DeliveryStep.precedes`, by
+    /// creation time; among batches created at once, staging order stands for the stored order).
+    package func first(for uplink: String, in step: DeliveryStep) -> SpooledBatch? {
+        var best: Entry?
+        for entry in entries where entry.owing.contains(uplink) && !entry.sending.contains(uplink)
+            && step.admits(entry.batch)
+        {
+            guard let current = best else {
+                best = entry
+                continue
+            }
+            let candidate = (entry.batch.lane, entry.batch.created)
+            let leader = (current.batch.lane, current.batch.created)
+            // Entries come in staging order: on a tie, the later one is the newer.
+            if step.precedes(candidate, leader) || (candidate == leader && step.order == .newestFirst) {
+                best = entry
+            }
+        }
+        return best.map { SpooledBatch(sequence: $0.sequence, batch: $0.batch, attempts: 0) }
+    }
+
+    /// The batch `plan` sends next to `uplink` from memory alone, marked as being sent.
+    package mutating func take(for uplink: String, by plan: DeliveryPlan) -> SpooledBatch? {
+        for step in plan.steps {
+            if let found = first(for: uplink, in: step), markSending(found.sequence, by: uplink) { return found }
+        }
+        return nil
+    }
+
+    /// `uplink` is sending the staged batch `sequence` now. False when it is no longer staged (written meanwhile).
+    package mutating func markSending(_ sequence: Int64, by uplink: String) -> Bool {
+        guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return false }
         entries[index].sending.insert(uplink)
-        return SpooledBatch(sequence: entries[index].sequence, batch: entries[index].batch, attempts: 0)
+        return true
     }
 
     /// `uplink` confirmed the batch: it owes it no more; the batch is gone once nobody does. False when the sequence
@@ -56,6 +83,12 @@ package struct StagedBatches: Sendable {
         guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return nil }
         entries[index].sending.remove(uplink)
         return entries.remove(at: index)
+    }
+
+    /// The batch is no longer being sent by `uplink` but stays staged (a test's stand-in for a retry).
+    package mutating func stopSendingForTesting(_ sequence: Int64, by uplink: String) {
+        guard let index = entries.firstIndex(where: { $0.sequence == sequence }) else { return }
+        entries[index].sending.remove(uplink)
     }
 
     /// The batches to write now: past their deadline and not being sent (all of them when `everything`).

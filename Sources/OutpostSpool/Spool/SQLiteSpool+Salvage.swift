@@ -50,7 +50,11 @@ extension SQLiteSpool {
                 cursor = reader.int(0)
                 failuresInARow = 0
                 // A row SQLite reads but that holds what no Outpost writes is unreadable too, and only that row.
-                guard let row = try? spooled(reader, attemptsColumn: nil) else {
+                let row = try? spooled(reader, attemptsColumn: nil)
+                // The read ends here, before `body` (writing a file) runs: a snapshot held across the whole walk
+                // would keep a running spool's write-ahead log growing.
+                _ = try? reader.bind(.int(cursor))
+                guard let row else {
                     unreadable += 1
                     continue
                 }
@@ -84,12 +88,22 @@ extension SQLiteSpool {
         do throws(SQLiteError) {
             try flush()
             try continueSequence(after: last)
+            // What the uplinks spent this month survives the reset too: a fresh count would allow a second budget.
+            if let spent = Self.readBudgets(at: path) { try saveBudgets(spent) }
         } catch {
             salvage.failure = error.description
         }
         salvage.unreadable = unreadable
         salvage.failure = salvage.failure ?? failure
         return salvage
+    }
+
+    /// The budgets table of the spool at `path`, when it can be read (a spool from before budgets has none).
+    private static func readBudgets(at path: String) -> BudgetLedger? {
+        guard let database = try? SQLiteDatabase(path: path, readOnly: false),
+            (try? database.column("SELECT name FROM sqlite_master WHERE name = 'budgets'"))?.isEmpty == false
+        else { return nil }
+        return try? readBudgets(database)
     }
 
     /// New batches are numbered after every number the damaged spool used, so a number a delivery loop still holds
@@ -111,8 +125,14 @@ extension SQLiteSpool {
             for spooled in batches {
                 let batch = spooled.batch
                 let size = batch.payload.count + Self.overheadPerBatch
-                guard maxBytes == 0 || size <= maxBytes else { continue }
-                evictions += try makeRoom(for: size, lane: batch.lane)
+                guard maxBytes == 0 || size <= maxBytes, let room = try makeRoom(for: size, lane: batch.lane) else {
+                    let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items,
+                                                bytes: batch.payload.count)
+                    try recordDrop(refused)
+                    evictions.append(refused)
+                    continue
+                }
+                evictions += room
                 try insert(batch, for: uplinks(accepting: batch.signal), sequence: spooled.sequence)
                 accountedBytes += size
             }

@@ -9,9 +9,9 @@ import Glibc
 ///
 /// - Durability: each batch is one transaction with `synchronous = FULL`, so a batch the spool has accepted survives
 ///   a crash (kill -9) and a power cut. A batch is written once, whole: the SD card sees batches, not samples.
-/// - Order: alerts, then events, then metrics; first in, first out within a lane.
-/// - Bound: when `max_size` would be exceeded, the oldest metrics go first, then the oldest events, and alerts only
-///   when nothing else is left. Every drop is counted (persistently) and returned to the caller to report.
+/// - Order and bound follow the spool's one policy (`SpoolPolicy`): a delivery plan's steps become queries here, and
+///   when `max_size` would be exceeded its eviction rule chooses (the oldest metrics first, alerts last). Every drop
+///   is counted (persistently) and returned to the caller to report.
 /// - Delivery: a batch carries one delivery row per uplink that accepts its signal (`SpoolDestination`), and leaves
 ///   the spool when the last of them has delivered (or permanently rejected) it.
 ///
@@ -22,19 +22,27 @@ package final class SQLiteSpool {
     /// The WAL is copied into the main file once it holds this many pages (128 KiB), not SQLite's 1000 (4 MiB): what
     /// a checkpoint needs on a full disk stays within the reserve (`SpoolReserve`), so the spool can always drain.
     static let walCheckpointPages = 32
+    /// Bytes of WAL that belong to normal operation (it is emptied every `walCheckpointPages` and truncated to this
+    /// size, `journal_size_limit`); beyond it, the WAL counts against `max_size`.
+    static let walAllowance = 512 * 1024
 
     package let path: String
     package let maxBytes: Int
     package let destinations: [SpoolDestination]
+    /// Which batches give way when the bound is reached (`SpoolPolicy.eviction`).
+    package let eviction: EvictionRule
     let database: SQLiteDatabase
     var accountedBytes = 0
     let reserve: SpoolReserve
 
     /// Opens (or creates) the spool at `path` for `destinations`.
-    package init(path: String, maxBytes: Int, destinations: [SpoolDestination]) throws(SQLiteError) {
+    package init(path: String, maxBytes: Int, destinations: [SpoolDestination], eviction: EvictionRule = EvictionRule())
+        throws(SQLiteError)
+    {
         self.path = path
         self.maxBytes = maxBytes
         self.destinations = destinations
+        self.eviction = eviction
         reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path)
         try checkCompatible()
@@ -44,6 +52,7 @@ package final class SQLiteSpool {
             PRAGMA journal_mode = WAL;
             PRAGMA synchronous = FULL;
             PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages);
+            PRAGMA journal_size_limit = \(Self.walAllowance);
             PRAGMA cache_size = -\(Self.pageCacheKiB);
             PRAGMA foreign_keys = ON;
             CREATE TABLE IF NOT EXISTS batches (
@@ -74,6 +83,13 @@ package final class SQLiteSpool {
                 items INTEGER NOT NULL DEFAULT 0,
                 bytes INTEGER NOT NULL DEFAULT 0
             );
+            CREATE TABLE IF NOT EXISTS budgets (
+                uplink TEXT NOT NULL,
+                period TEXT NOT NULL,
+                period_start INTEGER NOT NULL,
+                bytes INTEGER NOT NULL,
+                PRIMARY KEY (uplink, period)
+            ) WITHOUT ROWID;
             """)
         try addRoutingColumnIfMissing()
         try reconcileDeliveries()
@@ -88,7 +104,8 @@ package final class SQLiteSpool {
     /// Marks Outpost's spool files (`PRAGMA application_id`, "OUTP"), so another program's database is told apart.
     package static let applicationID: Int32 = 0x4F55_5450
     /// The layout this Outpost writes (`PRAGMA user_version`); a spool from a newer Outpost is not guessed at.
-    package static let schemaVersion: Int32 = 1
+    /// 2 added the `budgets` table (what each uplink spent in its budget periods); a version 1 file gains it.
+    package static let schemaVersion: Int32 = 2
 
     /// Refuses a database that is not a spool this Outpost can use, before anything is written to it: another
     /// program's (its application id, or tables and columns a spool does not have), or one from a newer Outpost.
@@ -130,6 +147,7 @@ package final class SQLiteSpool {
                     "raw_bytes", "payload"],
         "deliveries": ["seq", "uplink", "attempts", "next_attempt", "last_error"],
         "drops": ["lane", "batches", "items", "bytes"],
+        "budgets": ["uplink", "period", "period_start", "bytes"],
     ]
 
     /// True when the file at `path` starts like one of Outpost's spools: an SQLite header carrying Outpost's
@@ -162,6 +180,7 @@ package final class SQLiteSpool {
         self.path = path
         self.maxBytes = 0
         self.destinations = []
+        self.eviction = EvictionRule()
         reserve = SpoolReserve(spoolPath: path)
         database = try SQLiteDatabase(path: path, readOnly: true)
         accountedBytes = try totalAccountedBytes()
@@ -180,13 +199,42 @@ package final class SQLiteSpool {
             try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
             return [eviction]
         }
+        try checkWALRoom(for: size)
         return try database.transaction { () throws(SQLiteError) -> [SpoolEviction] in
-            let evictions = try makeRoom(for: size, lane: batch.lane)
+            guard let evictions = try makeRoom(for: size, lane: batch.lane) else {
+                let refused = SpoolEviction(lane: batch.lane, batches: 1, items: batch.items,
+                                            bytes: batch.payload.count)
+                try recordDrop(refused)
+                return [refused]
+            }
             try insert(batch, for: uplinks ?? self.uplinks(accepting: batch.signal))
             accountedBytes += size
             return evictions
         }
     }
+
+    /// The WAL counts against the bound. It grows past its allowance only while another connection holds a read
+    /// snapshot (a long `outpost spool inspect`, a backup, `sqlite3` left open): SQLite cannot recycle it until that
+    /// reader lets go, and every write, evictions included, only makes it longer. So when the WAL's excess would take
+    /// the spool past `max_size`, the write is refused (the spool service keeps the batch in memory, bounded, and
+    /// tries again every 5 s) rather than letting the files outgrow the bound on an SD card.
+    private func checkWALRoom(for size: Int) throws(SQLiteError) {
+        guard maxBytes > 0, walExcess > 0, accountedBytes + size + walExcess > maxBytes else { return }
+        if database.checkpointWithoutWaiting(), walExcess == 0 { return }
+        guard accountedBytes + size + walExcess > maxBytes else { return }
+        throw SQLiteError(code: SQLiteError.walHeld, message: "another reader of \(path) (a long `outpost spool "
+            + "inspect`, a backup, an open sqlite3) holds its write-ahead log at \(walBytes) bytes; with it the spool "
+            + "would pass max_size (\(maxBytes) bytes)", sql: nil)
+    }
+
+    /// The size of the write-ahead log file now.
+    var walBytes: Int {
+        var info = stat()
+        return stat(path + "-wal", &info) == 0 ? Int(info.st_size) : 0
+    }
+
+    /// What the WAL holds beyond its allowance: counted against `max_size`.
+    var walExcess: Int { max(0, walBytes - Self.walAllowance) }
 
     /// Inserts `batch`; `sequence` keeps a salvaged batch's place in line (and the number a delivery loop may
     /// still hold for it), nil takes the next one.
@@ -206,14 +254,24 @@ package final class SQLiteSpool {
         }
     }
 
-    /// Evicts oldest-first, metrics before events before alerts, until `size` more bytes fit.
-    func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction] {
+    /// Makes room for a new batch of `size` bytes in `lane` by the policy's rule (`EvictionRule.admit`): batches of
+    /// its own lane or less important ones go, oldest first. Nil, with nothing evicted, when it cannot fit that way.
+    func makeRoom(for size: Int, lane: Lane) throws(SQLiteError) -> [SpoolEviction]? {
         guard maxBytes > 0, accountedBytes + size > maxBytes else { return [] }
+        let lanes = eviction.displaceable(by: lane)
+        let available = try database.prepare("""
+            SELECT coalesce(sum(length(payload)), 0) + count(*) * \(Self.overheadPerBatch) FROM batches
+            WHERE lane IN (\(Self.laneList(Set(lanes))))
+            """)
+        _ = try available.step()
+        let displaceable = Int(available.int(0))
+        try available.bind().run()
+        guard accountedBytes + size - displaceable <= maxBytes else { return nil }
         var evictions: [Lane: SpoolEviction] = [:]
         let oldest = try database.prepare(
             "SELECT seq, items, length(payload) FROM batches WHERE lane = ? ORDER BY seq LIMIT 1")
         let delete = try database.prepare("DELETE FROM batches WHERE seq = ?")
-        for victimLane in Lane.allCases.reversed() {
+        for victimLane in lanes {
             while accountedBytes + size > maxBytes, try oldest.bind(.int(Int64(victimLane.rawValue))).step() {
                 let sequence = oldest.int(0), items = Int(oldest.int(1)), bytes = Int(oldest.int(2))
                 try oldest.bind(.int(-1)).run()
@@ -235,7 +293,7 @@ package final class SQLiteSpool {
         try database.transaction { () throws(SQLiteError) in try recordDrop(eviction) }
     }
 
-    private func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
+    func recordDrop(_ eviction: SpoolEviction) throws(SQLiteError) {
         try database.prepare("""
             INSERT INTO drops (lane, batches, items, bytes) VALUES (?, ?, ?, ?)
             ON CONFLICT (lane) DO UPDATE SET batches = batches + excluded.batches, items = items + excluded.items,
@@ -246,47 +304,58 @@ package final class SQLiteSpool {
 
     // MARK: delivery
 
-    /// The next batch `uplink` should send at `now`: alerts first, oldest first, skipping batches in backoff.
+    /// The next batch `uplink` should send at `now` in plain sending order (alerts, events, metrics, oldest first),
+    /// skipping batches in backoff: for the tools and tests; delivery loops ask by plan.
     package func next(for uplink: String, now: Int64, lanes: [Lane] = Lane.allCases)
         throws(SQLiteError) -> SpooledBatch?
     {
-        let lanesList = lanes.map { String($0.rawValue) }.joined(separator: ",")
-        let statement = try database.prepare("""
+        try first(for: uplink, in: DeliveryStep(lanes: Set(lanes)), notDeferredPast: now)
+    }
+
+    /// The next batch for `uplink` by `plan`: the first step that finds one. A delivery loop backs off as a whole, so
+    /// a batch's own `next_attempt` does not hold it back here: that would let later batches overtake it and break
+    /// first-in-first-out.
+    package func next(for uplink: String, plan: DeliveryPlan) throws(SQLiteError) -> SpooledBatch? {
+        for step in plan.steps {
+            if let found = try first(for: uplink, in: step) { return found }
+        }
+        return nil
+    }
+
+    /// The batch `step` puts first for `uplink`; with `notDeferredPast`, only batches due by then.
+    package func first(for uplink: String, in step: DeliveryStep, notDeferredPast now: Int64? = nil)
+        throws(SQLiteError) -> SpooledBatch?
+    {
+        guard !step.lanes.isEmpty else { return nil }
+        var sql = """
             SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
                    b.payload, d.attempts, b.routing
             FROM deliveries d JOIN batches b ON b.seq = d.seq
-            WHERE d.uplink = ? AND d.next_attempt <= ? AND b.lane IN (\(lanesList))
-            ORDER BY b.lane, b.seq LIMIT 1
-            """)
-        guard try statement.bind(.text(uplink), .int(now)).step() else { return nil }
+            WHERE d.uplink = ? AND b.lane IN (\(Self.laneList(step.lanes)))
+            """
+        var values: [SQLiteStatement.Value] = [.text(uplink)]
+        if let since = step.createdSince {
+            sql += " AND b.created >= ?"
+            values.append(.int(since))
+        }
+        if let now {
+            sql += " AND d.next_attempt <= ?"
+            values.append(.int(now))
+        }
+        let statement = try database.prepare(sql + " ORDER BY " + Self.ordering(step) + " LIMIT 1")
+        try statement.bind(values: values)
+        guard try statement.step() else { return nil }
         return try Self.spooled(statement, attemptsColumn: 10)
     }
 
-    /// The next batch for `uplink` at `now`, for a delivery loop: alerts first (any age), then live batches
-    /// (created at or after `liveSince`), then, with `includeBacklog`, the oldest of the rest; events before
-    /// metrics, first in first out. A delivery loop backs off as a whole, so a batch's own `next_attempt` does not
-    /// hold it back here: that would let later batches overtake it and break first-in-first-out.
-    package func next(for uplink: String, now: Int64, liveSince: Int64, includeBacklog: Bool)
-        throws(SQLiteError) -> SpooledBatch?
-    {
-        let base = """
-            SELECT b.seq, b.id, b.lane, b.signal, b.content_type, b.content_encoding, b.created, b.items, b.raw_bytes,
-                   b.payload, d.attempts, b.routing
-            FROM deliveries d JOIN batches b ON b.seq = d.seq
-            WHERE d.uplink = ? AND ? >= 0
-            """
-        let queries: [(String, [SQLiteStatement.Value])] = [
-            (base + " AND b.lane = 0 ORDER BY b.seq LIMIT 1", []),
-            (base + " AND b.lane > 0 AND b.created >= ? ORDER BY b.lane, b.seq LIMIT 1", [.int(liveSince)]),
-        ] + (includeBacklog ? [(base + " AND b.lane > 0 ORDER BY b.lane, b.seq LIMIT 1", [])] : [])
-        for (sql, extra) in queries {
-            let statement = try database.prepare(sql)
-            try statement.bind(values: [.text(uplink), .int(now)] + extra)
-            if try statement.step() {
-                return try Self.spooled(statement, attemptsColumn: 10)
-            }
-        }
-        return nil
+    /// The SQL ordering of a step (`DeliveryStep.precedes`): lanes by priority, then the stored order (the sequence
+    /// number), ascending or descending.
+    static func ordering(_ step: DeliveryStep, table: String = "b.") -> String {
+        "\(table)lane, \(table)seq" + (step.order == .newestFirst ? " DESC" : "")
+    }
+
+    static func laneList(_ lanes: Set<Lane>) -> String {
+        lanes.map { String($0.rawValue) }.sorted().joined(separator: ",")
     }
 
     /// `uplink` delivered the batch: it leaves the spool once no uplink still needs it.
@@ -362,7 +431,7 @@ package final class SQLiteSpool {
     // MARK: reading
 
     package func statistics() throws(SQLiteError) -> SpoolStatistics {
-        var statistics = SpoolStatistics(accountedBytes: accountedBytes, maxBytes: maxBytes)
+        var statistics = SpoolStatistics(accountedBytes: accountedBytes + walExcess, maxBytes: maxBytes)
         let held = try database.prepare(
             "SELECT lane, count(*), sum(items), sum(length(payload)), min(created) FROM batches GROUP BY lane")
         while try held.step() {
@@ -373,6 +442,15 @@ package final class SQLiteSpool {
             entry.bytes = Int(held.int(3))
             entry.oldest = held.int(4)
             statistics.lanes[lane] = entry
+        }
+        let waiting = try database.prepare("""
+            SELECT d.uplink, b.lane, count(*), sum(length(b.payload))
+            FROM deliveries d JOIN batches b ON b.seq = d.seq GROUP BY d.uplink, b.lane
+            """)
+        while try waiting.step() {
+            guard let lane = Lane(rawValue: Int(waiting.int(1))) else { continue }
+            statistics.waiting[waiting.text(0), default: [:]][lane] =
+                SpoolStatistics.Waiting(batches: Int(waiting.int(2)), bytes: Int(waiting.int(3)))
         }
         let dropped = try database.prepare("SELECT lane, batches, items, bytes FROM drops")
         while try dropped.step() {
@@ -386,16 +464,41 @@ package final class SQLiteSpool {
         return statistics
     }
 
-    /// Batches in sending order (alerts first), for `outpost spool inspect` and `export`.
+    /// Batches in sending order (`SpoolPolicy.listing`: alerts first), for `outpost spool inspect` and `export`.
     package func batches(limit: Int) throws(SQLiteError) -> [SpooledBatch] {
-        let statement = try database.prepare("""
-            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
-            FROM batches ORDER BY lane, seq LIMIT ?
-            """)
-        try statement.bind(.int(Int64(limit)))
         var result: [SpooledBatch] = []
-        while try statement.step() { result.append(try Self.spooled(statement, attemptsColumn: nil)) }
+        try batches(limit: limit) { result.append($0) }
         return result
+    }
+
+    /// Hands `body` up to `limit` batches in sending order, read a page at a time: each page is a short read of its
+    /// own, and none is open while `body` runs (writing a line to a pipe nobody reads, a file). A reader that held
+    /// one snapshot for the whole walk would keep the running spool's write-ahead log growing all along.
+    package func batches(limit: Int, pageSize: Int = 32, _ body: (SpooledBatch) throws -> Void) throws(SQLiteError) {
+        let page = try database.prepare("""
+            SELECT seq, id, lane, signal, content_type, content_encoding, created, items, raw_bytes, payload, 0, routing
+            FROM batches WHERE lane > ? OR (lane = ? AND seq > ?) ORDER BY lane, seq LIMIT ?
+            """)
+        var lane: Int64 = -1, sequence: Int64 = 0, handed = 0
+        while handed < limit {
+            try page.bind(.int(lane), .int(lane), .int(sequence), .int(Int64(min(pageSize, limit - handed))))
+            var rows: [SpooledBatch] = []
+            while try page.step() {
+                lane = page.int(2)
+                sequence = page.int(0)
+                rows.append(try Self.spooled(page, attemptsColumn: nil))
+            }
+            try page.bind(.int(-1), .int(-1), .int(0), .int(0))  // reset: the read ends before the rows are used
+            guard !rows.isEmpty else { return }
+            for row in rows {
+                do {
+                    try body(row)
+                } catch {
+                    throw SQLiteError(code: SQLITE_ERROR, message: "\(error)", sql: nil)
+                }
+                handed += 1
+            }
+        }
     }
 
     /// Removes every batch (drop counters stay). Returns how many were removed.
@@ -405,6 +508,42 @@ package final class SQLiteSpool {
             try database.execute("DELETE FROM batches")
             accountedBytes = 0
             return database.changes
+        }
+    }
+
+    // MARK: budgets
+
+    /// What each uplink spent in its budget periods, as last saved.
+    package func budgets() throws(SQLiteError) -> BudgetLedger {
+        try Self.readBudgets(database)
+    }
+
+    static func readBudgets(_ database: SQLiteDatabase) throws(SQLiteError) -> BudgetLedger {
+        var entries: [BudgetLedger.Key: BudgetLedger.Spend] = [:]
+        let statement = try database.prepare("SELECT uplink, period, period_start, bytes FROM budgets")
+        while try statement.step() {
+            guard let kind = BudgetPeriodKind(rawValue: statement.text(1)) else { continue }
+            entries[BudgetLedger.Key(uplink: statement.text(0), kind: kind)] =
+                BudgetLedger.Spend(periodStart: statement.int(2), bytes: statement.int(3))
+        }
+        return BudgetLedger(entries: entries)
+    }
+
+    /// Saves what each uplink spent, in one transaction; a saved later period is never replaced by an earlier one.
+    package func saveBudgets(_ ledger: BudgetLedger) throws(SQLiteError) {
+        try settling { () throws(SQLiteError) in
+            try database.transaction { () throws(SQLiteError) in
+                let upsert = try database.prepare("""
+                    INSERT INTO budgets (uplink, period, period_start, bytes) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (uplink, period) DO UPDATE SET period_start = excluded.period_start,
+                        bytes = excluded.bytes
+                    WHERE excluded.period_start >= budgets.period_start
+                    """)
+                for (key, spend) in ledger.entries {
+                    try upsert.bind(.text(key.uplink), .text(key.kind.rawValue), .int(spend.periodStart),
+                                    .int(spend.bytes)).run()
+                }
+            }
         }
     }
 

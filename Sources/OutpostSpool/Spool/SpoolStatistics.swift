@@ -29,6 +29,18 @@ package struct SpoolStatistics: Sendable, Equatable {
     }
 
     package var lanes: [Lane: LaneTotals] = [:]
+    /// What waits for each uplink, per lane: batches and payload bytes it has not delivered yet.
+    package var waiting: [String: [Lane: Waiting]] = [:]
+
+    package struct Waiting: Sendable, Equatable {
+        package var batches = 0
+        package var bytes = 0
+
+        package init(batches: Int = 0, bytes: Int = 0) {
+            self.batches = batches
+            self.bytes = bytes
+        }
+    }
     /// Bytes the bound counts (payloads plus a fixed per-batch overhead).
     package var accountedBytes = 0
     package var maxBytes = 0

@@ -15,6 +15,10 @@ import OutpostWire
 package struct ReplayRunner {
     package let configuration: OutpostConfiguration?
     package let detection: DetectionConfiguration
+    /// A table (an anomaly-free recording with the same columns) every table replays first, its times shifted to end
+    /// a second before the table's first row: the series and groups learn on it; its rows are neither emitted, nor
+    /// counted, nor scored (`outpost replay --learn-from`).
+    package var learnFrom: String?
 
     package init(configuration: OutpostConfiguration?) {
         self.configuration = configuration
@@ -169,9 +173,18 @@ package struct ReplayRunner {
     private func replayTable(_ table: ReplayTable, keepSamples: Bool, verdicts: ((String) -> Void)?,
                              emit: (String) -> Void, problem: (String) -> Void) -> Result {
         var run = TableRun(table, runner: self, keepSamples: keepSamples)
+        var prelude = learnFrom
         while let line = table.next() {
             switch line {
             case .row(let number, let time, let values, let label, let problems):
+                if let path = prelude {
+                    prelude = nil
+                    if let failure = run.learn(from: path, before: time, problem: problem) {
+                        var summary = FileSummary(path: table.path)
+                        summary.failure = failure
+                        return Result(files: [summary])
+                    }
+                }
                 for text in problems { problem("\(table.path):\(number): \(text)") }
                 run.replay(time: time, values: values, emit: emit)
                 run.judge(line: number, time: time, label: label, verdicts: verdicts)
@@ -231,6 +244,60 @@ package struct ReplayRunner {
             }
             byName = Dictionary(series.indices.map { (series[$0].name, $0) }, uniquingKeysWith: { first, _ in first })
             groupByName = Dictionary(names.indices.map { (names[$0], $0) }, uniquingKeysWith: { first, _ in first })
+        }
+
+        /// Replays the table at `path` first, shifted to end a second before `first`, without emitting or counting
+        /// anything; the problem when it cannot be used.
+        mutating func learn(from path: String, before first: Int64, problem: (String) -> Void) -> String? {
+            func open() -> Swift.Result<ReplayTable, LearnFailure> {
+                let table: ReplayTable
+                do {
+                    table = try ReplayTable(path: path)
+                } catch {
+                    return .failure(LearnFailure(text: "--learn-from: \(error)"))
+                }
+                if let headerProblem = table.readHeader() { return .failure(LearnFailure(text: headerProblem)) }
+                return .success(table)
+            }
+            // A first pass finds the recording's last time, so that it can end just before the table starts.
+            var last: Int64?
+            switch open() {
+            case .failure(let failure): return failure.text
+            case .success(let scan):
+                while let line = scan.next() { if case .row(_, let time, _, _, _) = line { last = time } }
+            }
+            guard let last else { return "--learn-from \(path): no rows to learn from" }
+            let prelude: ReplayTable
+            switch open() {
+            case .failure(let failure): return failure.text
+            case .success(let table): prelude = table
+            }
+            let columns = series.map { column in
+                prelude.columns.firstIndex { ReplayTable.seriesName($0) == column.name }
+            }
+            if let missing = columns.firstIndex(where: { $0 == nil }) {
+                return "--learn-from \(path): it has no column `\(series[missing].name)`; it needs every column of "
+                    + "\(self.path)"
+            }
+            let shift = first - 1_000_000_000 - last
+            while let line = prelude.next() {
+                switch line {
+                case .row(let number, let time, let values, _, let problems):
+                    for text in problems { problem("\(path):\(number): \(text)") }
+                    for (column, field) in columns.enumerated() {
+                        guard let value = values[field!] else { continue }
+                        _ = engine.process(Sample(series: series[column], time: time + shift, value: value),
+                                           from: source)
+                    }
+                case .skipped(let number, let reason):
+                    problem("\(path):\(number): skipped: \(reason)")
+                }
+            }
+            return nil
+        }
+
+        private struct LearnFailure: Error {
+            let text: String
         }
 
         mutating func replay(time: Int64, values: [Double?], emit: (String) -> Void) {

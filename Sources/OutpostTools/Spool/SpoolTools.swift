@@ -29,24 +29,34 @@ package enum SpoolTools {
 
     /// Up to `limit` batches in sending order, one JSON object per line, the payload decoded to OTLP/JSON.
     package static func inspect(path: String, limit: Int) throws -> [String] {
-        try SQLiteSpool(readOnlyPath: path).batches(limit: limit).map { spooled in
-            let batch = spooled.batch
-            var json = JSONWriter()
-            json.beginObject()
-            json.integer("sequence", spooled.sequence)
-            json.string("id", batch.id)
-            json.string("lane", batch.lane.description)
-            json.string("signal", batch.signal.rawValue)
-            json.string("created", RFC3339.format(batch.created))
-            json.integer("items", Int64(batch.items))
-            json.integer("bytes", Int64(batch.payload.count))
-            json.integer("uncompressed_bytes", Int64(batch.uncompressedBytes))
-            json.string("content_type", batch.contentType)
-            json.string("content_encoding", batch.contentEncoding.rawValue)
-            json.endObject()
-            let decoded = (try? decode(batch)) ?? "{\"error\":\"cannot decode this payload\"}"
-            return String(json.text.dropLast()) + ",\"payload\":" + decoded + "}"
-        }
+        var lines: [String] = []
+        try inspect(path: path, limit: limit) { lines.append($0) }
+        return lines
+    }
+
+    /// `inspect`, each line handed to `emit` as soon as its page is read: no read of the spool stays open while the
+    /// lines are written (to a pager, a slow pipe), so the running Outpost's write-ahead log never waits for it.
+    package static func inspect(path: String, limit: Int, emit: (String) -> Void) throws {
+        try SQLiteSpool(readOnlyPath: path).batches(limit: limit) { spooled in emit(line(for: spooled)) }
+    }
+
+    private static func line(for spooled: SpooledBatch) -> String {
+        let batch = spooled.batch
+        var json = JSONWriter()
+        json.beginObject()
+        json.integer("sequence", spooled.sequence)
+        json.string("id", batch.id)
+        json.string("lane", batch.lane.description)
+        json.string("signal", batch.signal.rawValue)
+        json.string("created", RFC3339.format(batch.created))
+        json.integer("items", Int64(batch.items))
+        json.integer("bytes", Int64(batch.payload.count))
+        json.integer("uncompressed_bytes", Int64(batch.uncompressedBytes))
+        json.string("content_type", batch.contentType)
+        json.string("content_encoding", batch.contentEncoding.rawValue)
+        json.endObject()
+        let decoded = (try? decode(batch)) ?? "{\"error\":\"cannot decode this payload\"}"
+        return String(json.text.dropLast()) + ",\"payload\":" + decoded + "}"
     }
 
     /// What `export` wrote, and how many rows of a damaged file it had to step over.

@@ -11,7 +11,7 @@ import OutpostWire
 /// the content type (`application/x-protobuf`) and a `content-encoding` user property (`gzip`); with MQTT 3.1.1,
 /// which has no properties, the convention is the config: consumers read the `[batch]` settings (protobuf + gzip
 /// unless changed) and the topic suffix.
-package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
+package struct MQTTUplink: WireCounting, UplinkKind, ReconnectNotifying {
     package static let kind = "mqtt"
     package let name: String
     /// OTLP requests; alert documents go to the alert publisher.
@@ -38,24 +38,47 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// Publishes the batch, in pieces when it is larger than the broker's maximum packet size (from its MQTT 5
     /// CONNACK, or `max_packet_size`); delivered once every piece is acknowledged. A piece that fails sends the
     /// whole batch again later: consumers may see a piece twice (at least once), `outpost-batch-id` tells them.
+    /// A data point or log record that cannot fit the limit even alone is left out and reported (named, with its
+    /// size and the limit); the rest of the batch goes as usual.
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    /// `deliver`, counting the PUBLISH and PUBACK bytes of every piece for byte budgets.
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard let topic = topic(for: batch.signal) else {
-            return .rejected(reason: "batch \(batch.id) is an alert document, not OTLP")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is an alert document, not OTLP"), wireBytes: 0)
         }
-        let pieces: [OTLPPiece]
+        let limit = payloadLimit(topic: topic, batch: batch)
+        let split: OTLPSplit
         do {
-            pieces = try Self.pieces(of: batch, limit: payloadLimit(topic: topic, batch: batch), gzipLevel: gzipLevel)
+            split = try Self.pieces(of: batch, limit: limit, gzipLevel: gzipLevel)
         } catch {
-            return .rejected(reason: "cannot fit the batch into the broker's maximum packet size: \(error)")
+            return CountedDelivery(.rejected(reason: "cannot read the batch back to split it for the broker's "
+                                                 + "packet limit: \(error)"), wireBytes: 0)
         }
-        for piece in pieces {
+        var wireBytes = 0
+        for piece in split.pieces {
             let properties = [("content-encoding", batch.contentEncoding.rawValue),
                               ("outpost-batch-id", piece.batchID)]
-            let outcome = await client.publish(topic: topic, payload: piece.bytes, contentType: batch.contentType,
-                                               userProperties: properties)
-            if case .failed(let reason) = outcome { return .retry(after: nil, reason: reason) }
+            let (outcome, bytes) = await client.publishCounting(topic: topic, payload: piece.bytes,
+                                                                contentType: batch.contentType,
+                                                                userProperties: properties)
+            wireBytes += bytes
+            switch outcome {
+            case .acknowledged: continue
+            case .failed(let reason): return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: wireBytes)
+            // The limit changed under us (a reconnect to a broker with a smaller one): split again next time.
+            case .refused(let reason): return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: wireBytes)
+            }
         }
-        return .delivered
+        guard let reason = split.droppedReason(limit: limit, what: "the broker's maximum packet size (less topic "
+                                                  + "and properties)") else {
+            return CountedDelivery(.delivered, wireBytes: wireBytes)
+        }
+        return CountedDelivery(.partiallyDelivered(droppedItems: split.dropped.count,
+                                                   droppedBytes: split.dropped.reduce(0) { $0 + $1.bytes },
+                                                   reason: reason), wireBytes: wireBytes)
     }
 
     private func topic(for signal: Signal) -> String? {
@@ -69,15 +92,16 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
     /// The payloads to publish: the batch as spooled when it fits `limit`, else its pieces (`OTLPPayload.pieces`) in
     /// the batch's own encoding and compression, so that its content type and `content-encoding` describe every
     /// piece. Pieces are gzipped at `gzipLevel` (`[batch] gzip_level`) like the batches themselves; one spooled
-    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level.
-    static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> [OTLPPiece] {
-        guard batch.payload.count > limit else { return [OTLPPiece(batchID: batch.id, bytes: batch.payload)] }
-        guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
-        let level = switch batch.contentEncoding {
-        case .gzip: Gzip.level(whenCompressing: gzipLevel)
-        case .identity: Int32(0)
+    /// compressed while `gzip_level` is now 0 stays gzip, at zlib's default level; zstd pieces use zstd's default
+    /// level.
+    static func pieces(of batch: Batch, limit: Int, gzipLevel: Int32) throws -> OTLPSplit {
+        guard batch.payload.count > limit else {
+            return OTLPSplit(pieces: [OTLPPiece(batchID: batch.id, bytes: batch.payload)])
         }
-        return try OTLPPayload(batch).pieces(limit: limit, as: encoding, gzipLevel: level, batchID: batch.id)
+        guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
+        return try OTLPPayload(batch).pieces(limit: limit, as: encoding,
+                                             compression: .matching(batch.contentEncoding, gzipLevel: gzipLevel),
+                                             batchID: batch.id)
     }
 
     /// The shared client reconnected: a backing-off delivery loop tries at once.
@@ -106,6 +130,9 @@ package struct MQTTUplink: Uplink, UplinkKind, ReconnectNotifying {
         let name = reader.string("name", default: "mqtt")
         let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
         let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")
+        if template.unicodeScalars.contains(where: { $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control }) {
+            reader.invalid("topic", "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold")
+        }
         var maxPacket: Int?
         if reader.contains("max_packet_size") {
             maxPacket = Int(reader.size("max_packet_size", default: 0))

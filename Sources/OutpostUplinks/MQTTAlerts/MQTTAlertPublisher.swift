@@ -7,7 +7,7 @@ import OutpostMQTT
 /// Alerts reach it as spooled alert documents, the one signal it accepts (and no other uplink does), so an
 /// unreachable broker only delays them: they wait in the alerts lane, survive restarts, and go first when the broker
 /// returns. A message leaves the spool only on PUBACK.
-package struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
+package struct MQTTAlertPublisher: WireCounting, ReconnectNotifying {
     /// Its name in the spool's delivery rows and in status. Only a name: what it receives follows from `accepts`;
     /// the configuration keeps operators' uplinks from taking the same name.
     package static let uplinkName = "alerts.mqtt"
@@ -20,12 +20,31 @@ package struct MQTTAlertPublisher: Uplink, ReconnectNotifying {
     }
 
     package func deliver(_ batch: Batch) async -> DeliveryResult {
+        await deliverCounting(batch).result
+    }
+
+    package func deliverCounting(_ batch: Batch) async -> CountedDelivery {
         guard batch.signal == .alert, !batch.routing.isEmpty else {
-            return .rejected(reason: "batch \(batch.id) is not an alert document")
+            return CountedDelivery(.rejected(reason: "batch \(batch.id) is not an alert document"), wireBytes: 0)
         }
-        switch await client.publish(topic: batch.routing, payload: batch.payload, contentType: batch.contentType) {
-        case .acknowledged: return .delivered
-        case .failed(let reason): return .retry(after: nil, reason: reason)
+        // An alert the broker can never take (its maximum packet size) is dropped with a report, not retried
+        // forever in front of the alerts behind it.
+        if let limit = client.maximumPacketSize {
+            let size = MQTTPacketSize.publish(topic: batch.routing, payload: batch.payload.count,
+                                              contentType: batch.contentType, userProperties: [],
+                                              version: client.protocolVersion)
+            if size > limit {
+                return CountedDelivery(.rejected(reason: "the alert document is a \(size)-byte packet, more than the "
+                    + "broker's maximum packet size of \(limit) bytes; it can never be published (its series' "
+                    + "attributes are too long?)"), wireBytes: 0)
+            }
+        }
+        let (outcome, bytes) = await client.publishCounting(topic: batch.routing, payload: batch.payload,
+                                                            contentType: batch.contentType)
+        switch outcome {
+        case .acknowledged: return CountedDelivery(.delivered, wireBytes: bytes)
+        case .failed(let reason): return CountedDelivery(.retry(after: nil, reason: reason), wireBytes: bytes)
+        case .refused(let reason): return CountedDelivery(.rejected(reason: reason), wireBytes: bytes)
         }
     }
 }

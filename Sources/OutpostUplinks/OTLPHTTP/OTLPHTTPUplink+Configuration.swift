@@ -21,16 +21,25 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package var timeout: Duration = .seconds(10)
     /// `encoding`, default from `OTEL_EXPORTER_OTLP_PROTOCOL` (`http/protobuf`, `http/json`), else `[batch] encoding`.
     package var encoding: OTLPEncoding
-    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `"gzip"`: `gzip` or `none`. A batch re-encoded
-    /// for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when that is 0).
+    /// `compression`, default `OTEL_EXPORTER_OTLP_COMPRESSION`, else `[batch] compression`: `gzip`, `zstd` or
+    /// `none`. A batch re-encoded for this receiver is gzipped at `[batch] gzip_level` (at zlib's default, 6, when
+    /// that is 0), or compressed with zstd at `[batch] zstd_level`.
     package var gzipLevel: Int32 = Gzip.defaultLevel
+    /// Set when `compression = "zstd"`: its level.
+    package var zstdLevel: Int32?
+
+    /// What the request body is compressed with (`Content-Encoding`).
+    package var compression: PayloadCompression {
+        if let zstdLevel { return .zstd(level: zstdLevel) }
+        return gzipLevel > 0 ? .gzip(level: gzipLevel) : .none
+    }
     /// `ca_file` (`OTEL_EXPORTER_OTLP_CERTIFICATE`), `client_certificate` (`OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`),
     /// `client_key` (`OTEL_EXPORTER_OTLP_CLIENT_KEY`), `insecure_skip_verify` (default false: a warning is logged at
     /// start when it is true).
     package var tls = TLSSettings()
     /// `initial_backoff` ("1s"), `max_backoff` ("30s", as the OpenTelemetry Collector's exporters: nothing tells an
     /// HTTP uplink that its receiver is back, so it must look often enough), `max_retry_after` ("1h"), `drain_rate`
-    /// (5 batches/s), `live_window` ("1m").
+    /// (5 batches/s), `live_window` ("1m"), and the metered-link keys (`UplinkHolding.read`, `aggregate`).
     package var delivery = OTLPHTTPUplinkConfiguration.defaultDelivery
 
     package static var defaultDelivery: DeliverySettings {
@@ -45,7 +54,8 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
     package static let defaultEndpoint = "http://localhost:4318"
 
     package static func read(_ reader: ConfigReader, environment: [String: String], batchEncoding: OTLPEncoding,
-                            batchGzipLevel: Int32 = Gzip.defaultLevel,
+                            batchGzipLevel: Int32 = Gzip.defaultLevel, batchZstdLevel: Int32 = Zstd.defaultLevel,
+                            batchCompression: String = "gzip",
                             context: (String) -> String) -> OTLPHTTPUplinkConfiguration {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let base = (reader.string("endpoint") ?? env("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
@@ -72,9 +82,13 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
         let encoding = reader.choice("encoding", OTLPEncoding.allCases.map(\.rawValue),
                                      default: envProtocol ?? batchEncoding.rawValue)
         configuration.encoding = OTLPEncoding(rawValue: encoding) ?? batchEncoding
-        let compression = reader.choice("compression", ["gzip", "none"],
-                                        default: env("OTEL_EXPORTER_OTLP_COMPRESSION") == "none" ? "none" : "gzip")
+        let fromEnvironment = env("OTEL_EXPORTER_OTLP_COMPRESSION").flatMap {
+            ["gzip", "none", "zstd"].contains($0) ? $0 : nil
+        }
+        let compression = reader.choice("compression", ["gzip", "zstd", "none"],
+                                        default: fromEnvironment ?? batchCompression)
         configuration.gzipLevel = compression == "gzip" ? Gzip.level(whenCompressing: batchGzipLevel) : 0
+        configuration.zstdLevel = compression == "zstd" ? batchZstdLevel : nil
         configuration.tls.caFile = (reader.string("ca_file") ?? env("OTEL_EXPORTER_OTLP_CERTIFICATE")).map(context)
         configuration.tls.clientCertificate = (reader.string("client_certificate")
             ?? env("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")).map(context)
@@ -100,6 +114,7 @@ package struct OTLPHTTPUplinkConfiguration: Sendable {
                                                                      default: delivery.backoff.maximumRetryAfter)
         delivery.drainRate = reader.double("drain_rate", default: delivery.drainRate)
         delivery.liveWindow = reader.positiveDuration("live_window", default: delivery.liveWindow)
+        delivery.readMeteredKeys(reader)
         if delivery.drainRate <= 0 { reader.invalid("drain_rate", "must be positive (batches per second)") }
         if delivery.backoff.maximum < delivery.backoff.initial {
             reader.invalid("max_backoff", "must not be shorter than initial_backoff")

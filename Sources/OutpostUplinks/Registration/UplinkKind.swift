@@ -11,6 +11,11 @@ package struct UplinkContext: Sendable {
     /// `[batch] gzip_level`: how uplinks compress what they re-encode in the spool's own format (the MQTT uplink's
     /// pieces of a split batch).
     package let batchGzipLevel: Int32
+    /// `[batch] zstd_level`: how uplinks that compress with zstd (`compression = "zstd"`) do it.
+    package let batchZstdLevel: Int32
+    /// `[batch] compression` (`gzip`, `zstd`, `none`): the default of an uplink's own `compression`, so batches go as
+    /// spooled unless the uplink says otherwise.
+    package let batchCompression: String
     /// The config file's folder, against which relative paths (CA files) resolve.
     package let configDirectory: String
     /// The configured `[mqtt.brokers.<name>]`, for uplinks that publish to one.
@@ -19,11 +24,13 @@ package struct UplinkContext: Sendable {
     package let gateway: String
 
     package init(environment: [String: String], batchEncoding: OTLPEncoding, batchGzipLevel: Int32 = Gzip.defaultLevel,
-                 configDirectory: String, mqttBrokers: [String: MQTTBroker] = [:], mqttTopicPrefix: String = "outpost",
-                 gateway: String = "") {
+                 batchZstdLevel: Int32 = Zstd.defaultLevel, batchCompression: String = "gzip", configDirectory: String,
+                 mqttBrokers: [String: MQTTBroker] = [:], mqttTopicPrefix: String = "outpost", gateway: String = "") {
         self.environment = environment
         self.batchEncoding = batchEncoding
         self.batchGzipLevel = batchGzipLevel
+        self.batchZstdLevel = batchZstdLevel
+        self.batchCompression = batchCompression
         self.configDirectory = configDirectory
         self.mqttBrokers = mqttBrokers
         self.mqttTopicPrefix = mqttTopicPrefix

@@ -1,7 +1,8 @@
 import OutpostCore
 
 /// Fills an alert topic template: `{prefix}`, `{gateway}`, `{severity}` (info, warn, error), `{series}` (or `none`),
-/// `{event}`. Characters MQTT reserves in topic names (`+`, `#`) are replaced by `_`.
+/// `{event}`. Whatever a series name holds, the result is a valid MQTT topic name (MQTT 5 §4.7, 3.1.1 §4.7):
+/// the wildcards `+` and `#`, NUL and other control characters become `_`, and it is cut to 65535 bytes.
 package struct AlertTopic: Sendable, Equatable {
     package let template: String
     package let prefix: String
@@ -20,6 +21,21 @@ package struct AlertTopic: Sendable, Equatable {
                              ("{event}", event.name.rawValue)] {
             topic = topic.replacing(key, with: value)
         }
-        return String(topic.map { $0 == "+" || $0 == "#" ? "_" : $0 })
+        return Self.validTopicName(topic)
+    }
+
+    /// MQTT 5 §1.5.4 and §4.7.3: a topic name is UTF-8 (Swift strings are), holds no NUL and should hold no other
+    /// control characters, must not hold the wildcards `+` and `#`, and is at most 65535 bytes long.
+    package static func validTopicName(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in text.unicodeScalars {
+            let safe: Unicode.Scalar = scalar == "+" || scalar == "#" || scalar.properties.generalCategory == .control
+                ? "_" : scalar
+            bytes += String(safe).utf8.count
+            guard bytes <= 65535 else { break }
+            scalars.append(safe)
+        }
+        return String(scalars)
     }
 }

@@ -1,17 +1,26 @@
 import OutpostCore
 
-/// How batches are encoded: OTLP encoding, gzip level, and the uncompressed size no batch may exceed.
+/// How batches are encoded: OTLP encoding, compression, and the uncompressed size no batch may exceed.
 package struct BatchFormat: Sendable, Equatable {
     package var encoding: OTLPEncoding
     /// 1 (fastest) … 9 (smallest); 0 stores the payload uncompressed (`Content-Encoding: identity`).
     package var gzipLevel: Int32
     /// The largest encoded (uncompressed) request: an uplink or broker maximum that must never be exceeded.
     package var maxBytes: Int
+    /// Set: zstd at this level instead of gzip (`[batch] compression = "zstd"`).
+    package var zstdLevel: Int32?
 
-    package init(encoding: OTLPEncoding = .protobuf, gzipLevel: Int32 = 6, maxBytes: Int = 1 << 20) {
+    package init(encoding: OTLPEncoding = .protobuf, gzipLevel: Int32 = 6, maxBytes: Int = 1 << 20,
+                 zstdLevel: Int32? = nil) {
         self.encoding = encoding
         self.gzipLevel = gzipLevel
         self.maxBytes = maxBytes
+        self.zstdLevel = zstdLevel
+    }
+
+    package var compression: PayloadCompression {
+        if let zstdLevel { return .zstd(level: zstdLevel) }
+        return gzipLevel > 0 ? .gzip(level: gzipLevel) : .none
     }
 }
 
@@ -26,13 +35,24 @@ package struct BatchBuilder: Sendable {
         self.format = format
     }
 
-    package func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64,
+    /// `uplinks`: the uplinks the batches are for (nil: every uplink that takes metrics).
+    package func metricsBatches(_ samples: [Sample], lane: Lane = .metrics, now: Int64, uplinks: [String]? = nil,
                                counterStart: @escaping (Series) -> Int64) throws -> [Batch] {
         try split(samples) { part, id in
             try OTLPEncoder.serialize(encoder.metricsRequest(part, batchID: id, counterStart: counterStart),
                                       as: format.encoding)
         }.map { part, id, bytes in
-            try batch(id: id, lane: lane, signal: .metrics, items: part.count, bytes: bytes, now: now)
+            try batch(id: id, lane: lane, signal: .metrics, items: part.count, bytes: bytes, now: now, uplinks: uplinks)
+        }
+    }
+
+    /// Batches of an aggregated metrics stream (`OTLPEncoder.aggregateRequest`), for the uplinks in `uplinks`.
+    package func aggregateBatches(_ points: [AggregatePoint], now: Int64, uplinks: [String]? = nil) throws -> [Batch] {
+        try split(points) { part, id in
+            try OTLPEncoder.serialize(encoder.aggregateRequest(part, batchID: id), as: format.encoding)
+        }.map { part, id, bytes in
+            try batch(id: id, lane: .metrics, signal: .metrics, items: part.count, bytes: bytes, now: now,
+                      uplinks: uplinks)
         }
     }
 
@@ -57,12 +77,12 @@ package struct BatchBuilder: Sendable {
         return try split(Array(items[..<middle]), encode: encode) + split(Array(items[middle...]), encode: encode)
     }
 
-    private func batch(id: String, lane: Lane, signal: Signal, items: Int, bytes: [UInt8], now: Int64) throws -> Batch {
-        let compressed = format.gzipLevel > 0
-        let payload = compressed ? try Gzip.compress(bytes, level: format.gzipLevel) : bytes
+    private func batch(id: String, lane: Lane, signal: Signal, items: Int, bytes: [UInt8], now: Int64,
+                       uplinks: [String]? = nil) throws -> Batch {
+        let compression = format.compression
         return Batch(id: id, lane: lane, signal: signal, format: format.encoding.format,
-                     contentEncoding: compressed ? .gzip : .identity, created: now, items: items,
-                     uncompressedBytes: bytes.count, payload: payload)
+                     contentEncoding: compression.contentEncoding, created: now, items: items,
+                     uncompressedBytes: bytes.count, payload: try compression.compress(bytes), uplinks: uplinks)
     }
 
     /// 128 random bits as 32 hex digits.

@@ -91,6 +91,98 @@ package struct OTLPEncoder: Sendable {
         return request
     }
 
+    /// One request for an aggregated batch: gauges as Summary points (quantile 0 the interval's minimum, 1 its
+    /// maximum; count and sum cumulative from the series' start, OTLP metrics data model "Summary"), counters as
+    /// cumulative monotonic Sum points with their own start times, plain samples as Gauge points. A Summary keeps the
+    /// series' name and unit, so a Collector and the backends behind it (the Prometheus exporter: `name{quantile=
+    /// "0"}`, `name{quantile="1"}`, `name_sum`, `name_count`) read it as the same metric.
+    package func aggregateRequest(_ points: [AggregatePoint], batchID: String)
+        -> Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
+    {
+        var metrics: [Opentelemetry_Proto_Metrics_V1_Metric] = []
+        var positions: [String: Int] = [:]
+        for point in points {
+            let series = point.series
+            let shape = switch point {
+            case .summary: "summary"
+            case .sum: "sum"
+            case .sample: series.kind == .counter ? "sum" : "gauge"
+            }
+            let key = series.name + "\u{0}" + series.unit + "\u{0}" + shape
+            let position = positions[key] ?? {
+                var metric = Opentelemetry_Proto_Metrics_V1_Metric()
+                metric.name = series.name
+                metric.unit = series.unit
+                switch shape {
+                case "summary": metric.summary = Opentelemetry_Proto_Metrics_V1_Summary()
+                case "sum":
+                    metric.sum.aggregationTemporality = .cumulative
+                    metric.sum.isMonotonic = true
+                default: metric.gauge = Opentelemetry_Proto_Metrics_V1_Gauge()
+                }
+                metrics.append(metric)
+                positions[key] = metrics.count - 1
+                return metrics.count - 1
+            }()
+            switch point {
+            case .summary(let summary):
+                metrics[position].summary.dataPoints.append(Self.summaryPoint(summary))
+            case .sum(let sample, let start):
+                var number = Self.numberPoint(sample)
+                number.startTimeUnixNano = UInt64(clamping: start)
+                metrics[position].sum.dataPoints.append(number)
+            case .sample(let sample):
+                if shape == "sum" {
+                    var number = Self.numberPoint(sample)
+                    number.startTimeUnixNano = UInt64(clamping: sample.time)
+                    metrics[position].sum.dataPoints.append(number)
+                } else {
+                    metrics[position].gauge.dataPoints.append(Self.numberPoint(sample))
+                }
+            }
+        }
+        return request(metrics, batchID: batchID)
+    }
+
+    private static func numberPoint(_ sample: Sample) -> Opentelemetry_Proto_Metrics_V1_NumberDataPoint {
+        var point = Opentelemetry_Proto_Metrics_V1_NumberDataPoint()
+        point.timeUnixNano = UInt64(clamping: sample.time)
+        point.asDouble = sample.value
+        point.attributes = keyValues(sample.series.attributes)
+        return point
+    }
+
+    private static func summaryPoint(_ summary: IntervalSummary) -> Opentelemetry_Proto_Metrics_V1_SummaryDataPoint {
+        var point = Opentelemetry_Proto_Metrics_V1_SummaryDataPoint()
+        point.startTimeUnixNano = UInt64(clamping: summary.start)
+        point.timeUnixNano = UInt64(clamping: summary.time)
+        point.count = summary.count
+        point.sum = summary.sum
+        point.attributes = keyValues(summary.series.attributes)
+        var minimum = Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile()
+        minimum.quantile = 0
+        minimum.value = summary.min
+        var maximum = Opentelemetry_Proto_Metrics_V1_SummaryDataPoint.ValueAtQuantile()
+        maximum.quantile = 1
+        maximum.value = summary.max
+        point.quantileValues = [minimum, maximum]
+        return point
+    }
+
+    private func request(_ metrics: [Opentelemetry_Proto_Metrics_V1_Metric], batchID: String)
+        -> Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest
+    {
+        var scopeMetrics = Opentelemetry_Proto_Metrics_V1_ScopeMetrics()
+        scopeMetrics.scope = scope(batchID: batchID)
+        scopeMetrics.metrics = metrics
+        var resourceMetrics = Opentelemetry_Proto_Metrics_V1_ResourceMetrics()
+        resourceMetrics.resource.attributes = Self.keyValues(resource)
+        resourceMetrics.scopeMetrics = [scopeMetrics]
+        var request = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceRequest()
+        request.resourceMetrics = [resourceMetrics]
+        return request
+    }
+
     // MARK: logs
 
     /// One request for `events`, each a LogRecord with `event_name`, severity, body and attributes.

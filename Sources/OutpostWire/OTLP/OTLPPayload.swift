@@ -8,13 +8,10 @@ package typealias LogsRequest = Opentelemetry_Proto_Collector_Logs_V1_ExportLogs
 package enum OTLPPayloadError: Error, Equatable, CustomStringConvertible {
     /// The batch holds an alert document, which is JSON but not OTLP.
     case notOTLP(Signal)
-    /// One data point or log record alone is larger than the limit.
-    case itemTooLarge(limit: Int)
 
     package var description: String {
         switch self {
         case .notOTLP(let signal): "a batch of signal `\(signal.rawValue)` is not an OTLP request"
-        case .itemTooLarge(let limit): "a single data point or log record is larger than \(limit) bytes"
         }
     }
 }
@@ -26,7 +23,7 @@ package enum OTLPPayload: Sendable, Equatable {
     case metrics(MetricsRequest)
     case logs(LogsRequest)
 
-    /// Decodes `batch`: gunzips it when it is compressed, then reads protobuf or OTLP/JSON as its format says.
+    /// Decodes `batch`: decompresses it (gzip, zstd), then reads protobuf or OTLP/JSON as its format says.
     package init(_ batch: Batch) throws {
         guard let encoding = batch.format.otlpEncoding else { throw OTLPPayloadError.notOTLP(batch.signal) }
         let bytes = try batch.uncompressedPayload()
@@ -72,50 +69,82 @@ package enum OTLPPayload: Sendable, Equatable {
 
     /// The request as `encoding`, gzip-compressed at `gzipLevel` (1 fastest … 9 smallest; 0 leaves it uncompressed).
     package func encoded(as encoding: OTLPEncoding, gzipLevel: Int32) throws -> [UInt8] {
+        try encoded(as: encoding, compression: gzipLevel > 0 ? .gzip(level: gzipLevel) : .none)
+    }
+
+    /// The request as `encoding`, compressed as `compression` says.
+    package func encoded(as encoding: OTLPEncoding, compression: PayloadCompression) throws -> [UInt8] {
         let bytes = switch self {
         case .metrics(let request): try OTLPEncoder.serialize(request, as: encoding)
         case .logs(let request): try OTLPEncoder.serialize(request, as: encoding)
         }
-        return gzipLevel > 0 ? try Gzip.compress(bytes, level: gzipLevel) : bytes
+        return try compression.compress(bytes)
     }
 
     /// The request encoded (as `encoded(as:gzipLevel:)`) in pieces of at most `limit` bytes each, in order: halved by
     /// whole data points or log records until every piece fits, so nothing is truncated and each piece is a complete
-    /// request. Throws `itemTooLarge` when a single item does not fit.
+    /// request. A single item that does not fit even alone is left out and listed in `dropped` (what it is, and its
+    /// size alone), so one oversized point never costs the healthy ones beside it.
     ///
     /// A request that fits is one piece under `batchID`. Split, each piece carries `<batchID>#<first>-<end>` (its
     /// items' numbers in the whole request) as its `outpost.batch.id`: a backend that drops repeats by that id keeps
     /// every piece, and still drops a piece sent twice (a re-send under the same limit splits the same way).
     package func pieces(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String) throws
-        -> [OTLPPiece]
+        -> OTLPSplit
     {
-        let bytes = try encoded(as: encoding, gzipLevel: gzipLevel)
-        if bytes.count <= limit { return [OTLPPiece(batchID: batchID, bytes: bytes)] }
-        return try split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID, offset: 0)
+        try pieces(limit: limit, as: encoding, compression: gzipLevel > 0 ? .gzip(level: gzipLevel) : .none,
+                   batchID: batchID)
     }
 
-    private func split(limit: Int, as encoding: OTLPEncoding, gzipLevel: Int32, batchID: String, offset: Int) throws
-        -> [OTLPPiece]
+    /// `pieces(limit:as:gzipLevel:batchID:)`, compressed as `compression` says.
+    package func pieces(limit: Int, as encoding: OTLPEncoding, compression: PayloadCompression, batchID: String)
+        throws -> OTLPSplit
     {
+        let bytes = try encoded(as: encoding, compression: compression)
+        if bytes.count <= limit { return OTLPSplit(pieces: [OTLPPiece(batchID: batchID, bytes: bytes)]) }
+        var split = OTLPSplit()
+        try self.split(limit: limit, as: encoding, compression: compression, batchID: batchID, offset: 0,
+                       bytes: bytes.count, into: &split)
+        return split
+    }
+
+    private func split(limit: Int, as encoding: OTLPEncoding, compression: PayloadCompression, batchID: String,
+                       offset: Int, bytes: Int, into split: inout OTLPSplit) throws {
         let count = itemCount
-        guard count > 1 else { throw OTLPPayloadError.itemTooLarge(limit: limit) }
-        var pieces: [OTLPPiece] = []
+        guard count > 1 else {
+            split.dropped.append(OTLPDroppedItem(index: offset, what: itemDescription, bytes: bytes))
+            return
+        }
         for half in [0..<count / 2, count / 2..<count] {
             let part = items(half)
             let id = "\(batchID)#\(offset + half.lowerBound)-\(offset + half.upperBound)"
-            let bytes = try part.labelled(batchID: id).encoded(as: encoding, gzipLevel: gzipLevel)
-            if bytes.count <= limit {
-                pieces.append(OTLPPiece(batchID: id, bytes: bytes))
+            let encoded = try part.labelled(batchID: id).encoded(as: encoding, compression: compression)
+            if encoded.count <= limit {
+                split.pieces.append(OTLPPiece(batchID: id, bytes: encoded))
             } else {
-                pieces += try part.split(limit: limit, as: encoding, gzipLevel: gzipLevel, batchID: batchID,
-                                         offset: offset + half.lowerBound)
+                try part.split(limit: limit, as: encoding, compression: compression, batchID: batchID,
+                               offset: offset + half.lowerBound, bytes: encoded.count, into: &split)
             }
         }
-        return pieces
+    }
+
+    /// What the request's first item is, for a report: `data point of <metric> {attributes}` or
+    /// `log record <event name>`, device-made text shortened.
+    package var itemDescription: String {
+        switch self {
+        case .metrics(let request):
+            guard let metric = request.resourceMetrics.first?.scopeMetrics.first?.metrics.first else { return "a point" }
+            let attributes = metric.firstPointAttributes.map { "\($0.key)=\($0.value.stringValue.prefix(24))" }
+            return "data point of `\(metric.name.prefix(120))`"
+                + (attributes.isEmpty ? "" : " {\(attributes.joined(separator: ", ").prefix(160))}")
+        case .logs(let request):
+            guard let record = request.resourceLogs.first?.scopeLogs.first?.logRecords.first else { return "a record" }
+            return "log record `\(record.eventName.isEmpty ? "(no event name)" : String(record.eventName.prefix(80)))`"
+        }
     }
 
     /// The request with `batchID` as every scope's `outpost.batch.id` (the scope's only attribute, as encoded).
-    func labelled(batchID: String) -> OTLPPayload {
+    package func labelled(batchID: String) -> OTLPPayload {
         let attributes = OTLPEncoder.scopeAttributes(batchID: batchID)
         switch self {
         case .metrics(var request):
@@ -136,6 +165,40 @@ package enum OTLPPayload: Sendable, Equatable {
     }
 }
 
+/// A spooled batch cut to a size: the pieces to send, and the items that cannot fit even alone.
+package struct OTLPSplit: Sendable, Equatable {
+    package var pieces: [OTLPPiece] = []
+    package var dropped: [OTLPDroppedItem] = []
+
+    package init(pieces: [OTLPPiece] = [], dropped: [OTLPDroppedItem] = []) {
+        self.pieces = pieces
+        self.dropped = dropped
+    }
+
+    /// One report line for the dropped items: the first named, the sizes, the limit.
+    package func droppedReason(limit: Int, what limitName: String) -> String? {
+        guard let first = dropped.first else { return nil }
+        let others = dropped.count > 1 ? " and \(dropped.count - 1) more" : ""
+        return "\(first.what) (\(first.bytes) bytes even alone)\(others) cannot fit \(limitName) of \(limit) bytes; "
+            + "dropped, the rest of the batch sent"
+    }
+}
+
+/// An item left out of a split because it alone is larger than the limit.
+package struct OTLPDroppedItem: Sendable, Equatable {
+    /// Its number in the whole request.
+    package let index: Int
+    package let what: String
+    /// Its size as a request of its own, encoded and compressed as it would be sent.
+    package let bytes: Int
+
+    package init(index: Int, what: String, bytes: Int) {
+        self.index = index
+        self.what = what
+        self.bytes = bytes
+    }
+}
+
 /// One piece of a spooled batch as sent: its payload, and the batch id it carries inside and beside it.
 package struct OTLPPiece: Sendable, Equatable {
     package let batchID: String
@@ -148,12 +211,9 @@ package struct OTLPPiece: Sendable, Equatable {
 }
 
 extension Batch {
-    /// The payload as encoded, gunzipped when the batch is compressed.
-    package func uncompressedPayload() throws(GzipError) -> [UInt8] {
-        switch contentEncoding {
-        case .gzip: try Gzip.decompress(payload)
-        case .identity: payload
-        }
+    /// The payload as encoded, decompressed when the batch is compressed (gzip or zstd).
+    package func uncompressedPayload() throws -> [UInt8] {
+        try PayloadCompression.decompress(payload, from: contentEncoding)
     }
 }
 
@@ -189,6 +249,15 @@ extension MetricsRequest {
 }
 
 extension Opentelemetry_Proto_Metrics_V1_Metric {
+    /// The attributes of the metric's first data point.
+    var firstPointAttributes: [Opentelemetry_Proto_Common_V1_KeyValue] {
+        switch data {
+        case .gauge(let gauge): gauge.dataPoints.first?.attributes ?? []
+        case .sum(let sum): sum.dataPoints.first?.attributes ?? []
+        default: []
+        }
+    }
+
     /// Outpost writes gauges and sums; any other kind moves as one item.
     var pointCount: Int {
         switch data {

@@ -15,9 +15,14 @@ struct MutationFuzzer {
     private var corpus: [[UInt8]]
 
     init(target: String, seeds: [String], tokens: [String]) {
+        self.init(target: target, byteSeeds: seeds.map { Array($0.utf8) }, byteTokens: tokens.map { Array($0.utf8) })
+    }
+
+    /// For binary inputs (protocol frames).
+    init(target: String, byteSeeds: [[UInt8]], byteTokens: [[UInt8]]) {
         self.target = target
-        self.seeds = seeds.map { Array($0.utf8) }
-        self.tokens = tokens.map { Array($0.utf8) }
+        self.seeds = byteSeeds
+        self.tokens = byteTokens
         let environment = ProcessInfo.processInfo.environment
         generator = SplitMix64(seed: environment["OUTPOST_FUZZ_SEED"].flatMap(UInt64.init) ?? 0x5EED)
         corpus = self.seeds

@@ -1,0 +1,1 @@
+../../../../Sources/OutpostCore/Pipeline/BlockingExecutor.swift

@@ -1,0 +1,1 @@
+../../../../Sources/OutpostCore/Pipeline/MonotonicClock.swift

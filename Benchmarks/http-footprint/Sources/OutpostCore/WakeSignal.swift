@@ -1,0 +1,1 @@
+../../../../Sources/OutpostCore/Pipeline/WakeSignal.swift

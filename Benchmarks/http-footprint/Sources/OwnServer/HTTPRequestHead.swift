@@ -1,0 +1,1 @@
+../../../../Sources/OutpostOperations/HTTP/HTTPRequestHead.swift
