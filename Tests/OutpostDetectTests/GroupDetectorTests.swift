@@ -135,6 +135,27 @@ struct GroupDetectorTests {
         #expect(raised.time >= Int64(start + 2) * SimulatedPump.interval)
     }
 
+    @Test("a pressure sensor drifting away from the others over hours cannot teach itself into the model")
+    func slowDriftRaises() throws {
+        var (detector, pump, _) = learned(seed: 8, extra: 360)
+        var events: [Event] = []
+        let start = Self.learning + 361
+        // The reading drifts by 0.3 bar (six of its noise) over five and a half hours, while the others keep their
+        // relation to the speed.
+        for index in start..<(start + 2000) {
+            var values = pump.readings(index)
+            values[2] += 0.3 * Double(index - start) / 2000
+            events += offer(&detector, values, index: index)
+        }
+        let raised = try #require(events.first { $0.name == .anomalyRaised })
+        #expect(raised.attributes["outpost.group.statistic"] == .string("q"))
+        guard case .string(let contributors)? = raised.attributes["outpost.group.contributors"] else {
+            Issue.record("no contributors")
+            return
+        }
+        #expect(contributors.split(separator: ",").first.map(String.init) == "pump.pressure")
+    }
+
     @Test("every member far beyond its learned range along the learned relation raises T², not Q")
     func operatingPointFarOffRaisesT2() throws {
         var (detector, pump, _) = learned(seed: 4, extra: 360)

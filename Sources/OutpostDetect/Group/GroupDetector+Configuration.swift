@@ -3,9 +3,9 @@ import OutpostCore
 /// One `[[detect.group]]`: the series a group detector watches together, and how it learns and alerts.
 package struct GroupConfiguration: Sendable, Equatable {
     package enum Method: String, Sendable, CaseIterable {
-        /// Every learned sample weighs the same (Welford): the plant as it was while learning.
+        /// Every learned sample weighs the same (Welford).
         case welford
-        /// Exponentially weighted once `window` samples are learned: for plants that change slowly.
+        /// Exponentially weighted once `window` samples are learned: for plants that change faster.
         case ewma
     }
 

@@ -18,9 +18,9 @@ import OutpostCore
 /// usual step, and two samples after) are not judged or learned: a static model cannot judge a transition. The
 /// episode ends once both statistics have stayed within their control limits for `quiet_period` and `quiet_samples`;
 /// one lasting `accept_after` is accepted as a changed plant and the group learns afresh. Episodes pass the same
-/// `EpisodeBudget` as a series'. Samples outside episodes keep teaching the model (not the tails, which stay as
-/// learned: a slow fault must not teach the limits to step aside), and the components are refreshed every
-/// `refresh_samples`.
+/// `EpisodeBudget` as a series'. Samples outside episodes that keep the relations (Q within its control limit) keep
+/// teaching the model (not the tails, which stay as learned: a slow fault must not teach the limits to step aside),
+/// and the components are refreshed every `refresh_samples`.
 ///
 /// The raised event names the statistic, its value and limit, and the members that contribute most to it over the
 /// confirming samples, largest first (`GroupModel.contributions`).
@@ -151,7 +151,7 @@ package struct GroupDetector: Sendable {
         trace(time: time, confirmed: confirmed, components: components)
         if let current = episode { return continueEpisode(current, x, time: time, scores: scores) }
         if let finding = judge(confirmed) { return startEpisode(finding, time: time, components: components) }
-        teach(x)
+        teach(x, scores: scores, components: components)
         return []
     }
 
@@ -195,11 +195,13 @@ package struct GroupDetector: Sendable {
         }
     }
 
-    /// A judged sample that started no episode teaches an exponentially weighted model (`method = "ewma"`: a plant
-    /// that changes slowly); a Welford model stays as learned, so a fault that grows slowly cannot teach itself into
-    /// it. The tails stay as learned either way.
-    private mutating func teach(_ x: [Double]) {
-        guard configuration.method == .ewma else { return }
+    /// A judged sample that started no episode, and that keeps the relations (its Q within its control limit),
+    /// teaches the model: a plant's operating point wanders along its relations beyond what one learning period saw
+    /// (demand, the ambient, wear), and the model follows it, equally weighted (`welford`) or over `window` samples
+    /// (`ewma`). A sample off the relations never teaches, so a sensor drifting away from the others cannot teach
+    /// itself into the model. The tails stay as learned.
+    private mutating func teach(_ x: [Double], scores: GroupModel.Scores, components: GroupModel.Components) {
+        guard scores.q <= components.qLimit else { return }
         model!.learn(x, previous: previous)
         learnedSinceRefresh += 1
         if learnedSinceRefresh >= configuration.refreshSamples { refresh() }
