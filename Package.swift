@@ -92,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "outpost-benchmarks",
             dependencies: ["OutpostCore", "OutpostDetect", "OutpostInputs", "OutpostRuntime", "OutpostSpool", "OutpostWire",
-                           "OutpostBatch", "OutpostTools"],
+                           "OutpostBatch", "OutpostTools", "CMallocTuning"],
             path: "Benchmarks/Sources/OutpostBenchmarks"
         ),
         // One test target per source target, plus the system tests, which run the built `outpost` binary (and

@@ -38,3 +38,11 @@ int outpost_malloc_arena_count(void) {
     return 1;
 #endif
 }
+
+size_t outpost_heap_bytes_in_use(void) {
+#if defined(__GLIBC__)
+    return mallinfo2().uordblks;
+#else
+    return 0;
+#endif
+}
