@@ -74,7 +74,7 @@ private final class BatchCollector: BatchSink, Sendable {
         continuation.yield(batches)
     }
 
-    func next(timeout: Duration = .seconds(30)) async throws -> [Batch] {
+    func next(timeout: Duration = .seconds(120)) async throws -> [Batch] {
         try await nextElement(of: stream, timeout: timeout, what: "a batch")
     }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import OutpostTestSupport
 import Synchronization
 import Testing
 
@@ -119,11 +120,12 @@ struct BlockingExecutorTests {
         let state = Mutex((now: 0, most: 0, arrivals: 0))
     }
 
-    /// Waits for a condition another thread makes true, yielding between looks (no fixed sleep), up to 10 s.
+    /// Waits for a condition another thread makes true (`waitTurn` between looks, no fixed sleep), up to 120 s.
     private func waitUntil(_ condition: () -> Bool) async {
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: .seconds(10))
-        while !condition() && clock.now < deadline { await Task.yield() }
+        let deadline = clock.now.advanced(by: .seconds(120))
+        var turn = 0
+        while !condition() && clock.now < deadline { await waitTurn(&turn) }
         #expect(condition())
     }
 }

@@ -65,6 +65,19 @@ struct JSONReadingRuleTests {
         #expect(viaExec.problems.contains("s: big_str: `1e999` is beyond a double's range; skipped"))
     }
 
+    @Test("two keys that make one field keep the later value and say so; json_keys = keep keeps them apart")
+    func collidingKeys() throws {
+        let document = try JSONValue.parse(#"{"Temp": 1, "temp": 2, "a": {"b": 3}, "a.b": 4}"#)
+        let lowered = JSONReadingRule().values(of: document)
+        #expect(lowered.readings.map(\.field) == ["temp", "a.b"])
+        #expect(lowered.readings.map(\.value) == [2, 4])
+        #expect(lowered.problems.map(\.field) == ["temp", "a.b"])
+        #expect(lowered.problems.allSatisfy { $0.reason.contains("two keys of the document make this one field") })
+        let kept = JSONReadingRule(keys: .keep).values(of: document)
+        #expect(kept.readings.map(\.field) == ["Temp", "temp", "a.b"])
+        #expect(kept.problems.count == 1, "`a.b` still collides")
+    }
+
     @Test("json_keys = keep keeps the key's case in both")
     func keepKeys() async throws {
         let rule = JSONReadingRule(keys: .keep)

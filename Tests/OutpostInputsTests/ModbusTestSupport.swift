@@ -23,7 +23,7 @@ final class ReadingRecorder: ReadingSink, Sendable {
     var readings: [Reading] { collected.withLock { $0 } }
 
     /// Waits for the next hand-over until `condition` holds for everything collected; fails after `timeout`.
-    func wait(_ what: String, timeout: Duration = .seconds(30), until condition: ([Reading]) -> Bool) async throws {
+    func wait(_ what: String, timeout: Duration = .seconds(120), until condition: ([Reading]) -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while !condition(readings) {
             let left = deadline - ContinuousClock.now

@@ -50,6 +50,18 @@ struct ReloadPlanTests {
         #expect(added.pipelineRestart == ["the set of uplinks"])
     }
 
+    @Test("a reload that would move the spool or the status file is refused, saying how to move them")
+    func moves() throws {
+        let old = try parse(base)
+        let moved = try parse(base + "[spool]\npath = \"/tmp/elsewhere/spool.db\"\n")
+        let reason = try #require(ReloadPlan.refusal(from: old, to: moved))
+        #expect(reason.contains("moves the spool from \(old.spool.path) to /tmp/elsewhere/spool.db"))
+        #expect(reason.contains("stop Outpost, move the spool file"))
+        let status = try parse(base + "[status]\npath = \"/tmp/elsewhere/status.json\"\n")
+        #expect(try #require(ReloadPlan.refusal(from: old, to: status)).contains("moves the status file"))
+        #expect(ReloadPlan.refusal(from: old, to: try parse(base + "[batch]\nmax_age = \"5s\"\n")) == nil)
+    }
+
     @Test("a budget, a sync window or report-on-change, which the spool and the batcher read once, restart the pipeline")
     func holding() throws {
         let budget = ReloadPlan(from: try parse(base),

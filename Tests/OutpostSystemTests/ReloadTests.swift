@@ -29,7 +29,7 @@ final class ObservedOutpost: @unchecked Sendable {
     var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
     /// Waits until the log holds `text` `count` times.
-    func waitFor(_ text: String, count: Int = 1, timeout: Duration = .seconds(60)) async throws {
+    func waitFor(_ text: String, count: Int = 1, timeout: Duration = .seconds(120)) async throws {
         try await settle("`\(text)` in the log (\(count)x)", timeout: timeout) {
             self.log.components(separatedBy: text).count - 1 >= count
         }
@@ -58,7 +58,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 }
 
 /// `poll` whose checks block (they run `curl`, `outpost spool stats`, read files): each check runs off the pool.
-func settle(_ what: String, timeout: Duration = .seconds(60), _ condition: @escaping @Sendable () throws -> Bool)
+func settle(_ what: String, timeout: Duration = .seconds(120), _ condition: @escaping @Sendable () throws -> Bool)
     async throws
 {
     let clock = ContinuousClock()

@@ -80,14 +80,15 @@ public final class ManualClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
-    /// Waits (yielding, never sleeping) until at least `count` tasks are asleep on this clock.
-    public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+    /// Waits (yielding, then a millisecond at a time) until at least `count` tasks are asleep on this clock.
+    public func waitForSleepers(_ count: Int, timeout: Duration = .seconds(120)) async throws {
         let start = ContinuousClock.now
+        var turn = 0
         while sleeperCount < count {
             guard ContinuousClock.now - start < timeout else {
                 throw TimeoutError(what: "\(count) sleepers (have \(sleeperCount))")
             }
-            await Task.yield()
+            await waitTurn(&turn)
         }
     }
 }
@@ -117,18 +118,31 @@ public struct TimeoutError: Error, CustomStringConvertible {
     public var description: String { "timed out waiting for \(what)" }
 }
 
-/// Waits (yielding) until `condition` holds, failing after a generous timeout instead of hanging a run.
-public func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+/// Waits (`waitTurn`) until `condition` holds, failing after a generous timeout instead of hanging a run.
+public func waitUntil(_ what: String, timeout: Duration = .seconds(120), _ condition: () -> Bool) async throws {
     let start = ContinuousClock.now
+    var turn = 0
     while !condition() {
         guard ContinuousClock.now - start < timeout else { throw TimeoutError(what: what) }
+        await waitTurn(&turn)
+    }
+}
+
+/// One turn of a wait loop: at first a yield (what is awaited is usually one task hop away), then a millisecond of
+/// real time per turn. Waiters that only yielded spun both cores of a loaded run away from the very threads they
+/// waited for (a command's, a reader's, the broker's), and timed out.
+public func waitTurn(_ turn: inout Int) async {
+    turn += 1
+    if turn <= 100 {
         await Task.yield()
+    } else {
+        try? await Task.sleep(for: .milliseconds(1))
     }
 }
 
 /// Checks `condition` every 20 ms of real time until it holds, failing after a generous timeout: for waiting on
 /// another process (a child `outpost`, a broker), where no in-process event exists to await.
-public func poll(_ what: String, timeout: Duration = .seconds(60), _ condition: () throws -> Bool) async throws {
+public func poll(_ what: String, timeout: Duration = .seconds(120), _ condition: () throws -> Bool) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     while try !condition() {

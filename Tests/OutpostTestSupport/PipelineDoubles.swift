@@ -28,7 +28,7 @@ package final class EventCollector: EventSink, Sendable {
         return received
     }
 
-    package func next(timeout: Duration = .seconds(30)) async throws -> Event {
+    package func next(timeout: Duration = .seconds(120)) async throws -> Event {
         try await nextElement(of: stream, timeout: timeout, what: "an event")
     }
 }

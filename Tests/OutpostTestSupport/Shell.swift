@@ -14,6 +14,16 @@ public func shell(_ command: String) throws -> (Int32, String) {
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// `shell`, waited for on a thread of its own: a test awaiting a long command (a package build, a cross link, a run
+/// under qemu) must not hold one of the few threads of Swift's cooperative pool, which every other test of the
+/// process shares (two on a 2-core machine: two such waits stall every other test of the run).
+@discardableResult
+public func shell(_ command: String) async throws -> (Int32, String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try shell(command) as (Int32, String) }) }.start()
+    }
+}
+
 /// Certificates made with openssl for one test, in a temporary folder: a CA, a server certificate for 127.0.0.1
 /// and a client certificate signed by it, and an unrelated CA (`other`) to be refused with.
 public struct TestCertificates: Sendable {

@@ -120,8 +120,13 @@ package struct JSONReadingRule: Sendable, Equatable {
             }
             switch reading(member, named: false) {
             case .value(let number):
-                // A key that repeats after normalising (`Temp` and `temp`): the later value, once.
-                values.readings.removeAll { $0.field == path }
+                // Two keys that make one field (`Temp` and `temp` under `json_keys = "lower"`, or `"a.b"` beside
+                // `{"a":{"b":…}}`): the later value, once, and a problem so the lost one is not lost silently.
+                if let earlier = values.readings.firstIndex(where: { $0.field == path }) {
+                    values.readings.remove(at: earlier)
+                    values.problems.append((path, "two keys of the document make this one field; the later value "
+                        + "is kept (json_keys = \"keep\" keeps keys that differ in case apart)"))
+                }
                 values.readings.append((path, number))
             case .problem(let text): values.problems.append((path, text))
             case .none: continue

@@ -35,7 +35,8 @@ package enum MQTTReasons {
             return "\(text): the broker sent a topic or string that is not valid UTF-8, and libmosquitto closes the "
                 + "connection as MQTT requires (§1.5.4); a publisher on the subscribed topics sends a bad topic name"
         case MOSQ_ERR_CONN_LOST.rawValue:
-            return "\(text) (the broker or the network closed it; an MQTT 3.1.1 broker gives no reason)"
+            return "\(text) (the broker or the network closed it without a reason code: MQTT 3.1.1 has none, and "
+                + "brokers need not send one before closing)"
         case MOSQ_ERR_KEEPALIVE.rawValue:
             return "\(text): no answer from the broker within the keepalive"
         case MOSQ_ERR_PROTOCOL.rawValue, MOSQ_ERR_MALFORMED_PACKET.rawValue:

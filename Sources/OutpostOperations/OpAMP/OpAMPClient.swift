@@ -125,7 +125,11 @@ package final class OpAMPClient: Service, CustomStringConvertible, Sendable {
             return (.applied, "")
         case .failed(let errors):
             logger.error("opamp: the server's configuration was refused; the running one is kept")
-            return (.failed, errors.joined(separator: "\n"))
+            // Checked under the name of the file it would have become; remote.toml still holds the last good one,
+            // so the refused text is kept beside it and the errors point there.
+            guard (try? store.keepRefused(text: text)) != nil else { return (.failed, errors.joined(separator: "\n")) }
+            let located = errors.map { $0.replacing(store.configPath + ":", with: store.refusedPath + ":") }
+            return (.failed, located.joined(separator: "\n"))
         }
     }
 

@@ -15,6 +15,8 @@ package struct RemoteConfigStore: Sendable {
     }
 
     package var configPath: String { directory + "/remote.toml" }
+    /// The last configuration refused, kept so that the `file:line:column` of its errors point into it.
+    package var refusedPath: String { directory + "/refused.toml" }
     private var hashPath: String { directory + "/remote.hash" }
     private var instancePath: String { directory + "/instance_uid" }
 
@@ -31,6 +33,12 @@ package struct RemoteConfigStore: Sendable {
         try makeDirectory()
         try write(Array(text.utf8), to: configPath)
         try write(Array(InstanceUID.text(hash).utf8), to: hashPath)
+    }
+
+    /// Keeps a refused configuration where its errors say they are.
+    package func keepRefused(text: String) throws(StartupError) {
+        try makeDirectory()
+        try write(Array(text.utf8), to: refusedPath)
     }
 
     /// Forgets the remote configuration: the local file applies again at the next reload or start.

@@ -62,7 +62,8 @@ extension RuntimeSupervisor: OperatedRuntime {
         let configuration = self.configuration
         let system = Self.uname()
         var other: [(String, String)] = [
-            ("os.type", "linux"), ("os.description", system.description), ("host.arch", system.machine),
+            ("os.type", "linux"), ("os.description", system.description),
+            ("host.arch", ResourceAttributes.hostArchitecture()),
             ("host.name", system.node),
             ("outpost.self_metrics.interval", "\(configuration.status.selfMetricsInterval.components.seconds)s"),
         ]

@@ -120,6 +120,23 @@ struct ReloadPlan: Sendable {
     }
 
     /// The sections the pipeline's core is built from, and the uplinks the spool keeps batches for.
+    /// Why a reload must not apply `new` at all, or nil. A reload never moves the spool (its backlog would be left
+    /// behind in the old file, undelivered) or the status file (`outpost status` and `outpost check` find the running
+    /// Outpost through it): both need a stop, a move of the files, and a start.
+    static func refusal(from old: OutpostConfiguration, to new: OutpostConfiguration) -> String? {
+        if old.spool.path != new.spool.path {
+            return "it moves the spool from \(old.spool.path) to \(new.spool.path) ([gateway] state_dir or [spool] "
+                + "path), which would leave the backlog in the old file undelivered; to move it, stop Outpost, move "
+                + "the spool file (with its -wal file) to the new path, and start Outpost again"
+        }
+        if old.status.path != new.status.path {
+            return "it moves the status file from \(old.status.path) to \(new.status.path) ([gateway] state_dir or "
+                + "[status] path), by which `outpost status` and `outpost check` find the running Outpost; restart "
+                + "Outpost to move it"
+        }
+        return nil
+    }
+
     private static func coreChanges(_ old: OutpostConfiguration, _ new: OutpostConfiguration) -> [String] {
         let sections: [(String, (OutpostConfiguration) -> Any)] = [
             ("[gateway]", { ($0.gateway.id, $0.gateway.stateDirectory, $0.gateway.board?.name) }),

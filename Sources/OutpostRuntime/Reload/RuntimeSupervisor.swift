@@ -246,6 +246,11 @@ final class RuntimeSupervisor: Service, CustomStringConvertible, Sendable {
 
     private func apply(_ next: OutpostConfiguration) async -> ReloadOutcome {
         let current = configuration
+        if let reason = ReloadPlan.refusal(from: current, to: next) {
+            context.logger.error("reload refused, the running configuration is kept: \(reason)")
+            reloads.withLock { $0.refused += 1 }
+            return .refused(errors: [reason])
+        }
         let plan = ReloadPlan(from: current, to: next)
         guard !plan.isEmpty else {
             context.logger.info("reload: the configuration is unchanged")
