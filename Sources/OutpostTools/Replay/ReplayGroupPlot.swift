@@ -98,8 +98,9 @@ enum ReplayGroupPlot {
         let limits = buckets.map { statistic == .t2 ? $0.t2Limit : $0.qLimit }
         let controls = buckets.map { statistic == .t2 ? $0.t2Control : $0.qControl }
         let shown = (values + limits + controls).filter { $0.isFinite && $0 > 0 }
-        var out = "<text x=\(quoted(64)) y=\(quoted(top + 12)) text-anchor=\"end\" fill=\"#555\" font-size=\"11\">"
-            + "\(statistic.symbol)</text>\n"
+        // The statistic's name at the lane's middle, clear of the scale's values at its top and bottom.
+        var out = "<text x=\(quoted(64)) y=\(quoted((top + bottom) / 2 + 4)) text-anchor=\"end\" fill=\"#555\" "
+            + "font-size=\"12\" font-weight=\"bold\">\(statistic.symbol)</text>\n"
         guard let smallest = shown.min(), let largest = shown.max() else { return out }
         let low = Mathematics.log10(max(smallest, 1e-12)) - 0.1, high = Mathematics.log10(largest) + 0.1
         func y(_ value: Double) -> Double {
