@@ -139,6 +139,11 @@ struct ReplayTableTests {
         #expect(verdicts[1].contains(",learning,"))
         let report = ReplayRunner.table(result.files, groups: result.groups)
         #expect(report.contains("rows against `anomaly`"))
+        #expect(!report.contains("still learning"))
+        // At the default learning of a day, a 40-minute table never leaves it: the table says so and how to help.
+        let untuned = ReplayRunner(configuration: nil).replay(path: path, emit: { _ in }, problem: { _ in })
+        let hint = ReplayRunner.table(untuned.files, groups: untuned.groups)
+        #expect(hint.contains("pump-7: still learning at the end of \(path); shorten `learning` (now 1d)"))
     }
 
     @Test("--learn-from: a group learns on an anomaly-free recording and judges a short faulty one from its first row")

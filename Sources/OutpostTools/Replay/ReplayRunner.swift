@@ -47,6 +47,8 @@ package struct ReplayRunner {
         package var events = 0
         package var firstTime: Int64 = 0
         package var lastTime: Int64 = 0
+        /// The group's `learning`, as configured.
+        package var learning = ""
         /// The group's per-row verdicts against the table's `anomaly` column (rows without a label are not scored).
         package var rows = RowScore()
         /// Statistics, limits and episodes for `--plot` and `--labels` (statistics only when asked for).
@@ -237,10 +239,13 @@ package struct ReplayRunner {
                                             threshold: settings.likelihoodThreshold)
                 return summary
             }
-            let names = detection.groups.filter(\.enabled).map(\.name)
-            groups = names.map { name in
-                GroupSummary(path: table.path, summary: OutpostDetect.GroupSummary(name: name), members: [],
-                             trace: ReplayGroupTrace(name: name))
+            let enabled = detection.groups.filter(\.enabled)
+            let names = enabled.map(\.name)
+            groups = enabled.map { group in
+                var summary = GroupSummary(path: table.path, summary: OutpostDetect.GroupSummary(name: group.name),
+                                           members: [], trace: ReplayGroupTrace(name: group.name))
+                summary.learning = ConfigQuantities.format(group.learning)
+                return summary
             }
             byName = Dictionary(series.indices.map { (series[$0].name, $0) }, uniquingKeysWith: { first, _ in first })
             groupByName = Dictionary(names.indices.map { (names[$0], $0) }, uniquingKeysWith: { first, _ in first })
@@ -431,6 +436,17 @@ package struct ReplayRunner {
                 String(summary.suppressed).padded(to: 12), String(summary.retainedComponents).padded(to: 12),
             ]
             lines.append(columns.joined())
+        }
+        for group in groups {
+            let summary = group.summary
+            if summary.refused > 0 {
+                lines.append("\(summary.name): \(summary.refused) more series matched; a group takes at most "
+                    + "\(GroupConfiguration.maximumMembers) members (narrow `series` or `attributes`)")
+            }
+            if summary.samples > 0, summary.learningSamples == summary.samples {
+                lines.append("\(summary.name): still learning at the end of \(group.path); shorten `learning` (now "
+                    + "\(group.learning)) or use --learn-from")
+            }
         }
         lines += rowScores(groups)
         return lines.joined(separator: "\n")
