@@ -133,7 +133,6 @@ def main():
     if arguments.set:
         arguments.config = os.path.join(folder, "groups.toml")
         with open(arguments.config, "w") as config:
-            config.write('[[input.simulated]]\nname = "unused"\n')  # a config needs an input; replay runs none
             for unit, _path, _days in manifest:
                 config.write(f'\n[[detect.group]]\nname = "{unit}"\nattributes = {{ device = "{unit}" }}\n')
                 config.write("".join(f"{setting}\n" for setting in arguments.set))
