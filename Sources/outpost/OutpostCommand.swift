@@ -56,8 +56,8 @@ func writeAll(_ text: String, to descriptor: Int32) {
 func loadConfiguration(_ path: String?, requireInputs: Bool = true) throws -> OutpostConfiguration {
     do {
         if let path {
-            return try OutpostConfiguration.load(path: path, environment: environment(), sampleClock: SyncAwareWallClock(),
-                                                 requireInputs: requireInputs)
+            return try OutpostConfiguration.load(path: path, environment: environment(),
+                                                 sampleClock: SyncAwareWallClock(), requireInputs: requireInputs)
         }
         return try OutpostConfiguration.parse(BuiltInConfiguration.text, file: BuiltInConfiguration.origin,
                                               environment: environment())

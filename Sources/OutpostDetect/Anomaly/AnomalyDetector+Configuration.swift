@@ -182,7 +182,8 @@ package struct AnomalyConfiguration: Sendable, Equatable {
             reader.invalid("resolve_sigma", "must be between 0 and sigma (\(sigma)), got \(resolveSigma)")
         }
         if confirmSamples > recentSamples {
-            reader.invalid("confirm_samples", "must not exceed recent_samples (\(recentSamples)), got \(confirmSamples)")
+            reader.invalid("confirm_samples",
+                           "must not exceed recent_samples (\(recentSamples)), got \(confirmSamples)")
         }
         if !(driftSigma > 0) { reader.invalid("drift_sigma", "must be positive, got \(driftSigma)") }
         if rangeHorizon < .zero { reader.invalid("range_horizon", "must not be negative") }

@@ -86,7 +86,8 @@ package struct AnomalyDetector: Sendable {
         }
         let judgement = judge(sample)
         if !traced.isEmpty {
-            traced[0] = Traced(judgement: judgement, likelihood: rules.compactMap { $0.likelihood(of: judgement) }.min())
+            let likelihood = rules.compactMap { $0.likelihood(of: judgement) }.min()
+            traced[0] = Traced(judgement: judgement, likelihood: likelihood)
         }
         var events: [Event]
         let outcome: Outcome

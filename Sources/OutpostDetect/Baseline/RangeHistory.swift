@@ -43,7 +43,9 @@ struct RangeHistory: Sendable {
     func lowest(exceptNewest: Bool = false) -> Double {
         var result = Double.infinity
         guard isEnabled else { return result }
-        for slot in 0..<Self.blockCount where !(exceptNewest && slot == newestSlot) { result = min(result, bounds[slot]) }
+        for slot in 0..<Self.blockCount where !(exceptNewest && slot == newestSlot) {
+            result = min(result, bounds[slot])
+        }
         return result
     }
 

@@ -7,7 +7,8 @@ import OutpostCore
 /// no single sample stands out. The gap between a fast and a slow mean grows with it (a slow-versus-fast baseline
 /// comparison, as in Page's CUSUM family of change detectors, here judged against the series' own history of gaps):
 /// a series that wanders as a random walk does has large gaps too, and only a gap well beyond all of them is a
-/// drift. Its episode ends when the gap has closed to half of `drift_sigma`. The rule judges after `drift_after` (3 days) of history and 10 windows of samples.
+/// drift. Its episode ends when the gap has closed to half of `drift_sigma`. The rule judges after `drift_after`
+/// (3 days) of history and 10 windows of samples.
 struct DriftRule: DetectionRule {
     static let name = "drift"
     static let moment = RuleMoment.afterLearning

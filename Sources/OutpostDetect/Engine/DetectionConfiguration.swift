@@ -27,7 +27,8 @@ package struct DetectionConfiguration: Sendable {
         for groupReader in reader.tables("group") {
             guard let group = GroupConfiguration.read(groupReader) else { continue }
             if configuration.groups.contains(where: { $0.name == group.name }) {
-                groupReader.invalid("name", "another [[detect.group]] is named \"\(group.name)\"; group names must differ")
+                groupReader.invalid("name",
+                                    "another [[detect.group]] is named \"\(group.name)\"; group names must differ")
                 continue
             }
             configuration.groups.append(group)

@@ -129,7 +129,8 @@ package struct DetectionEngine: Sendable {
             states[slot]!.memberships = memberships.compactMap { other in
                 guard other.group == membership.group else { return other }
                 if other.member == membership.member { return nil }
-                return GroupMembership(group: other.group, member: other.member - (other.member > membership.member ? 1 : 0))
+                let shift = other.member > membership.member ? 1 : 0
+                return GroupMembership(group: other.group, member: other.member - shift)
             }
         }
         return events

@@ -161,7 +161,8 @@ package struct GroupConfiguration: Sendable, Equatable {
         }
         if learning <= .zero { reader.invalid("learning", "must be positive, e.g. \"1d\"") }
         if confirmSamples > recentSamples {
-            reader.invalid("confirm_samples", "must not exceed recent_samples (\(recentSamples)), got \(confirmSamples)")
+            reader.invalid("confirm_samples",
+                           "must not exceed recent_samples (\(recentSamples)), got \(confirmSamples)")
         }
         if !(signalToNoise > 0) { reader.invalid("signal_to_noise", "must be positive, got \(signalToNoise)") }
         if quietPeriod < .zero { reader.invalid("quiet_period", "must not be negative") }

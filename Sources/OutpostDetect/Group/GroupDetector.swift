@@ -313,7 +313,9 @@ package struct GroupDetector: Sendable {
         var totals = [Double](repeating: 0, count: members.count)
         let beyond = recent.samples(beyond: statistic)
         for x in beyond.isEmpty ? recent.samples(beyond: nil) : beyond {
-            for (member, value) in model!.contributions(x, statistic: statistic).enumerated() { totals[member] += value }
+            for (member, value) in model!.contributions(x, statistic: statistic).enumerated() {
+                totals[member] += value
+            }
         }
         let sum = totals.reduce(0, +)
         guard sum > 0 else { return [] }

@@ -206,7 +206,9 @@ struct GroupModel: Sendable {
                 return residual * residual
             case .t2:
                 var weighted = 0.0
-                for j in 0..<model.retained { weighted += model.vectors[j * d + i] * scores[j] / max(model.values[j], 1e-12) }
+                for j in 0..<model.retained {
+                    weighted += model.vectors[j * d + i] * scores[j] / max(model.values[j], 1e-12)
+                }
                 return max(0, z[i] * weighted)
             }
         }

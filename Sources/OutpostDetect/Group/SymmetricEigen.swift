@@ -41,7 +41,9 @@ package struct SymmetricEigen: Sendable {
         var vectors = [Double](repeating: 0, count: d * d)
         for (rank, column) in order.enumerated() {
             var largest = 0.0
-            for row in 0..<d where abs(rotation[row * d + column]) > abs(largest) { largest = rotation[row * d + column] }
+            for row in 0..<d where abs(rotation[row * d + column]) > abs(largest) {
+                largest = rotation[row * d + column]
+            }
             let sign = largest < 0 ? -1.0 : 1.0
             for row in 0..<d { vectors[rank * d + row] = sign * rotation[row * d + column] }
         }

@@ -62,7 +62,8 @@ struct LikelihoodRule: DetectionRule {
         let single = (judgement.z >= 0 ? rises : drops).probability(ofAtLeast: abs(judgement.z))
         let (count, trials) = counted(including: true)
         guard count >= confirmSamples else { return single }
-        return min(single, Mathematics.binomialTail(trials: trials, atLeast: count, probability: rises.rate + drops.rate))
+        let run = Mathematics.binomialTail(trials: trials, atLeast: count, probability: rises.rate + drops.rate)
+        return min(single, run)
     }
 
     mutating func learn(_ judgement: Judgement, outcome: Outcome) {

@@ -124,7 +124,9 @@ package struct ExecReader: AsyncPollingReader {
                     }
                 }
             }
-            if parsed.values.isEmpty && parsed.invalid.isEmpty { parsed.problems = ["no `key=number` lines in the output"] }
+            if parsed.values.isEmpty && parsed.invalid.isEmpty {
+                parsed.problems = ["no `key=number` lines in the output"]
+            }
         case .json:
             parsed = parseJSON(output)
         }

@@ -38,7 +38,9 @@ package struct FileInputConfiguration: Sendable {
         var hwmon: HwmonChip?
         if let spec = reader.string("hwmon") {
             hwmon = HwmonChip(spec, sysPath: sysPath)
-            if hwmon == nil { reader.invalid("hwmon", "write the chip's name, or name@device, e.g. hwmon = \"lm75@1-0048\"") }
+            if hwmon == nil {
+                reader.invalid("hwmon", "write the chip's name, or name@device, e.g. hwmon = \"lm75@1-0048\"")
+            }
             if let path, path.hasPrefix("/") || path.contains("..") {
                 reader.invalid("path", "with hwmon, name the file in the chip's folder, e.g. path = \"temp1_input\"")
             }

@@ -21,7 +21,9 @@ enum DeviceTime {
             stamp = epoch
         case .string(let text):
             if let number = Double(text), JSONReadingRule.isStrictDecimal(text) {
-                guard let epoch = fromEpoch(number) else { return .failure(Reason("`\(text.prefix(40))` is not a time")) }
+                guard let epoch = fromEpoch(number) else {
+                    return .failure(Reason("`\(text.prefix(40))` is not a time"))
+                }
                 stamp = epoch
             } else {
                 guard hasZone(text) else {

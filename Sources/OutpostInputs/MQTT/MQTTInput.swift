@@ -223,7 +223,8 @@ package struct MQTTPayloadParser: Sendable {
                                    configuration: MQTTInputConfiguration) -> Series {
         let leaf = field.map { String($0.split(separator: ".").last ?? Substring($0)) }
         let unit = field.flatMap {
-            configuration.units[$0] ?? configuration.units[$0.lowercased()] ?? configuration.units[leaf?.lowercased() ?? ""]
+            configuration.units[$0] ?? configuration.units[$0.lowercased()]
+                ?? configuration.units[leaf?.lowercased() ?? ""]
         } ?? configuration.identity.unit
         var extra = Attributes()
         extra.set("device", ifPresent: MetricName.visible(device))

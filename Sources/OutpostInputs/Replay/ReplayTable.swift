@@ -69,8 +69,8 @@ package final class ReplayTable {
             let series = columns.map(ReplayTable.seriesName)
             let duplicates = Set(columns.filter { name in series.count { $0 == ReplayTable.seriesName(name) } > 1 })
             guard duplicates.isEmpty else {
-                return .failure(.init("the header names \(duplicates.sorted().map { "`\($0)`" }.joined(separator: ", ")) "
-                    + "as the same series; every column needs its own name"))
+                let named = duplicates.sorted().map { "`\($0)`" }.joined(separator: ", ")
+                return .failure(.init("the header names \(named) as the same series; every column needs its own name"))
             }
             return .success(Header(separator: separator, fieldCount: names.count, timeField: timeField,
                                    columns: columns, columnFields: columnFields, labelField: labelField))
@@ -106,7 +106,9 @@ package final class ReplayTable {
         guard let (number, bytes) = file.nextContentLine() else {
             return "\(path): the file is empty; expected a header such as `timestamp,value` or `timestamp,a,b`"
         }
-        guard let bytes else { return "\(path):\(number): the header is longer than \(ReplayFile.maximumLineLength) bytes" }
+        guard let bytes else {
+            return "\(path):\(number): the header is longer than \(ReplayFile.maximumLineLength) bytes"
+        }
         switch Header.parse(bytes) {
         case .success(let parsed):
             header = parsed
@@ -137,7 +139,8 @@ package final class ReplayTable {
             return .skipped(line: number, reason: reason)
         case .row(let time, let values, let label, let problems):
             guard time >= previousTime else {
-                let text = String(decoding: Self.fields(bytes, separator: header.separator)[header.timeField], as: UTF8.self)
+                let field = Self.fields(bytes, separator: header.separator)[header.timeField]
+                let text = String(decoding: field, as: UTF8.self)
                 return .skipped(line: number, reason: "timestamp `\(Self.shown(text))` is older than the row before it")
             }
             previousTime = time
@@ -159,7 +162,8 @@ package final class ReplayTable {
         } catch .outOfRange {
             return .skipped(reason: "`\(shown(text))` is outside the times Outpost records (1970-01-01 to 2199-12-31)")
         } catch {
-            return .skipped(reason: "`\(shown(text))` is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or unix seconds)")
+            return .skipped(reason: "`\(shown(text))` is not a timestamp (RFC 3339, YYYY-MM-DD HH:MM:SS or unix "
+                + "seconds)")
         }
         var problems: [String] = []
         let values = header.columnFields.enumerated().map { column, field -> Double? in
@@ -186,7 +190,8 @@ package final class ReplayTable {
     /// A finite number from a cell; with `;` or a tab as separator, a decimal comma is read as a point.
     private static func number(_ cell: ArraySlice<UInt8>, separator: UInt8) -> Double? {
         var text = String(decoding: cell, as: UTF8.self)
-        if separator != UInt8(ascii: ","), text.utf8.count { $0 == UInt8(ascii: ",") } == 1, !text.contains(".") {
+        let commas = text.utf8.count(where: { $0 == UInt8(ascii: ",") })
+        if separator != UInt8(ascii: ","), commas == 1, !text.contains(".") {
             text = text.replacing(",", with: ".")
         }
         guard let value = Double(text), value.isFinite else { return nil }

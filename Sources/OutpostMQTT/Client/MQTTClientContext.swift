@@ -228,7 +228,8 @@ final class MQTTClientContext: @unchecked Sendable {
     }
 
     private func tlsFailure(_ detail: String?) -> String {
-        "TLS with \(broker.host):\(broker.port) failed: \(detail ?? "the handshake failed (no detail from the TLS library)")"
+        let reason = detail ?? "the handshake failed (no detail from the TLS library)"
+        return "TLS with \(broker.host):\(broker.port) failed: \(reason)"
     }
 
     /// A line libmosquitto logs, from its network thread: TLS errors are kept for the failure they explain.

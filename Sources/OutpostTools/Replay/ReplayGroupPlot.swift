@@ -83,7 +83,8 @@ enum ReplayGroupPlot {
         // Transitions and suspensions: not judged.
         let markTop = top + 30 + 2 * (laneHeight + 10)
         for index in buckets.indices where buckets[index].skipped {
-            out += "<rect x=\(quoted(column(index) - 1)) y=\(quoted(markTop)) width=\"2\" height=\"6\" fill=\"#999\"/>\n"
+            out += "<rect x=\(quoted(column(index) - 1)) y=\(quoted(markTop)) width=\"2\" height=\"6\" "
+                + "fill=\"#999\"/>\n"
         }
         out += "<text x=\(quoted(left)) y=\(quoted(markTop + 20)) fill=\"#555\" font-size=\"11\">"
             + "\(escaped(RFC3339.format(first).prefix(16).replacing("T", with: " "))) to "
@@ -107,13 +108,14 @@ enum ReplayGroupPlot {
             let logarithm = Mathematics.log10(max(value, 1e-12))
             return bottom - (bottom - top) * (min(max(logarithm, low), high) - low) / max(high - low, 1e-9)
         }
-        let points = values.indices.filter { values[$0].isFinite }.map { "\(rounded(column($0))),\(rounded(y(values[$0])))" }
+        func point(_ index: Int, _ value: Double) -> String { "\(rounded(column(index))),\(rounded(y(value)))" }
+        let points = values.indices.filter { values[$0].isFinite }.map { point($0, values[$0]) }
         if !points.isEmpty {
             out += "<polyline points=\"\(points.joined(separator: " "))\" stroke=\"#333\" stroke-width=\"1\" "
                 + "fill=\"none\"/>\n"
         }
         for (series, colour) in [(limits, "#e53935"), (controls, "#999")] {
-            let line = series.indices.filter { series[$0].isFinite }.map { "\(rounded(column($0))),\(rounded(y(series[$0])))" }
+            let line = series.indices.filter { series[$0].isFinite }.map { point($0, series[$0]) }
             if !line.isEmpty {
                 out += "<polyline points=\"\(line.joined(separator: " "))\" stroke=\"\(colour)\" stroke-width=\"1\" "
                     + "stroke-dasharray=\"4 3\" fill=\"none\"/>\n"

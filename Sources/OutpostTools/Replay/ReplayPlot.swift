@@ -138,7 +138,9 @@ package enum ReplayPlot {
         }
 
         func x(_ time: Int64) -> Double { left + (right - left) * Double(time - first) / Double(max(1, last - first)) }
-        func column(_ index: Int, of count: Int) -> Double { left + (right - left) * (Double(index) + 0.5) / Double(count) }
+        func column(_ index: Int, of count: Int) -> Double {
+            left + (right - left) * (Double(index) + 0.5) / Double(count)
+        }
     }
 
     private static func panel(_ trace: ReplayTrace, top: Double) -> (svg: String, data: String) {
@@ -218,7 +220,9 @@ package enum ReplayPlot {
             + "font-size=\"11\">\(formatted(line))</text>\n"
         let scored = buckets.indices.filter { buckets[$0].surprise.isFinite }
         if !scored.isEmpty {
-            let points = scored.map { "\(rounded(g.column($0, of: buckets.count))),\(rounded(y(buckets[$0].surprise)))" }
+            let points = scored.map {
+                "\(rounded(g.column($0, of: buckets.count))),\(rounded(y(buckets[$0].surprise)))"
+            }
             let base = "\(rounded(g.column(scored.last!, of: buckets.count))),\(rounded(g.laneBottom)) "
                 + "\(rounded(g.column(scored.first!, of: buckets.count))),\(rounded(g.laneBottom))"
             out += "<polygon points=\"\(points.joined(separator: " ")) \(base)\" fill=\"#8e24aa\" "
@@ -299,7 +303,8 @@ package enum ReplayPlot {
           const at = point.matrixTransform(svg.getScreenCTM().inverse());
           const panel = panels.find((p) => at.y >= p[2] && at.y <= p[3] && at.x >= p[0] && at.x <= p[1]);
           const rows = panel ? panel[4] : [];
-          const row = panel ? rows[Math.min(rows.length - 1, Math.floor((at.x - panel[0]) / (panel[1] - panel[0]) * rows.length))] : null;
+          const place = panel ? Math.floor((at.x - panel[0]) / (panel[1] - panel[0]) * rows.length) : 0;
+          const row = panel ? rows[Math.min(rows.length - 1, place)] : null;
           if (!row) { tip.style.display = "none"; return; }
           tip.textContent = row[0] + "  value " + (row[1] === row[2] ? row[1] : row[1] + " to " + row[2])
             + (row[3] === null ? "" : "  score " + row[3]);

@@ -431,8 +431,9 @@ package struct ReplayRunner {
                 ? "all" : String(summary.learningSamples)
             let columns: [String] = [
                 summary.name.padded(to: 32, left: true), String(summary.members).padded(to: 8),
-                String(summary.samples).padded(to: 9), learning.padded(to: 10), String(summary.transitions).padded(to: 13),
-                String(summary.suspensions).padded(to: 11), String(summary.episodes - summary.suppressed).padded(to: 11),
+                String(summary.samples).padded(to: 9), learning.padded(to: 10),
+                String(summary.transitions).padded(to: 13), String(summary.suspensions).padded(to: 11),
+                String(summary.episodes - summary.suppressed).padded(to: 11),
                 String(summary.suppressed).padded(to: 12), String(summary.retainedComponents).padded(to: 12),
             ]
             lines.append(columns.joined())
@@ -456,14 +457,15 @@ package struct ReplayRunner {
     private static func rowScores(_ groups: [GroupSummary]) -> [String] {
         let scored = groups.filter { $0.rows.rows > 0 }
         guard !scored.isEmpty else { return [] }
-        var lines = ["", "rows against `anomaly`            rows  anomalous  flagged  precision  recall     F1  false alarms"
-            + "  missed"]
+        var lines = ["", "rows against `anomaly`            rows  anomalous  flagged  precision  recall     F1  "
+            + "false alarms  missed"]
         func line(_ name: String, _ score: RowScore) -> String {
             let columns: [String] = [
                 name.padded(to: 32, left: true), String(score.rows).padded(to: 6),
                 String(score.truePositives + score.falseNegatives).padded(to: 11),
                 String(score.truePositives + score.falsePositives).padded(to: 9),
-                number(score.precision).padded(to: 11), number(score.recall).padded(to: 8), number(score.f1).padded(to: 7),
+                number(score.precision).padded(to: 11), number(score.recall).padded(to: 8),
+                number(score.f1).padded(to: 7),
                 number(score.falseAlarmRate).padded(to: 14), number(score.missedAlarmRate).padded(to: 8),
             ]
             return columns.joined()

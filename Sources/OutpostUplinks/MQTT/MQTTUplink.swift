@@ -130,8 +130,12 @@ package struct MQTTUplink: WireCounting, UplinkKind, ReconnectNotifying {
         let name = reader.string("name", default: "mqtt")
         let brokerName = reader.requiredString("broker", hint: "name a [mqtt.brokers.<name>], e.g. broker = \"cloud\"")
         let template = reader.string("topic", default: "{prefix}/{gateway}/{signal}")
-        if template.unicodeScalars.contains(where: { $0 == "+" || $0 == "#" || $0.properties.generalCategory == .control }) {
-            reader.invalid("topic", "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold")
+        let unusable = { (scalar: Unicode.Scalar) in
+            scalar == "+" || scalar == "#" || scalar.properties.generalCategory == .control
+        }
+        if template.unicodeScalars.contains(where: unusable) {
+            reader.invalid("topic",
+                           "must not contain `+`, `#` or control characters, which MQTT topic names cannot hold")
         }
         var maxPacket: Int?
         if reader.contains("max_packet_size") {

@@ -210,9 +210,8 @@ package struct OTLPHTTPUplink: WireCounting {
         guard json || protobuf else { return nil }
         let decodes: Bool
         if signal == .metrics {
-            decodes = json
-                ? (try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(jsonUTF8Bytes: body)) != nil
-                : (try? Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse(serializedBytes: body)) != nil
+            typealias Response = Opentelemetry_Proto_Collector_Metrics_V1_ExportMetricsServiceResponse
+            decodes = json ? (try? Response(jsonUTF8Bytes: body)) != nil : (try? Response(serializedBytes: body)) != nil
         } else {
             decodes = json
                 ? (try? Opentelemetry_Proto_Collector_Logs_V1_ExportLogsServiceResponse(jsonUTF8Bytes: body)) != nil

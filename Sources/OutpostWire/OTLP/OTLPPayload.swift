@@ -133,7 +133,9 @@ package enum OTLPPayload: Sendable, Equatable {
     package var itemDescription: String {
         switch self {
         case .metrics(let request):
-            guard let metric = request.resourceMetrics.first?.scopeMetrics.first?.metrics.first else { return "a point" }
+            guard let metric = request.resourceMetrics.first?.scopeMetrics.first?.metrics.first else {
+                return "a point"
+            }
             let attributes = metric.firstPointAttributes.map { "\($0.key)=\($0.value.stringValue.prefix(24))" }
             return "data point of `\(metric.name.prefix(120))`"
                 + (attributes.isEmpty ? "" : " {\(attributes.joined(separator: ", ").prefix(160))}")
