@@ -22,6 +22,22 @@ struct BlockingExecutorTests {
         #expect(pool.busy == 0)
     }
 
+    @Test("a finished run keeps nothing it captured: what a poll read is freed when its run ends, not queued on")
+    func finishedRunsAreReleased() async {
+        final class Payload: Sendable {}
+        let pool = BlockingPool(threads: 1, name: "test-release")
+        weak var released: Payload?
+        do {
+            let payload = Payload()
+            released = payload
+            let outcome = await pool.run(watched: { _ in withExtendedLifetime(payload) { 1 } })
+            guard case .finished(1) = outcome else { Issue.record("\(outcome)"); return }
+            _ = await pool.run { withExtendedLifetime(payload) { 2 } }
+        }
+        // The worker drops its last reference when its loop turns; a queue that kept taken runs never does.
+        await waitUntil { released == nil }
+    }
+
     @Test("many runs share the pool's fixed threads: all finish, and no more run at once than there are threads")
     func runsShareFixedThreads() async {
         let pool = BlockingPool(threads: 2)

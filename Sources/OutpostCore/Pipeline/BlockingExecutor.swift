@@ -70,7 +70,9 @@ package final class BlockingPool: Sendable {
     private typealias Job = @Sendable () -> Bool
 
     private struct State {
-        var jobs: [Job] = []
+        /// Queued runs; a taken one is cleared at once, so what its closure captured (a share's readings, its
+        /// members) is freed when it ends, not when the queue is next compacted.
+        var jobs: [Job?] = []
         var next = 0
         var running = 0
         /// Watched runs in progress.
@@ -161,7 +163,10 @@ package final class BlockingPool: Sendable {
                         state.next = 0
                     }
                 }
-                return state.jobs[state.next]
+                // Signalled once per queued job, so there is one to take.
+                let job = state.jobs[state.next]!
+                state.jobs[state.next] = nil
+                return job
             }
             let replaced = job()
             state.withLock { state in
