@@ -143,7 +143,11 @@ struct ModbusTCPTests {
             slowTask.cancel()
             fastTask.cancel()
         }
-        try await recorder.wait("the slow device stale") { !$0.events(.deviceStale).isEmpty }
+        // Both, whichever comes first: the slow device can go stale before the fast one's second poll.
+        try await recorder.wait("the slow device stale and the fast one read twice") { readings in
+            !readings.events(.deviceStale).isEmpty
+                && readings.samples.filter { $0.series.name == "fast.a" }.count >= 2
+        }
         let stale = try #require(recorder.readings.events(.deviceStale).first)
         #expect(stale.message.contains("slow (tcp 127.0.0.1:\(slow.port) unit 1) stopped answering: "
             + "no answer within 300ms"))
@@ -241,17 +245,18 @@ struct ModbusMalformedTests {
 
     @Test("a peer dribbling its answer byte by byte is cut at the poll's deadline, and the lane is free again")
     func dribble() async throws {
-        // 11 bytes 250 ms apart: each gap is within the 400 ms byte timeout, so only the poll's deadline (2 × 400 ms)
-        // ends the read; without it the value would arrive after 2.75 s.
-        let slowServer = try RawModbusServer { request in .dribble(request.answer([0x12, 0x34]), interval: 0.25) }
+        // 11 bytes 600 ms apart: each gap is within the 1 s byte timeout, so only the poll's deadline (2 × 1 s) ends
+        // the read; without it the value would arrive after 6.6 s. The margin is wide because the deadline is a task
+        // on the cooperative pool, which a loaded machine may run late; polls every 3 s never overlap a cut one.
+        let slowServer = try RawModbusServer { request in .dribble(request.answer([0x12, 0x34]), interval: 0.6) }
         let recorder = ReadingRecorder()
         let device = modbusDevice(endpoint: .tcp(host: "127.0.0.1", port: slowServer.port),
-                                  registers: [ModbusRegister(name: "x", address: 0)], interval: .seconds(1),
-                                  timeout: .milliseconds(400))
+                                  registers: [ModbusRegister(name: "x", address: 0)], interval: .seconds(3),
+                                  timeout: .seconds(1))
         let task = start(device, into: recorder)
         defer { task.cancel() }
         let deadline = "dev (tcp 127.0.0.1:\(slowServer.port) unit 1): no complete answer within the poll's deadline "
-            + "of 800ms"
+            + "of 2s"
         // A generous bound: under a full suite this suite may wait long for a thread (no figure is judged by it).
         try await recorder.wait("two polls cut at the deadline", timeout: .seconds(120)) {
             $0.problems.filter { $0 == deadline }.count >= 2
