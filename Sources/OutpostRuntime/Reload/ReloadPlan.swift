@@ -154,16 +154,24 @@ struct ReloadPlan: Sendable {
                 }
                 return (configuration.report, tables)
             }),
-            ("an uplink's budgets, sync windows, metered or aggregate", {
-                Runtime.uplinks(of: $0).map { ($0.name, $0.settings.delivery.holding, $0.settings.delivery.aggregate) }
-            }),
         ]
         let changed = sections.compactMap { name, section in
             SettingsFingerprint.of(section(old)) == SettingsFingerprint.of(section(new)) ? nil : name
         }
-        // A new or removed uplink already says why; its holding rules changing with it is no second reason.
-        guard changed.contains("the set of uplinks") else { return changed }
-        return changed.filter { !$0.hasPrefix("an uplink's budgets") }
+        return changed + (holdingChanged(old, new) ? ["an uplink's budgets, sync windows, metered or aggregate"] : [])
+    }
+
+    /// Whether an uplink kept across the reload holds back differently (read once by the spool's policy and the
+    /// batcher); a new or removed uplink is already "the set of uplinks".
+    private static func holdingChanged(_ old: OutpostConfiguration, _ new: OutpostConfiguration) -> Bool {
+        func holding(_ configuration: OutpostConfiguration) -> [String: String] {
+            Dictionary(Runtime.uplinks(of: configuration).map { uplink in
+                (uplink.name, SettingsFingerprint.of((uplink.settings.delivery.holding,
+                                                      uplink.settings.delivery.aggregate)))
+            }) { first, _ in first }
+        }
+        let before = holding(old)
+        return holding(new).contains { name, after in before[name].map { $0 != after } ?? false }
     }
 }
 
