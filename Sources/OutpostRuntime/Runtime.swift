@@ -25,8 +25,6 @@ public struct Runtime: Sendable {
     private let extraOutputs: [any EventOutput]
     /// The process environment: `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` when systemd runs us; `TZ`.
     private let environment: [String: String]
-    /// Where `metered = "auto"` reads the routing table.
-    var meteredLinkProbe = MeteredLinkProbe()
     /// Where a reload sets `[log] level`, when the program's log handlers read it.
     package var logLevel: LogLevelControl?
     /// The file SIGHUP reads again; default: the file the configuration came from (none for the built-in demo).
@@ -121,7 +119,6 @@ public struct Runtime: Sendable {
         let logLevel: LogLevelControl?
         /// The process environment, for `${VAR}` in a configuration a reload reads, and `TZ` for sync windows.
         let environment: [String: String]
-        let meteredLinkProbe: MeteredLinkProbe
 
         func outputs(_ configuration: OutpostConfiguration) -> [any EventOutput] {
             var outputs: [any EventOutput] = [LogEventOutput(logger: logger)] + extraOutputs
@@ -182,6 +179,6 @@ public struct Runtime: Sendable {
 
     private func context(logger: Logger) -> Context {
         Context(clock: clock, wallClock: wallClock, extraOutputs: extraOutputs, logger: logger, logLevel: logLevel,
-                environment: environment, meteredLinkProbe: meteredLinkProbe)
+                environment: environment)
     }
 }

@@ -36,7 +36,7 @@ extension LivePipeline {
             return (uplink.name, interfaces.map(Glob.init))
         }
         guard !auto.isEmpty else { return nil }
-        return MeteredLinkService(uplinks: auto, links: links, probe: context.meteredLinkProbe, clock: context.clock,
+        return MeteredLinkService(uplinks: auto, links: links, probe: MeteredLinkProbe(), clock: context.clock,
                                   logger: context.logger)
     }
 }
